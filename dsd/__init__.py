@@ -1,0 +1,67 @@
+"""dsd: design network design spaces (Radosavovic et al., CVPR 2020).
+
+One pipeline, four artefacts::
+
+    spaces/*.yaml --> Space --sample--> samples.parquet --train--> results.parquet --analyse--> report
+
+Layers, each importing only from the ones above it:
+
+1. :mod:`dsd.nets`      what a network is: AnyNet config, RegNet widths, complexity, torch builder
+2. :mod:`dsd.spaces`    what a design space is: YAML spaces, constraints, size, vectorised sampler
+3. :mod:`dsd.train`     one model, one short schedule
+4. :mod:`dsd.sweep`     many models: executors (local, Slurm, Ray), resume, collection
+5. :mod:`dsd.analysis`  populations: EDFs, KS, bootstrap, fits, figures, report
+6. :mod:`dsd.cli`       the ``dsd`` command
+
+The public API is importable from here; names load lazily so ``import dsd`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    # nets
+    "AnyNet": "dsd.nets",
+    "regnet": "dsd.nets",
+    "RegNetWidths": "dsd.nets",
+    "regnet_widths": "dsd.nets",
+    "complexity": "dsd.nets",
+    "complexity_batch": "dsd.nets",
+    "build_model": "dsd.nets",
+    "model_zoo": "dsd.nets",
+    "zoo_model": "dsd.nets",
+    # spaces
+    "Space": "dsd.spaces",
+    "load_space": "dsd.spaces",
+    "list_spaces": "dsd.spaces",
+    # train
+    "train": "dsd.train",
+    # analysis
+    "edf": "dsd.analysis",
+    "complexity_weights": "dsd.analysis",
+    "ks": "dsd.analysis",
+    "bootstrap_best": "dsd.analysis",
+    "fit_regnet": "dsd.analysis",
+    "random_search_efficiency": "dsd.analysis",
+    # errors
+    "DsdError": "dsd.errors",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dsd' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
