@@ -8,7 +8,7 @@ Layers, each importing only from the ones above it:
 
 1. :mod:`dsd.nets`      what a network is: AnyNet config, RegNet widths, complexity, torch builder
 2. :mod:`dsd.spaces`    what a design space is: YAML spaces, constraints, size, vectorised sampler
-3. :mod:`dsd.train`     one model, one short schedule
+3. :mod:`dsd.trainer`   one model, one short schedule (``dsd.train`` is its entry point)
 4. :mod:`dsd.sweep`     many models: executors (local, Slurm, Ray), resume, collection
 5. :mod:`dsd.analysis`  populations: EDFs, KS, bootstrap, fits, figures, report
 6. :mod:`dsd.cli`       the ``dsd`` command
@@ -38,8 +38,8 @@ _EXPORTS = {
     "Space": "dsd.spaces",
     "load_space": "dsd.spaces",
     "list_spaces": "dsd.spaces",
-    # train
-    "train": "dsd.train",
+    # train (the layer is the package dsd.trainer; dsd.train is its function)
+    "train": "dsd.trainer",
     # analysis
     "edf": "dsd.analysis",
     "complexity_weights": "dsd.analysis",
