@@ -1,0 +1,53 @@
+"""Layer 3, the short-schedule trainer: one model, one short schedule, one result record.
+
+The paper trains every sampled model for 10 epochs with one fixed recipe. This package does that,
+fairly (one frozen :class:`TrainConfig` for every model of a run), fast (in-memory data sets live
+on the device and are augmented there) and honestly (NaN/inf -> ``diverged``, an exception ->
+``failed``, and the run goes on).
+
+- :mod:`dsd.trainer.config`      :class:`TrainConfig`, recipe and data (the paper's defaults)
+- :mod:`dsd.trainer.data`        digits / cifar10 / imagefolder / synthetic, cached per process
+- :mod:`dsd.trainer.transforms`  crops, flips, resizes as torch tensor ops (no torchvision)
+- :mod:`dsd.trainer.engine`      optimizer, per-step cosine schedule, the loop, evaluation
+- :mod:`dsd.trainer.record`      :func:`train_row` (samples row -> result record) and :func:`train`
+
+Example::
+
+    import dsd
+    net = dsd.AnyNet(depths=(1, 1), widths=(16, 32), group_widths=8, stem="res_stem_cifar",
+                     stem_width=16, num_classes=10, resolution=16)
+    record = dsd.train(net, "digits", epochs=2, batch_size=64)
+"""
+
+from __future__ import annotations
+
+from dsd.trainer.config import DATASETS, TrainConfig
+from dsd.trainer.data import clear_cache, load_dataset
+from dsd.trainer.engine import Curves, Diverged, fit, pick_device
+from dsd.trainer.record import (
+    RESULT_COLUMNS,
+    STATUSES,
+    check_rows,
+    dataset_for,
+    sample_row,
+    train,
+    train_row,
+)
+
+__all__ = [
+    "DATASETS",
+    "RESULT_COLUMNS",
+    "STATUSES",
+    "Curves",
+    "Diverged",
+    "TrainConfig",
+    "check_rows",
+    "clear_cache",
+    "dataset_for",
+    "fit",
+    "load_dataset",
+    "pick_device",
+    "sample_row",
+    "train",
+    "train_row",
+]

@@ -1,0 +1,115 @@
+"""The training recipe: one frozen :class:`TrainConfig` shared by every model of a run.
+
+Fairness is the point of the short schedule: the paper trains every sampled model with the same
+recipe, so the recipe is one immutable object passed to every call, never a global.
+
+Defaults are the paper's (DDS §3.1, pycls where the paper is silent): SGD with momentum 0.9
+(Nesterov, as pycls), batch 128, base learning rate 0.05 scaled linearly with ``batch_size / 128``,
+weight decay 5e-5 on every parameter, half-period cosine schedule **per step** (the learning rate
+falls smoothly within an epoch, which matters for 1-10 epoch schedules), no warm-up. Label
+smoothing, mixup and EMA exist as options and are off by default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from dsd.errors import DsdError
+
+# The paper's base learning rate at batch 128; scaled linearly for other batch sizes.
+BASE_LR = 0.05
+BASE_BATCH = 128
+
+DATASETS = ("digits", "cifar10", "imagefolder", "synthetic")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+SWITCHES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how a model is trained (the recipe) and on what (the data).
+
+    ``lr=None`` means ``0.05 * batch_size / 128`` (the paper's rule); :attr:`base_lr` resolves it.
+    ``ema`` is the per-step decay of an exponential moving average of the weights (0 = off); when
+    on, the averaged model is the one evaluated. ``warmup_epochs`` ramps the learning rate
+    linearly from ``warmup_factor * lr`` over that many epochs (fractions allowed).
+    ``amp``: bf16 autocast, ``"auto"`` = on for CUDA only. ``channels_last`` and ``compile`` are
+    off by default (see benchmarks/train_speed.py for measurements).
+    """
+
+    dataset: str = "digits"
+    data: str | None = None
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float | None = None
+    weight_decay: float = 5e-5
+    momentum: float = 0.9
+    nesterov: bool = True
+    warmup_epochs: float = 0.0
+    warmup_factor: float = 0.1
+    label_smoothing: float = 0.0
+    mixup_alpha: float = 0.0
+    ema: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
+    eval_batch_size: int = 1024
+    num_workers: int = 4
+    synthetic_size: int = 2048
+
+    def __post_init__(self) -> None:
+        """Check every field once, so a bad recipe fails before any model is trained."""
+        if self.dataset not in DATASETS:
+            raise DsdError(f"unknown dataset {self.dataset!r} (use one of {', '.join(DATASETS)})")
+        if self.dataset in ("cifar10", "imagefolder") and not self.data:
+            raise DsdError(f"dataset {self.dataset} needs a data path (--data DIR)")
+        if self.device.split(":")[0] not in DEVICES:
+            raise DsdError(f"unknown device {self.device!r} (use auto, cpu, cuda, cuda:N or mps)")
+        if self.amp not in SWITCHES:
+            raise DsdError(f"amp must be one of {', '.join(SWITCHES)}, got {self.amp!r}")
+        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        _check(self.batch_size >= 2, f"batch size must be >= 2, got {self.batch_size}")
+        _check(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
+        _check(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
+        _check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
+        _check(0 <= self.warmup_epochs <= self.epochs, "warm-up epochs must be in [0, epochs]")
+        _check(0 < self.warmup_factor <= 1, "warm-up factor must be in (0, 1]")
+        _check(0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)")
+        _check(self.mixup_alpha >= 0, f"mixup alpha must be >= 0, got {self.mixup_alpha}")
+        _check(0 <= self.ema < 1, f"ema decay must be in [0, 1), got {self.ema}")
+        _check(self.eval_batch_size >= 1, "eval batch size must be >= 1")
+        _check(self.num_workers >= 0, "num_workers must be >= 0")
+        _check(self.synthetic_size >= self.batch_size, "synthetic_size must be >= batch size")
+
+    @property
+    def base_lr(self) -> float:
+        """The learning rate actually used: ``lr``, or 0.05 scaled linearly with batch/128."""
+        return float(self.lr) if self.lr is not None else BASE_LR * self.batch_size / BASE_BATCH
+
+    def recipe(self) -> dict[str, Any]:
+        """The recipe columns of a result record (identical for every model of a run)."""
+        return {
+            "lr": self.base_lr,
+            "weight_decay": float(self.weight_decay),
+            "batch_size": int(self.batch_size),
+            "momentum": float(self.momentum),
+            "nesterov": bool(self.nesterov),
+            "warmup_epochs": float(self.warmup_epochs),
+            "label_smoothing": float(self.label_smoothing),
+            "mixup_alpha": float(self.mixup_alpha),
+            "ema": float(self.ema),
+        }
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check(ok: bool, message: str) -> None:
+    """Raise a one-line DsdError unless ``ok``."""
+    if not ok:
+        raise DsdError(message)

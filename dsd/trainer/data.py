@@ -1,0 +1,332 @@
+"""Data sets for the short schedule: digits, CIFAR-10, image folders, synthetic.
+
+Two shapes of data set:
+
+* :class:`TensorData` — the whole data set held as uint8 ``N x 3 x R x R`` tensors (``R`` = the
+  model's resolution), moved once to the training device and augmented there (random crop with
+  zero padding + horizontal flip), batches cut by index. ``digits``, ``cifar10`` and
+  ``synthetic`` are of this kind: no DataLoader, no workers.
+* :class:`FolderData` — an ImageNet-style folder (``train/<class>/*.jpg``, ``val/<class>/*``),
+  decoded with Pillow in DataLoader workers (random-resized crop + flip for training, resize +
+  centre crop for evaluation, see :mod:`dsd.trainer.transforms`).
+
+Data sets are loaded once per process: :func:`load_dataset` keeps a module-level cache keyed by
+``(dataset, data path, resolution, device, ...)``, because the sweep calls
+:func:`dsd.trainer.train_row` many times in one worker process. :func:`clear_cache` empties it.
+Anything wrong with the data (missing file, corrupt pickle, no images) raises
+:class:`~dsd.errors.DataError` naming the path.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dsd.errors import DataError
+from dsd.trainer import transforms as T
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+CIFAR_FILES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
+DIGITS_TEST_FRACTION = 0.25  # fixed stratified split of the 1797 digits: 1347 train, 450 test
+DIGITS_SPLIT_SEED = 0
+
+
+@dataclass(frozen=True, eq=False)
+class TensorData:
+    """A data set held in memory as uint8 tensors; augmented on its device (the fast path).
+
+    ``pad``: zero padding of the random crop (0 = no crop); ``flip``: random horizontal flips.
+    ``mean`` and ``std`` are per channel, in 0..255 units.
+    """
+
+    name: str
+    num_classes: int
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    pad: int
+    flip: bool
+
+    @property
+    def resolution(self) -> int:
+        """Side of the (square) images."""
+        return int(self.train_x.shape[-1])
+
+    @property
+    def device(self) -> torch.device:
+        """Where the tensors live."""
+        return self.train_x.device
+
+    def to(self, device: torch.device | str) -> TensorData:
+        """A copy with every tensor on ``device``."""
+        move = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "test_x", "test_y")}
+        stats = {k: getattr(self, k).to(device) for k in ("mean", "std")}
+        return replace(self, **move, **stats)
+
+
+@dataclass(frozen=True, eq=False)
+class FolderData:
+    """An image folder: file lists and labels; images are decoded on demand in workers."""
+
+    name: str
+    num_classes: int
+    classes: tuple[str, ...]
+    train: tuple[tuple[str, int], ...]
+    val: tuple[tuple[str, int], ...]
+    resolution: int
+    mean: torch.Tensor
+    std: torch.Tensor
+
+
+Data = TensorData | FolderData
+
+_CACHE: dict[tuple, Data] = {}
+
+
+def load_dataset(
+    name: str,
+    data: str | None,
+    resolution: int,
+    *,
+    device: torch.device | str = "cpu",
+    num_classes: int = 10,
+    synthetic_size: int = 2048,
+) -> Data:
+    """The data set ``name`` at ``resolution`` (cached per process; see the module docstring).
+
+    ``num_classes`` and ``synthetic_size`` only matter for ``synthetic``, whose class count
+    follows the model. Tensor data sets are returned on ``device``.
+    """
+    path = str(Path(data).expanduser().resolve()) if data else None
+    extra = (num_classes, synthetic_size) if name == "synthetic" else ()
+    key = (name, path, int(resolution), str(device), *extra)
+    if key not in _CACHE:
+        cpu_key = (name, path, int(resolution), "cpu", *extra)
+        if cpu_key not in _CACHE:
+            _CACHE[cpu_key] = _load(name, path, int(resolution), num_classes, synthetic_size)
+        base = _CACHE[cpu_key]
+        _CACHE[key] = base.to(device) if isinstance(base, TensorData) else base
+    return _CACHE[key]
+
+
+def clear_cache() -> None:
+    """Forget every loaded data set (frees host and device memory)."""
+    _CACHE.clear()
+
+
+def _load(name: str, path: str | None, resolution: int, num_classes: int, size: int) -> Data:
+    """Load a data set from disk (uncached)."""
+    if resolution < 4:
+        raise DataError(f"resolution {resolution} is too small (need >= 4)")
+    if name == "digits":
+        return load_digits(resolution)
+    if name == "synthetic":
+        return load_synthetic(resolution, num_classes, size)
+    if path is None:
+        raise DataError(f"dataset {name} needs a data path (--data DIR)")
+    if name == "cifar10":
+        return load_cifar10(path, resolution)
+    if name == "imagefolder":
+        return load_imagefolder(path, resolution)
+    raise DataError(f"unknown dataset {name!r} (use digits, cifar10, imagefolder or synthetic)")
+
+
+def channel_stats(x: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of a uint8 ``N x C x H x W`` tensor (float64 sums, in chunks)."""
+    s = torch.zeros(x.shape[1], dtype=torch.float64)
+    s2 = torch.zeros_like(s)
+    for i in range(0, len(x), chunk):
+        part = x[i : i + chunk].double()
+        s += part.sum(dim=(0, 2, 3))
+        s2 += (part * part).sum(dim=(0, 2, 3))
+    count = x.shape[0] * x.shape[2] * x.shape[3]
+    mean = s / count
+    std = (s2 / count - mean * mean).clamp_min(1e-6).sqrt()
+    return mean.float(), std.float()
+
+
+def _tensor_data(name, num_classes, train, test, pad, flip, stats=None) -> TensorData:
+    """Assemble a TensorData from (x, y) pairs, computing channel statistics on train."""
+    mean, std = stats if stats is not None else channel_stats(train[0])
+    return TensorData(
+        name=name,
+        num_classes=num_classes,
+        train_x=train[0].contiguous(),
+        train_y=train[1].long(),
+        test_x=test[0].contiguous(),
+        test_y=test[1].long(),
+        mean=torch.as_tensor(mean, dtype=torch.float32),
+        std=torch.as_tensor(std, dtype=torch.float32),
+        pad=pad,
+        flip=flip,
+    )
+
+
+def load_digits(resolution: int) -> TensorData:
+    """scikit-learn's 8x8 handwritten digits (shipped with it), resized, 3 channels.
+
+    A fixed stratified split (25% test, seed 0). Augmentation: random crop with padding
+    ``resolution // 8``; no flips (a mirrored digit is another symbol).
+    """
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = sk_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+    idx_train, idx_test = train_test_split(
+        np.arange(len(images)),
+        test_size=DIGITS_TEST_FRACTION,
+        stratify=bunch.target,
+        random_state=DIGITS_SPLIT_SEED,
+    )
+    x = torch.from_numpy(images)[:, None].expand(-1, 3, -1, -1)
+    x = T.resize(x, resolution)
+    y = torch.from_numpy(bunch.target)
+    train = (x[idx_train], y[idx_train])
+    test = (x[idx_test], y[idx_test])
+    return _tensor_data("digits", 10, train, test, pad=resolution // 8, flip=False)
+
+
+def load_cifar10(path: str, resolution: int) -> TensorData:
+    """CIFAR-10 in its python-pickle layout (``data_batch_1..5``, ``test_batch``) under ``path``.
+
+    Images are resized when ``resolution != 32``. Augmentation: random crop with padding
+    ``resolution // 8`` (4 at 32) and horizontal flip, as in pycls.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(f"cifar10: {root} is not a readable directory")
+    parts = {name: _read_cifar_batch(root / name) for name in CIFAR_FILES}
+    train_x = torch.cat([parts[f"data_batch_{i}"][0] for i in range(1, 6)])
+    train_y = torch.cat([parts[f"data_batch_{i}"][1] for i in range(1, 6)])
+    test_x, test_y = parts["test_batch"]
+    train_x, test_x = T.resize(train_x, resolution), T.resize(test_x, resolution)
+    return _tensor_data(
+        "cifar10", 10, (train_x, train_y), (test_x, test_y), pad=resolution // 8, flip=True
+    )
+
+
+def _read_cifar_batch(file: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """One CIFAR-10 pickle -> (uint8 N x 3 x 32 x 32, int64 labels); DataError if unusable."""
+    if not file.is_file():
+        raise DataError(f"cifar10: missing {file} (expected data_batch_1..5 and test_batch)")
+    try:
+        with open(file, "rb") as f:
+            d = pickle.load(f, encoding="bytes")
+        data = np.asarray(d[b"data"], dtype=np.uint8)
+        labels = np.asarray(d[b"labels"], dtype=np.int64)
+        x = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
+    except Exception as e:  # corrupt pickle, wrong keys, wrong sizes
+        raise DataError(
+            f"cifar10: {file} is not a CIFAR-10 batch ({type(e).__name__}: {e})"
+        ) from None
+    if len(labels) != len(x) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
+        raise DataError(
+            f"cifar10: {file} has {len(labels)} labels for {len(x)} images, or labels outside 0..9"
+        )
+    return x, torch.from_numpy(labels)
+
+
+def load_synthetic(resolution: int, num_classes: int, size: int, seed: int = 0) -> TensorData:
+    """Random uint8 images and labels (for speed tests; nothing to learn), ``size`` train images."""
+    g = torch.Generator().manual_seed(seed)
+    n_test = max(1, size // 4)
+    x = torch.randint(
+        0, 256, (size + n_test, 3, resolution, resolution), dtype=torch.uint8, generator=g
+    )
+    y = torch.randint(0, num_classes, (size + n_test,), generator=g)
+    stats = (torch.full((3,), 127.5), torch.full((3,), 73.9))
+    train, test = (x[:size], y[:size]), (x[size:], y[size:])
+    return _tensor_data(
+        "synthetic", num_classes, train, test, pad=resolution // 8, flip=True, stats=stats
+    )
+
+
+def load_imagefolder(path: str, resolution: int) -> FolderData:
+    """An ImageNet-style folder: ``train/<class>/<images>`` and ``val/<class>/<images>``.
+
+    Classes are the sorted sub-folder names of ``train/``; ``val/`` may only use those.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(f"imagefolder: {root} is not a readable directory")
+    for split in ("train", "val"):
+        if not (root / split).is_dir():
+            raise DataError(
+                f"imagefolder: {root / split} is missing (need train/ and val/ class folders)"
+            )
+    classes = tuple(sorted(p.name for p in (root / "train").iterdir() if p.is_dir()))
+    if not classes:
+        raise DataError(f"imagefolder: {root / 'train'} has no class folders")
+    index = {c: i for i, c in enumerate(classes)}
+    extra = sorted(p.name for p in (root / "val").iterdir() if p.is_dir() and p.name not in index)
+    if extra:
+        raise DataError(f"imagefolder: val/ has classes not in train/: {', '.join(extra[:5])}")
+    train, val = _list_images(root / "train", index), _list_images(root / "val", index)
+    return FolderData(
+        name="imagefolder",
+        num_classes=len(classes),
+        classes=classes,
+        train=train,
+        val=val,
+        resolution=resolution,
+        mean=torch.tensor(IMAGENET_MEAN),
+        std=torch.tensor(IMAGENET_STD),
+    )
+
+
+def _list_images(split: Path, index: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    """(path, label) of every image under ``split/<class>/``, sorted; DataError if none."""
+    items = []
+    for cls, label in index.items():
+        folder = split / cls
+        if folder.is_dir():
+            files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            items.extend((str(p), label) for p in files)
+    if not items:
+        raise DataError(f"imagefolder: no images ({', '.join(IMAGE_SUFFIXES)}) under {split}")
+    return tuple(items)
+
+
+class FolderSplit(torch.utils.data.Dataset):
+    """One split of a :class:`FolderData` as a torch Dataset of (uint8 3xRxR tensor, label).
+
+    Training items get a random-resized crop and flip (randomness from the worker's torch RNG,
+    which the DataLoader seeds from its generator), evaluation items a resize + centre crop.
+    """
+
+    def __init__(self, items: tuple[tuple[str, int], ...], resolution: int, train: bool):
+        self.items, self.resolution, self.train = items, resolution, train
+
+    def __len__(self) -> int:
+        """Number of images."""
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        """Decode image ``i`` and transform it."""
+        path, label = self.items[i]
+        img = decode_image(path)
+        if self.train:
+            return T.random_resized_crop(img, self.resolution), label
+        return T.resize_center_crop(img, self.resolution), label
+
+
+def decode_image(path: str) -> torch.Tensor:
+    """Decode an image with Pillow to a uint8 ``3 x H x W`` RGB tensor; DataError if unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im.convert("RGB"))
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError... for bad files
+        raise DataError(f"imagefolder: cannot decode {path} ({type(e).__name__}: {e})") from None
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()

@@ -1,0 +1,235 @@
+"""One model in, one result record out: :func:`train_row` (for the sweep) and :func:`train`.
+
+A result record is a flat dict: every column of the samples row, then :data:`RESULT_COLUMNS`
+(see docs/CONTRACTS.md). Model-level problems never raise: a NaN/inf loss gives
+``status="diverged"``, any exception while building or training the model gives
+``status="failed"`` with the exception as ``reason``. Run-level problems (the data set cannot be
+loaded, its class count differs from the model's, the device does not exist) raise
+:class:`~dsd.errors.DataError`, because every other model of the run would fail the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from dsd.errors import DataError, DsdError
+from dsd.nets import AnyNet, build_model, complexity
+from dsd.trainer.config import TrainConfig
+from dsd.trainer.data import Data, load_dataset
+from dsd.trainer.engine import Curves, Diverged, fit, pick_device, steps_per_epoch
+
+RESULT_COLUMNS = (
+    "dataset",
+    "epochs",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "momentum",
+    "nesterov",
+    "warmup_epochs",
+    "label_smoothing",
+    "mixup_alpha",
+    "ema",
+    "train_seed",
+    "status",
+    "reason",
+    "top1_err",
+    "top1_err_min",
+    "train_loss",
+    "test_err",
+    "train_seconds",
+    "images_per_second",
+    "device",
+    "torch_version",
+    "dsd_version",
+    "finished_at",
+)
+STATUSES = ("ok", "diverged", "failed")
+REASON_MAX_CHARS = 500
+
+ModelBuilder = Callable[[AnyNet], torch.nn.Module]
+
+
+def sample_row(net: AnyNet, space: str = "custom", seed: int = 0) -> dict[str, Any]:
+    """A samples-table row for one AnyNet (model_id, config, complexity), like ``dsd sample``."""
+    return {
+        "model_id": net.model_id,
+        "space": space,
+        "seed": seed,
+        "schema_version": 1,
+        **net.to_dict(),
+        **complexity(net),
+    }
+
+
+def dataset_for(config: TrainConfig, net: AnyNet, device: torch.device | None = None) -> Data:
+    """Load (cached) the run's data set at ``net``'s resolution; DataError if classes differ."""
+    device = device if device is not None else pick_device(config.device)
+    data = load_dataset(
+        config.dataset,
+        config.data,
+        net.resolution,
+        device=device,
+        num_classes=net.num_classes,
+        synthetic_size=config.synthetic_size,
+    )
+    if data.num_classes != net.num_classes:
+        raise DataError(
+            f"dataset {config.dataset} has {data.num_classes} classes but the model has "
+            f"num_classes={net.num_classes} (sample with --classes {data.num_classes})"
+        )
+    steps_per_epoch(data, config.batch_size)
+    return data
+
+
+def check_rows(rows: Iterable[Mapping[str, Any]], config: TrainConfig) -> None:
+    """Load the data set for each (resolution, classes) of ``rows`` up front; DataError if unusable.
+
+    Rows whose config is invalid are skipped here (train_row records them as failed).
+    """
+    device = pick_device(config.device)
+    seen = set()
+    for row in rows:
+        try:
+            net = AnyNet.from_dict(row)
+        except (DsdError, TypeError, ValueError):
+            continue
+        if (net.resolution, net.num_classes) not in seen:
+            seen.add((net.resolution, net.num_classes))
+            dataset_for(config, net, device)
+
+
+def train_row(
+    row: Mapping[str, Any],
+    config: TrainConfig,
+    *,
+    build: ModelBuilder | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train the model of one samples row with ``config``; return its result record.
+
+    ``build`` replaces :func:`dsd.nets.build_model` (tests use it to inject a failing model).
+    ``progress`` shows a per-model tqdm bar on stderr.
+    """
+    record = _clean_row(row)
+    try:
+        net = AnyNet.from_dict(row)
+    except (DsdError, TypeError, ValueError) as e:
+        return _finish(record, config, "failed", _reason(e), Curves(), 0.0, "")
+    record.setdefault("model_id", net.model_id)
+    device = pick_device(config.device)
+    data = dataset_for(config, net, device)
+    torch.manual_seed(config.seed)
+    bar = _progress_bar(data, config, record["model_id"]) if progress else None
+    t0 = time.perf_counter()
+    status, reason, curves = "ok", "", Curves()
+    try:
+        model = (build or build_model)(net)
+        curves = fit(model, data, config, device, on_step=bar.update if bar else None)
+    except Diverged as e:
+        status, reason, curves = "diverged", _reason(e), e.curves or Curves()
+    except DataError:
+        raise
+    except Exception as e:  # a model-level failure: OOM, a bad config, a module that raises
+        status, reason = "failed", _reason(e)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    finally:
+        if bar is not None:
+            bar.close()
+    return _finish(record, config, status, reason, curves, time.perf_counter() - t0, device)
+
+
+def train(
+    net: AnyNet | Mapping[str, Any],
+    dataset: str = "digits",
+    *,
+    data: str | None = None,
+    epochs: int = 10,
+    build: ModelBuilder | None = None,
+    progress: bool = False,
+    **recipe: Any,
+) -> dict[str, Any]:
+    """Train one model briefly and return its result record (see :class:`TrainConfig` for recipe).
+
+    Example::
+
+        >>> net = dsd.AnyNet(depths=(1, 1), widths=(16, 32), group_widths=8, stem="res_stem_cifar",
+        ...                  stem_width=16, num_classes=10, resolution=16)
+        >>> rec = dsd.train(net, "digits", epochs=2, batch_size=64)
+        >>> rec["status"], rec["top1_err"]          # doctest: +SKIP
+        ('ok', 0.07)
+    """
+    config = TrainConfig(dataset=dataset, data=data, epochs=epochs, **recipe)
+    row = sample_row(net) if isinstance(net, AnyNet) else dict(net)
+    return train_row(row, config, build=build, progress=progress)
+
+
+def _progress_bar(data: Data, config: TrainConfig, model_id: str):
+    """A tqdm bar over all training steps of one model (stderr, removed when done)."""
+    from tqdm import tqdm
+
+    total = steps_per_epoch(data, config.batch_size) * config.epochs
+    return tqdm(total=total, desc=f"model {model_id}", unit="step", leave=False, file=sys.stderr)
+
+
+def _finish(record, config, status, reason, curves, seconds, device) -> dict[str, Any]:
+    """Add the result columns to a cleaned samples row."""
+    import dsd
+
+    ok = status == "ok"
+    record.update(
+        dataset=config.dataset,
+        epochs=int(config.epochs),
+        **config.recipe(),
+        train_seed=int(config.seed),
+        status=status,
+        reason=reason,
+        top1_err=float(curves.test_err[-1]) if ok else math.nan,
+        top1_err_min=float(min(curves.test_err)) if ok else math.nan,
+        train_loss=[float(v) for v in curves.train_loss],
+        test_err=[float(v) for v in curves.test_err],
+        train_seconds=float(seconds),
+        images_per_second=float(curves.images_per_second),
+        device=_device_name(device),
+        torch_version=torch.__version__,
+        dsd_version=dsd.__version__,
+        finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    return record
+
+
+def _device_name(device) -> str:
+    """``cpu``, or ``cuda:0 (NVIDIA H200)`` with the accelerator's name."""
+    if not isinstance(device, torch.device):
+        return str(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return device.type
+
+
+def _reason(e: BaseException) -> str:
+    """An exception as one short line: ``Type: message``."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}"[:REASON_MAX_CHARS]
+
+
+def _clean_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A samples row as plain Python values (numpy arrays -> lists, numpy scalars -> Python)."""
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, np.ndarray):
+            v = v.tolist()
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[str(k)] = v
+    return out
