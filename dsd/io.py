@@ -50,7 +50,9 @@ def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...] = TABLE
     """Validate an output path before any work is done (fail fast, leave nothing behind)."""
     path = Path(path)
     if path.suffix.lower() not in suffixes:
-        raise DsdError(f"output {path}: unsupported extension {path.suffix!r} (use one of {', '.join(suffixes)})")
+        raise DsdError(
+            f"output {path}: unsupported extension {path.suffix!r} (use one of {', '.join(suffixes)})"
+        )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise DsdError(f"cannot write {path}: directory {parent} does not exist")
@@ -91,11 +93,15 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
         elif suffix == ".json":
             df = pd.read_json(path, orient="records", lines=True)
         else:
-            raise DataError(f"{path}: unsupported extension {suffix!r} (use .parquet, .csv or .json)")
+            raise DataError(
+                f"{path}: unsupported extension {suffix!r} (use .parquet, .csv or .json)"
+            )
     except DataError:
         raise
     except Exception as e:  # pyarrow/pandas raise many types for a corrupt file
-        raise DataError(f"{path}: not a readable {suffix[1:]} table ({type(e).__name__}: {e})".splitlines()[0]) from None
+        raise DataError(
+            f"{path}: not a readable {suffix[1:]} table ({type(e).__name__}: {e})".splitlines()[0]
+        ) from None
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; is this a dsd file?")

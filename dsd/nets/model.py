@@ -1,0 +1,198 @@
+"""The torch.nn.Module of an AnyNet.
+
+One small class per concept of the paper: stem, bottleneck transform (``a``, ``b``, ``se``,
+``c``), residual block (``proj`` shortcut + ``f``), stage (``b1..bd``), head. Submodule names
+match :func:`dsd.nets.complexity.layers`, which counts each of them. Initialisation follows the
+reference: He normal (fan-out) for convs, BN gamma 1 and beta 0, FC weights N(0, 0.01), bias 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from dsd.nets.config import AnyNet
+
+
+def _conv(
+    w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, bias: bool = False
+) -> nn.Conv2d:
+    return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
+
+
+class Stem(nn.Module):
+    """Conv (3x3 s2, 7x7 s2 + 3x3 max-pool s2, or 3x3 s1 for CIFAR), BN, ReLU."""
+
+    def __init__(self, kind: str, w_out: int) -> None:
+        super().__init__()
+        k, s = {"simple_stem_in": (3, 2), "res_stem_in": (7, 2), "res_stem_cifar": (3, 1)}[kind]
+        self.conv = _conv(3, w_out, k, s)
+        self.bn = nn.BatchNorm2d(w_out)
+        self.relu = nn.ReLU(inplace=True)
+        if kind == "res_stem_in":
+            self.pool = nn.MaxPool2d(3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn(self.conv(x)))
+        return self.pool(x) if hasattr(self, "pool") else x
+
+
+class SE(nn.Module):
+    """Squeeze-and-excitation: global pool, 1x1 reduce + ReLU, 1x1 expand + sigmoid, rescale."""
+
+    def __init__(self, w: int, w_se: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(w, w_se, 1, bias=True)
+        self.expand = nn.Conv2d(w_se, w, 1, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean((2, 3), keepdim=True)
+        return x * torch.sigmoid(self.expand(torch.relu(self.reduce(s))))
+
+
+class BottleneckTransform(nn.Module):
+    """The X block's transform: 1x1 ``a``, 3x3 grouped ``b`` (strided), optional ``se``, 1x1 ``c``."""
+
+    def __init__(
+        self, w_in: int, w_out: int, stride: int, b: float, g: int, se_ratio: float
+    ) -> None:
+        super().__init__()
+        w_b = round(w_out * (1.0 / b))
+        w_se = round(w_in * se_ratio)
+        self.a = _conv(w_in, w_b, 1)
+        self.a_bn = nn.BatchNorm2d(w_b)
+        self.b = _conv(w_b, w_b, 3, stride, groups=w_b // g)
+        self.b_bn = nn.BatchNorm2d(w_b)
+        self.se = SE(w_b, w_se) if w_se else None
+        self.c = _conv(w_b, w_out, 1)
+        self.c_bn = nn.BatchNorm2d(w_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.a_bn(self.a(x)))
+        x = torch.relu(self.b_bn(self.b(x)))
+        if self.se is not None:
+            x = self.se(x)
+        return self.c_bn(self.c(x))
+
+
+class BasicTransform(nn.Module):
+    """Two 3x3 convs (the first strided), BN after each, ReLU between."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int) -> None:
+        super().__init__()
+        self.a = _conv(w_in, w_out, 3, stride)
+        self.a_bn = nn.BatchNorm2d(w_out)
+        self.b = _conv(w_out, w_out, 3)
+        self.b_bn = nn.BatchNorm2d(w_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b_bn(self.b(torch.relu(self.a_bn(self.a(x)))))
+
+
+class ResBlock(nn.Module):
+    """Residual block: ``relu(f(x) + proj(x))``; ``proj`` (1x1 conv + BN) when shape changes."""
+
+    def __init__(self, f: nn.Module, w_in: int, w_out: int, stride: int) -> None:
+        super().__init__()
+        if w_in != w_out or stride != 1:
+            self.proj = _conv(w_in, w_out, 1, stride)
+            self.proj_bn = nn.BatchNorm2d(w_out)
+        else:
+            self.proj = None
+        self.f = f
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = self.proj_bn(self.proj(x)) if self.proj is not None else x
+        return torch.relu(self.f(x) + shortcut)
+
+
+class VanillaBlock(nn.Module):
+    """Two 3x3 conv + BN + ReLU, no shortcut."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int) -> None:
+        super().__init__()
+        self.a = _conv(w_in, w_out, 3, stride)
+        self.a_bn = nn.BatchNorm2d(w_out)
+        self.b = _conv(w_out, w_out, 3)
+        self.b_bn = nn.BatchNorm2d(w_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.a_bn(self.a(x)))
+        return torch.relu(self.b_bn(self.b(x)))
+
+
+class Head(nn.Module):
+    """Optional 1x1 conv + BN + ReLU, global average pool, fully connected layer (with bias)."""
+
+    def __init__(self, w_in: int, head_width: int, num_classes: int) -> None:
+        super().__init__()
+        if head_width > 0:
+            self.conv = _conv(w_in, head_width, 1)
+            self.bn = nn.BatchNorm2d(head_width)
+            w_in = head_width
+        else:
+            self.conv = None
+        self.fc = nn.Linear(w_in, num_classes, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.conv is not None:
+            x = torch.relu(self.bn(self.conv(x)))
+        return self.fc(torch.flatten(x.mean((2, 3)), 1))
+
+
+def _block(net: AnyNet, w_in: int, w: int, stride: int, b: float, g: int) -> nn.Module:
+    if net.block == "res_bottleneck_block":
+        return ResBlock(BottleneckTransform(w_in, w, stride, b, g, net.se_ratio), w_in, w, stride)
+    if net.block == "res_basic_block":
+        return ResBlock(BasicTransform(w_in, w, stride), w_in, w, stride)
+    return VanillaBlock(w_in, w, stride)
+
+
+class AnyNetModel(nn.Module):
+    """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the AnyNet built."""
+
+    def __init__(self, net: AnyNet) -> None:
+        super().__init__()
+        self.config = net
+        self.stem = Stem(net.stem, net.stem_width)
+        w_in = net.stem_width
+        stages = zip(net.depths, net.widths, net.strides, net.bottleneck_ratios, net.group_widths)
+        for i, (d, w, s, b, g) in enumerate(stages, start=1):
+            blocks = [
+                (f"b{j}", _block(net, w_in if j == 1 else w, w, s if j == 1 else 1, b, g))
+                for j in range(1, d + 1)
+            ]
+            self.add_module(f"s{i}", nn.Sequential(OrderedDict(blocks)))
+            w_in = w
+        self.head = Head(w_in, net.head_width, net.num_classes)
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for module in self.children():
+            x = module(x)
+        return x
+
+
+def init_weights(m: nn.Module) -> None:
+    """The reference's initialisation (see the module docstring)."""
+    if isinstance(m, nn.Conv2d):
+        fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+        nn.init.normal_(m.weight, mean=0.0, std=math.sqrt(2.0 / fan_out))
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Linear):
+        nn.init.normal_(m.weight, mean=0.0, std=0.01)
+        nn.init.zeros_(m.bias)
+
+
+def build_model(net: AnyNet) -> AnyNetModel:
+    """The ``torch.nn.Module`` of ``net`` (forward: N x 3 x H x W -> N x num_classes logits)."""
+    if not isinstance(net, AnyNet):
+        raise TypeError(f"build_model expects an AnyNet, got {type(net).__name__}")
+    return AnyNetModel(net)

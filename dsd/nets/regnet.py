@@ -1,0 +1,171 @@
+"""RegNet: AnyNets whose per-block widths follow a quantized linear function (DDS §3.3).
+
+Continuous widths ``u_j = w0 + wa * j`` for blocks ``j = 0..d-1``; ``s_j`` solves
+``u_j = w0 * wm ** s_j``; the quantized widths ``w0 * wm ** round(s_j)`` are rounded to a
+multiple of ``q = 8``. Blocks of equal width form a stage. The paper's model zoo is here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dsd.errors import DsdError
+from dsd.nets.config import AnyNet
+
+
+@dataclass(frozen=True)
+class RegNetWidths:
+    """What the RegNet generator gives for ``(d, w0, wa, wm)``.
+
+    ``block_widths``: quantized per-block widths (length ``d``); ``widths``/``depths``: per stage;
+    ``continuous``: the linear ``u_j``; ``total_stages``: ``max(round(s_j)) + 1`` (a stage of
+    the quantization can be empty after rounding to multiples of ``q``, so ``num_stages`` can be
+    smaller).
+    """
+
+    block_widths: tuple[int, ...]
+    widths: tuple[int, ...]
+    depths: tuple[int, ...]
+    continuous: tuple[float, ...]
+    total_stages: int
+
+    @property
+    def num_stages(self) -> int:
+        """Number of distinct widths, i.e. of stages."""
+        return len(self.widths)
+
+
+def _check(depth, w0, wa, wm, q):
+    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
+        raise DsdError(f"RegNet depth must be a positive integer, got {depth!r}")
+    if not w0 > 0 or w0 % q:
+        raise DsdError(f"RegNet w0 must be a positive multiple of {q}, got {w0!r}")
+    if not wa >= 0:
+        raise DsdError(f"RegNet wa must be >= 0, got {wa!r}")
+    if not wm > 1:
+        raise DsdError(f"RegNet wm must be > 1, got {wm!r}")
+
+
+def regnet_widths(depth: int, w0: float, wa: float, wm: float, q: int = 8) -> RegNetWidths:
+    """Per-block and per-stage widths of the RegNet ``(d, w0, wa, wm)``, quantized to ``q``."""
+    _check(depth, w0, wa, wm, q)
+    u = np.arange(int(depth)) * wa + w0
+    s = np.round(np.log(u / w0) / np.log(wm))
+    block = (np.round(w0 * np.power(wm, s) / q) * q).astype(np.int64)
+    widths, depths = np.unique(block, return_counts=True)
+    return RegNetWidths(
+        block_widths=tuple(block.tolist()),
+        widths=tuple(widths.tolist()),
+        depths=tuple(depths.tolist()),
+        continuous=tuple(u.tolist()),
+        total_stages=int(s.max()) + 1,
+    )
+
+
+def regnet(
+    depth: int,
+    w0: float,
+    wa: float,
+    wm: float,
+    group_width: int,
+    bottleneck_ratio: float = 1.0,
+    se_ratio: float = 0.0,
+    **network_fields: Any,
+) -> AnyNet:
+    """The AnyNet of the RegNet ``(d, w0, wa, wm)`` with shared group width and bottleneck ratio.
+
+    ``network_fields`` are AnyNet's network-level fields (``stem``, ``num_classes``, ...).
+    """
+    g = regnet_widths(depth, w0, wa, wm)
+    for k in ("depths", "widths", "group_widths", "bottleneck_ratios"):
+        if k in network_fields:
+            raise DsdError(f"regnet() generates {k}; it cannot be given")
+    return AnyNet(
+        depths=g.depths,
+        widths=g.widths,
+        group_widths=group_width,
+        bottleneck_ratios=bottleneck_ratio,
+        se_ratio=se_ratio,
+        **network_fields,
+    )
+
+
+# The paper's RegNetX / RegNetY models (DDS Table 2 and appendix; 224 input, 1000 classes, b=1):
+# name: (d, w0, wa, wm, g). RegNetY models add SE with ratio 0.25.
+_ZOO_X = {
+    "200MF": (13, 24, 36.44, 2.49, 8),
+    "400MF": (22, 24, 24.48, 2.54, 16),
+    "600MF": (16, 48, 36.97, 2.24, 24),
+    "800MF": (16, 56, 35.73, 2.28, 16),
+    "1.6GF": (18, 80, 34.01, 2.25, 24),
+    "3.2GF": (25, 88, 26.31, 2.25, 48),
+    "4.0GF": (23, 96, 38.65, 2.43, 40),
+    "6.4GF": (17, 184, 60.83, 2.07, 56),
+    "8.0GF": (23, 80, 49.56, 2.88, 120),
+    "12GF": (19, 168, 73.36, 2.37, 112),
+    "16GF": (22, 216, 55.59, 2.1, 128),
+    "32GF": (23, 320, 69.86, 2.0, 168),
+}
+_ZOO_Y = {
+    "200MF": (13, 24, 36.44, 2.49, 8),
+    "400MF": (16, 48, 27.89, 2.09, 8),
+    "600MF": (15, 48, 32.54, 2.32, 16),
+    "800MF": (14, 56, 38.84, 2.4, 16),
+    "1.6GF": (27, 48, 20.71, 2.65, 24),
+    "3.2GF": (21, 80, 42.63, 2.66, 24),
+    "4.0GF": (22, 96, 31.41, 2.24, 64),
+    "6.4GF": (25, 112, 33.22, 2.27, 72),
+    "8.0GF": (17, 192, 76.82, 2.19, 56),
+    "12GF": (19, 168, 73.36, 2.37, 112),
+    "16GF": (18, 200, 106.23, 2.48, 112),
+    "32GF": (20, 232, 115.89, 2.53, 232),
+}
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One model of the paper's zoo: its RegNet parameters."""
+
+    name: str
+    depth: int
+    w0: int
+    wa: float
+    wm: float
+    group_width: int
+    se_ratio: float
+
+    def net(self, **network_fields: Any) -> AnyNet:
+        """The AnyNet of this model (network-level fields may be overridden)."""
+        return regnet(
+            self.depth,
+            self.w0,
+            self.wa,
+            self.wm,
+            self.group_width,
+            1.0,
+            self.se_ratio,
+            **network_fields,
+        )
+
+
+def model_zoo() -> dict[str, ZooEntry]:
+    """The paper's 24 RegNetX / RegNetY models by name, e.g. ``'RegNetX-400MF'``."""
+    zoo = {}
+    for prefix, table, se in (("RegNetX", _ZOO_X, 0.0), ("RegNetY", _ZOO_Y, 0.25)):
+        for size, (d, w0, wa, wm, g) in table.items():
+            name = f"{prefix}-{size}"
+            zoo[name] = ZooEntry(name, d, w0, wa, wm, g, se)
+    return zoo
+
+
+def zoo_model(name: str, **network_fields: Any) -> AnyNet:
+    """The AnyNet of a zoo model by name (case-insensitive), e.g. ``zoo_model('RegNetY-1.6GF')``."""
+    zoo = model_zoo()
+    by_lower = {k.lower(): v for k, v in zoo.items()}
+    entry = by_lower.get(name.lower())
+    if entry is None:
+        raise DsdError(f"unknown model {name!r} (known: {', '.join(zoo)})")
+    return entry.net(**network_fields)

@@ -1,0 +1,310 @@
+"""Networks: the paper's published figures, the compatibility rule, and three-way complexity checks."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import dsd
+from dsd.errors import DsdError
+from dsd.nets import (
+    AnyNet,
+    adjust_compatibility,
+    complexity,
+    complexity_batch,
+    layers,
+    model_zoo,
+    regnet_widths,
+)
+
+# --- the paper's and the reference's published figures ------------------------------------------
+
+
+def test_regnetx_400mf_published_complexity():
+    net = dsd.regnet(depth=22, w0=24, wa=24.48, wm=2.54, group_width=16)
+    assert net.widths == (32, 64, 160, 384)
+    assert net.depths == (1, 2, 7, 12)
+    assert dsd.complexity(net) == {"flops": 397_678_568, "params": 5_157_512, "acts": 3_143_272}
+
+
+def test_regnety_400mf_published_complexity():
+    net = dsd.zoo_model("RegNetY-400MF")
+    assert net.se_ratio == 0.25 and net.group_widths == (8, 8, 8, 8)
+    assert dsd.complexity(net) == {"flops": 401_849_056, "params": 4_344_144, "acts": 3_892_496}
+
+
+def test_generated_widths_of_regnetx_400mf_before_adjustment():
+    # PAPER.md: generated widths 24, 64, 152, 392 with g = 16 become 32, 64, 160, 384.
+    g = regnet_widths(22, 24, 24.48, 2.54)
+    assert g.widths == (24, 64, 152, 392)
+    assert g.depths == (1, 2, 7, 12)
+    assert len(g.block_widths) == 22 and g.num_stages == 4 == g.total_stages
+    w, gw = adjust_compatibility(g.widths, 1.0, 16)
+    assert w.tolist() == [32, 64, 160, 384] and gw.tolist() == [16, 16, 16, 16]
+
+
+def test_zoo_has_the_papers_24_models_near_their_nominal_flops():
+    zoo = model_zoo()
+    assert len(zoo) == 24
+    for name, entry in zoo.items():
+        nominal = float(name.split("-")[1].replace("MF", "e6").replace("GF", "e9"))
+        flops = complexity(entry.net())["flops"]
+        assert 0.85 * nominal < flops < 1.15 * nominal, (name, flops)
+        assert entry.net().num_stages == 4
+
+
+def test_zoo_lookup_is_case_insensitive_and_unknown_names_are_clear():
+    assert dsd.zoo_model("regnetx-400mf") == dsd.zoo_model("RegNetX-400MF")
+    with pytest.raises(DsdError, match="unknown model 'RegNetZ-1GF'"):
+        dsd.zoo_model("RegNetZ-1GF")
+
+
+# --- the compatibility rule ---------------------------------------------------------------------
+
+
+def _reference_adjust(w: int, b: float, g: int) -> tuple[int, int]:
+    """PAPER.md's rule, written out with Python scalars (an independent transcription)."""
+    m = 1 / b
+    v = int(max(1, w * m))
+    g = int(min(g, v))
+    q = math.lcm(g, int(m)) if m > 1 else g
+    v = max(q, int(round(v / q) * q))
+    return int(v / m), g
+
+
+def test_vectorised_adjustment_matches_scalar_rule_on_random_inputs():
+    rng = random.Random(0)
+    cases = [
+        (
+            rng.randrange(8, 1025, 8),
+            rng.choice([0.25, 0.5, 1, 2, 4]),
+            rng.choice([1, 2, 4, 8, 16, 32, 64]),
+        )
+        for _ in range(5000)
+    ]
+    w, b, g = (np.array(x) for x in zip(*cases))
+    wa, ga = adjust_compatibility(w, b, g)
+    for (wi, bi, gi), wo, go in zip(cases, wa, ga):
+        assert (wo, go) == _reference_adjust(wi, bi, gi)
+
+
+def test_adjusted_configs_are_compatible_and_adjustment_is_idempotent():
+    rng = np.random.default_rng(1)
+    w = rng.integers(1, 129, 4000) * 8
+    b = rng.choice([0.25, 0.5, 1.0, 2.0, 4.0], 4000)
+    g = rng.choice([1, 2, 4, 8, 16, 32], 4000)
+    w1, g1 = adjust_compatibility(w, b, g)
+    wb = np.round(w1 / b).astype(int)
+    assert np.all(wb % g1 == 0) and np.all(g1 <= wb) and np.all(w1 > 0)
+    w2, g2 = adjust_compatibility(w1, b, g1)
+    assert np.array_equal(w1, w2) and np.array_equal(g1, g2)
+
+
+def test_half_is_rounded_to_even_as_python_does():
+    # w=24, b=1, g=16: v/q = 1.5 -> 2 (even) -> 32; w=40, g=16: 2.5 -> 2 -> 32.
+    assert adjust_compatibility([24, 40], 1.0, 16)[0].tolist() == [32, 32]
+
+
+# --- the AnyNet config --------------------------------------------------------------------------
+
+
+def test_scalars_apply_to_every_stage_and_dict_round_trips():
+    net = AnyNet(
+        depths=[1, 2, 3], widths=[16, 32, 64], group_widths=8, bottleneck_ratios=2, strides=2
+    )
+    assert net.group_widths == (8, 8, 8) and net.bottleneck_ratios == (2.0, 2.0, 2.0)
+    assert AnyNet.from_dict({**net.to_dict(), "flops": 1, "space": "x"}) == net
+    assert AnyNet.from_dict(net.to_dict()).model_id == net.model_id
+    assert len(net.model_id) == 16 and net.model_id != net.replace(num_classes=10).model_id
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"depths": [1, 0], "widths": [8, 8]}, "depths"),
+        ({"depths": [1, 1], "widths": [8]}, "1 values for 2 stages"),
+        ({"depths": [1], "widths": [8], "stem": "nope"}, "unknown stem 'nope'"),
+        ({"depths": [1], "widths": [8], "block": "nope"}, "unknown block"),
+        ({"depths": [1], "widths": [8], "bottleneck_ratios": 0.3}, "bottleneck_ratios"),
+        ({"depths": [1], "widths": [8], "resolution": 0}, "resolution"),
+        ({"depths": [1.5], "widths": [8]}, "not an integer"),
+        ({"depths": [1], "widths": [8], "block": "vanilla_block", "se_ratio": 0.25}, "SE"),
+    ],
+)
+def test_invalid_configs_are_rejected_with_a_clear_message(kwargs, message):
+    with pytest.raises(DsdError, match=message):
+        AnyNet(**kwargs)
+
+
+# --- three-way complexity checks on random configs ----------------------------------------------
+
+
+def random_net(rng: random.Random) -> AnyNet:
+    """A small random AnyNet over every stem, block, SE on/off, head, strides, 1-5 stages."""
+    n = rng.randint(1, 5)
+    block = rng.choice(
+        ["res_bottleneck_block", "res_bottleneck_block", "res_basic_block", "vanilla_block"]
+    )
+    se = rng.choice([0.0, 0.25, 0.5]) if block == "res_bottleneck_block" else 0.0
+    return AnyNet(
+        depths=[rng.randint(1, 3) for _ in range(n)],
+        widths=[rng.randrange(8, 73, 4) for _ in range(n)],
+        group_widths=[rng.choice([1, 2, 4, 8, 16]) for _ in range(n)],
+        bottleneck_ratios=[rng.choice([0.5, 1, 2, 4]) for _ in range(n)],
+        strides=[rng.choice([1, 2]) for _ in range(n)],
+        stem=rng.choice(["simple_stem_in", "res_stem_in", "res_stem_cifar"]),
+        stem_width=rng.choice([8, 16, 24, 32]),
+        block=block,
+        se_ratio=se,
+        head_width=rng.choice([0, 0, 32]),
+        num_classes=rng.choice([10, 100, 1000]),
+        resolution=rng.choice([17, 24, 31, 32, 45, 64]),
+    )
+
+
+RANDOM_NETS = [random_net(random.Random(i)) for i in range(200)]
+
+
+def _torch_counts(net: AnyNet, model: nn.Module) -> tuple[int, int]:
+    """params by numel; acts by hooks on every conv / linear / max-pool output."""
+    acts = 0
+
+    def hook(_m, _i, out):
+        nonlocal acts
+        acts += out[0].numel()  # batch of one
+
+    hs = [
+        m.register_forward_hook(hook)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear, nn.MaxPool2d))
+    ]
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, net.resolution, net.resolution))
+    for h in hs:
+        h.remove()
+    return sum(p.numel() for p in model.parameters()), acts
+
+
+def test_complexity_matches_the_built_module_on_200_random_configs():
+    torch.manual_seed(0)
+    for net in RANDOM_NETS:
+        cx = complexity(net)
+        params, acts = _torch_counts(net, dsd.build_model(net))
+        assert (cx["params"], cx["acts"]) == (params, acts), net
+
+
+def test_flops_match_fvcore_plus_bias_adds():
+    from fvcore.nn import FlopCountAnalysis
+
+    for net in RANDOM_NETS[:30]:
+        model = dsd.build_model(net).eval()
+        x = torch.zeros(1, 3, net.resolution, net.resolution)
+        fa = (
+            FlopCountAnalysis(model, x)
+            .unsupported_ops_warnings(False)
+            .uncalled_modules_warnings(False)
+        )
+        # fvcore counts one multiply-add per weight use; the reference adds one per bias add.
+        bias_adds = sum(
+            layer.w_out * layer.h_out**2
+            for layer in layers(net)
+            if layer.op in ("conv", "linear") and _has_bias(model, layer.name)
+        )
+        counted = {k: v for k, v in fa.by_operator().items() if k in ("conv", "linear", "addmm")}
+        assert sum(counted.values()) + bias_adds == complexity(net)["flops"], net
+
+
+def _has_bias(model: nn.Module, name: str) -> bool:
+    return model.get_submodule(name).bias is not None
+
+
+def test_vectorised_complexity_equals_scalar_on_random_batches():
+    rng = random.Random(7)
+    for _ in range(40):
+        proto = random_net(rng)
+        nets = []
+        for _ in range(25):
+            other = random_net(rng)
+            n = proto.num_stages
+            k = min(n, other.num_stages)
+            nets.append(
+                proto.replace(
+                    depths=[*other.depths[:k], *proto.depths[k:]],
+                    widths=[*other.widths[:k], *proto.widths[k:]],
+                    group_widths=[*other.group_widths[:k], *proto.group_widths[k:]],
+                    bottleneck_ratios=[*other.bottleneck_ratios[:k], *proto.bottleneck_ratios[k:]],
+                    strides=[*other.strides[:k], *proto.strides[k:]],
+                )
+            )
+        arr = {
+            f: np.array([getattr(x, f) for x in nets])
+            for f in ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
+        }
+        fields = {
+            f: getattr(proto, f)
+            for f in (
+                "stem",
+                "stem_width",
+                "block",
+                "se_ratio",
+                "head_width",
+                "num_classes",
+                "resolution",
+            )
+        }
+        got = complexity_batch(**arr, **fields)
+        for i, net in enumerate(nets):
+            assert {k: int(v[i]) for k, v in got.items()} == complexity(net)
+
+
+def test_zoo_vectorised_equals_scalar():
+    for entry in model_zoo().values():
+        net = entry.net()
+        got = complexity_batch(
+            [net.depths],
+            [net.widths],
+            [net.group_widths],
+            [net.bottleneck_ratios],
+            [net.strides],
+            se_ratio=net.se_ratio,
+        )
+        assert {k: int(v[0]) for k, v in got.items()} == complexity(net)
+
+
+# --- the built module ---------------------------------------------------------------------------
+
+
+def test_forward_at_odd_resolutions_and_submodule_names_follow_the_paper():
+    net = AnyNet(
+        depths=[1, 2], widths=[16, 32], group_widths=8, se_ratio=0.25, resolution=33, num_classes=7
+    )
+    model = dsd.build_model(net)
+    assert model(torch.randn(2, 3, 33, 33)).shape == (2, 7)
+    assert model(torch.randn(1, 3, 50, 50)).shape == (1, 7)
+    names = {n for n, _ in model.named_modules()}
+    assert {
+        "stem.conv",
+        "s1.b1.proj",
+        "s1.b1.f.a",
+        "s1.b1.f.b",
+        "s1.b1.f.se.reduce",
+        "s1.b1.f.c",
+        "s2.b2.f.c_bn",
+        "head.fc",
+    } <= names
+    assert model.s1.b1.f.b.groups == 2  # 16 // 8
+
+
+def test_initialisation_follows_the_reference():
+    torch.manual_seed(0)
+    model = dsd.build_model(AnyNet(depths=[2], widths=[256], group_widths=256, num_classes=1000))
+    conv = model.s1.b1.f.c  # 1x1, fan_out = 256
+    assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / 256), rel=0.05)
+    assert model.head.fc.weight.std().item() == pytest.approx(0.01, rel=0.05)
+    assert torch.all(model.head.fc.bias == 0)
+    assert torch.all(model.s1.b1.f.a_bn.weight == 1) and torch.all(model.s1.b1.f.a_bn.bias == 0)
