@@ -1,0 +1,324 @@
+"""The sweep driver: turn a samples table into tasks, run them on an executor, collect results.
+
+The driver holds the run directory's lock (a second driver is refused), submits every task that
+has no record yet, retries failed attempts up to ``max_retries`` (diverged models are final), waits
+for models that a previous driver's jobs are still training (live claims), and finally collects
+all records into ``results.parquet``. Killing it at any moment and starting it again trains only
+what is missing: finished models are on disk as records, everything else is retrained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dsd.errors import DataError, DsdError
+from dsd.io import read_table, write_table
+from dsd.sweep.executors import Executor, ExecutorSettings, make_executor
+from dsd.sweep.store import (
+    RESULTS,
+    SAMPLES,
+    RunLock,
+    RunStore,
+    iter_records,
+    plain,
+    read_json,
+    write_json_atomic,
+)
+from dsd.sweep.task import (
+    ABORT,
+    BUSY,
+    DONE,
+    LOST,
+    RETRY,
+    Outcome,
+    Task,
+    WorkFn,
+    default_work,
+    failed_record,
+    record_status,
+)
+
+PLAN = "plan.json"
+DEFAULT_SETTINGS = ExecutorSettings()
+REPORT = "report.html"
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a sweep left behind: counts by status and the files it wrote."""
+
+    run_dir: Path
+    total: int
+    counts: dict[str, int]
+    trained: int  # outcomes this call produced (0 if everything was already done)
+    seconds: float
+    results: Path | None
+    report: Path | None
+
+    def describe(self) -> str:
+        """A few lines for the terminal: what finished and where the outputs are."""
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "none"
+        lines = [f"{self.run_dir}: {sum(self.counts.values())}/{self.total} models done ({counts})"]
+        lines.append(f"  trained now: {self.trained} in {self.seconds:.1f}s")
+        if self.results:
+            lines.append(f"  results: {self.results}")
+        if self.report:
+            lines.append(f"  report:  {self.report}")
+        return "\n".join(lines)
+
+
+def _safe(name: str) -> str:
+    """A space name made safe for file names (a path to a YAML file becomes its stem)."""
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", Path(str(name)).stem if "/" in str(name) else str(name))
+
+
+def task_ids(samples: pd.DataFrame, seeds: Sequence[int]) -> list[str]:
+    """Stable task ids: ``<space>-<index in space>-<model_id[:8]>-s<seed>``, seed-major."""
+    index = samples.groupby("space", sort=False).cumcount()
+    base = [
+        f"{_safe(s)}-{i:04d}-{str(m)[:8]}"
+        for s, i, m in zip(samples["space"], index, samples["model_id"], strict=True)
+    ]
+    return [f"{b}-s{seed}" for seed in seeds for b in base]
+
+
+def with_seed(config: Any, seed: int) -> Any:
+    """``config`` with its training seed set (dataclasses with a ``seed`` field; others as is)."""
+    names = [f.name for f in dataclasses.fields(config)] if dataclasses.is_dataclass(config) else []
+    if "seed" in names:
+        return dataclasses.replace(config, seed=seed)
+    return config
+
+
+def make_tasks(
+    samples: pd.DataFrame,
+    config: Any,
+    run_dir: Path,
+    *,
+    seeds: Sequence[int] = (0,),
+    settings: ExecutorSettings = DEFAULT_SETTINGS,
+    work: WorkFn = default_work,
+) -> list[Task]:
+    """One task per (model, training seed)."""
+    rows = [plain(r) for r in samples.to_dict(orient="records")]
+    ids = iter(task_ids(samples, seeds))
+    return [
+        Task(
+            task_id=next(ids),
+            row=row,
+            config=with_seed(config, seed),
+            run_dir=str(run_dir),
+            train_seed=int(seed),
+            max_retries=settings.max_retries,
+            work=work,
+            heartbeat_s=settings.heartbeat_s,
+            stale_s=settings.stale_s,
+        )
+        for seed in seeds
+        for row in rows
+    ]
+
+
+class _Progress:
+    """A progress bar (tqdm on a terminal) with the counts by status."""
+
+    def __init__(self, total: int, done: int, enabled: bool):
+        from tqdm import tqdm
+
+        self.counts: Counter[str] = Counter()
+        self.bar = tqdm(
+            total=total, initial=done, unit="model", disable=not enabled, file=sys.stderr
+        )
+
+    def finished(self, status: str) -> None:
+        """Count one finished model."""
+        self.counts[status] += 1
+        self.bar.update(1)
+        self.bar.set_postfix(self.counts, refresh=False)
+
+    def close(self) -> None:
+        """Remove the bar."""
+        self.bar.close()
+
+
+def _handle_lost(store: RunStore, task: Task, outcome: Outcome) -> Outcome:
+    """Count a vanished attempt; the model fails for good once retries are spent."""
+    if store.has_record(task.task_id):  # it died after writing its record
+        return Outcome(task.task_id, DONE, record_status(store, task.task_id))
+    store.release(task.task_id)  # its owner is known dead
+    n = store.add_attempt(task.task_id, outcome.reason)
+    if n > task.max_retries:
+        reason = f"{outcome.reason} (after {n} attempts)"
+        store.write_record(task.task_id, failed_record(task, reason))
+        return Outcome(task.task_id, DONE, "failed", reason)
+    return Outcome(task.task_id, RETRY, "", outcome.reason)
+
+
+def drive(
+    store: RunStore,
+    tasks: Sequence[Task],
+    executor: Executor,
+    *,
+    progress: bool = True,
+    poll_s: float = 1.0,
+) -> int:
+    """Run every task without a record to completion; return how many outcomes arrived."""
+    by_id = {t.task_id: t for t in tasks}
+    done = store.done_ids()
+    todo = [t for t in tasks if t.task_id not in done]
+    live = store.live_claims()
+    watch = {t.task_id for t in todo if t.task_id in live}  # a previous driver's job trains it
+    submitted = [t for t in todo if t.task_id not in watch]
+    outstanding = {t.task_id for t in submitted}
+    executor.submit(submitted)
+    bar = _Progress(len(tasks), len(tasks) - len(todo), progress)
+    n_outcomes, last_watch = 0, time.time()
+    try:
+        while outstanding or watch:
+            for o in executor.poll(poll_s if outstanding else 0.0):
+                n_outcomes += 1
+                outstanding.discard(o.task_id)
+                task = by_id[o.task_id]
+                if o.kind == LOST:
+                    o = _handle_lost(store, task, o)
+                if o.kind == DONE:
+                    bar.finished(o.status or "done")
+                elif o.kind == RETRY:
+                    outstanding.add(o.task_id)
+                    executor.submit([task])
+                elif o.kind == BUSY:
+                    watch.add(o.task_id)
+                elif o.kind == ABORT:
+                    raise DataError(o.reason)
+            if watch and (not outstanding or time.time() - last_watch > poll_s):
+                if not outstanding:
+                    time.sleep(poll_s)
+                last_watch = time.time()
+                for tid in sorted(watch):
+                    if store.has_record(tid):
+                        watch.discard(tid)
+                        bar.finished(record_status(store, tid) or "done")
+                    elif not store.claim_is_live(tid):  # its owner vanished: train it here
+                        watch.discard(tid)
+                        outstanding.add(tid)
+                        executor.submit([by_id[tid]])
+    finally:
+        bar.close()
+    return n_outcomes
+
+
+def collect(run_dir: str | Path) -> pd.DataFrame:
+    """All records of a run, in plan order, written to ``RUN_DIR/results.parquet`` (idempotent)."""
+    run_dir = Path(run_dir)
+    plan = read_json(run_dir / PLAN)
+    if plan is None:
+        raise DsdError(f"{run_dir}: not a dsd run directory (no {PLAN})")
+    records = list(iter_records(RunStore(run_dir.resolve()), plan["tasks"]))
+    df = pd.DataFrame.from_records(records)
+    if len(df):
+        write_table(df, run_dir / RESULTS)
+    return df
+
+
+def write_report(results: pd.DataFrame, run_dir: Path) -> Path | None:
+    """Write RUN_DIR/report.html with dsd.analysis.write_report, if it exists and models are ok."""
+    try:
+        from dsd.analysis import write_report as analysis_report
+    except ImportError:
+        return None
+    if not (results.get("status") == "ok").any():
+        return None
+    path = run_dir / REPORT
+    analysis_report(results, path)
+    return path
+
+
+def _check_plan(run_dir: Path, samples: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """Write the plan of a new run, or check a resumed run's plan is the same; return samples."""
+    plan = read_json(run_dir / PLAN)
+    if plan is None:
+        write_table(samples, run_dir / SAMPLES)
+        write_json_atomic(run_dir / PLAN, {"tasks": ids})
+        return samples
+    if plan["tasks"] != ids:
+        raise DsdError(
+            f"{run_dir} holds another sweep ({len(plan['tasks'])} tasks, not these {len(ids)}); "
+            "use a new run directory"
+        )
+    return read_table(run_dir / SAMPLES)
+
+
+def run_samples(
+    samples: pd.DataFrame,
+    run_dir: str | Path,
+    config: Any,
+    *,
+    seeds: Sequence[int] = (0,),
+    settings: ExecutorSettings = DEFAULT_SETTINGS,
+    work: WorkFn = default_work,
+    progress: bool = True,
+    report: bool = True,
+    retry_failed: bool = False,
+    executor: Executor | None = None,
+) -> SweepSummary:
+    """Train every row of ``samples`` once per seed into ``run_dir``; resume if it exists."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with RunLock(run_dir):
+        return run_locked(
+            samples,
+            run_dir,
+            config,
+            seeds,
+            settings,
+            work,
+            progress,
+            report,
+            retry_failed,
+            executor,
+        )
+
+
+def run_locked(
+    samples, run_dir, config, seeds, settings, work, progress, report, retry_failed, executor
+):
+    """The body of :func:`run_samples`, with the run directory's lock held."""
+    t0 = time.time()
+    if "space" not in samples.columns or "model_id" not in samples.columns:
+        raise DataError("samples table needs the columns 'space' and 'model_id'")
+    _check_plan(run_dir, samples, task_ids(samples, seeds))
+    store = RunStore.open(run_dir, settings.stale_s)
+    tasks = make_tasks(samples, config, store.root, seeds=seeds, settings=settings, work=work)
+    if retry_failed:
+        for t in tasks:
+            if (store.read_record(t.task_id) or {}).get("status") == "failed":
+                store.remove_record(t.task_id)
+    own = executor is None
+    executor = executor or make_executor(settings, store.root)
+    try:
+        trained = drive(store, tasks, executor, progress=progress)
+    finally:
+        if own:
+            executor.close()
+    results = collect(run_dir)
+    counts = Counter(results["status"]) if len(results) else Counter()
+    html = write_report(results, run_dir) if report and len(results) else None
+    return SweepSummary(
+        run_dir=run_dir,
+        total=len(tasks),
+        counts=dict(counts),
+        trained=trained,
+        seconds=time.time() - t0,
+        results=run_dir / RESULTS if len(results) else None,
+        report=html,
+    )

@@ -1,0 +1,178 @@
+"""The local executor: long-lived worker processes on this machine, one model each at a time.
+
+Each worker is a fresh ``spawn``-ed Python process that sees exactly one GPU
+(``CUDA_VISIBLE_DEVICES``) or, without GPUs, runs with ``threads_per_slot`` CPU threads. Workers
+die with the driver (``PR_SET_PDEATHSIG``), so a killed driver leaves no orphan training a
+model. A worker that dies mid-model is reported as a ``lost`` outcome and replaced.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+
+from dsd.sweep.executors import Executor, ExecutorSettings, cpu_count
+from dsd.sweep.task import LOST, Outcome, Task, execute
+
+PR_SET_PDEATHSIG = 1
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use, as CUDA_VISIBLE_DEVICES entries."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except ImportError:
+        return []
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _worker_main(env: dict[str, str], conn: Connection, parent: int) -> None:
+    """A worker's life: set up its device, then run tasks from ``conn`` until told to stop."""
+    _die_with_parent()
+    if os.getppid() != parent:  # the driver died before we could ask to die with it
+        os._exit(1)
+    os.environ.update(env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    while True:
+        task = conn.recv()
+        if task is None:
+            return
+        try:
+            outcome = execute(task)
+        except BaseException as e:  # never let a task take the worker down silently
+            outcome = Outcome(task.task_id, LOST, "", f"{type(e).__name__}: {e}")
+        conn.send(outcome)
+
+
+@dataclass
+class _Worker:
+    """The driver's handle on one worker process and the task it runs."""
+
+    env: dict[str, str]
+    proc: mp.process.BaseProcess | None = None
+    conn: Connection | None = None
+    task: Task | None = None
+    started: float = field(default=0.0)
+
+
+class LocalExecutor(Executor):
+    """Runs tasks in worker processes on this machine, each pinned to one GPU or CPU slot."""
+
+    def __init__(self, settings: ExecutorSettings):
+        self._ctx = mp.get_context("spawn")
+        self._queue: deque[Task] = deque()
+        self._workers = [_Worker(env) for env in self._worker_envs(settings)]
+        self.slots = len(self._workers)
+
+    @staticmethod
+    def _worker_envs(settings: ExecutorSettings) -> list[dict[str, str]]:
+        """The environment of each worker: its one GPU, or its share of the CPU cores."""
+        gpus = visible_gpus() if settings.gpus != 0 else []
+        if settings.gpus:
+            gpus = gpus[: settings.gpus]
+        if gpus:
+            return [{"CUDA_VISIBLE_DEVICES": g} for g in gpus]
+        slots = settings.slots or cpu_count()
+        threads = str(settings.threads_per_slot or max(1, cpu_count() // slots))
+        cpu_env = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": threads}
+        return [{**cpu_env, "MKL_NUM_THREADS": threads} for _ in range(slots)]
+
+    def _start(self, w: _Worker) -> None:
+        """Start (or restart) the process of worker ``w``."""
+        ours, theirs = self._ctx.Pipe()
+        w.proc = self._ctx.Process(
+            target=_worker_main, args=(w.env, theirs, os.getpid()), daemon=True
+        )
+        w.proc.start()
+        theirs.close()
+        w.conn, w.task = ours, None
+
+    def submit(self, tasks: Sequence[Task]) -> None:
+        """Queue tasks; they start as workers free up."""
+        self._queue.extend(tasks)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand queued tasks to idle workers, starting workers on demand."""
+        for w in self._workers:
+            if not self._queue:
+                return
+            if w.task is not None:
+                continue
+            if w.proc is None or not w.proc.is_alive():
+                self._start(w)
+            w.task, w.started = self._queue.popleft(), time.time()
+            w.conn.send(w.task)
+
+    def poll(self, timeout: float) -> list[Outcome]:
+        """Collect finished outcomes (and the deaths of busy workers)."""
+        busy = [w for w in self._workers if w.task is not None]
+        if not busy:
+            return []
+        handles = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
+        ready = set(wait(handles, timeout))
+        outcomes = []
+        for w in busy:
+            if w.conn in ready:
+                try:
+                    outcomes.append(w.conn.recv())
+                    w.task = None
+                    continue
+                except (EOFError, OSError):
+                    pass
+            if w.conn in ready or w.proc.sentinel in ready:
+                outcomes.append(self._lost(w))
+        self._dispatch()
+        return outcomes
+
+    def _lost(self, w: _Worker) -> Outcome:
+        """Report the task of a worker that died, and forget the worker's process."""
+        w.proc.join(timeout=5)
+        code = w.proc.exitcode
+        why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        outcome = Outcome(w.task.task_id, LOST, "", f"worker process died ({why})")
+        w.conn.close()
+        w.proc, w.conn, w.task = None, None, None
+        return outcome
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the running worker processes (for tests and diagnostics)."""
+        return [w.proc.pid for w in self._workers if w.proc is not None and w.proc.is_alive()]
+
+    def close(self) -> None:
+        """Stop every worker: politely if idle, by SIGKILL if still training."""
+        self._queue.clear()
+        for w in self._workers:
+            if w.proc is None:
+                continue
+            if w.task is None and w.proc.is_alive():
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
+                w.proc.join(timeout=2)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(timeout=5)
+            w.conn.close()
+            w.proc, w.conn, w.task = None, None, None

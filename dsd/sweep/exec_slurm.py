@@ -1,0 +1,98 @@
+"""The Slurm executor: submitit job arrays, one array task per model.
+
+Each submission becomes one job array with at most ``max_parallel`` tasks running at once, on
+``partition``, with ``time_min`` minutes, ``gpus_per_task`` GPUs and ``cpus_per_task`` cores per
+model. The work is wrapped in a submitit ``Checkpointable``: on preemption or time-out submitit
+requeues the task, which then retakes its claim (same Slurm job id) and trains the model again.
+Jobs run ``sys.executable`` (the driver's Python, e.g. the venv's), so the run directory must be on
+a file system every node sees.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import submitit
+
+from dsd.sweep.executors import Executor, ExecutorSettings
+from dsd.sweep.task import LOST, Outcome, Task, execute
+
+
+class _SlurmTask(submitit.helpers.Checkpointable):
+    """Runs one task inside a Slurm job; requeued as is on preemption or time-out."""
+
+    def __call__(self, task: Task) -> Outcome:
+        return execute(task)
+
+
+def slurm_parameters(settings: ExecutorSettings) -> dict:
+    """submitit parameters for ``settings``."""
+    params: dict = {
+        "timeout_min": settings.time_min,
+        "cpus_per_task": settings.cpus_per_task,
+        "slurm_array_parallelism": settings.max_parallel or 256,
+        "name": "dsd-sweep",
+    }
+    if settings.partition:
+        params["slurm_partition"] = settings.partition
+    if settings.gpus_per_task:
+        params["gpus_per_node"] = math.ceil(settings.gpus_per_task)
+    if settings.mem_gb:
+        params["mem_gb"] = settings.mem_gb
+    return params
+
+
+class SlurmExecutor(Executor):
+    """Runs tasks as Slurm array jobs through submitit."""
+
+    def __init__(self, settings: ExecutorSettings, run_dir: Path):
+        self._ex = submitit.AutoExecutor(folder=Path(run_dir) / "slurm" / "%j", cluster="slurm")
+        self._ex.update_parameters(**slurm_parameters(settings))
+        self._jobs: dict[submitit.Job, str] = {}
+        self._last_force = 0.0
+        self.slots = settings.max_parallel or 256
+
+    def submit(self, tasks: Sequence[Task]) -> None:
+        """Submit the tasks as one job array."""
+        if not tasks:
+            return
+        jobs = self._ex.map_array(_SlurmTask(), list(tasks))
+        self._jobs.update({job: t.task_id for job, t in zip(jobs, tasks, strict=True)})
+
+    def poll(self, timeout: float) -> list[Outcome]:
+        """Outcomes of the jobs that ended, waiting up to ``timeout`` for one."""
+        deadline = time.time() + timeout
+        while True:
+            force = time.time() - self._last_force > 5  # ask sacct now and then for dead jobs
+            if force:
+                self._last_force = time.time()
+            done = [j for j in self._jobs if j.done(force_check=force)]
+            if done or time.time() >= deadline:
+                return [self._outcome(j) for j in done]
+            time.sleep(min(0.25, max(0.0, deadline - time.time())))
+
+    def _outcome(self, job: submitit.Job) -> Outcome:
+        """The outcome a finished job returned, or ``lost`` if it died."""
+        task_id = self._jobs.pop(job)
+        try:
+            return job.result()
+        except Exception as e:  # job failed, cancelled, node lost, out of memory...
+            msg = str(e).strip().splitlines()
+            why = msg[-1] if msg else type(e).__name__
+            return Outcome(task_id, LOST, "", f"slurm job {job.job_id} ended: {why}"[:500])
+
+    def job_ids(self) -> list[str]:
+        """The ids of the jobs not yet reported (for tests and diagnostics)."""
+        return [j.job_id for j in self._jobs]
+
+    def close(self) -> None:
+        """Cancel the jobs still queued or running (their claims become stale)."""
+        for job in list(self._jobs):
+            try:
+                job.cancel(check=False)
+            except Exception:  # best effort: the jobs may have ended on their own
+                pass
+        self._jobs.clear()

@@ -1,0 +1,111 @@
+"""Where tasks run: one small interface, three engines (local processes, Slurm, Ray).
+
+An executor is told ``submit(tasks)`` and asked ``poll(timeout)`` for the outcomes that arrived;
+``close()`` stops what it started. It never decides anything: retries, resume and records are the
+driver's and the task's business (:mod:`dsd.sweep.driver`, :mod:`dsd.sweep.task`), so every engine
+behaves the same after a crash.
+
+- ``local``: long-lived worker processes on this machine, one per visible GPU (each sees only
+  its own GPU) or ``slots`` CPU workers with ``threads_per_slot`` threads each.
+- ``slurm``: submitit job arrays (``max_parallel`` tasks at once), requeued on preemption and
+  time-out through submitit's checkpointing.
+- ``ray``: one remote task per model with ``gpus_per_task`` GPUs; joins the cluster at
+  ``address`` or starts a local one.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dsd.errors import DsdError
+from dsd.sweep.task import Outcome, Task
+
+KINDS = ("local", "slurm", "ray")
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """How and where to run the models of a sweep (the ``executor:`` section of an experiment)."""
+
+    kind: str = "local"  # local | slurm | ray
+    slots: int | None = None  # local/ray on CPU: models at once (default: one per CPU core)
+    gpus: int | None = None  # local: GPUs to use (default: every visible one; 0 = CPU only)
+    threads_per_slot: int | None = None  # CPU threads per model (default: cores / slots)
+    max_retries: int = 2  # extra attempts for a failed (not a diverged) model
+    max_parallel: int | None = None  # slurm: array parallelism; ray: tasks in flight
+    partition: str | None = None  # slurm partition
+    time_min: int = 60  # slurm: time limit per model (requeued on time-out)
+    gpus_per_task: float = 0.0  # slurm/ray: GPUs per model (slurm rounds up)
+    cpus_per_task: int = 1  # slurm/ray: CPU cores per model
+    mem_gb: float | None = None  # slurm: memory per model
+    address: str | None = None  # ray: cluster to join ("auto", "ray://host:port"); none = start one
+    heartbeat_s: float = 10.0  # how often a training model refreshes its claim
+    stale_s: float = 60.0  # a claim silent this long is abandoned (lost node) and retrained
+
+    def __post_init__(self) -> None:
+        """Reject impossible settings before anything starts."""
+        if self.kind not in KINDS:
+            raise DsdError(f"unknown executor {self.kind!r} (use one of {', '.join(KINDS)})")
+        for name in ("slots", "threads_per_slot", "max_parallel"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise DsdError(f"executor {name} must be >= 1, got {value}")
+        if self.gpus is not None and self.gpus < 0:
+            raise DsdError(f"executor gpus must be >= 0, got {self.gpus}")
+        if self.max_retries < 0 or self.time_min < 1 or self.cpus_per_task < 1:
+            raise DsdError("executor max_retries must be >= 0, time_min and cpus_per_task >= 1")
+        if self.gpus_per_task < 0:
+            raise DsdError(f"executor gpus_per_task must be >= 0, got {self.gpus_per_task}")
+        if self.stale_s <= 2 * self.heartbeat_s:
+            raise DsdError("executor stale_s must exceed twice heartbeat_s")
+
+
+class Executor(ABC):
+    """Runs tasks somewhere and reports their outcomes."""
+
+    slots: int = 1  # how many tasks run at once (for progress and ETA)
+
+    @abstractmethod
+    def submit(self, tasks: Sequence[Task]) -> None:
+        """Queue these tasks to run (returns at once)."""
+
+    @abstractmethod
+    def poll(self, timeout: float) -> list[Outcome]:
+        """Outcomes that arrived, waiting up to ``timeout`` seconds for the first one."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop the workers/jobs/cluster this executor started."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def cpu_count() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def make_executor(settings: ExecutorSettings, run_dir: str | os.PathLike) -> Executor:
+    """The executor ``settings.kind`` describes, ready to take tasks."""
+    if settings.kind == "local":
+        from dsd.sweep.exec_local import LocalExecutor
+
+        return LocalExecutor(settings)
+    if settings.kind == "slurm":
+        from dsd.sweep.exec_slurm import SlurmExecutor
+
+        return SlurmExecutor(settings, Path(run_dir))
+    from dsd.sweep.exec_ray import RayExecutor
+
+    return RayExecutor(settings)

@@ -1,0 +1,253 @@
+"""Experiment files (``experiments/*.yaml``): which spaces to compare, and how to train them.
+
+An experiment names the design spaces, how many models to sample from each and in which
+complexity regime, the data set, the epochs and recipe, the training seeds and the executor::
+
+    name: digits_anynetx
+    spaces: [AnyNetXA, AnyNetXC, AnyNetXE]
+    n: 16                   # models per space
+    flops: [2M, 6M]         # complexity regime (numbers or 360M / 0.4G / 360e6); omit for none
+    resolution: 16          # input size and classes the models are built for
+    num_classes: 10
+    dataset: digits         # data set and (for cifar10 / imagefolder) its path
+    data: null
+    epochs: 3
+    recipe: {batch_size: 64, lr: 0.2}    # any other field of dsd.trainer.TrainConfig
+    seeds: [0]              # training seeds: each model is trained once per seed
+    executor: {kind: local, slots: 2}    # see dsd.sweep.ExecutorSettings
+
+Validation is strict: an unknown key, a value of the wrong type or a missing field raises
+:class:`DsdError` naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsd.errors import DsdError
+from dsd.sweep.executors import ExecutorSettings
+
+# Keys of TrainConfig that an experiment sets at the top level (or per seed), not in `recipe`.
+TOP_LEVEL_TRAIN_KEYS = ("dataset", "data", "epochs", "seed")
+COUNT_SUFFIXES = {"K": 1e3, "M": 1e6, "G": 1e9}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file."""
+
+    name: str
+    spaces: tuple[str, ...]
+    n: int
+    dataset: str
+    epochs: int
+    description: str = ""
+    flops: tuple[float, float] | None = None
+    sample_seed: int = 0
+    resolution: int | None = None
+    num_classes: int | None = None
+    data: str | None = None
+    recipe: dict = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0,)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    path: str = ""  # the file it came from (for messages)
+
+    def plan(self) -> dict:
+        """Everything that decides *what* is trained (not where): a resumed run must match it."""
+        keep = ("spaces", "n", "flops", "sample_seed", "resolution", "num_classes", "dataset")
+        plan = {k: getattr(self, k) for k in keep}
+        return {**plan, "epochs": self.epochs, "recipe": self.recipe, "seeds": self.seeds}
+
+    def train_config(self, data: str | None = None) -> Any:
+        """The :class:`dsd.trainer.TrainConfig` of this experiment (seed set per task later)."""
+        from dsd.trainer import TrainConfig
+
+        data = data if data is not None else self.data
+        try:
+            return TrainConfig(dataset=self.dataset, data=data, epochs=self.epochs, **self.recipe)
+        except DsdError as e:
+            raise DsdError(f"{self.path}: {e}") from None
+
+
+# -- value checks -----------------------------------------------------------------------
+def _where(path: str, key: str) -> str:
+    """``file: key`` for messages."""
+    return f"{path}: {key}"
+
+
+def parse_count(value: Any, where: str) -> float:
+    """A count such as 400000000, 4e8, '360M', '0.4G' or '360e6' as a float."""
+    if isinstance(value, bool):
+        raise DsdError(f"{where}: expected a number such as 360M or 4e8, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([KMG]?)\s*", value)
+        if m:
+            try:
+                return float(m.group(1)) * COUNT_SUFFIXES.get(m.group(2), 1.0)
+            except ValueError:
+                pass
+    raise DsdError(f"{where}: expected a number such as 360M or 4e8, got {value!r}")
+
+
+def _matches(value: Any, hint: Any) -> tuple[bool, Any]:
+    """Whether ``value`` fits the plain type ``hint`` (and the value converted to it)."""
+    if hint is type(None):
+        return value is None, None
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads 5e-5 as a string
+            try:
+                return True, float(value)
+            except ValueError:
+                return False, value
+        return isinstance(value, int | float) and not isinstance(value, bool), value
+    if hint is str:
+        return isinstance(value, str), value
+    return True, value  # a type this checker does not know: the dataclass checks it
+
+
+def _type_name(hint: Any) -> str:
+    """A type's name as an experiment file would spell it."""
+    return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))
+
+
+def _check_type(value: Any, hint: Any, where: str) -> Any:
+    """Check ``value`` against a simple type hint (int, float, str, bool, X | None); return it."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = typing.get_args(hint) if union else (hint,)
+    for option in options:
+        ok, converted = _matches(value, option)
+        if ok:
+            return float(converted) if option is float else converted
+    names = " or ".join(_type_name(o) for o in options)
+    raise DsdError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
+
+
+def _check_keys(data: dict, allowed: typing.Iterable[str], where: str) -> None:
+    """Reject keys that are not in ``allowed``."""
+    allowed = list(allowed)
+    for key in data:
+        if key not in allowed:
+            raise DsdError(f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})")
+
+
+def _check_section(data: Any, cls: type, where: str, skip: tuple[str, ...] = ()) -> dict:
+    """Validate a mapping against the fields (and type hints) of dataclass ``cls``."""
+    if not isinstance(data, dict):
+        raise DsdError(f"{where}: expected a mapping of keys to values, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
+    _check_keys(data, names, where)
+    return {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+
+
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    """A non-empty list of strings."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise DsdError(f"{where}: expected a non-empty list of names, got {value!r}")
+    if len(set(value)) != len(value):
+        raise DsdError(f"{where}: names repeat in {value!r}")
+    return tuple(value)
+
+
+def _int_list(value: Any, where: str) -> tuple[int, ...]:
+    """A non-empty list of distinct integers."""
+    ints = isinstance(value, list) and all(_matches(v, int)[0] for v in value)
+    if not ints or not value or len(set(value)) != len(value):
+        raise DsdError(f"{where}: expected a non-empty list of distinct integers, got {value!r}")
+    return tuple(value)
+
+
+def _flops(value: Any, where: str) -> tuple[float, float] | None:
+    """A complexity regime [lo, hi] (or None)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise DsdError(f"{where}: expected [low, high] such as [360M, 400M], got {value!r}")
+    lo, hi = (parse_count(v, where) for v in value)
+    if not 0 <= lo < hi:
+        raise DsdError(f"{where}: expected 0 <= low < high, got [{lo:g}, {hi:g}]")
+    return lo, hi
+
+
+def _positive_int(value: Any, where: str, allow_none: bool = False) -> int | None:
+    """An integer >= 1 (or None when allowed)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise DsdError(f"{where}: expected an integer >= 1, got {value!r}")
+    return value
+
+
+def _recipe_class() -> type:
+    """TrainConfig, whose fields are the allowed recipe keys."""
+    from dsd.trainer import TrainConfig
+
+    return TrainConfig
+
+
+REQUIRED = ("name", "spaces", "n", "dataset", "epochs")
+ALLOWED = (*REQUIRED, "description", "flops", "sample_seed", "resolution", "num_classes")
+ALLOWED = (*ALLOWED, "data", "recipe", "seeds", "executor")
+
+
+def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
+    """Validate a parsed YAML document and build the :class:`Experiment`."""
+    if not isinstance(raw, dict):
+        raise DsdError(f"{path}: expected a mapping with keys {', '.join(REQUIRED)}")
+    _check_keys(raw, ALLOWED, path)
+    for key in REQUIRED:
+        if key not in raw:
+            allowed = ", ".join(REQUIRED)
+            raise DsdError(f"{path}: missing required key {key!r} (required: {allowed})")
+    w = lambda k: _where(path, k)  # noqa: E731
+    recipe = raw.get("recipe") or {}
+    recipe = _check_section(recipe, _recipe_class(), w("recipe"), TOP_LEVEL_TRAIN_KEYS)
+    executor = _check_section(raw.get("executor") or {}, ExecutorSettings, w("executor"))
+    try:
+        settings = ExecutorSettings(**executor)
+    except DsdError as e:
+        raise DsdError(f"{w('executor')}: {e}") from None
+    return Experiment(
+        name=_check_type(raw["name"], str, w("name")),
+        spaces=_str_list(raw["spaces"], w("spaces")),
+        n=_positive_int(raw["n"], w("n")),
+        dataset=_check_type(raw["dataset"], str, w("dataset")),
+        epochs=_positive_int(raw["epochs"], w("epochs")),
+        description=_check_type(raw.get("description", ""), str, w("description")),
+        flops=_flops(raw.get("flops"), w("flops")),
+        sample_seed=_check_type(raw.get("sample_seed", 0), int, w("sample_seed")),
+        resolution=_positive_int(raw.get("resolution"), w("resolution"), allow_none=True),
+        num_classes=_positive_int(raw.get("num_classes"), w("num_classes"), allow_none=True),
+        data=_check_type(raw.get("data"), str | None, w("data")),
+        recipe=recipe,
+        seeds=_int_list(raw.get("seeds", [0]), w("seeds")),
+        executor=settings,
+        path=path,
+    )
+
+
+def load_experiment(path: str | os.PathLike) -> Experiment:
+    """Read and validate an experiment file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DsdError(f"{path}: no such experiment file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise DsdError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    return parse_experiment(raw, str(path))

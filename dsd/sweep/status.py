@@ -1,0 +1,131 @@
+"""``dsd status``: how far a run is, read from its records alone (safe while it runs).
+
+Done models have a record (ok / diverged / failed), running ones a live claim, the rest are
+pending. The ETA divides what is left by the recent finishing rate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import struct
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from dsd.errors import DsdError
+from dsd.sweep.driver import PLAN
+from dsd.sweep.store import LOCK, RunStore, read_json
+
+RATE_WINDOW = 50  # finished models the rate is measured over
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Counts of a run's models by state, and an estimate of the time left."""
+
+    run_dir: Path
+    total: int
+    done: dict[str, int]  # status (ok / diverged / failed) -> models
+    running: int
+    pending: int
+    retried: int  # failed attempts so far (retries included)
+    rate: float | None  # models finished per second, recently
+    driver: str | None  # who holds the run's lock, if anyone
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds until everything is done at the recent rate (None if unknown)."""
+        left = self.running + self.pending
+        if left == 0:
+            return 0.0
+        return left / self.rate if self.rate else None
+
+    def describe(self) -> str:
+        """A few lines for the terminal."""
+        n_done = sum(self.done.values())
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.done.items()))
+        lines = [f"{self.run_dir}: {self.total} models"]
+        lines.append(f"  done     {n_done:6d}" + (f"  ({parts})" if parts else ""))
+        lines.append(f"  running  {self.running:6d}")
+        lines.append(f"  pending  {self.pending:6d}")
+        lines.append(f"  failed attempts {self.retried}")
+        lines.append(f"  driver   {self.driver or 'none (run `dsd run` again to resume)'}")
+        if self.eta_s == 0:
+            lines.append("  ETA      finished")
+        elif self.eta_s is not None and self.driver:
+            lines.append(f"  ETA      {_duration(self.eta_s)} ({self.rate * 60:.1f} models/min)")
+        else:
+            lines.append("  ETA      unknown")
+        return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    """``1h 02m`` / ``3m 20s`` / ``12s``."""
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 60}m {s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def lock_holder(run_dir: Path) -> str | None:
+    """Who holds the run's driver lock (its description), or None; never takes the lock."""
+    path = run_dir / LOCK
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        query = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        try:
+            answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
+        except OSError:
+            return None
+        if struct.unpack("hhqqi4x", answer)[0] == fcntl.F_UNLCK:
+            return None
+        return os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)
+
+
+def _rate(finished: list[str]) -> float | None:
+    """Models per second over the last :data:`RATE_WINDOW` finish times (ISO strings)."""
+    times = []
+    for t in finished:
+        with contextlib.suppress(TypeError, ValueError):
+            times.append(datetime.fromisoformat(t).timestamp())
+    times = sorted(times)[-RATE_WINDOW:]
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def run_status(run_dir: str | os.PathLike) -> RunStatus:
+    """The status of the run in ``run_dir``."""
+    run_dir = Path(run_dir)
+    plan = read_json(run_dir / PLAN)
+    if plan is None:
+        raise DsdError(f"{run_dir}: not a dsd run directory (no {PLAN}; start it with `dsd run`)")
+    store = RunStore(run_dir.resolve())
+    tasks = plan["tasks"]
+    done_ids = store.done_ids()
+    statuses: Counter[str] = Counter()
+    finished = []
+    for t in tasks:
+        if t in done_ids:
+            rec = store.read_record(t) or {}
+            statuses[str(rec.get("status", "?"))] += 1
+            finished.append(rec.get("finished_at"))
+    running = len(store.live_claims() - done_ids)
+    attempts = len(os.listdir(run_dir / "attempts")) if (run_dir / "attempts").is_dir() else 0
+    return RunStatus(
+        run_dir=run_dir,
+        total=len(tasks),
+        done=dict(statuses),
+        running=running,
+        pending=len(tasks) - sum(statuses.values()) - running,
+        retried=attempts,
+        rate=_rate(finished),
+        driver=lock_holder(run_dir),
+    )

@@ -1,0 +1,286 @@
+"""The run directory: the only state a sweep has, kept as small files that survive any crash.
+
+Layout of ``RUN_DIR``::
+
+    experiment.yaml        the experiment as run (a resume checks it has not changed)
+    samples.parquet        the plan: every sampled model of every space
+    records/<task>.json    one final record per finished model (ok / diverged / failed)
+    attempts/<task>.<n>    one file per failed attempt (the retry counter survives crashes)
+    claims/<task>.json     "being trained by host/pid/job"; its mtime is the heartbeat
+    driver.lock            held (fcntl) by the one driver working on this directory
+    results.parquet        all records, collected (idempotent: same records, same file)
+
+Every file is written to a temporary name in the same directory and moved into place with
+``os.replace``, so a reader sees the old file or the new one, never half of one, however many
+workers write at once and wherever the writer is killed. A record is written before its claim is
+removed: a model with a record is done, whatever else lies around.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dsd.errors import DsdError
+
+RECORDS = "records"
+ATTEMPTS = "attempts"
+CLAIMS = "claims"
+LOCK = "driver.lock"
+SAMPLES = "samples.parquet"
+RESULTS = "results.parquet"
+EXPERIMENT = "experiment.yaml"
+
+
+def plain(obj: Any) -> Any:
+    """Convert numpy/pandas scalars and arrays inside ``obj`` to plain JSON-able Python."""
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return plain(obj.tolist())
+    if isinstance(obj, float) and math.isnan(obj):
+        return float("nan")
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return str(obj)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (temp file, fsync, os.replace)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(plain(data), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path) -> dict | None:
+    """Read a JSON file written by :func:`write_json_atomic`; None if absent or unreadable."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who trains a model: host, process and (on Slurm) job; written into its claim."""
+
+    host: str
+    pid: int
+    job: str = ""
+
+    @staticmethod
+    def here() -> Owner:
+        """The current process (with its Slurm job id, if any)."""
+        job = os.environ.get("SLURM_ARRAY_JOB_ID", "")
+        if job:
+            job = f"{job}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
+        else:
+            job = os.environ.get("SLURM_JOB_ID", "")
+        return Owner(socket.gethostname(), os.getpid(), job)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (and is not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
+
+
+@dataclass(frozen=True)
+class RunStore:
+    """Reads and writes one run directory's records, attempts and claims."""
+
+    root: Path
+    stale_s: float = 60.0  # a claim whose heartbeat is older than this is abandoned
+
+    @staticmethod
+    def open(root: str | os.PathLike, stale_s: float = 60.0) -> RunStore:
+        """The store at ``root``, creating its folders if needed."""
+        root = Path(root).resolve()
+        for sub in (RECORDS, ATTEMPTS, CLAIMS):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        return RunStore(root, stale_s)
+
+    # -- records -----------------------------------------------------------------------
+    def record_path(self, task_id: str) -> Path:
+        """Where the final record of ``task_id`` lives."""
+        return self.root / RECORDS / f"{task_id}.json"
+
+    def has_record(self, task_id: str) -> bool:
+        """Whether ``task_id`` is finished (its record exists)."""
+        return self.record_path(task_id).exists()
+
+    def write_record(self, task_id: str, record: Mapping) -> None:
+        """Store the final record of ``task_id`` atomically."""
+        write_json_atomic(self.record_path(task_id), dict(record))
+
+    def read_record(self, task_id: str) -> dict | None:
+        """The final record of ``task_id``, or None."""
+        return read_json(self.record_path(task_id))
+
+    def done_ids(self) -> set[str]:
+        """The ids of all finished tasks (one directory listing)."""
+        names = os.listdir(self.root / RECORDS)
+        return {n[:-5] for n in names if n.endswith(".json") and not n.startswith(".")}
+
+    def remove_record(self, task_id: str) -> None:
+        """Forget a record and its attempts (used to retry failed models on request)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.record_path(task_id).unlink()
+        for p in (self.root / ATTEMPTS).glob(f"{task_id}.*"):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+    # -- attempts ----------------------------------------------------------------------
+    def attempts(self, task_id: str) -> int:
+        """How many attempts of ``task_id`` have failed so far."""
+        return sum(1 for _ in (self.root / ATTEMPTS).glob(f"{task_id}.*"))
+
+    def add_attempt(self, task_id: str, reason: str) -> int:
+        """Record one failed attempt; return the number of failed attempts now."""
+        d = self.root / ATTEMPTS
+        n = self.attempts(task_id)
+        while True:
+            n += 1
+            try:
+                fd = os.open(d / f"{task_id}.{n}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(reason)
+            return n
+
+    def last_reason(self, task_id: str) -> str:
+        """The reason of the latest failed attempt ('' if none)."""
+        files = sorted((self.root / ATTEMPTS).glob(f"{task_id}.*"), key=lambda p: p.stat().st_mtime)
+        return files[-1].read_text() if files else ""
+
+    # -- claims ------------------------------------------------------------------------
+    def claim_path(self, task_id: str) -> Path:
+        """Where the claim of ``task_id`` lives."""
+        return self.root / CLAIMS / f"{task_id}.json"
+
+    def claim_is_live(self, task_id: str, claim: dict | None = None) -> bool:
+        """Whether someone is training ``task_id`` now (claim present, owner alive, fresh)."""
+        path = self.claim_path(task_id)
+        claim = claim if claim is not None else read_json(path)
+        if claim is None:
+            return False
+        try:
+            age = time.time() - path.stat().st_mtime
+        except FileNotFoundError:
+            return False
+        if age > self.stale_s:
+            return False
+        if claim.get("host") == socket.gethostname() and not claim.get("job"):
+            return _pid_alive(int(claim.get("pid", -1)))
+        return True
+
+    def try_claim(self, task_id: str, owner: Owner) -> bool:
+        """Claim ``task_id`` for ``owner``; False if another live owner holds it."""
+        path = self.claim_path(task_id)
+        data = {"host": owner.host, "pid": owner.pid, "job": owner.job, "since": time.time()}
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            old = read_json(path) or {}
+            same_job = bool(owner.job) and old.get("job") == owner.job  # a requeued Slurm job
+            if not same_job and self.claim_is_live(task_id, old):
+                return False
+            write_json_atomic(path, data)  # take over an abandoned claim
+            return True
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        return True
+
+    def release(self, task_id: str) -> None:
+        """Remove the claim of ``task_id``."""
+        with contextlib.suppress(FileNotFoundError):
+            self.claim_path(task_id).unlink()
+
+    def heartbeat(self, task_id: str) -> None:
+        """Refresh the claim of ``task_id`` (touch its mtime)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.claim_path(task_id))
+
+    def live_claims(self) -> set[str]:
+        """The ids of tasks someone is training now."""
+        names = [n for n in os.listdir(self.root / CLAIMS) if n.endswith(".json")]
+        ids = (n[:-5] for n in names if not n.startswith("."))
+        return {t for t in ids if self.claim_is_live(t)}
+
+
+class RunLock:
+    """The driver's exclusive lock on a run directory (fcntl; released when the process dies).
+
+    A second driver on the same directory is refused with a :class:`DsdError` naming the holder.
+    Nothing to clean up after a SIGKILL: the kernel drops the lock with the process.
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.path = Path(root) / LOCK
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        """Take the lock or raise DsdError naming the driver that holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise DsdError(
+                f"run directory {self.path.parent} is in use by another driver ({holder}); "
+                "wait for it to finish or stop it, then run again to resume"
+            ) from None
+        os.ftruncate(fd, 0)
+        info = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
+        os.pwrite(fd, info.encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Drop the lock."""
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the fcntl lock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def iter_records(store: RunStore, task_ids: list[str]) -> Iterator[dict]:
+    """The records of ``task_ids`` that exist, in that order."""
+    for t in task_ids:
+        rec = store.read_record(t)
+        if rec is not None:
+            yield rec
