@@ -1,0 +1,132 @@
+"""``dsd show``: a model's structure and complexity, or a design space's domains and size."""
+
+from __future__ import annotations
+
+import argparse
+
+from dsd.cli import ExampleFormatter
+from dsd.errors import DsdError
+
+
+def _table(rows: list[tuple], right_from: int = 1) -> str:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for k, r in enumerate(rows):
+        cells = [
+            str(c).ljust(w) if i < right_from else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths))
+        ]
+        out.append("  ".join(cells).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def show_model(net, title: str, with_layers: bool) -> str:
+    """Per-stage structure, complexity and (optionally) a per-layer table."""
+    from dsd.nets import complexity, layers
+
+    cx = complexity(net)
+    lines = [
+        f"{title}: stem {net.stem} ({net.stem_width}), block {net.block}"
+        + (f" + SE {net.se_ratio:g}" if net.se_ratio else "")
+        + (f", head conv {net.head_width}" if net.head_width else "")
+        + f", {net.num_classes} classes at {net.resolution}x{net.resolution}"
+    ]
+    rows = [("stage", "depth", "width", "group width", "b", "stride")]
+    for i, (d, w, g, b, s) in enumerate(
+        zip(net.depths, net.widths, net.group_widths, net.bottleneck_ratios, net.strides), 1
+    ):
+        rows.append((f"s{i}", d, w, g, f"{b:g}", s))
+    lines += [_table(rows), ""]
+    lines.append(f"flops {cx['flops']:,}  params {cx['params']:,}  acts {cx['acts']:,}")
+    lines.append(
+        f"({cx['flops'] / 1e6:.1f} MF, {cx['params'] / 1e6:.2f} M params, {cx['acts'] / 1e6:.2f} M acts; model_id {net.model_id})"
+    )
+    if with_layers:
+        rows = [
+            ("layer", "op", "in", "out", "k", "stride", "groups", "size", "flops", "params", "acts")
+        ]
+        for x in layers(net):
+            rows.append(
+                (
+                    x.name,
+                    x.op,
+                    x.w_in,
+                    x.w_out,
+                    x.k,
+                    x.stride,
+                    x.groups,
+                    f"{x.h_out}x{x.h_out}",
+                    f"{x.flops:,}",
+                    f"{x.params:,}",
+                    f"{x.acts:,}",
+                )
+            )
+        rows.append(
+            (
+                "total",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                f"{cx['flops']:,}",
+                f"{cx['params']:,}",
+                f"{cx['acts']:,}",
+            )
+        )
+        lines += ["", _table(rows, right_from=2)]
+    return "\n".join(lines)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from dsd.nets import model_zoo, zoo_model
+    from dsd.spaces import load_space
+
+    network = {
+        k: v
+        for k, v in (("resolution", args.resolution), ("num_classes", args.classes))
+        if v is not None
+    }
+    if args.name.lower() in {k.lower() for k in model_zoo()}:
+        net = zoo_model(args.name, **network)
+        print(show_model(net, args.name, args.layers))
+        return 0
+    try:
+        space = load_space(args.name)
+    except DsdError as e:
+        if args.name.endswith((".yaml", ".yml")) or "/" in args.name:
+            raise
+        raise DsdError(
+            f"{args.name!r} is neither a model of the zoo ({', '.join(model_zoo())}) nor a space ({e})"
+        ) from None
+    if args.layers:
+        raise DsdError("--layers applies to a model, not to a space")
+    print((space.with_network(**network) if network else space).describe())
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "show",
+        help="structure and complexity of a model, or the domains and size of a space",
+        formatter_class=ExampleFormatter,
+        description="Show a model of the paper's zoo (per-stage depths, widths, group widths, b; flops, params, "
+        "acts) or a design space (network fields, domains, distributions, constraints, size).",
+        epilog="examples:\n  dsd show RegNetX-400MF\n  dsd show RegNetY-1.6GF --layers\n"
+        "  dsd show RegNetX-200MF --resolution 32 --classes 10\n  dsd show AnyNetXC\n  dsd show my_space.yaml",
+    )
+    p.add_argument(
+        "name",
+        metavar="MODEL|SPACE",
+        help="a zoo model (RegNetX-400MF), a space name or a YAML file",
+    )
+    p.add_argument(
+        "--layers", action="store_true", help="per-layer table of flops, params and acts"
+    )
+    p.add_argument("--resolution", type=int, help="input resolution (default: the model's/space's)")
+    p.add_argument("--classes", type=int, help="number of classes (default: the model's/space's)")
+    p.set_defaults(func=cmd_show)

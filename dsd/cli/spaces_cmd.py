@@ -1,0 +1,163 @@
+"""``dsd spaces`` and ``dsd sample``: list the design spaces; draw flop-matched samples."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from dsd.cli import ExampleFormatter
+
+_UNITS = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+_NUM = r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKMGT]?)"
+
+
+def parse_number(text: str) -> float:
+    """``'360e6'``, ``'360M'``, ``'0.4G'``, ``'1.5k'`` -> float."""
+    m = re.fullmatch(r"\s*" + _NUM + r"\s*", text)
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    """``'LO:HI'`` with either side optional (``'360M:'`` means at least 360M)."""
+    if ":" not in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a range LO:HI (e.g. 360M:400M or 360e6:400e6)"
+        )
+    lo_s, hi_s = text.split(":", 1)
+    try:
+        lo = parse_number(lo_s) if lo_s.strip() else 0.0
+        hi = parse_number(hi_s) if hi_s.strip() else float("inf")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: cannot read {str(e)!r} as a number (e.g. 360M, 360e6)"
+        ) from None
+    if lo > hi:
+        raise argparse.ArgumentTypeError(f"{text!r} is reversed (low > high)")
+    return lo, hi
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def fmt_size(n: float | int | None) -> str:
+    return "-" if n is None else f"{float(n):.2e}"
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    from dsd.spaces import list_spaces, load_space
+
+    spaces = [load_space(s) for s in args.spaces] if args.spaces else list_spaces()
+    rows = [("name", "parent", "added constraint", "dof", "size (exact)", "size", "paper")]
+    for s in spaces:
+        rows.append(
+            (
+                s.name,
+                s.parent or "-",
+                s.added,
+                str(s.degrees_of_freedom),
+                f"{s.size:,}",
+                fmt_size(s.size),
+                fmt_size(s.paper_size),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, r in enumerate(rows):
+        print(
+            "  ".join(
+                c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))
+            ).rstrip()
+        )
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print(
+        "\nsize: AnyNet spaces count configurations exactly (multisets for non-decreasing constraints);"
+        "\nRegNet spaces count the quantized (d, w0, wa, wm, b, g) grid the sampler draws from."
+    )
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from dsd.io import check_output_path, write_table
+    from dsd.spaces import load_space
+
+    out = check_output_path(args.output)
+    space = load_space(args.space)
+    network = {"resolution": args.resolution, "num_classes": args.classes, "stem": args.stem}
+    df = space.sample(
+        args.n, flops=args.flops, params=args.params, acts=args.acts, seed=args.seed, **network
+    )
+    write_table(df, out)
+    st = df.attrs["sample_stats"]
+    print(
+        f"sampled {len(df)} models from {space.name} (seed {args.seed}) in {st['seconds']:.3f} s: "
+        f"{st['drawn']:,} candidates drawn, {st['in_range']:,} in range -> {out}"
+    )
+    desc = df[["flops", "params", "acts"]].describe().loc[["min", "50%", "max"]]
+    print(
+        (desc / 1e6)
+        .round(2)
+        .rename(index={"50%": "median"})
+        .to_string(float_format=lambda x: f"{x:.2f}M")
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "spaces",
+        help="list the design spaces with their exact sizes",
+        formatter_class=ExampleFormatter,
+        description="List built-in design spaces (or the given files): parent, added constraint, exact size and the paper's Table 1 figure.",
+        epilog="examples:\n  dsd spaces\n  dsd spaces my_space.yaml",
+    )
+    p.add_argument(
+        "spaces",
+        nargs="*",
+        metavar="SPACE",
+        help="space names or YAML files (default: the built-ins)",
+    )
+    p.set_defaults(func=cmd_spaces)
+
+    p = sub.add_parser(
+        "sample",
+        help="draw n distinct models of a space within a complexity regime",
+        formatter_class=ExampleFormatter,
+        description="Draw N distinct models from a design space, keeping those whose complexity lies in the given "
+        "ranges, and write them (one row a model) to a parquet/csv/json file.",
+        epilog="examples:\n  dsd sample --space AnyNetXC --n 500 --flops 360M:400M --seed 0 -o samples.parquet\n"
+        "  dsd sample --space RegNetY --n 100 --flops 0.38e9:0.42e9 --params :5M -o y.parquet\n"
+        "  dsd sample --space AnyNetXA --n 32 --resolution 32 --classes 10 --flops 1e6:4e6 -o s.parquet\n"
+        "  dsd sample --space my_space.yaml --n 50 -o mine.parquet",
+    )
+    p.add_argument("--space", required=True, help="a built-in space name or a YAML file")
+    p.add_argument("--n", type=positive_int, required=True, help="number of models")
+    p.add_argument(
+        "--flops",
+        type=parse_range,
+        metavar="LO:HI",
+        help="flops range, e.g. 360M:400M or 360e6:400e6",
+    )
+    p.add_argument("--params", type=parse_range, metavar="LO:HI", help="parameter-count range")
+    p.add_argument("--acts", type=parse_range, metavar="LO:HI", help="activation-count range")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--resolution", type=positive_int, help="input resolution (overrides the space's)"
+    )
+    p.add_argument("--classes", type=positive_int, help="number of classes (overrides the space's)")
+    p.add_argument(
+        "--stem",
+        choices=("simple_stem_in", "res_stem_in", "res_stem_cifar"),
+        help="stem (overrides the space's)",
+    )
+    p.add_argument("-o", "--output", required=True, help="output file (.parquet, .csv or .json)")
+    p.set_defaults(func=cmd_sample)

@@ -1,0 +1,96 @@
+"""Parameter domains of a design space and their distributions, drawn vectorised.
+
+A parameter is either a finite set of ``values`` (drawn uniformly) or a range ``[low, high]`` of
+multiples of ``q`` drawn ``uniform`` or ``log_uniform``. The range distributions follow the
+reference sampler (pycls ``sweep/random.py``):
+
+- ``uniform``: ``f ~ U[low, high + q)``, then ``floor(f / q) * q``: every multiple of ``q`` in
+  ``[low, high]`` equally likely.
+- ``log_uniform``: ``log f ~ U(log(low - q*), log high]`` with ``q* = min(q, low / 2)``, then
+  ``ceil(f / q) * q``: log-uniform over ``[low, high]`` quantized to ``q``.
+
+Quantized values are computed as ``k / (1 / q)`` when ``1 / q`` is an integer (``q = 0.1``,
+``0.001``), which gives the double nearest to the decimal ``k * q``, as the reference's
+``Decimal`` arithmetic does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+DISTRIBUTIONS = ("uniform", "log_uniform")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One design parameter's domain: ``values`` or ``low..high`` in steps of ``q``, and a distribution."""
+
+    name: str
+    values: tuple[float, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    q: float = 1
+    dist: str = "uniform"
+
+    @property
+    def is_int(self) -> bool:
+        """Whether every value of the domain is an integer."""
+        if self.values is not None:
+            return all(float(v).is_integer() for v in self.values)
+        return float(self.q).is_integer() and float(self.low).is_integer()
+
+    def _quantize(self, k: np.ndarray) -> np.ndarray:
+        inv = 1.0 / self.q
+        if self.q < 1 and abs(inv - round(inv)) < 1e-9:
+            return k / round(inv)
+        return k * self.q
+
+    def grid(self) -> np.ndarray:
+        """Every value of the domain, ascending."""
+        if self.values is not None:
+            return np.array(sorted(self.values), dtype=float)
+        k_lo, k_hi = math.ceil(self.low / self.q - 1e-9), math.floor(self.high / self.q + 1e-9)
+        return self._quantize(np.arange(k_lo, k_hi + 1, dtype=float))
+
+    def count(self) -> int:
+        """Number of values of the domain."""
+        if self.values is not None:
+            return len(set(self.values))
+        k_lo, k_hi = math.ceil(self.low / self.q - 1e-9), math.floor(self.high / self.q + 1e-9)
+        return max(0, k_hi - k_lo + 1)
+
+    def draw(self, rng: np.random.Generator, shape) -> np.ndarray:
+        """Draw an array of the given shape (float64; integral when the domain is)."""
+        if self.values is not None:
+            vals = np.asarray(self.values, dtype=float)
+            return vals[rng.integers(0, len(vals), size=shape)]
+        lo, hi, q = float(self.low), float(self.high), float(self.q)
+        if self.dist == "uniform":
+            k = np.floor(rng.uniform(lo, hi + q, size=shape) / q)
+        else:
+            f = np.exp(rng.uniform(math.log(lo - min(q, lo / 2)), math.log(hi), size=shape))
+            k = np.ceil(f / q)
+        # Guard the float edges so every draw lies in the domain.
+        k = np.clip(k, math.ceil(lo / q - 1e-9), math.floor(hi / q + 1e-9))
+        return self._quantize(k)
+
+    def short(self) -> str:
+        """A compact domain, e.g. ``{1, 2, 4}`` or ``8..1024/8``."""
+        if self.values is not None:
+            return "{" + ", ".join(_fmt(v) for v in self.values) + "}"
+        step = "" if self.q == 1 else f"/{_fmt(self.q)}"
+        return f"{_fmt(self.low)}..{_fmt(self.high)}{step}"
+
+    def describe(self) -> str:
+        """A short human description, e.g. ``log_uniform over 8..1024 step 8 (128 values)``."""
+        if self.values is not None:
+            vals = ", ".join(_fmt(v) for v in self.values)
+            return f"uniform over {{{vals}}}"
+        return f"{self.dist} over {_fmt(self.low)}..{_fmt(self.high)} step {_fmt(self.q)} ({self.count()} values)"
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"

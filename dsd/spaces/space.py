@@ -1,0 +1,489 @@
+"""A design space: validated domains and constraints, its exact size, and its sampler.
+
+:func:`load_space` reads a built-in name or a YAML path (see :mod:`dsd.spaces.loader` for the
+format). :meth:`Space.sample` draws models flop-matched (or params/acts-matched), vectorised:
+draw a batch of candidates as arrays, apply the constraints and the compatibility rule,
+compute the complexity of the whole batch at once, keep those in range and not seen before,
+repeat until ``n``. Deterministic for a seed: the same seed gives the same rows in the same order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dsd.errors import DsdError, SpaceError
+from dsd.nets.complexity import complexity_batch
+from dsd.nets.config import NET_FIELDS, adjust_compatibility, config_hash
+from dsd.spaces import loader
+from dsd.spaces.params import Param
+
+SCHEMA_VERSION = 1
+DEFAULT_NETWORK = {
+    "stem": "simple_stem_in",
+    "stem_width": 32,
+    "block": "res_bottleneck_block",
+    "se_ratio": 0.0,
+    "head_width": 0,
+    "num_classes": 1000,
+    "resolution": 224,
+}
+COMPLEXITY = ("flops", "params", "acts")
+#: Bounded effort: a regime the space cannot reach stops after this many candidate draws.
+MAX_DRAWS = 20_000_000
+
+
+@dataclass(frozen=True)
+class SampleStats:
+    """How a sample was obtained: candidates drawn, how many passed each filter, time taken."""
+
+    drawn: int
+    valid: int
+    in_range: int
+    kept: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Space:
+    """A design space (see the module docstring). ``parameters`` maps names to :class:`Param`."""
+
+    name: str
+    kind: str
+    parameters: dict[str, Param]
+    network: dict[str, Any]
+    stages: int = 4
+    strides: tuple[int, ...] = (2, 2, 2, 2)
+    shared: tuple[str, ...] = ()
+    non_decreasing: tuple[str, ...] = ()
+    num_stages: tuple[int, int] = (4, 4)
+    description: str = ""
+    parent: str | None = None
+    paper_size: float | None = None
+    source: str = ""
+    added: str = ""
+
+    # --- size ---------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Exact number of configurations of the space.
+
+        AnyNet spaces: per stage, the product of the parameter domains; a shared parameter counts
+        once for the whole network; a non-decreasing parameter with ``m`` values over ``S``
+        stages counts the multisets, ``C(m + S - 1, S)`` (not ``m**S / S!``). Configurations are
+        counted as declared, before the compatibility adjustment.
+
+        RegNet spaces: the product of the quantized parameter grids (d, w0, wa, wm, b, g), i.e.
+        the settings the sampler can draw, before the stage-count filter. Many settings give the
+        same network, so this over-counts distinct networks; the paper does not say how its
+        3.0e8 is counted.
+        """
+        counts = {k: p.count() for k, p in self.parameters.items()}
+        if self.kind == "regnet":
+            return math.prod(counts.values())
+        total = 1
+        for k, m in counts.items():
+            if k in self.shared:
+                total *= m
+            elif k in self.non_decreasing:
+                total *= math.comb(m + self.stages - 1, self.stages)
+            else:
+                total *= m**self.stages
+        return total
+
+    @property
+    def degrees_of_freedom(self) -> int:
+        """Number of free parameters (a shared parameter counts once)."""
+        if self.kind == "regnet":
+            return sum(1 for p in self.parameters.values() if p.count() > 1)
+        return sum(
+            1 if k in self.shared else self.stages
+            for k, p in self.parameters.items()
+            if p.count() > 1
+        )
+
+    def with_network(self, **overrides: Any) -> Space:
+        """The same space with network-level fields overridden (``resolution``, ``num_classes``, ...)."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        unknown = [k for k in overrides if k not in NET_FIELDS]
+        if unknown:
+            raise DsdError(
+                f"unknown network field {unknown[0]!r} (allowed: {', '.join(NET_FIELDS)})"
+            )
+        net = loader.check_network(Path(self.source or self.name), {**self.network, **overrides})
+        return dataclasses.replace(self, network=net)
+
+    # --- sampling -----------------------------------------------------------------------------
+
+    def sample(
+        self,
+        n: int,
+        *,
+        flops: tuple[float, float] | None = None,
+        params: tuple[float, float] | None = None,
+        acts: tuple[float, float] | None = None,
+        seed: int = 0,
+        max_draws: int = MAX_DRAWS,
+        **network: Any,
+    ) -> pd.DataFrame:
+        """``n`` distinct models whose complexity lies in the given closed ranges, as a DataFrame.
+
+        ``network`` overrides network-level fields for this sample (e.g. ``resolution=32,
+        num_classes=10``). Raises :class:`~dsd.errors.DsdError` if fewer than ``n`` models are
+        found within ``max_draws`` candidates, saying what was reached.
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise DsdError(f"n must be a positive integer, got {n!r}")
+        space = self.with_network(**network) if network else self
+        ranges = {
+            k: _check_range(k, r)
+            for k, r in (("flops", flops), ("params", params), ("acts", acts))
+            if r is not None
+        }
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(seed)
+        keys: set[bytes] = set()
+        chunks: list[dict[str, np.ndarray]] = []
+        kept = drawn = valid = in_range = 0
+        batch = 8192
+        while kept < n and drawn < max_draws:
+            batch = min(batch, max_draws - drawn)
+            cand = space._draw(rng, batch)
+            drawn += batch
+            valid += len(cand["depths"])
+            cx = space._complexity(cand)
+            mask = np.ones(len(cand["depths"]), dtype=bool)
+            for k, (lo, hi) in ranges.items():
+                mask &= (cx[k] >= lo) & (cx[k] <= hi)
+            in_range += int(mask.sum())
+            sel = {k: v[mask] for k, v in {**cand, **cx}.items()}
+            take = _new_rows(sel, keys, n - kept)
+            if len(take):
+                chunks.append({k: v[take] for k, v in sel.items()})
+                kept += len(take)
+            # Grow the batch towards what the observed acceptance rate needs (deterministic).
+            rate = max(in_range, 1) / drawn
+            batch = int(min(1 << 20, max(8192, 1.2 * (n - kept) / rate)))
+        stats = SampleStats(drawn, valid, in_range, kept, time.perf_counter() - t0)
+        if kept < n:
+            regime = (
+                ", ".join(f"{k} {_si(lo)}..{_si(hi)}" for k, (lo, hi) in ranges.items())
+                or "no range"
+            )
+            raise DsdError(
+                f"{self.name}: found only {kept} of {n} distinct models with {regime} after {drawn:,} draws "
+                f"({in_range:,} in range); widen the range or lower n"
+            )
+        df = space._frame(chunks, seed)
+        df.attrs["sample_stats"] = dataclasses.asdict(stats)
+        return df
+
+    def _draw(self, rng: np.random.Generator, b: int) -> dict[str, np.ndarray]:
+        """A batch of candidates: per-stage arrays (after constraints and adjustment), RegNet params."""
+        if self.kind == "regnet":
+            return self._draw_regnet(rng, b)
+        s = self.stages
+        vals = {}
+        for k, p in self.parameters.items():
+            v = p.draw(rng, (b, 1) if k in self.shared else (b, s))
+            v = np.broadcast_to(v, (b, s))
+            vals[k] = np.sort(v, axis=1) if k in self.non_decreasing else v
+        return self._per_stage(
+            vals["depth"], vals["width"], vals["bottleneck_ratio"], vals["group_width"]
+        )
+
+    def _per_stage(self, d, w, b, g, extra=None) -> dict[str, np.ndarray]:
+        w_adj, g_adj = adjust_compatibility(w, b, g)
+        out = {
+            "depths": d.astype(np.int64),
+            "widths": w_adj,
+            "group_widths": g_adj,
+            "bottleneck_ratios": np.asarray(b, dtype=np.float64),
+            "strides": np.broadcast_to(np.asarray(self.strides, dtype=np.int64), d.shape),
+        }
+        return {**out, **(extra or {})}
+
+    def _draw_regnet(self, rng: np.random.Generator, b: int) -> dict[str, np.ndarray]:
+        p = self.parameters
+        d = p["depth"].draw(rng, b).astype(np.int64)
+        w0, wa, wm = p["w0"].draw(rng, b), p["wa"].draw(rng, b), p["wm"].draw(rng, b)
+        bm, gw = p["bottleneck_ratio"].draw(rng, b), p["group_width"].draw(rng, b)
+        # Quantized linear widths for every block (the reference generator, vectorised).
+        j = np.arange(int(d.max()))
+        u = j[None, :] * wa[:, None] + w0[:, None]
+        s_j = np.round(np.log(u / w0[:, None]) / np.log(wm[:, None]))
+        blockw = (np.round(w0[:, None] * np.power(wm[:, None], s_j) / 8) * 8).astype(np.int64)
+        live = j[None, :] < d[:, None]
+        # Widths are non-decreasing along blocks: a stage starts wherever the width changes.
+        starts = live & np.concatenate(
+            [np.ones((b, 1), bool), blockw[:, 1:] != blockw[:, :-1]], axis=1
+        )
+        n_st = starts.sum(1)
+        total = np.where(live, s_j, -1).max(1) + 1
+        lo, hi = self.num_stages
+        ok = (n_st == total) & (n_st >= lo) & (n_st <= hi)
+        # Stage counts differ between candidates: keep one count per batch (the common case is lo == hi).
+        target = hi if lo == hi else int(np.bincount(n_st[ok]).argmax()) if ok.any() else hi
+        ok &= n_st == target
+        rows = np.flatnonzero(ok)
+        if len(rows) == 0:
+            empty = np.zeros((0, target), dtype=np.int64)
+            z = np.zeros(0)
+            return self._per_stage(
+                empty, empty, empty.astype(float), empty, {"depth": z, "w0": z, "wa": z, "wm": z}
+            )
+        st, lv, bw = starts[rows], live[rows], blockw[rows]
+        stage_of = np.cumsum(st, axis=1) - 1
+        depths = np.zeros((len(rows), target), dtype=np.int64)
+        r_idx = np.broadcast_to(np.arange(len(rows))[:, None], st.shape)
+        np.add.at(depths, (r_idx[lv], stage_of[lv]), 1)
+        widths = bw[st].reshape(len(rows), target)
+        shape = depths.shape
+        bb = np.broadcast_to(bm[rows, None], shape)
+        gg = np.broadcast_to(gw[rows, None], shape)
+        extra = {"depth": d[rows], "w0": w0[rows], "wa": wa[rows], "wm": wm[rows]}
+        return self._per_stage(depths, widths, bb, gg, extra)
+
+    def _complexity(self, cand: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if len(cand["depths"]) == 0:
+            return {k: np.zeros(0, dtype=np.int64) for k in COMPLEXITY}
+        return complexity_batch(
+            cand["depths"],
+            cand["widths"],
+            cand["group_widths"],
+            cand["bottleneck_ratios"],
+            cand["strides"],
+            **self.network,
+        )
+
+    def _frame(self, chunks: list[dict[str, np.ndarray]], seed: int) -> pd.DataFrame:
+        cols = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+        n = len(cols["depths"])
+        net = self.network
+        data: dict[str, Any] = {}
+        per_stage = ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
+        lists = {k: cols[k].tolist() for k in per_stage}
+        ids = [config_hash({**{k: lists[k][i] for k in per_stage}, **net}) for i in range(n)]
+        data["model_id"] = ids
+        data["space"] = [self.name] * n
+        data["seed"] = np.full(n, seed, dtype=np.int64)
+        data["schema_version"] = np.full(n, SCHEMA_VERSION, dtype=np.int64)
+        data.update(lists)
+        for k in NET_FIELDS:
+            data[k] = [net[k]] * n
+        for k in COMPLEXITY:
+            data[k] = cols[k].astype(np.int64)
+        if self.kind == "regnet":
+            data["depth"] = cols["depth"].astype(np.int64)
+            for k in ("w0", "wa", "wm"):
+                data[k] = cols[k].astype(np.float64)
+            data["w0"] = data["w0"].astype(np.int64)
+        df = pd.DataFrame(data)
+        df["se_ratio"] = df["se_ratio"].astype(float)
+        return df
+
+    # --- description --------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """A multi-line description: network fields, domains and distributions, constraints, size."""
+        lines = [
+            f"{self.name} ({self.kind} space{', extends ' + self.parent if self.parent else ''})"
+        ]
+        if self.description:
+            lines.append(f"  {self.description}")
+        lines.append(f"  source: {self.source}")
+        lines.append("  network: " + ", ".join(f"{k}={v}" for k, v in self.network.items()))
+        if self.kind == "anynet":
+            lines.append(f"  stages: {self.stages}, strides: {list(self.strides)}")
+        lines.append("  parameters:")
+        for k, p in self.parameters.items():
+            tag = (
+                " [shared]"
+                if k in self.shared
+                else " [non-decreasing]"
+                if k in self.non_decreasing
+                else ""
+            )
+            lines.append(f"    {k:<17} {p.describe()}{tag}")
+        if self.kind == "regnet":
+            lines.append(
+                f"  constraints: num_stages in {list(self.num_stages)} (and no empty quantization stage)"
+            )
+        else:
+            cons = [f"shared {x}" for x in self.shared] + [
+                f"non-decreasing {x}" for x in self.non_decreasing
+            ]
+            lines.append(f"  constraints: {', '.join(cons) or 'none'}")
+        paper = f" (paper: {self.paper_size:.1e})" if self.paper_size else ""
+        lines.append(
+            f"  size: {self.size:,} = {self.size:.2e}{paper}; degrees of freedom: {self.degrees_of_freedom}"
+        )
+        return "\n".join(lines)
+
+
+def _check_range(name: str, r) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in r)
+    except (TypeError, ValueError):
+        raise DsdError(f"{name}: expected a (low, high) pair, got {r!r}") from None
+    if not (lo <= hi) or math.isnan(lo):
+        raise DsdError(f"{name}: reversed or empty range {_si(lo)}:{_si(hi)}")
+    return lo, hi
+
+
+def _si(x: float) -> str:
+    for unit, f in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(x) >= f:
+            return f"{x / f:g}{unit}"
+    return f"{x:g}"
+
+
+def _new_rows(sel: dict[str, np.ndarray], keys: set[bytes], limit: int) -> np.ndarray:
+    """Indices of rows (in order) whose configuration was not seen before, at most ``limit``."""
+    if limit <= 0 or len(sel["depths"]) == 0:
+        return np.zeros(0, dtype=np.int64)
+    mat = np.concatenate(
+        [
+            sel["depths"],
+            sel["widths"],
+            sel["group_widths"],
+            (sel["bottleneck_ratios"] * 1024).astype(np.int64),
+        ],
+        axis=1,
+    )
+    mat = np.ascontiguousarray(mat)
+    take = []
+    for i in range(len(mat)):
+        k = mat[i].tobytes()
+        if k not in keys:
+            keys.add(k)
+            take.append(i)
+            if len(take) == limit:
+                break
+    return np.asarray(take, dtype=np.int64)
+
+
+# --- building a Space from files ----------------------------------------------------------------
+
+
+def load_space(ref: str | os.PathLike) -> Space:
+    """A space by built-in name (``'AnyNetXC'``, case-insensitive) or by YAML path."""
+    chain = loader.load_chain(ref)
+    merged: dict[str, Any] = {}
+    for _, data in chain:
+        merged = loader.merge(merged, data)
+    path, own = chain[-1]
+    parent = None
+    if len(chain) > 1:
+        ppath, pdata = chain[-2]
+        parent = pdata.get("name") or ppath.stem
+    name = own.get("name") or path.stem
+    if not isinstance(name, str):
+        raise SpaceError(f"{path}: name: expected a string, got {name!r}")
+    kind = merged.get("kind", "anynet")
+    if kind not in loader.KINDS:
+        raise SpaceError(f"{path}: kind: {kind!r} not allowed (allowed: {', '.join(loader.KINDS)})")
+    stages = merged.get("stages", 4)
+    if not isinstance(stages, int) or isinstance(stages, bool) or stages < 1:
+        raise SpaceError(f"{path}: stages: expected a positive integer, got {stages!r}")
+    strides = merged.get("strides", 2)
+    if isinstance(strides, int) and not isinstance(strides, bool) and strides >= 1:
+        strides = (strides,) * stages
+    elif (
+        isinstance(strides, list)
+        and len(strides) == stages
+        and all(isinstance(s, int) and s >= 1 for s in strides)
+    ):
+        strides = tuple(strides)
+    else:
+        raise SpaceError(
+            f"{path}: strides: expected a positive integer or a list of {stages}, got {strides!r}"
+        )
+    network = {**DEFAULT_NETWORK, **loader.check_network(path, merged.get("network", {}))}
+    raw_params = merged.get("params")
+    if not isinstance(raw_params, dict):
+        raise SpaceError(f"{path}: params: expected a mapping of {', '.join(loader.PARAMS[kind])}")
+    for k in raw_params:
+        if k not in loader.PARAMS[kind]:
+            raise SpaceError(
+                f"{path}: params: unknown parameter {k!r} for a {kind} space (allowed: {', '.join(loader.PARAMS[kind])})"
+            )
+    missing = [k for k in loader.PARAMS[kind] if k not in raw_params]
+    if missing:
+        raise SpaceError(f"{path}: params: missing {', '.join(missing)}")
+    parameters = {
+        k: Param(k, **loader.check_param(path, k, raw_params[k])) for k in loader.PARAMS[kind]
+    }
+    for k in ("depth", "width", "group_width", "w0"):
+        if k in parameters and not parameters[k].is_int:
+            raise SpaceError(f"{path}: params.{k}: must take integer values")
+        if k in parameters and parameters[k].count() == 0:
+            raise SpaceError(
+                f"{path}: params.{k}: empty domain (no multiple of q between low and high)"
+            )
+    if kind == "regnet":
+        if parameters["w0"].values is None and parameters["w0"].q % 8:
+            raise SpaceError(
+                f"{path}: params.w0.q: must be a multiple of 8 (RegNet widths are multiples of 8)"
+            )
+        if parameters["wm"].grid()[0] <= 1:
+            raise SpaceError(f"{path}: params.wm: must be > 1")
+    cons = loader.check_constraints(path, kind, merged.get("constraints"))
+    num_stages = tuple(cons.get("num_stages", [4, 4]))
+    paper = own.get("paper_size")
+    if paper is not None and not isinstance(paper, (int, float)):
+        try:
+            paper = float(paper)
+        except ValueError:
+            raise SpaceError(f"{path}: paper_size: expected a number, got {paper!r}") from None
+    desc = own.get("description", "")
+    if not isinstance(desc, str):
+        raise SpaceError(f"{path}: description: expected a string")
+    space = Space(
+        name=name,
+        kind=kind,
+        parameters=parameters,
+        network=network,
+        stages=stages,
+        strides=strides,
+        shared=tuple(cons.get("shared", ())),
+        non_decreasing=tuple(cons.get("non_decreasing", ())),
+        num_stages=num_stages,  # type: ignore[arg-type]
+        description=desc,
+        parent=parent,
+        paper_size=float(paper) if paper is not None else None,
+        source=str(path),
+    )
+    return dataclasses.replace(space, added=_added(space, chain))
+
+
+def _added(space: Space, chain) -> str:
+    """What this space adds to its parent, in words (for ``dsd spaces``)."""
+    if len(chain) < 2:
+        return "none"
+    parent = load_space(chain[-2][0])
+    out = [f"shared {x}" for x in space.shared if x not in parent.shared]
+    out += [f"non-decreasing {x}" for x in space.non_decreasing if x not in parent.non_decreasing]
+    for k, p in space.parameters.items():
+        if p != parent.parameters.get(k):
+            out.append(f"{k} in {p.short()}")
+    for k, v in space.network.items():
+        if parent.network.get(k) != v:
+            out.append(f"{k}={v}")
+    if space.num_stages != parent.num_stages:
+        out.append(f"num_stages {list(space.num_stages)}")
+    return "; ".join(out) or "none"
+
+
+def list_spaces() -> list[Space]:
+    """The built-in spaces."""
+    return [load_space(name) for name in loader.builtin_names()]
