@@ -1,0 +1,144 @@
+"""``dsd train``: train every model of a samples file briefly, one result record per model.
+
+The results file is rewritten atomically after each finished model, so an interrupted run loses at
+most the model in progress; started again with the same output, models already recorded (by
+``model_id``, whatever their status) are skipped. Bad input (samples file, data path, class count,
+dataset name, recipe value) is reported in one line before anything is trained or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+
+from dsd.cli import ExampleFormatter
+
+EPILOG = """\
+examples:
+  dsd sample --space AnyNetXA --n 32 --resolution 32 --classes 10 --flops 1e6:4e6 -o s.parquet
+  dsd train s.parquet --dataset digits --epochs 3 -o results.parquet
+  dsd train s.parquet --dataset cifar10 --data ~/data/cifar-10-batches-py --epochs 10 -o results.parquet
+  dsd train s.parquet --dataset imagefolder --data ~/data/imagenet --epochs 10 -o results.parquet
+
+Every model gets the same recipe: SGD (momentum 0.9, Nesterov), batch 128, lr 0.05 * batch / 128,
+weight decay 5e-5, half-period cosine per step. Run again with the same -o to resume.
+"""
+
+SAMPLE_COLUMNS = ("model_id", "depths", "widths", "num_classes", "resolution")
+
+
+def register(subparsers) -> None:
+    """Add ``dsd train`` to the command line."""
+    p = subparsers.add_parser(
+        "train",
+        help="train each model of a samples file for a few epochs",
+        description="Train every model of a samples file with one short, fixed recipe and write "
+        "one result record per model (status ok / diverged / failed).",
+        formatter_class=ExampleFormatter,
+        epilog=EPILOG,
+    )
+    p.add_argument("samples", help="samples file written by `dsd sample` (.parquet/.csv/.json)")
+    p.add_argument("-o", "--output", required=True, help="results file (.parquet/.csv/.json)")
+    p.add_argument("--dataset", default="digits", help="digits | cifar10 | imagefolder | synthetic")
+    p.add_argument(
+        "--data", help="data directory (cifar10: the batches; imagefolder: train/, val/)"
+    )
+    p.add_argument("--epochs", type=int, default=10, help="epochs per model (default 10)")
+    p.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
+    p.add_argument("--lr", type=float, help="learning rate (default 0.05 * batch-size / 128)")
+    p.add_argument("--wd", type=float, default=5e-5, help="weight decay (default 5e-5)")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up epochs")
+    p.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing (0 = off)")
+    p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0 = off)")
+    p.add_argument(
+        "--ema", type=float, default=0.0, help="EMA decay per step, e.g. 0.999 (0 = off)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present) | cpu | cuda | cuda:N")
+    p.add_argument("--workers", type=int, default=4, help="DataLoader workers (imagefolder only)")
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    p.add_argument("--compile", action="store_true", help="torch.compile each model")
+    p.add_argument("--limit", type=int, help="train at most N of the models not yet finished")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace):
+    """The TrainConfig of the command line (DsdError for a bad value)."""
+    from dsd.trainer import TrainConfig
+
+    return TrainConfig(
+        dataset=args.dataset,
+        data=args.data,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.wd,
+        momentum=args.momentum,
+        warmup_epochs=args.warmup_epochs,
+        label_smoothing=args.label_smoothing,
+        mixup_alpha=args.mixup,
+        ema=args.ema,
+        seed=args.seed,
+        device=args.device,
+        num_workers=args.workers,
+        channels_last=args.channels_last,
+        compile=args.compile,
+    )
+
+
+def _todo(samples, done: set[str], limit: int | None) -> list[dict]:
+    """Rows of ``samples`` not yet in the results (first occurrence of each model_id)."""
+    rows, seen = [], set(done)
+    for row in samples.to_dict(orient="records"):
+        if str(row["model_id"]) not in seen:
+            seen.add(str(row["model_id"]))
+            rows.append(row)
+    return rows if limit is None else rows[:limit]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``dsd train``."""
+    import pandas as pd
+
+    from dsd.errors import DsdError
+    from dsd.io import check_output_path, read_table, write_table
+    from dsd.trainer import check_rows, train_row
+
+    if args.limit is not None and args.limit < 0:
+        raise DsdError(f"--limit must be >= 0, got {args.limit}")
+    config = _config(args)
+    out = check_output_path(args.output)
+    samples = read_table(args.samples, required=SAMPLE_COLUMNS)
+    if samples.empty:
+        raise DsdError(f"{args.samples}: no models in the samples file")
+    previous = read_table(out, required=("model_id", "status")) if out.exists() else None
+    done = set(previous["model_id"].astype(str)) if previous is not None else set()
+    rows = _todo(samples, done, args.limit)
+    check_rows(rows, config)
+    records, bar = [], _bar(len(rows), args.no_progress)
+    for row in rows:
+        records.append(train_row(row, config, progress=not args.no_progress))
+        new = pd.DataFrame(records)
+        write_table(
+            pd.concat([previous, new], ignore_index=True) if previous is not None else new, out
+        )
+        bar.set_postfix_str(f"last {records[-1]['status']} {records[-1]['top1_err']:.3f}")
+        bar.update()
+    bar.close()
+    counts = Counter(r["status"] for r in records)
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("ok", "diverged", "failed") if counts[s])
+    print(
+        f"trained {len(records)} model(s) ({summary or 'none'}); "
+        f"skipped {len(done & set(samples['model_id'].astype(str)))} already in {out}"
+    )
+    return 0
+
+
+def _bar(total: int, disable: bool):
+    """The whole-run progress bar (models, with ETA) on stderr."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="models", unit="model", file=sys.stderr, disable=disable)

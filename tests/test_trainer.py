@@ -1,0 +1,162 @@
+"""The short-schedule trainer: tiny real AnyNets learn digits; failures are recorded, not raised."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from trainer_fixtures import tiny_net
+
+import dsd
+from dsd.errors import DataError, DsdError
+from dsd.trainer import RESULT_COLUMNS, TrainConfig, sample_row, train, train_row
+from dsd.trainer.engine import lr_at
+
+# Enough to learn digits in two epochs (the paper's lr 0.05 needs many more steps).
+FAST = dict(batch_size=32, lr=0.5)
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    """Two cores are shared by several people: one torch thread keeps timings stable."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def learned():
+    """Two different tiny real models trained 2 epochs on digits (shared by several tests)."""
+    torch.set_num_threads(1)
+    nets = [tiny_net(32, resolution=12), tiny_net(24, resolution=8, block="res_basic_block")]
+    return [(net, train(net, "digits", epochs=2, **FAST)) for net in nets]
+
+
+def test_tiny_models_learn_digits_far_below_chance(learned):
+    for net, rec in learned:
+        assert rec["status"] == "ok", rec["reason"]
+        assert rec["top1_err"] < 0.45, (net, rec["test_err"])  # chance is 0.9
+        assert rec["train_loss"][1] < rec["train_loss"][0] < math.log(10) + 0.1
+
+
+def test_record_has_sample_and_result_columns(learned):
+    net, rec = learned[0]
+    row = sample_row(net, space="test")
+    for key in [*row, *RESULT_COLUMNS]:
+        assert key in rec, key
+    assert rec["model_id"] == net.model_id and rec["widths"] == [16, 32]
+    assert rec["flops"] == dsd.complexity(net)["flops"]
+    assert rec["epochs"] == 2 and len(rec["train_loss"]) == 2 and len(rec["test_err"]) == 2
+    assert rec["top1_err"] == rec["test_err"][-1] and rec["top1_err_min"] == min(rec["test_err"])
+    # digits' fixed split has 450 test images: every error is a multiple of 1/450
+    assert all(abs(e * 450 - round(e * 450)) < 1e-9 for e in rec["test_err"])
+    assert rec["lr"] == 0.5 and rec["batch_size"] == 32 and rec["weight_decay"] == 5e-5
+    assert rec["device"] == "cpu" and rec["reason"] == "" and rec["train_seed"] == 0
+    assert rec["images_per_second"] > 0 and rec["train_seconds"] > 0
+    assert rec["finished_at"].endswith("+00:00")
+
+
+def test_same_seed_gives_identical_results_and_another_seed_does_not():
+    net = tiny_net(16)
+    runs = [train(net, "digits", epochs=1, batch_size=64, seed=s) for s in (3, 3, 4)]
+    assert runs[0]["train_loss"] == runs[1]["train_loss"]
+    assert runs[0]["test_err"] == runs[1]["test_err"]
+    assert runs[0]["train_loss"] != runs[2]["train_loss"]
+
+
+def test_absurd_learning_rate_is_recorded_as_diverged():
+    rec = train(tiny_net(16), "digits", epochs=2, batch_size=64, lr=1e6)
+    assert rec["status"] == "diverged"
+    assert "loss became" in rec["reason"]
+    assert math.isnan(rec["top1_err"]) and math.isnan(rec["top1_err_min"])
+    assert math.isnan(rec["train_loss"][-1]) and rec["test_err"] == []
+
+
+class _Broken(torch.nn.Module):
+    """A model whose forward pass raises, like an out-of-memory error would."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+
+def test_model_that_raises_is_recorded_as_failed():
+    rec = train(tiny_net(16), "digits", epochs=1, build=lambda net: _Broken())
+    assert rec["status"] == "failed"
+    assert rec["reason"] == "RuntimeError: CUDA out of memory (simulated)"
+    assert math.isnan(rec["top1_err"]) and rec["train_loss"] == []
+
+
+def test_invalid_config_row_is_recorded_as_failed():
+    row = sample_row(tiny_net(16))
+    row["widths"] = [16, 32, 64]  # three widths for two stages
+    rec = train_row(row, TrainConfig(epochs=1))
+    assert rec["status"] == "failed" and "widths" in rec["reason"]
+    assert rec["model_id"] == row["model_id"] and rec["widths"] == [16, 32, 64]
+
+
+def test_class_count_mismatch_is_a_data_error():
+    with pytest.raises(DataError, match="10 classes but the model has num_classes=100"):
+        train(tiny_net(16, classes=100), "digits", epochs=1)
+
+
+def test_synthetic_data_follows_the_models_class_count():
+    rec = train(tiny_net(16, classes=37), "synthetic", epochs=1, synthetic_size=128, batch_size=64)
+    assert rec["status"] == "ok" and rec["num_classes"] == 37
+    assert 0.8 < rec["top1_err"] <= 1.0  # random labels: nothing to learn
+
+
+def test_options_label_smoothing_mixup_ema_and_warmup_run_and_are_recorded():
+    rec = train(
+        tiny_net(16),
+        "digits",
+        epochs=2,
+        warmup_epochs=0.5,
+        label_smoothing=0.1,
+        mixup_alpha=0.2,
+        ema=0.9,
+        **FAST,
+    )
+    assert rec["status"] == "ok", rec["reason"]
+    assert (rec["label_smoothing"], rec["mixup_alpha"], rec["ema"]) == (0.1, 0.2, 0.9)
+    assert rec["warmup_epochs"] == 0.5
+    assert rec["top1_err"] < 0.7
+
+
+def test_recipe_defaults_are_the_papers():
+    c = TrainConfig()
+    assert (c.batch_size, c.base_lr, c.weight_decay, c.momentum) == (128, 0.05, 5e-5, 0.9)
+    assert TrainConfig(batch_size=512).base_lr == pytest.approx(0.2)  # linear scaling
+    assert TrainConfig(batch_size=512, lr=0.3).base_lr == 0.3
+    assert (c.label_smoothing, c.mixup_alpha, c.ema, c.warmup_epochs) == (0, 0, 0, 0)
+
+
+def test_half_period_cosine_with_linear_warmup():
+    assert lr_at(0, 100, 0.4) == 0.4
+    assert lr_at(50, 100, 0.4) == pytest.approx(0.2)
+    assert lr_at(100, 100, 0.4) == pytest.approx(0.0)
+    assert lr_at(0, 100, 0.4, warmup_steps=10, warmup_factor=0.1) == pytest.approx(0.04)
+    # half-way through warm-up: factor 0.55, times the cosine at step 5
+    expected = 0.4 * 0.5 * (1 + math.cos(math.pi * 5 / 100)) * 0.55
+    assert lr_at(5, 100, 0.4, warmup_steps=10) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(dataset="mnist"), "unknown dataset"),
+        (dict(dataset="cifar10"), "needs a data path"),
+        (dict(epochs=0), "epochs"),
+        (dict(lr=-1.0), "lr"),
+        (dict(ema=1.0), "ema"),
+        (dict(device="tpu"), "unknown device"),
+    ],
+)
+def test_bad_recipe_values_are_rejected(changes, message):
+    with pytest.raises(DsdError, match=message):
+        TrainConfig(**changes)
