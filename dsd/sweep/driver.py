@@ -298,6 +298,7 @@ def run_locked(
         raise DataError("samples table needs the columns 'space' and 'model_id'")
     _check_plan(run_dir, samples, task_ids(samples, seeds))
     store = RunStore.open(run_dir, settings.stale_s)
+    store.sweep_temp(older_than_s=settings.stale_s)  # left by writers killed mid-write
     tasks = make_tasks(samples, config, store.root, seeds=seeds, settings=settings, work=work)
     if retry_failed:
         for t in tasks:

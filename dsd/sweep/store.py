@@ -157,6 +157,17 @@ class RunStore:
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
 
+    def sweep_temp(self, older_than_s: float) -> int:
+        """Delete temporary files a killed writer left behind; return how many."""
+        n, now = 0, time.time()
+        for sub in (RECORDS, CLAIMS):
+            for p in (self.root / sub).glob(".*.tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    if now - p.stat().st_mtime > older_than_s:
+                        p.unlink()
+                        n += 1
+        return n
+
     # -- attempts ----------------------------------------------------------------------
     def attempts(self, task_id: str) -> int:
         """How many attempts of ``task_id`` have failed so far."""

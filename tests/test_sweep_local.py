@@ -1,0 +1,174 @@
+"""The sweep on the local executor: retries, divergence, resume, and surviving SIGKILL.
+
+The work function is dsd.sweep.fakes.fake_train, which logs every start and end to a trace file,
+so a test can count how often each model was trained.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pandas as pd
+import pytest
+from sweep_fixtures import counts, pid_alive, records, start_driver, trace_lines, wait_for
+
+from dsd.errors import DsdError
+from dsd.sweep.driver import collect, run_samples
+from dsd.sweep.executors import ExecutorSettings
+from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
+from dsd.sweep.status import lock_holder, run_status
+
+SETTINGS = ExecutorSettings(slots=2, threads_per_slot=1, max_retries=2)
+
+
+def _run(tmp_path, samples, config, settings=SETTINGS, **kw):
+    return run_samples(
+        samples, tmp_path / "run", config, settings=settings, work=fake_train, progress=False, **kw
+    )
+
+
+def test_raising_model_is_retried_then_failed_diverged_is_not_retried(tmp_path):
+    samples = fake_samples(4)
+    ids = list(samples["model_id"])
+    trace = tmp_path / "trace"
+    config = FakeConfig(fail=(ids[0],), flaky=(ids[1],), diverge=(ids[2],), trace=str(trace))
+    summary = _run(tmp_path, samples, config)
+    assert summary.counts == {"ok": 6, "failed": 1, "diverged": 1}
+    starts = counts(trace, "start")
+    assert starts[ids[0]] == 3  # 1 attempt + max_retries 2
+    assert starts[ids[1]] == 2  # failed once, then ok
+    assert starts[ids[2]] == 1  # diverged: final, never retried
+    assert all(starts[m] == 1 for m in ids[3:])
+    df = pd.read_parquet(summary.results)
+    assert len(df) == 8 and df["task_id"].is_unique
+    failed = df.set_index("model_id").loc[ids[0]]
+    assert failed["status"] == "failed" and "fake failure" in failed["reason"]
+    assert "after 3 attempts" in failed["reason"]
+    assert df.set_index("model_id").loc[ids[1], "status"] == "ok"
+
+
+def test_resume_trains_nothing_and_collect_is_idempotent(tmp_path):
+    samples = fake_samples(5)
+    trace = tmp_path / "trace"
+    first = _run(tmp_path, samples, FakeConfig(trace=str(trace)))
+    before = pd.read_parquet(first.results)
+    again = _run(tmp_path, samples, FakeConfig(trace=str(trace)))
+    assert again.trained == 0
+    assert sum(counts(trace, "start").values()) == 10
+    collect(tmp_path / "run")
+    pd.testing.assert_frame_equal(before, pd.read_parquet(tmp_path / "run" / "results.parquet"))
+
+
+def test_retry_failed_retrains_only_failed_models(tmp_path):
+    samples = fake_samples(3)
+    bad = samples["model_id"][0]
+    trace = tmp_path / "trace"
+    _run(tmp_path, samples, FakeConfig(fail=(bad,), trace=str(trace)))
+    summary = _run(tmp_path, samples, FakeConfig(trace=str(trace)), retry_failed=True)
+    assert summary.counts == {"ok": 6}
+    assert counts(trace, "end")[bad] == 1 and sum(counts(trace, "end").values()) == 6
+
+
+def test_a_different_sweep_in_the_same_run_dir_is_refused(tmp_path):
+    _run(tmp_path, fake_samples(2), FakeConfig())
+    with pytest.raises(DsdError, match="holds another sweep"):
+        _run(tmp_path, fake_samples(3), FakeConfig())
+
+
+def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path):
+    run_dir, trace = tmp_path / "run", tmp_path / "trace"
+    n = 12  # 24 models, 0.25 s each, 2 workers
+    driver = start_driver(run_dir, trace, n=n, seconds=0.25, slots=2)
+    wait_for(lambda: len(records(run_dir)) >= 6, 60, "6 records")
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    done_at_kill = set(records(run_dir))
+    lines_at_kill = len(trace_lines(trace))
+    workers = {int(parts[2]) for parts in trace_lines(trace)}
+    wait_for(lambda: not any(pid_alive(p) for p in workers), 10, "workers to die with the driver")
+    assert lock_holder(run_dir) is None  # the kernel dropped the dead driver's lock
+
+    resumed = start_driver(run_dir, trace, n=n, seconds=0.25, slots=2)
+    assert resumed.wait(timeout=90) == 0
+    assert len(records(run_dir)) == 2 * n
+    for path in (run_dir / "records").iterdir():  # no corrupt file, no leftover temp file
+        assert not path.name.startswith("."), path
+        json.loads(path.read_text())
+    after = trace_lines(trace)[lines_at_kill:]
+    ids_done_at_kill = {
+        json.loads((run_dir / "records" / f"{t}.json").read_text())["model_id"]
+        for t in done_at_kill
+    }
+    assert not [p for p in after if p[1] in ids_done_at_kill], "a finished model was retrained"
+    df = pd.read_parquet(run_dir / "results.parquet")
+    assert len(df) == 2 * n and df["task_id"].is_unique and (df["status"] == "ok").all()
+
+
+def test_sigkill_of_a_worker_is_retried(tmp_path):
+    run_dir, trace = tmp_path / "run", tmp_path / "trace"
+    driver = start_driver(run_dir, trace, n=3, seconds=1.5, slots=2)
+    claims = run_dir / "claims"
+    wait_for(lambda: claims.is_dir() and any(claims.glob("*.json")), 60, "a claim")
+    victim = next(claims.glob("*.json"))
+    pid = json.loads(victim.read_text())["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert driver.wait(timeout=90) == 0
+    task = victim.stem
+    reasons = [p.read_text() for p in (run_dir / "attempts").glob(f"{task}.*")]
+    assert reasons == ["worker process died (signal 9)"]
+    rec = json.loads((run_dir / "records" / f"{task}.json").read_text())
+    assert rec["status"] == "ok"
+    assert counts(trace, "start")[rec["model_id"]] == 2
+    assert counts(trace, "end")[rec["model_id"]] == 1
+    assert len(records(run_dir)) == 6
+
+
+def test_a_second_driver_on_the_same_run_dir_is_refused(tmp_path):
+    run_dir, trace = tmp_path / "run", tmp_path / "trace"
+    first = start_driver(run_dir, trace, n=4, seconds=0.5, slots=2)
+    try:
+        wait_for(lambda: lock_holder(run_dir) is not None, 60, "the first driver's lock")
+        with pytest.raises(DsdError, match=f"in use by another driver \\(pid {first.pid} on"):
+            _run(tmp_path, fake_samples(4), FakeConfig(trace=str(trace)))
+        assert f"pid {first.pid}" in run_status(run_dir).describe()
+        assert first.wait(timeout=90) == 0
+    finally:
+        first.kill()
+    assert sum(counts(trace, "end").values()) == 8  # the refused driver trained nothing
+
+
+def test_status_counts_done_running_pending(tmp_path):
+    run_dir, trace = tmp_path / "run", tmp_path / "trace"
+    driver = start_driver(run_dir, trace, n=5, seconds=0.6, slots=2)
+    try:
+        wait_for(lambda: len(records(run_dir)) >= 2, 60, "2 records")
+        st = run_status(run_dir)
+        assert st.total == 10 and st.driver is not None
+        assert sum(st.done.values()) + st.running + st.pending == 10
+        assert st.running <= 2 and sum(st.done.values()) >= 2
+        assert driver.wait(timeout=90) == 0
+    finally:
+        driver.kill()
+    st = run_status(run_dir)
+    assert st.done == {"ok": 10} and st.pending == 0 and st.eta_s == 0
+    assert "ETA      finished" in st.describe()
+
+
+def test_many_writers_never_leave_a_partial_record(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dsd.sweep.store import RunStore
+
+    store = RunStore.open(tmp_path)
+    payload = {"curve": list(range(5000))}
+
+    def write(i):
+        store.write_record("same", {**payload, "writer": i})
+        rec = store.read_record("same")
+        assert rec is not None and len(rec["curve"]) == 5000
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(200)))
+    assert [p.name for p in (tmp_path / "records").iterdir()] == ["same.json"]
