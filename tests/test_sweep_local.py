@@ -129,7 +129,7 @@ def test_a_second_driver_on_the_same_run_dir_is_refused(tmp_path):
     run_dir, trace = tmp_path / "run", tmp_path / "trace"
     first = start_driver(run_dir, trace, n=4, seconds=0.5, slots=2)
     try:
-        wait_for(lambda: lock_holder(run_dir) is not None, 60, "the first driver's lock")
+        wait_for(lambda: (run_dir / "plan.json").exists(), 60, "the first driver's plan")
         with pytest.raises(DsdError, match=f"in use by another driver \\(pid {first.pid} on"):
             _run(tmp_path, fake_samples(4), FakeConfig(trace=str(trace)))
         assert f"pid {first.pid}" in run_status(run_dir).describe()

@@ -106,6 +106,9 @@ def run_status(run_dir: str | os.PathLike) -> RunStatus:
     run_dir = Path(run_dir)
     plan = read_json(run_dir / PLAN)
     if plan is None:
+        holder = lock_holder(run_dir) if run_dir.is_dir() else None
+        if holder:
+            raise DsdError(f"{run_dir}: the run is starting (driver {holder}); try again shortly")
         raise DsdError(f"{run_dir}: not a dsd run directory (no {PLAN}; start it with `dsd run`)")
     store = RunStore(run_dir.resolve())
     tasks = plan["tasks"]
