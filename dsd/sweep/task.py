@@ -151,6 +151,9 @@ def execute(task: Task) -> Outcome:
         return Outcome(task.task_id, DONE, record_status(store, task.task_id))
     if not store.try_claim(task.task_id, Owner.here()):
         return Outcome(task.task_id, BUSY)
+    if store.has_record(task.task_id):  # finished between our first look and the claim
+        store.release(task.task_id)
+        return Outcome(task.task_id, DONE, record_status(store, task.task_id))
     try:
         with _Heartbeat(store, task.task_id, task.heartbeat_s):
             try:
