@@ -238,9 +238,8 @@ class Space:
         if len(rows) == 0:
             empty = np.zeros((0, target), dtype=np.int64)
             z = np.zeros(0)
-            return self._per_stage(
-                empty, empty, empty.astype(float), empty, {"depth": z, "w0": z, "wa": z, "wm": z}
-            )
+            extra = {k: z for k in ("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio")}
+            return self._per_stage(empty, empty, empty.astype(float), empty, extra)
         st, lv, bw = starts[rows], live[rows], blockw[rows]
         stage_of = np.cumsum(st, axis=1) - 1
         depths = np.zeros((len(rows), target), dtype=np.int64)
@@ -250,7 +249,14 @@ class Space:
         shape = depths.shape
         bb = np.broadcast_to(bm[rows, None], shape)
         gg = np.broadcast_to(gw[rows, None], shape)
-        extra = {"depth": d[rows], "w0": w0[rows], "wa": wa[rows], "wm": wm[rows]}
+        extra = {
+            "depth": d[rows],
+            "w0": w0[rows],
+            "wa": wa[rows],
+            "wm": wm[rows],
+            "group_width": gw[rows],
+            "bottleneck_ratio": bm[rows],
+        }
         return self._per_stage(depths, widths, bb, gg, extra)
 
     def _complexity(self, cand: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -287,6 +293,9 @@ class Space:
             for k in ("w0", "wa", "wm"):
                 data[k] = cols[k].astype(np.float64)
             data["w0"] = data["w0"].astype(np.int64)
+            # The drawn (pre-adjustment) g and b: with (d, w0, wa, wm) they regenerate the model.
+            data["group_width"] = cols["group_width"].astype(np.int64)
+            data["bottleneck_ratio"] = cols["bottleneck_ratio"].astype(np.float64)
         df = pd.DataFrame(data)
         df["se_ratio"] = df["se_ratio"].astype(float)
         return df

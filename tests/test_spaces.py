@@ -1,0 +1,262 @@
+"""Design spaces: the paper's Table 1 sizes, the sampler's guarantees, strict validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dsd
+from dsd.errors import DsdError, SpaceError
+from dsd.nets import AnyNet, complexity, regnet
+from dsd.spaces import load_space
+
+# --- Table 1 --------------------------------------------------------------------------------------
+
+
+def test_anynet_sizes_are_exact_closed_forms():
+    per_stage = 16 * 128 * 3 * 6
+    assert load_space("AnyNetXA").size == per_stage**4
+    assert load_space("AnyNetXB").size == (16 * 128 * 6) ** 4 * 3
+    assert load_space("AnyNetXC").size == (16 * 128) ** 4 * 3 * 6
+    # Non-decreasing widths: multisets of 4 of the 128 widths, C(131, 4), not 128^4 / 4!.
+    assert load_space("AnyNetXD").size == 16**4 * math.comb(131, 4) * 3 * 6
+    assert load_space("AnyNetXE").size == math.comb(19, 4) * math.comb(131, 4) * 3 * 6
+
+
+@pytest.mark.parametrize(
+    ("name", "paper", "rel"),
+    [
+        ("AnyNetXA", 1.8e18, 0.03),
+        ("AnyNetXB", 6.8e16, 0.01),
+        ("AnyNetXC", 3.2e14, 0.02),
+        ("AnyNetXD", 1.3e13, 0.07),
+    ],
+)
+def test_sizes_agree_with_the_papers_table_1(name, paper, rel):
+    space = load_space(name)
+    assert space.paper_size == paper
+    assert space.size == pytest.approx(paper, rel=rel)
+
+
+def test_xe_exceeds_the_papers_divided_by_factorial_estimate():
+    # The paper's 5.5e11 divides by 4! twice; counting multisets gives more, because ties count once.
+    assert load_space("AnyNetXE").size == pytest.approx(8.174e11, rel=1e-3)
+    assert (16**4 / 24) * (128**4 / 24) * 18 == pytest.approx(5.5e11, rel=0.01)
+
+
+def test_degrees_of_freedom_follow_table_1():
+    dof = {s.name: s.degrees_of_freedom for s in dsd.list_spaces()}
+    assert (dof["AnyNetXA"], dof["AnyNetXB"], dof["AnyNetXC"]) == (16, 13, 10)
+    assert dof["RegNet"] == 6
+
+
+def test_each_refinement_extends_its_parent_with_one_constraint():
+    spaces = {s.name: s for s in dsd.list_spaces()}
+    assert (
+        spaces["AnyNetXB"].parent == "AnyNetXA"
+        and spaces["AnyNetXB"].added == "shared bottleneck_ratio"
+    )
+    assert spaces["AnyNetXC"].added == "shared group_width"
+    assert spaces["AnyNetXD"].added == "non-decreasing width"
+    assert spaces["AnyNetXE"].added == "non-decreasing depth"
+    assert spaces["RegNetY"].network["se_ratio"] == 0.25 and spaces["RegNetY"].parent == "RegNetX"
+
+
+# --- the sampler ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["AnyNetXA", "AnyNetXB", "AnyNetXC", "AnyNetXD", "AnyNetXE", "RegNetX", "RegNetY"]
+)
+def test_every_sampled_model_is_in_range_distinct_and_obeys_the_constraints(name):
+    space = load_space(name)
+    df = space.sample(200, flops=(360e6, 400e6), seed=3)
+    assert len(df) == 200 and df.model_id.is_unique
+    assert df.flops.between(360e6, 400e6).all()
+    for row in df.itertuples():
+        net = AnyNet.from_dict(row._asdict())
+        assert net.model_id == row.model_id
+        assert complexity(net) == {"flops": row.flops, "params": row.params, "acts": row.acts}
+        d, w, g, b = (
+            np.array(row.depths),
+            np.array(row.widths),
+            np.array(row.group_widths),
+            np.array(row.bottleneck_ratios),
+        )
+        assert len(d) == 4 and np.all((d >= 1) & (w % 8 == 0 if space.kind == "regnet" else w >= 1))
+        if "bottleneck_ratio" in space.shared or space.kind == "regnet":
+            assert len(set(b)) == 1
+        if "group_width" in space.shared or space.kind == "regnet":
+            # One g for all stages, except where the compatibility rule capped it at the bottleneck width.
+            wb = np.round(w / b).astype(int)
+            assert np.all((g == g.max()) | (g == wb))
+        if "width" in space.non_decreasing:
+            assert np.all(np.diff(w) >= 0)
+        if "depth" in space.non_decreasing:
+            assert np.all(np.diff(d) >= 0)
+        if space.kind == "anynet":
+            assert np.all(d <= 16) and set(b) <= {1.0, 2.0, 4.0}
+
+
+def test_regnet_rows_regenerate_from_their_parameters():
+    df = load_space("RegNetX").sample(100, flops=(360e6, 400e6), seed=0)
+    for row in df.itertuples():
+        assert 12 <= row.depth <= 28 and 2.0 <= row.wm <= 3.0 and row.w0 % 8 == 0
+        assert round(row.wa * 10) == pytest.approx(row.wa * 10) and round(
+            row.wm * 1000
+        ) == pytest.approx(row.wm * 1000)
+        net = regnet(
+            row.depth,
+            row.w0,
+            row.wa,
+            row.wm,
+            group_width=row.group_width,
+            bottleneck_ratio=row.bottleneck_ratio,
+        )
+        assert net == AnyNet.from_dict(row._asdict())
+        assert sum(row.depths) == row.depth
+
+
+def test_same_seed_same_rows_in_same_order_and_other_seed_differs():
+    space = load_space("AnyNetXC")
+    a = space.sample(50, flops=(360e6, 400e6), seed=11)
+    b = space.sample(50, flops=(360e6, 400e6), seed=11)
+    c = space.sample(50, flops=(360e6, 400e6), seed=12)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.model_id) != list(c.model_id)
+
+
+def test_params_and_acts_ranges_and_network_overrides():
+    df = load_space("AnyNetXA").sample(
+        30, params=(1e5, 2e5), acts=(1e5, 1e6), resolution=32, num_classes=10, stem="res_stem_cifar"
+    )
+    assert df.params.between(1e5, 2e5).all() and df.acts.between(1e5, 1e6).all()
+    assert (
+        set(df.resolution) == {32}
+        and set(df.num_classes) == {10}
+        and set(df.stem) == {"res_stem_cifar"}
+    )
+
+
+def test_log_uniform_depth_matches_its_closed_form_distribution():
+    # log f ~ U(log 0.5, log 16), d = ceil(f): P(d = k) = log(k / (k - 1)) / log 32 (k = 1: log 2 / log 32).
+    p = load_space("AnyNetXA").parameters["depth"]
+    draws = p.draw(np.random.default_rng(0), 400_000)
+    freq = np.bincount(draws.astype(int), minlength=17)[1:] / len(draws)
+    expected = np.array([math.log(2)] + [math.log(k / (k - 1)) for k in range(2, 17)]) / math.log(
+        32
+    )
+    assert np.allclose(freq, expected, atol=0.003)
+
+
+def test_an_unreachable_regime_stops_with_a_message_not_a_hang():
+    with pytest.raises(DsdError, match=r"found only 0 of 10 distinct models with flops 1..2 after"):
+        load_space("AnyNetXA").sample(10, flops=(1, 2), max_draws=200_000)
+
+
+def test_too_many_for_a_tiny_space_reports_what_was_reached(tmp_path):
+    f = tmp_path / "tiny.yaml"
+    f.write_text(
+        "extends: AnyNetXA\nstages: 1\nstrides: 2\nparams:\n  depth: {values: [1]}\n  width: {values: [8, 16]}\n"
+        "  bottleneck_ratio: {values: [1]}\n  group_width: {values: [8]}\n"
+    )
+    space = load_space(f)
+    assert space.size == 2
+    with pytest.raises(DsdError, match="found only 2 of 3"):
+        space.sample(3, max_draws=100_000)
+
+
+# --- user files and validation --------------------------------------------------------------------
+
+
+def write(tmp_path, text, name="my.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_a_user_space_extends_a_builtin_and_overrides_network_fields(tmp_path):
+    p = write(
+        tmp_path,
+        "extends: AnyNetXC\nnetwork: {resolution: 32, num_classes: 10, stem: res_stem_cifar}\n"
+        "params:\n  width: {low: 8, high: 128, q: 8, dist: log_uniform}\n",
+    )
+    space = load_space(p)
+    assert (
+        space.name == "my"
+        and space.parent == "AnyNetXC"
+        and space.shared == ("bottleneck_ratio", "group_width")
+    )
+    assert space.network["resolution"] == 32 and space.size == (16 * 16) ** 4 * 18
+    child = write(
+        tmp_path, "extends: my.yaml\nconstraints: {non_decreasing: [width]}\n", "child.yaml"
+    )
+    assert load_space(child).non_decreasing == ("width",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty file"),
+        ("- a\n- b\n", "expected a mapping at the top level"),
+        (
+            "extends: AnyNetXA\nconstriants: {}\n",
+            "unknown key 'constriants' (allowed: name, extends",
+        ),
+        (
+            "extends: AnyNetXA\nparams: {width: {low: 64, high: 8}}\n",
+            "params.width: reversed range low=64 > high=8",
+        ),
+        (
+            "extends: AnyNetXA\nparams: {group_width: {values: []}}\n",
+            "params.group_width.values: empty domain",
+        ),
+        (
+            "extends: AnyNetXA\nparams: {width: {low: a, high: 8}}\n",
+            "params.width.low: expected a number",
+        ),
+        (
+            "extends: AnyNetXA\nparams: {width: {low: 8, high: 64, dist: normal}}\n",
+            "unknown distribution 'normal'",
+        ),
+        ("extends: AnyNetXA\nparams: {widht: {low: 8, high: 64}}\n", "unknown parameter 'widht'"),
+        ("extends: AnyNetXA\nnetwork: {stem: big}\n", "network.stem: 'big' is not a stem"),
+        (
+            "extends: AnyNetXA\nnetwork: {resolution: '224'}\n",
+            "network.resolution: expected an integer",
+        ),
+        (
+            "extends: AnyNetXA\nconstraints: {shared: [colour]}\n",
+            "constraints.shared: 'colour' not allowed",
+        ),
+        ("extends: NoSuchSpace\n", "no space named 'NoSuchSpace'"),
+        ("extends: AnyNetXA\nparams: {width: [8\n", "malformed YAML at line"),
+        ("extends: AnyNetXA\nstages: two\n", "stages: expected a positive integer"),
+    ],
+)
+def test_malformed_space_files_name_file_key_and_what_is_allowed(tmp_path, text, message):
+    p = write(tmp_path, text)
+    with pytest.raises(SpaceError) as e:
+        load_space(p)
+    assert message in str(e.value) and str(p) in str(e.value)
+
+
+def test_extends_cycle_is_detected(tmp_path):
+    write(tmp_path, "extends: b.yaml\n", "a.yaml")
+    write(tmp_path, "extends: a.yaml\n", "b.yaml")
+    with pytest.raises(SpaceError, match=r"cycle \(a.yaml -> b.yaml -> a.yaml\)"):
+        load_space(tmp_path / "a.yaml")
+
+
+def test_bad_sample_arguments():
+    space = load_space("AnyNetXA")
+    for n in (0, -1, 2.5, "10"):
+        with pytest.raises(DsdError, match="n must be a positive integer"):
+            space.sample(n)
+    with pytest.raises(DsdError, match="reversed"):
+        space.sample(5, flops=(4e8, 3e8))
+    with pytest.raises(DsdError, match="unknown network field"):
+        space.sample(5, colour=3)
