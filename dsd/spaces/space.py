@@ -37,8 +37,10 @@ DEFAULT_NETWORK = {
     "resolution": 224,
 }
 COMPLEXITY = ("flops", "params", "acts")
-#: Bounded effort: a regime the space cannot reach stops after this many candidate draws.
-MAX_DRAWS = 20_000_000
+#: Bounded effort: a regime the space cannot reach stops after this many candidate draws, or
+#: after HOPELESS_DRAWS draws of which none was in range.
+MAX_DRAWS = 10_000_000
+HOPELESS_DRAWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ class Space:
         chunks: list[dict[str, np.ndarray]] = []
         kept = drawn = valid = in_range = 0
         batch = 8192
-        while kept < n and drawn < max_draws:
+        while kept < n and drawn < max_draws and (in_range or drawn < HOPELESS_DRAWS):
             batch = min(batch, max_draws - drawn)
             cand = space._draw(rng, batch)
             drawn += batch
