@@ -1,0 +1,64 @@
+"""dsd.analysis: populations of trained models — error EDFs, KS, bootstrap, fits, figures, report.
+
+Layout::
+
+    stats.py    edf, complexity_weights (normalised EDF), ks, bootstrap_best, random_search_efficiency
+    fit.py      fit_regnet: the quantized linear form (w0, wa, wm, e_fit) of a model's block widths
+    data.py     load_results (merge files, key=value filters), derived_params (d, d1.., w1.., b, g, ...)
+    tables.py   per-population summaries, KS matrix, bootstrap and fit tables
+    figures.py  matplotlib figures (EDFs, bootstrap bands, fits, complexity), save_figure
+    report.py   write_report: one self-contained HTML page
+
+Only dsd.errors, dsd.io (and the layers above: nets, spaces) are imported here.
+"""
+
+from dsd.analysis.data import derived_params, load_results
+from dsd.analysis.figures import (
+    plot_bootstrap,
+    plot_complexity,
+    plot_edfs,
+    plot_fits,
+    plot_random_search,
+    save_figure,
+)
+from dsd.analysis.fit import RegNetFit, block_widths, fit_regnet, quantized_linear_widths
+from dsd.analysis.report import build_report, write_report
+from dsd.analysis.stats import (
+    EDF,
+    BootstrapResult,
+    ConfidenceBand,
+    KSResult,
+    RandomSearchResult,
+    bootstrap_best,
+    complexity_weights,
+    edf,
+    ks,
+    random_search_efficiency,
+)
+
+__all__ = [
+    "EDF",
+    "BootstrapResult",
+    "ConfidenceBand",
+    "KSResult",
+    "RandomSearchResult",
+    "RegNetFit",
+    "block_widths",
+    "bootstrap_best",
+    "build_report",
+    "complexity_weights",
+    "derived_params",
+    "edf",
+    "fit_regnet",
+    "ks",
+    "load_results",
+    "plot_bootstrap",
+    "plot_complexity",
+    "plot_edfs",
+    "plot_fits",
+    "plot_random_search",
+    "quantized_linear_widths",
+    "random_search_efficiency",
+    "save_figure",
+    "write_report",
+]

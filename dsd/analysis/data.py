@@ -1,0 +1,176 @@
+"""Loading results tables for analysis, filtering them, and deriving the parameters the figures plot.
+
+:func:`load_results` reads any number of results files (all validated before anything is
+returned), merges them, and keeps the rows matching ``key=value`` filters (by default
+``status=ok``). :func:`derived_params` turns the per-stage list columns into scalar columns:
+``d`` (total depth), ``d1..d4``, ``w1..w4``, ``b1..``, ``g1..``, ``b``, ``g``,
+``w_ratio1..3`` (``w_{i+1} / w_i``), plus ``flops``, ``params``, ``acts`` and, for RegNet spaces,
+``w0``, ``wa``, ``wm``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from dsd.errors import DataError, DsdError
+from dsd.io import read_table
+
+ERROR = "top1_err"
+REQUIRED = ("model_id", "space", "status", ERROR)
+LIST_PARAMS = {
+    "depths": "d",
+    "widths": "w",
+    "bottleneck_ratios": "b",
+    "group_widths": "g",
+}
+SCALARS = ("flops", "params", "acts", "depth", "w0", "wa", "wm")
+
+
+def parse_filter(text: str) -> tuple[str, tuple[str, ...]]:
+    """Parse ``key=v1,v2`` into ``(key, (v1, v2))``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise DsdError(
+            f"filter {text!r}: expected key=value (e.g. status=ok or space=AnyNetXA,RegNet)"
+        )
+    return key.strip(), tuple(v.strip() for v in value.split(","))
+
+
+def _matches(column: pd.Series, values: tuple[str, ...]) -> pd.Series:
+    """Rows whose value equals one of ``values``, compared as text or as numbers."""
+    text = column.astype(str)
+    mask = text.isin(values)
+    nums = [float(v) for v in values if _is_number(v)]
+    if nums:
+        numeric = pd.to_numeric(column, errors="coerce")
+        mask |= numeric.isin(nums)
+    return mask
+
+
+def _is_number(text: str) -> bool:
+    """True if ``text`` parses as a float."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def apply_filters(df: pd.DataFrame, filters: Iterable[str] = ()) -> pd.DataFrame:
+    """Keep rows matching every ``key=value`` filter; ``status=ok`` unless a status filter is given."""
+    parsed = [parse_filter(f) for f in filters]
+    if not any(k == "status" for k, _ in parsed):
+        parsed.append(("status", ("ok",)))
+    for key, values in parsed:
+        if key not in df.columns:
+            raise DsdError(f"filter {key}=...: no column {key!r} in the results")
+        df = df[_matches(df[key], values)]
+    return df.reset_index(drop=True)
+
+
+def read_results(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Read and concatenate results files; raise DataError on the first unusable one."""
+    if not paths:
+        raise DsdError("no results files given")
+    frames = [read_table(p, required=REQUIRED) for p in paths]
+    for p, f in zip(paths, frames, strict=True):
+        if not pd.api.types.is_numeric_dtype(f[ERROR]) and len(f):
+            raise DataError(f"{p}: column {ERROR} is not numeric")
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def load_results(
+    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike,
+    filters: Iterable[str] = (),
+) -> pd.DataFrame:
+    """A filtered results DataFrame from a DataFrame or results files, rows with a finite error only."""
+    if isinstance(results, pd.DataFrame):
+        missing = [c for c in REQUIRED if c not in results.columns]
+        if missing:
+            raise DataError(f"results are missing column(s) {', '.join(missing)}")
+        df = results
+    else:
+        paths = [results] if isinstance(results, str | os.PathLike) else list(results)
+        df = read_results(paths)
+    df = apply_filters(df, filters)
+    errors = pd.to_numeric(df[ERROR], errors="coerce")
+    return df[np.isfinite(errors)].reset_index(drop=True)
+
+
+def groups(df: pd.DataFrame, by: str = "space") -> dict[str, pd.DataFrame]:
+    """Split ``df`` by the column ``by`` (in order of first appearance), names as strings."""
+    if by not in df.columns:
+        raise DsdError(f"--by {by}: no column {by!r} in the results")
+    return {str(k): g.reset_index(drop=True) for k, g in df.groupby(by, sort=False)}
+
+
+def _stack(column: pd.Series) -> np.ndarray:
+    """A list column as a 2-d float array, NaN-padded to the longest list."""
+    lists = [
+        np.atleast_1d(np.asarray(v, dtype=float)) if _is_list(v) else np.array([]) for v in column
+    ]
+    width = max((len(v) for v in lists), default=0)
+    out = np.full((len(lists), width), np.nan)
+    for i, v in enumerate(lists):
+        out[i, : len(v)] = v
+    return out
+
+
+def _is_list(v) -> bool:
+    """True for list-like cell values (lists, tuples, arrays)."""
+    return isinstance(v, list | tuple | np.ndarray)
+
+
+def derived_params(df: pd.DataFrame) -> pd.DataFrame:
+    """Scalar parameters for scatter plots and bootstraps, one row per row of ``df``.
+
+    ``d`` = total depth; ``d1..`` / ``w1..`` / ``b1..`` / ``g1..`` = per-stage depth, width,
+    bottleneck ratio, group width; ``b`` and ``g`` = their largest value over stages (the shared
+    value in spaces that share them); ``w_ratio1..`` = ``w_{i+1} / w_i``; plus ``flops``,
+    ``params``, ``acts`` and the RegNet parameters ``depth``, ``w0``, ``wa``, ``wm`` when present.
+    """
+    out = {}
+    for column, short in LIST_PARAMS.items():
+        if column not in df.columns:
+            continue
+        a = _stack(df[column])
+        if column == "depths":
+            out["d"] = np.nansum(a, axis=1) if a.size else np.full(len(df), np.nan)
+        for i in range(a.shape[1]):
+            out[f"{short}{i + 1}"] = a[:, i]
+        if column in ("bottleneck_ratios", "group_widths") and a.shape[1]:
+            out[short] = np.nanmax(a, axis=1)
+        if column == "widths":
+            for i in range(a.shape[1] - 1):
+                out[f"w_ratio{i + 1}"] = a[:, i + 1] / a[:, i]
+    for column in SCALARS:
+        if column in df.columns:
+            out[column] = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+    return pd.DataFrame(out, index=df.index)
+
+
+def param_values(df: pd.DataFrame, name: str) -> tuple[list[str], np.ndarray]:
+    """Labels and a (models, k) array for a parameter: a list column, a derived name or a column.
+
+    ``depths`` gives ``d1..d4`` (one column a stage); ``d``, ``w2``, ``w_ratio1``, ``flops`` ...
+    give one column.
+    """
+    if name in LIST_PARAMS:
+        if name not in df.columns:
+            raise DsdError(f"parameter {name!r}: no column {name!r} in the results")
+        a = _stack(df[name])
+        return [f"{LIST_PARAMS[name]}{i + 1}" for i in range(a.shape[1])], a
+    derived = derived_params(df)
+    if name in derived.columns:
+        return [name], derived[[name]].to_numpy(dtype=float)
+    if name in df.columns:
+        values = pd.to_numeric(df[name], errors="coerce")
+        if values.notna().any():
+            return [name], values.to_numpy(dtype=float)[:, None]
+        raise DsdError(f"parameter {name!r} is not numeric")
+    known = sorted({*LIST_PARAMS, *derived.columns})
+    raise DsdError(f"unknown parameter {name!r} (known: {', '.join(known)})")

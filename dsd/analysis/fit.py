@@ -1,0 +1,155 @@
+"""Fitting the quantized linear form of RegNet (DDS §3.3, figure 7) to a model's per-block widths.
+
+The RegNet generator, for depth ``d`` and parameters ``(w0, wa, wm)``:
+``u_j = w0 + wa * j`` (``j = 0..d-1``), ``s_j = round(log(u_j / w0) / log(wm))``, and the
+predicted width of block ``j`` is ``w0 * wm ** s_j`` rounded to a multiple of ``q = 8``.
+:func:`quantized_linear_widths` evaluates it for a whole grid of parameters at once.
+
+:func:`fit_regnet` sets ``d`` to the number of blocks and searches ``(w0, wa, wm)`` minimising
+``e_fit = mean_j |log(predicted_j / observed_j)|``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsd.errors import DsdError
+
+Q = 8
+WM_RANGE = (1.1, 4.0)
+
+
+def block_widths(depths: Sequence[int], widths: Sequence[int]) -> tuple[int, ...]:
+    """Per-block widths of an AnyNet: stage ``i``'s width repeated ``d_i`` times."""
+    if len(depths) != len(widths):
+        raise DsdError(f"depths ({len(depths)} stages) and widths ({len(widths)}) differ in length")
+    return tuple(int(w) for d, w in zip(depths, widths, strict=True) for _ in range(int(d)))
+
+
+def quantized_linear_widths(d: int, w0, wa, wm, q: int = Q) -> np.ndarray:
+    """Predicted per-block widths for each ``(w0, wa, wm)`` (broadcast arrays): shape (..., d)."""
+    w0, wa, wm = (np.asarray(a, dtype=float)[..., None] for a in (w0, wa, wm))
+    j = np.arange(d, dtype=float)
+    s = np.round(np.log1p(wa * j / w0) / np.log(wm))
+    return np.round(w0 * wm**s / q) * q
+
+
+def _e_fit(log_obs: np.ndarray, w0, wa, wm) -> np.ndarray:
+    """``e_fit`` of each parameter triple (1-d arrays of one length) against ``log_obs``."""
+    pred = quantized_linear_widths(log_obs.size, w0, wa, wm)
+    return np.mean(np.abs(np.log(np.maximum(pred, Q)) - log_obs), axis=-1)
+
+
+@dataclass(frozen=True)
+class RegNetFit:
+    """Best quantized linear fit of a model's per-block widths.
+
+    ``d``: number of blocks; ``w0, wa, wm``: the fitted parameters; ``e_fit``: mean absolute log
+    ratio of predicted to observed widths; ``widths``: predicted per-block widths; ``observed``: the
+    widths that were fitted.
+    """
+
+    d: int
+    w0: int
+    wa: float
+    wm: float
+    e_fit: float
+    widths: tuple[int, ...]
+    observed: tuple[int, ...]
+
+    @property
+    def stage_widths(self) -> tuple[int, ...]:
+        """Distinct predicted widths, one a stage."""
+        return tuple(dict.fromkeys(self.widths))
+
+    @property
+    def stage_depths(self) -> tuple[int, ...]:
+        """Number of blocks of each predicted stage."""
+        return tuple(self.widths.count(w) for w in self.stage_widths)
+
+
+def _grid(*axes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Flattened Cartesian product of 1-d arrays."""
+    return tuple(a.ravel() for a in np.meshgrid(*axes, indexing="ij"))
+
+
+def _coarse(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coarse grid: w0 near the first width and log-spaced, wa and wm log-spaced."""
+    top = max(float(obs.max()), Q)
+    w0 = np.unique(
+        np.concatenate(
+            (
+                np.round(np.geomspace(Q, top, 12) / Q) * Q,
+                obs[0] + Q * np.arange(-2, 3),
+                np.unique(obs)[:3],
+            )
+        )
+    )
+    w0 = w0[(w0 >= Q) & (w0 <= top)]
+    wa = np.geomspace(0.5, max(2.0 * top, 256.0), 28)
+    wm = 1 + np.geomspace(WM_RANGE[0] - 1, WM_RANGE[1] - 1, 20)
+    return _grid(w0, wa, wm)
+
+
+def _refine(w0: float, wa: float, wm: float, step: float) -> tuple[np.ndarray, ...]:
+    """A local grid around ``(w0, wa, wm)``: w0 by multiples of 8, wa and wm-1 by factors."""
+    w0s = w0 + Q * np.arange(-2, 3)
+    w0s = w0s[w0s >= Q]
+    was = wa * np.geomspace(1 / step, step, 11)
+    wms = 1 + (wm - 1) * np.geomspace(1 / step, step, 11)
+    wms = np.clip(wms, *WM_RANGE)
+    return _grid(w0s, was, wms)
+
+
+def fit_regnet(
+    block_widths: Sequence[float], rounds: int = 10, keep: int = 6, q: int = Q
+) -> RegNetFit:
+    """Fit the RegNet quantized linear form to per-block widths (DDS §3.3, figure 7).
+
+    ``d`` is set to ``len(block_widths)``; ``(w0, wa, wm)`` minimise
+    ``e_fit = mean_j |log(predicted_j / observed_j)|``.
+
+    What the paper leaves open, and what is chosen here:
+
+    - the grid: a coarse grid (``w0`` a multiple of 8, taken log-spaced from 8 to the largest
+      observed width plus the first observed width and its neighbours; ``wa`` 28 log-spaced values
+      in [0.5, max(256, 2 max width)]; ``wm`` 20 values in [1.1, 4] with ``wm - 1`` log-spaced),
+      then ``rounds`` local refinements around the ``keep`` best distinct triples, shrinking the
+      ``wa`` and ``wm - 1`` factors each round; ``w0`` is not capped at the paper's 256;
+    - the log ratio is absolute (otherwise over- and under-predictions would cancel);
+    - ``w0`` is a multiple of 8 (as pycls requires) and predicted widths use the generator's
+      rounding to multiples of ``q = 8``; ``wm`` may leave the paper's [1.5, 3] (to [1.1, 4]) so
+      that AnyNet models with slowly growing widths can be fitted;
+    - ties (many triples give the same widths) go to the first one found.
+    """
+    obs = np.asarray(block_widths, dtype=float)
+    if obs.ndim != 1 or obs.size == 0 or not np.all(np.isfinite(obs)) or np.any(obs <= 0):
+        raise DsdError("fit_regnet: block widths must be a non-empty sequence of positive numbers")
+    log_obs = np.log(obs)
+    w0, wa, wm = _coarse(obs)
+    err = _e_fit(log_obs, w0, wa, wm)
+    step = 2.0
+    for _ in range(rounds):
+        order = np.argsort(err, kind="stable")
+        _, first = np.unique(err[order].round(12), return_index=True)
+        best = order[np.sort(first)[:keep]]
+        cand = [_refine(w0[i], wa[i], wm[i], step) for i in best]
+        w0 = np.concatenate([w0[best], *(c[0] for c in cand)])
+        wa = np.concatenate([wa[best], *(c[1] for c in cand)])
+        wm = np.concatenate([wm[best], *(c[2] for c in cand)])
+        err = _e_fit(log_obs, w0, wa, wm)
+        step = 1 + (step - 1) * 0.5
+    i = int(np.argmin(err))
+    pred = quantized_linear_widths(obs.size, w0[i], wa[i], wm[i], q)
+    return RegNetFit(
+        d=int(obs.size),
+        w0=int(w0[i]),
+        wa=float(wa[i]),
+        wm=float(wm[i]),
+        e_fit=float(err[i]),
+        widths=tuple(int(v) for v in pred),
+        observed=tuple(int(v) if float(v).is_integer() else float(v) for v in obs),
+    )

@@ -1,0 +1,372 @@
+"""Statistics of populations of models: error EDFs, normalised EDFs, KS, bootstrap, random search.
+
+Definitions follow the papers (see docs/PAPER.md, section "Statistics"):
+
+- error EDF (DDS eq. 1): ``F(e) = sum_i w_i 1[e_i < e]`` with ``w_i = 1/n`` (note the strict ``<``);
+- normalised EDF (NDS): the same with the complexity weights of :func:`complexity_weights`;
+- KS statistic: ``D = sup_e |F_1(e) - F_2(e)|``;
+- empirical bootstrap of the best value of a parameter (DDS footnote 4);
+- random-search efficiency (NDS): the expected minimum error of ``k`` random draws.
+
+Every function is pure; randomness comes from an explicit ``seed`` (an int or a
+``numpy.random.Generator``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from dsd.errors import DsdError
+
+SeedLike = int | np.random.Generator | None
+
+
+def _rng(seed: SeedLike) -> np.random.Generator:
+    """A Generator from an int seed, a Generator (used as is) or None (fresh entropy)."""
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _as_1d(name: str, x) -> np.ndarray:
+    """``x`` as a 1-d float array, or a DsdError naming ``name``."""
+    a = np.asarray(x, dtype=float)
+    if a.ndim != 1:
+        raise DsdError(f"{name}: expected a 1-d sequence, got shape {a.shape}")
+    return a
+
+
+def kish_size(weights) -> float:
+    """Kish's effective sample size ``(sum w)^2 / sum w^2`` (n for equal weights)."""
+    w = np.asarray(weights, dtype=float)
+    s2 = float(np.sum(w * w))
+    return float(np.sum(w)) ** 2 / s2 if s2 > 0 else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class ConfidenceBand:
+    """A pointwise band ``lower <= F(x) <= upper`` on the grid ``x`` at confidence ``level``."""
+
+    x: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    level: float
+    method: str
+
+
+@dataclass(frozen=True, eq=False)
+class EDF:
+    """An error EDF ``F(e) = sum_i w_i 1[e_i < e]``: sorted errors ``x`` and their weights.
+
+    Built by :func:`edf`. ``n`` counts the models with positive weight; ``min`` and ``mean`` are the
+    smallest error and the (weighted) mean error of those models.
+    """
+
+    x: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of models in the EDF."""
+        return int(self.x.size)
+
+    @property
+    def min(self) -> float:
+        """Smallest error."""
+        return float(self.x[0])
+
+    @property
+    def mean(self) -> float:
+        """Weighted mean error (the plain mean for an unweighted EDF)."""
+        return float(np.sum(self.x * self.weights))
+
+    @property
+    def n_eff(self) -> float:
+        """Kish effective sample size of the weights (``n`` for an unweighted EDF)."""
+        return kish_size(self.weights)
+
+    def evaluate(self, e):
+        """``F(e)``, the weight of models with error strictly below ``e`` (scalar or array)."""
+        cum = np.concatenate(([0.0], np.cumsum(self.weights)))
+        idx = np.searchsorted(self.x, np.asarray(e, dtype=float), side="left")
+        out = np.minimum(cum[idx], 1.0)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def steps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Arrays ``(x, F)`` for ``plt.step(x, F, where="post")``: F just after each ``x``."""
+        return self.x, np.minimum(np.cumsum(self.weights), 1.0)
+
+    def quantile(self, q):
+        """Smallest error ``e_i`` with ``F(e_i) + w_i >= q`` (the inverse EDF)."""
+        cum = np.cumsum(self.weights)
+        idx = np.searchsorted(cum, np.asarray(q, dtype=float) - 1e-12, side="left")
+        out = self.x[np.clip(idx, 0, self.n - 1)]
+        return float(out) if np.ndim(out) == 0 else out
+
+    def grid(self, points: int = 200) -> np.ndarray:
+        """An evaluation grid spanning the errors (a little beyond both ends)."""
+        lo, hi = self.x[0], self.x[-1]
+        pad = 0.02 * (hi - lo) if hi > lo else 0.01
+        return np.linspace(lo - pad, hi + pad, points)
+
+    def confidence_band(
+        self,
+        level: float = 0.95,
+        method: str = "dkw",
+        *,
+        x=None,
+        reps: int = 1000,
+        seed: SeedLike = 0,
+    ) -> ConfidenceBand:
+        """A confidence band for F on ``x``: ``"dkw"`` (uniform, exact) or ``"bootstrap"`` (pointwise).
+
+        The DKW band is ``F +- sqrt(log(2 / (1 - level)) / (2 n))`` with ``n`` the Kish effective size
+        for weighted EDFs (an approximation there). The bootstrap band resamples models with
+        replacement, renormalises their weights, and takes pointwise percentiles of F.
+        """
+        if not 0 < level < 1:
+            raise DsdError(f"confidence level must be in (0, 1), got {level}")
+        x = self.grid() if x is None else np.asarray(x, dtype=float)
+        f = np.asarray(self.evaluate(x), dtype=float)
+        if method == "dkw":
+            eps = math.sqrt(math.log(2 / (1 - level)) / (2 * self.n_eff))
+            return ConfidenceBand(x, np.clip(f - eps, 0, 1), np.clip(f + eps, 0, 1), level, method)
+        if method == "bootstrap":
+            curves = _bootstrap_curves(self.x, self.weights, x, reps, _rng(seed))
+            tail = (1 - level) / 2
+            lower, upper = np.quantile(curves, [tail, 1 - tail], axis=0)
+            return ConfidenceBand(x, lower, upper, level, method)
+        raise DsdError(f"unknown confidence band method {method!r} (use 'dkw' or 'bootstrap')")
+
+
+def _bootstrap_curves(e, w, x, reps: int, rng: np.random.Generator) -> np.ndarray:
+    """EDFs of ``reps`` resamples of ``(e, w)`` evaluated on ``x``: an array (reps, len(x))."""
+    n = e.size
+    idx = rng.integers(0, n, size=(reps, n))
+    flat = (np.arange(reps)[:, None] * n + idx).ravel()
+    counts = np.bincount(flat, minlength=reps * n).reshape(reps, n)
+    cw = counts * w
+    below = (e[:, None] < x[None, :]).astype(float)
+    return (cw @ below) / cw.sum(axis=1, keepdims=True)
+
+
+def edf(errors, weights=None) -> EDF:
+    """The error EDF of ``errors`` (DDS eq. 1), or the normalised EDF given ``weights`` (NDS).
+
+    Models with a non-finite error or zero weight are left out; the remaining weights are
+    rescaled to sum to 1.
+
+    Examples
+    --------
+    >>> f = edf([0.3, 0.1, 0.2, 0.4])
+    >>> f.evaluate(0.3), f.n, f.min, round(f.mean, 3)
+    (0.5, 4, 0.1, 0.25)
+    """
+    e = _as_1d("errors", errors)
+    w = np.full(e.size, 1.0) if weights is None else _as_1d("weights", weights)
+    if w.size != e.size:
+        raise DsdError(f"weights has {w.size} entries but errors has {e.size}")
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise DsdError("weights must be finite and non-negative")
+    keep = np.isfinite(e) & (w > 0)
+    if not np.any(keep):
+        raise DsdError("edf: no finite errors with positive weight")
+    e, w = e[keep], w[keep]
+    order = np.argsort(e, kind="stable")
+    return EDF(e[order], w[order] / w.sum())
+
+
+def complexity_weights(values, bins: int = 10, range: tuple[float, float] | None = None):
+    """NDS weights that make a population's complexity distribution uniform over ``range``.
+
+    ``range`` is split into ``bins`` equal bins (the last one closed); a model in bin ``j`` gets
+    weight ``1 / (bins * m_j)`` with ``m_j`` the models in that bin, so the weights sum to 1. Models
+    outside ``range`` (or with a non-finite value) get weight 0. An empty bin raises
+    :class:`DsdError` naming it: choose fewer bins or a narrower range.
+
+    >>> complexity_weights([1, 2, 2, 9], bins=2, range=(0, 4)).tolist()
+    [0.5, 0.25, 0.25, 0.0]
+    """
+    v = _as_1d("values", values)
+    if bins < 1:
+        raise DsdError(f"bins must be >= 1, got {bins}")
+    lo, hi = (np.nanmin(v), np.nanmax(v)) if range is None else map(float, range)
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        raise DsdError(f"complexity range must be finite with low < high, got ({lo}, {hi})")
+    edges = np.linspace(lo, hi, bins + 1)
+    inside = np.isfinite(v) & (v >= lo) & (v <= hi)
+    j = np.clip(np.searchsorted(edges, np.where(inside, v, lo), side="right") - 1, 0, bins - 1)
+    m = np.bincount(j[inside], minlength=bins)
+    empty = np.flatnonzero(m == 0)
+    if empty.size:
+        k = int(empty[0])
+        raise DsdError(
+            f"complexity bin {k + 1} of {bins} [{edges[k]:.4g}, {edges[k + 1]:.4g}) has no models; "
+            "use fewer bins or a narrower range"
+        )
+    return np.where(inside, 1.0 / (bins * m[j]), 0.0)
+
+
+@dataclass(frozen=True)
+class KSResult:
+    """Two-sample Kolmogorov-Smirnov result: ``statistic`` D, ``pvalue``, sizes and method."""
+
+    statistic: float
+    pvalue: float
+    n1: float
+    n2: float
+    method: str
+
+
+def ks(errors_a, errors_b, weights_a=None, weights_b=None) -> KSResult:
+    """KS distance ``D = sup_e |F_a(e) - F_b(e)|`` between two (possibly normalised) error EDFs.
+
+    Arguments are error arrays or :class:`EDF` objects. Without weights this is scipy's
+    ``ks_2samp`` (exact or asymptotic p-value as scipy chooses). With weights (normalised EDFs) D is
+    computed from the weighted EDFs and the p-value is the asymptotic Kolmogorov one with Kish
+    effective sample sizes ``n = (sum w)^2 / sum w^2`` in place of n (an approximation; ``n1``/``n2``
+    report those sizes, ``method`` says which path was taken).
+    """
+    a = errors_a if isinstance(errors_a, EDF) else edf(errors_a, weights_a)
+    b = errors_b if isinstance(errors_b, EDF) else edf(errors_b, weights_b)
+    plain = not any(isinstance(x, EDF) for x in (errors_a, errors_b)) and (
+        weights_a is None and weights_b is None
+    )
+    if plain or (_uniform(a.weights) and _uniform(b.weights)):
+        r = stats.ks_2samp(a.x, b.x)
+        return KSResult(float(r.statistic), float(r.pvalue), a.n, b.n, "ks_2samp")
+    pts = np.concatenate((a.x, b.x))
+    fa = np.concatenate(([0.0], np.cumsum(a.weights)))[np.searchsorted(a.x, pts, side="right")]
+    fb = np.concatenate(([0.0], np.cumsum(b.weights)))[np.searchsorted(b.x, pts, side="right")]
+    d = float(np.max(np.abs(fa - fb)))
+    n1, n2 = a.n_eff, b.n_eff
+    p = float(stats.kstwobign.sf(d * math.sqrt(n1 * n2 / (n1 + n2))))
+    return KSResult(d, min(max(p, 0.0), 1.0), n1, n2, "weighted (Kish effective sizes)")
+
+
+def _uniform(w: np.ndarray) -> bool:
+    """True when all weights are equal."""
+    return bool(np.allclose(w, w[0], rtol=1e-9, atol=0))
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """Likely range of the best value of a parameter: ``low``, ``median``, ``high`` at ``ci``.
+
+    Scalars for a scalar parameter, arrays (one entry a stage) for a per-stage parameter.
+    ``samples`` holds the parameter value of the best model of every repetition, shape (reps,)
+    or (reps, stages).
+    """
+
+    low: float | np.ndarray
+    median: float | np.ndarray
+    high: float | np.ndarray
+    ci: float
+    samples: np.ndarray
+    n: int
+    m: int
+
+    @property
+    def best(self):
+        """The most likely best value (the median)."""
+        return self.median
+
+
+def bootstrap_best(
+    values,
+    errors,
+    frac: float = 0.25,
+    reps: int = 10_000,
+    ci: float = 0.95,
+    seed: SeedLike = 0,
+) -> BootstrapResult:
+    """Empirical bootstrap of the parameter value of the best model (DDS footnote 4).
+
+    From the ``n`` pairs ``(x_i, e_i)`` draw ``m = max(1, round(frac * n))`` with replacement, keep
+    the ``x`` of the minimum-error pair, repeat ``reps`` times. ``low``/``high`` are the
+    ``(1 - ci)/2`` and ``(1 + ci)/2`` quantiles of those ``x`` and ``median`` the 0.5 quantile,
+    each an observed value (numpy's ``inverted_cdf`` quantile), so integer parameters stay integer.
+    ``values`` may be 2-d (models x stages) for per-stage parameters. All repetitions are drawn at
+    once as a (reps, m) index matrix. Pairs with a non-finite error or value are dropped.
+    """
+    x = np.asarray(values, dtype=float)
+    e = _as_1d("errors", errors)
+    if x.ndim not in (1, 2) or x.shape[0] != e.size:
+        raise DsdError(f"values must have {e.size} rows (one a model), got shape {x.shape}")
+    if not 0 < frac <= 1 or not 0 < ci < 1 or reps < 1:
+        raise DsdError(f"need 0 < frac <= 1, 0 < ci < 1, reps >= 1 (got {frac}, {ci}, {reps})")
+    finite = np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=1)
+    keep = np.isfinite(e) & finite
+    x, e = x[keep], e[keep]
+    n = e.size
+    if n == 0:
+        raise DsdError("bootstrap_best: no models with a finite error and value")
+    m = max(1, round(frac * n))
+    idx = _rng(seed).integers(0, n, size=(reps, m))
+    best = idx[np.arange(reps), np.argmin(e[idx], axis=1)]
+    samples = x[best]
+    tail = (1 - ci) / 2
+    low, med, high = np.quantile(samples, [tail, 0.5, 1 - tail], axis=0, method="inverted_cdf")
+    if x.ndim == 1:
+        low, med, high = float(low), float(med), float(high)
+    return BootstrapResult(low, med, high, ci, samples, n, m)
+
+
+@dataclass(frozen=True, eq=False)
+class RandomSearchResult:
+    """Expected minimum error of ``k`` models drawn without replacement: ``mean[i]`` for ``k[i]``.
+
+    ``low``/``high`` are the ``(1 - level)/2`` and ``(1 + level)/2`` quantiles of that minimum.
+    """
+
+    k: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    level: float
+    n: int
+
+
+def random_search_efficiency(
+    errors, k: Sequence[int] | None = None, level: float = 0.5
+) -> RandomSearchResult:
+    """Random-search efficiency (NDS): the distribution of the best error of ``k`` random models.
+
+    Closed form by order statistics: with sorted errors ``e_(1) <= ... <= e_(n)``, the minimum of
+    ``k`` draws without replacement is ``e_(i)`` with probability ``C(n-i, k-1) / C(n, k)``. The
+    default ``k`` is every value 1..n (n <= 1000) or 200 log-spaced values.
+
+    >>> r = random_search_efficiency([1.0, 2.0, 3.0], k=[1, 2, 3])
+    >>> r.mean.round(4).tolist()
+    [2.0, 1.3333, 1.0]
+    """
+    e = np.sort(_as_1d("errors", errors)[np.isfinite(np.asarray(errors, dtype=float))])
+    n = e.size
+    if n == 0:
+        raise DsdError("random_search_efficiency: no finite errors")
+    if k is None:
+        k = np.arange(1, n + 1) if n <= 1000 else np.unique(np.geomspace(1, n, 200).astype(int))
+    k = np.asarray(k, dtype=int)
+    if np.any(k < 1) or np.any(k > n):
+        raise DsdError(f"k must be within 1..{n} (the number of models)")
+    i = np.arange(1, n + 1)
+    kk = k[:, None]
+    # log of P(min = e_(i)) = C(n-i, k-1) / C(n, k); zero where n - i < k - 1
+    ok = (n - i)[None, :] >= kk - 1
+    logc = (
+        special.gammaln(n - i + 1)[None, :]
+        - special.gammaln(kk)
+        - special.gammaln(np.maximum(n - i - kk + 2, 1))
+    )
+    lognk = special.gammaln(n + 1) - special.gammaln(kk + 1) - special.gammaln(n - kk + 1)
+    p = np.where(ok, np.exp(np.where(ok, logc - lognk, 0.0)), 0.0)
+    p /= p.sum(axis=1, keepdims=True)
+    mean = p @ e
+    cdf = np.cumsum(p, axis=1)
+    tail = (1 - level) / 2
+    low = e[np.argmax(cdf >= tail - 1e-12, axis=1)]
+    high = e[np.argmax(cdf >= 1 - tail - 1e-12, axis=1)]
+    return RandomSearchResult(k, mean, low, high, level, n)

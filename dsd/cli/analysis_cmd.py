@@ -1,0 +1,221 @@
+"""``dsd edf``, ``dsd bootstrap``, ``dsd fit``, ``dsd report``: analysis of results files.
+
+Each command takes any number of results files; rows are merged, filtered (``--filter key=value``,
+``status=ok`` by default) and grouped into populations by ``--by`` (default: space). Every input is
+read and validated, and every output path checked, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dsd.errors import DsdError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by every analysis command."""
+    p.add_argument("results", nargs="+", help="results files (.parquet, .csv, .json)")
+    p.add_argument(
+        "--by", default="space", help="column that groups rows into populations (default: space)"
+    )
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keep rows whose KEY is one of the comma-separated VALUEs; repeatable "
+        "(default keeps status=ok unless a status filter is given)",
+    )
+
+
+def _parser(sub, name: str, help_: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand parser with the example formatter."""
+    from dsd.cli import ExampleFormatter
+
+    p = sub.add_parser(
+        name, help=help_, description=help_, epilog=epilog, formatter_class=ExampleFormatter
+    )
+    _common(p)
+    return p
+
+
+def _range(text: str | None) -> tuple[float, float] | None:
+    """Parse ``LOW:HIGH`` with optional M/G suffixes (360M:400M)."""
+    if text is None:
+        return None
+    scale = {"k": 1e3, "m": 1e6, "g": 1e9}
+
+    def num(t: str) -> float:
+        t = t.strip()
+        mult = scale.get(t[-1:].lower(), 1.0)
+        return float(t[:-1] if mult != 1.0 else t) * mult
+
+    try:
+        lo, hi = (num(t) for t in text.split(":"))
+    except ValueError:
+        raise DsdError(f"--range {text!r}: expected LOW:HIGH, e.g. 360M:400M") from None
+    return lo, hi
+
+
+def _load(args) -> dict:
+    """Load, filter and group the results of ``args``."""
+    from dsd.analysis.data import groups, load_results
+
+    df = load_results(args.results, args.filter)
+    if df.empty:
+        raise DsdError("no rows left after filtering (is there any status=ok row?)")
+    return groups(df, args.by)
+
+
+def _print(df) -> None:
+    """Print a DataFrame as a plain text table."""
+    print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def cmd_edf(args) -> int:
+    """Handler of ``dsd edf``."""
+    from dsd.analysis import figures, tables
+
+    out = figures.check_figure_path(args.output) if args.output else None
+    pops = _load(args)
+    edfs = tables.population_edfs(pops, args.normalize, args.bins, _range(args.range))
+    summary = tables.summary_table(pops)
+    summary["n_eff"] = [round(f.n_eff, 1) for f in edfs.values()]
+    summary["edf_mean"] = [f.mean for f in edfs.values()]
+    _print(summary)
+    if out:
+        fig = figures.plot_edfs(
+            edfs, bands="bootstrap" if args.bands else None, normalized=bool(args.normalize)
+        )
+        figures.save_figure(fig, out)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_bootstrap(args) -> int:
+    """Handler of ``dsd bootstrap``."""
+    from dsd.analysis import figures, tables
+    from dsd.io import check_output_path, write_table
+
+    out = figures.check_figure_path(args.output) if args.output else None
+    table_out = check_output_path(args.table) if args.table else None
+    pops = _load(args)
+    params = args.param or ["d"]
+    table, details = tables.bootstrap_table(pops, params, args.frac, args.reps, args.ci, args.seed)
+    _print(table)
+    if out:
+        name, param = next(iter(details))
+        if len(details) > 1:
+            print("note: the figure shows the first population and parameter", file=sys.stderr)
+        labels, values, r = details[(name, param)]
+        fig = figures.plot_bootstrap(
+            values, pops[name]["top1_err"], r, labels, title=f"{name}: {param}"
+        )
+        figures.save_figure(fig, out)
+        print(f"wrote {out}", file=sys.stderr)
+    if table_out:
+        write_table(table, table_out)
+    return 0
+
+
+def cmd_fit(args) -> int:
+    """Handler of ``dsd fit``."""
+    import pandas as pd
+
+    from dsd.analysis import figures, tables
+
+    out = figures.check_figure_path(args.output) if args.output else None
+    if args.top < 1:
+        raise DsdError("--top must be >= 1")
+    pops = _load(args)
+    df = pd.concat(pops.values(), ignore_index=True)
+    table, fits = tables.fit_table(df, args.top)
+    _print(table)
+    if out:
+        fig = figures.plot_fits(fits[: args.plot], list(table["model_id"][: args.plot]))
+        figures.save_figure(fig, out)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args) -> int:
+    """Handler of ``dsd report``."""
+    from dsd.analysis.report import check_report_path, write_report
+
+    check_report_path(args.output)
+    path = write_report(
+        args.results, args.output, filters=args.filter, by=args.by, top=args.top, seed=args.seed
+    )
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    """Add the analysis commands to the ``dsd`` parser."""
+    p = _parser(
+        sub,
+        "edf",
+        "error EDFs of populations (one curve a space), optionally normalised by complexity",
+        "examples:\n  dsd edf runs/demo/results.parquet -o edf.png\n"
+        "  dsd edf results/*.parquet --normalize flops --bands -o edf.pdf\n"
+        "  dsd edf a.parquet b.parquet --by dataset --filter epochs=10",
+    )
+    p.add_argument(
+        "-o", "--output", help="figure file (.png, .pdf, .svg); without it only the table prints"
+    )
+    p.add_argument("--normalize", choices=("flops", "params", "acts"), help="NDS normalised EDFs")
+    p.add_argument(
+        "--bins", type=int, default=10, help="complexity bins for --normalize (default 10)"
+    )
+    p.add_argument(
+        "--range", help="complexity range LOW:HIGH for --normalize (default: shared range)"
+    )
+    p.add_argument("--bands", action="store_true", help="shade 95%% bootstrap confidence bands")
+    p.set_defaults(func=cmd_edf)
+
+    p = _parser(
+        sub,
+        "bootstrap",
+        "likely range of the best value of parameters (empirical bootstrap, DDS footnote 4)",
+        "examples:\n  dsd bootstrap results.parquet --param depths --param widths\n"
+        "  dsd bootstrap results.parquet --param d --param g -o d.png --table best.csv",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        help="parameter: depths, widths, bottleneck_ratios, group_widths (one row a stage), "
+        "or d, d1, w4, b, g, w_ratio1, flops, params, acts, w0, wa, wm, any numeric column; repeatable",
+    )
+    p.add_argument("--frac", type=float, default=0.25, help="fraction drawn per repetition (0.25)")
+    p.add_argument("--reps", type=int, default=10_000, help="repetitions (10000)")
+    p.add_argument("--ci", type=float, default=0.95, help="interval coverage (0.95)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "-o", "--output", help="scatter figure of the first parameter (.png, .pdf, .svg)"
+    )
+    p.add_argument("--table", help="also write the table (.parquet, .csv, .json)")
+    p.set_defaults(func=cmd_bootstrap)
+
+    p = _parser(
+        sub,
+        "fit",
+        "quantized linear fits (w0, wa, wm, e_fit) of the best models' per-block widths",
+        "examples:\n  dsd fit results.parquet --top 20\n  dsd fit results.parquet --top 5 -o fits.png",
+    )
+    p.add_argument("--top", type=int, default=20, help="number of best models to fit (20)")
+    p.add_argument("--plot", type=int, default=5, help="models drawn in the figure (5)")
+    p.add_argument("-o", "--output", help="figure file (.png, .pdf, .svg)")
+    p.set_defaults(func=cmd_fit)
+
+    p = _parser(
+        sub,
+        "report",
+        "one self-contained HTML page: summary, EDFs, KS, bootstrap, fits, best models",
+        "examples:\n  dsd report results/*.parquet -o report.html\n"
+        "  dsd report runs/demo/results.parquet --top 20 -o report.html",
+    )
+    p.add_argument("-o", "--output", required=True, help="the .html file to write")
+    p.add_argument("--top", type=int, default=10, help="best models listed and fitted (10)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_report)
