@@ -105,7 +105,7 @@ def _refine(w0: float, wa: float, wm: float, step: float) -> tuple[np.ndarray, .
 
 
 def fit_regnet(
-    block_widths: Sequence[float], rounds: int = 10, keep: int = 6, q: int = Q
+    block_widths: Sequence[float], rounds: int = 10, keep: int = 10, q: int = Q
 ) -> RegNetFit:
     """Fit the RegNet quantized linear form to per-block widths (DDS §3.3, figure 7).
 

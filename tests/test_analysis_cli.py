@@ -1,0 +1,151 @@
+"""dsd edf / bootstrap / fit / report: outputs, the self-contained report, and bad inputs."""
+
+from __future__ import annotations
+
+import base64
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+from analysis_fixtures import D_STAR, synthetic_results
+
+from dsd.analysis import write_report
+from dsd.cli import main
+from dsd.io import write_table
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("results")
+    paths = {
+        "a1": d / "a1.parquet",
+        "a2": d / "a2.parquet",
+        "r": d / "r.parquet",
+    }
+    write_table(synthetic_results(120, "AnyNetXA", 0), paths["a1"])
+    write_table(synthetic_results(120, "AnyNetXA", 1), paths["a2"])
+    write_table(synthetic_results(150, "RegNetX", 2, offset=-0.03, regnet=True), paths["r"])
+    return {k: str(v) for k, v in paths.items()}
+
+
+def test_edf_prints_one_row_a_space_and_writes_the_figure(files, tmp_path, capsys):
+    out = tmp_path / "edf.png"
+    assert main(["edf", files["a1"], files["a2"], files["r"], "-o", str(out)]) == 0
+    table = capsys.readouterr().out
+    rows = [line.split() for line in table.splitlines()[1:]]
+    assert [r[0] for r in rows] == ["AnyNetXA", "RegNetX"] and [r[1] for r in rows] == [
+        "240",
+        "150",
+    ]
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_edf_normalised_with_bands(files, tmp_path, capsys):
+    out = tmp_path / "edf.pdf"
+    argv = ["edf", files["a1"], files["r"], "--normalize", "flops", "--bins", "4", "--bands"]
+    assert main([*argv, "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(b"%PDF")
+    assert "n_eff" in capsys.readouterr().out
+
+
+def test_bootstrap_table_covers_the_planted_depth(files, capsys):
+    assert main(["bootstrap", files["a1"], files["a2"], "--param", "d", "--param", "depths"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    d = next(r for r in rows if r[1] == "d")
+    assert float(d[2]) <= D_STAR <= float(d[4])
+    assert [r[1] for r in rows] == ["d", "d1", "d2", "d3", "d4"]
+
+
+def test_fit_prints_the_best_models_parameters(files, capsys):
+    assert main(["fit", files["r"], "--top", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["model_id", "space", "top1_err", "d", "w0", "wa", "wm", "e_fit"]
+    assert len(lines) == 6
+    assert all(float(line.split()[-1]) == 0 for line in lines[1:])  # RegNets are fitted exactly
+
+
+class _Page(HTMLParser):
+    """Collects tags, image sources and every src/href attribute."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.imgs, self.refs = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for k, v in attrs:
+            if k in ("src", "href"):
+                self.refs.append(v)
+            if tag == "img" and k == "src":
+                self.imgs.append(v)
+
+
+def test_report_is_one_self_contained_page(files, tmp_path):
+    out = tmp_path / "report.html"
+    assert main(["report", files["a1"], files["a2"], files["r"], "-o", str(out)]) == 0
+    page = _Page()
+    page.feed(out.read_text())
+    assert len(page.imgs) >= 6
+    for src in page.imgs:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG")
+    assert all(r.startswith("data:") for r in page.refs)
+    assert "script" not in page.tags and "link" not in page.tags
+    text = out.read_text()
+    for section in ("Summary", "Error EDFs", "KS statistic", "Bootstrap", "fits", "Best 10 models"):
+        assert section in text
+
+
+def test_write_report_accepts_a_dataframe(tmp_path):
+    df = pd.concat([synthetic_results(60, "AnyNetXA", 0), synthetic_results(60, "AnyNetXE", 1)])
+    path = write_report(df, tmp_path / "r.html", reps=500)
+    assert path.stat().st_size > 10_000
+
+
+def _assert_fails(argv, capsys, output):
+    """Exit 2, exactly one line on stderr, and no output file."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not output.exists()
+    assert not list(output.parent.glob(f".{output.name}*"))  # no temporary left behind
+    return err
+
+
+@pytest.mark.parametrize("command", ["edf", "bootstrap", "fit", "report"])
+def test_bad_inputs_exit_2_with_one_line_and_no_output(command, files, tmp_path, capsys):
+    out = tmp_path / ("out.html" if command == "report" else "out.png")
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"PAR1 garbage")
+    schemaless = tmp_path / "schemaless.parquet"
+    write_table(pd.DataFrame({"a": [1, 2]}), schemaless)
+    assert "no such file" in _assert_fails(
+        [command, files["a1"], str(tmp_path / "missing.parquet"), "-o", str(out)], capsys, out
+    )
+    assert "corrupt.parquet" in _assert_fails(
+        [command, files["a1"], str(corrupt), "-o", str(out)], capsys, out
+    )
+    assert "missing column" in _assert_fails(
+        [command, str(schemaless), "-o", str(out)], capsys, out
+    )
+    _assert_fails([command, files["a1"], "--filter", "status", "-o", str(out)], capsys, out)
+    _assert_fails([command, files["a1"], "--filter", "space=Nope", "-o", str(out)], capsys, out)
+
+
+def test_bad_output_paths_are_refused_before_any_work(files, tmp_path, capsys):
+    _assert_fails(
+        ["edf", files["a1"], "-o", str(tmp_path / "edf.txt")], capsys, tmp_path / "edf.txt"
+    )
+    _assert_fails(
+        ["report", files["a1"], "-o", str(tmp_path / "r.png")], capsys, tmp_path / "r.png"
+    )
+    missing_dir = tmp_path / "nope" / "edf.png"
+    _assert_fails(["edf", files["a1"], "-o", str(missing_dir)], capsys, missing_dir)
+
+
+@pytest.mark.parametrize("command", ["edf", "bootstrap", "fit", "report"])
+def test_help_has_an_example(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    assert f"dsd {command} " in capsys.readouterr().out.split("examples:")[1]
