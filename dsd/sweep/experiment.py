@@ -9,6 +9,7 @@ complexity regime, the data set, the epochs and recipe, the training seeds and t
     flops: [2M, 6M]         # complexity regime (numbers or 360M / 0.4G / 360e6); omit for none
     resolution: 16          # input size and classes the models are built for
     num_classes: 10
+    network: {stem: res_stem_cifar}      # other network-level overrides (optional)
     dataset: digits         # data set and (for cifar10 / imagefolder) its path
     data: null
     epochs: 3
@@ -55,6 +56,7 @@ class Experiment:
     sample_seed: int = 0
     resolution: int | None = None
     num_classes: int | None = None
+    network: dict = field(default_factory=dict)
     data: str | None = None
     recipe: dict = field(default_factory=dict)
     seeds: tuple[int, ...] = (0,)
@@ -63,7 +65,8 @@ class Experiment:
 
     def plan(self) -> dict:
         """Everything that decides *what* is trained (not where): a resumed run must match it."""
-        keep = ("spaces", "n", "flops", "sample_seed", "resolution", "num_classes", "dataset")
+        keep = ("spaces", "n", "flops", "sample_seed", "resolution", "num_classes", "network")
+        keep = (*keep, "dataset")
         plan = {k: getattr(self, k) for k in keep}
         return {**plan, "epochs": self.epochs, "recipe": self.recipe, "seeds": self.seeds}
 
@@ -202,7 +205,19 @@ def _recipe_class() -> type:
 
 REQUIRED = ("name", "spaces", "n", "dataset", "epochs")
 ALLOWED = (*REQUIRED, "description", "flops", "sample_seed", "resolution", "num_classes")
-ALLOWED = (*ALLOWED, "data", "recipe", "seeds", "executor")
+ALLOWED = (*ALLOWED, "network", "data", "recipe", "seeds", "executor")
+# Network-level fields an experiment may override in every space it samples.
+NETWORK_KEYS = {"stem": str, "stem_width": int, "block": str, "se_ratio": float, "head_width": int}
+
+
+def _network(value: Any, where: str) -> dict:
+    """Network-level overrides (stem, stem_width, block, se_ratio, head_width)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DsdError(f"{where}: expected a mapping such as {{stem: res_stem_cifar}}")
+    _check_keys(value, NETWORK_KEYS, where)
+    return {k: _check_type(v, NETWORK_KEYS[k], f"{where}.{k}") for k, v in value.items()}
 
 
 def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
@@ -233,6 +248,7 @@ def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
         sample_seed=_check_type(raw.get("sample_seed", 0), int, w("sample_seed")),
         resolution=_positive_int(raw.get("resolution"), w("resolution"), allow_none=True),
         num_classes=_positive_int(raw.get("num_classes"), w("num_classes"), allow_none=True),
+        network=_network(raw.get("network"), w("network")),
         data=_check_type(raw.get("data"), str | None, w("data")),
         recipe=recipe,
         seeds=_int_list(raw.get("seeds", [0]), w("seeds")),

@@ -27,18 +27,15 @@ def sample_experiment(exp: Experiment) -> pd.DataFrame:
     """Sample ``exp.n`` models from every space of the experiment (deterministic for its seed)."""
     from dsd.spaces import load_space
 
-    frames = []
-    for name in exp.spaces:
-        space = load_space(name)
-        frames.append(
-            space.sample(
-                exp.n,
-                flops=exp.flops,
-                seed=exp.sample_seed,
-                resolution=exp.resolution,
-                num_classes=exp.num_classes,
-            )
-        )
+    network = dict(exp.network)
+    if exp.resolution is not None:
+        network["resolution"] = exp.resolution
+    if exp.num_classes is not None:
+        network["num_classes"] = exp.num_classes
+    frames = [
+        load_space(name).sample(exp.n, flops=exp.flops, seed=exp.sample_seed, **network)
+        for name in exp.spaces
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
