@@ -20,6 +20,7 @@ from dsd.errors import DsdError
 
 Q = 8
 WM_RANGE = (1.1, 4.0)
+POINTS = 15
 
 
 def block_widths(depths: Sequence[int], widths: Sequence[int]) -> tuple[int, ...]:
@@ -98,8 +99,8 @@ def _refine(w0: float, wa: float, wm: float, step: float) -> tuple[np.ndarray, .
     """A local grid around ``(w0, wa, wm)``: w0 by multiples of 8, wa and wm-1 by factors."""
     w0s = w0 + Q * np.arange(-2, 3)
     w0s = w0s[w0s >= Q]
-    was = wa * np.geomspace(1 / step, step, 11)
-    wms = 1 + (wm - 1) * np.geomspace(1 / step, step, 11)
+    was = wa * np.geomspace(1 / step, step, POINTS)
+    wms = 1 + (wm - 1) * np.geomspace(1 / step, step, POINTS)
     wms = np.clip(wms, *WM_RANGE)
     return _grid(w0s, was, wms)
 

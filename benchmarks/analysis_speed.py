@@ -1,0 +1,103 @@
+"""Analysis speed (issue 5's targets), printed as a table.
+
+    python benchmarks/analysis_speed.py [--repeats 5] [--fits 50]
+
+Warm, in-process timings (median of repeats). Targets: ``bootstrap_best`` with 10^4 repetitions
+over 500 models in <= 0.1 s, ``fit_regnet`` <= 0.2 s per model. The bootstrap baseline is the
+naive way, measured in the same run: one Python-level draw and argmin per repetition. Ratios are
+what to quote; absolute times on shared machines are noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from dsd.analysis import bootstrap_best, edf, fit_regnet, quantized_linear_widths
+
+
+def timed(fn, repeats: int) -> float:
+    """Median wall time of ``fn`` over ``repeats`` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def naive_bootstrap(x, e, frac=0.25, reps=10_000, seed=0):
+    """The loop version of the bootstrap of the best value (for the baseline only)."""
+    rng = np.random.default_rng(seed)
+    n, m = len(e), max(1, round(frac * len(e)))
+    best = []
+    for _ in range(reps):
+        idx = rng.integers(0, n, m)
+        best.append(x[idx[np.argmin(e[idx])]])
+    return np.quantile(best, [0.025, 0.5, 0.975])
+
+
+def regnet_cases(count: int, seed: int = 0) -> list[np.ndarray]:
+    """Per-block widths of random 4-stage RegNets (pycls's sampling ranges)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        d = int(rng.integers(12, 29))
+        w0 = int(np.round(np.exp(rng.uniform(np.log(8), np.log(256))) / 8) * 8)
+        wa = round(float(np.exp(rng.uniform(np.log(8), np.log(256)))), 1)
+        wm = round(float(np.exp(rng.uniform(np.log(1.5), np.log(3)))), 3)
+        w = quantized_linear_widths(d, w0, wa, wm)
+        if len(np.unique(w)) == 4:
+            out.append(w)
+    return out
+
+
+def main() -> None:
+    """Run the benchmarks and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--fits", type=int, default=50, help="RegNets to fit")
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    x, e = rng.integers(1, 17, 500).astype(float), rng.random(500)
+    fast = timed(lambda: bootstrap_best(x, e, reps=10_000, seed=0), args.repeats)
+    slow = timed(lambda: naive_bootstrap(x, e), max(1, args.repeats // 2))
+    stages = rng.integers(1, 17, (500, 4)).astype(float)
+    per_stage = timed(lambda: bootstrap_best(stages, e, reps=10_000, seed=0), args.repeats)
+    errs = rng.random(500)
+    band = timed(lambda: edf(errs).confidence_band(method="bootstrap", reps=1000), args.repeats)
+
+    cases = regnet_cases(args.fits)
+    t = time.perf_counter()
+    fits = [fit_regnet(w) for w in cases]
+    per_fit = (time.perf_counter() - t) / len(cases)
+    exact = sum(f.e_fit == 0 for f in fits)
+
+    rows = [
+        ("bootstrap_best 10^4 x 500 (vectorised)", f"{fast * 1e3:9.1f} ms", "target <= 100 ms"),
+        (
+            "bootstrap_best 10^4 x 500 (Python loop)",
+            f"{slow * 1e3:9.1f} ms",
+            f"{slow / fast:.0f}x slower",
+        ),
+        ("bootstrap_best 10^4 x 500 x 4 stages", f"{per_stage * 1e3:9.1f} ms", ""),
+        ("EDF bootstrap band, 1000 reps x 500", f"{band * 1e3:9.1f} ms", ""),
+        (
+            f"fit_regnet per model ({len(cases)} RegNets)",
+            f"{per_fit * 1e3:9.1f} ms",
+            f"target <= 200 ms; {exact}/{len(cases)} exact",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'time':>12}  note")
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>12}  {note}")
+
+
+if __name__ == "__main__":
+    main()
