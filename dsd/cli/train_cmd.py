@@ -58,7 +58,12 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present) | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=4, help="DataLoader workers (imagefolder only)")
-    p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    p.add_argument(
+        "--channels-last",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="channels_last memory format (auto: on for CPU only)",
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile each model")
     p.add_argument("--limit", type=int, help="train at most N of the models not yet finished")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

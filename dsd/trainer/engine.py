@@ -100,6 +100,11 @@ def autocast(device: torch.device, config: TrainConfig) -> contextlib.AbstractCo
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+def use_channels_last(config: TrainConfig, device: torch.device) -> bool:
+    """channels_last memory format: ``on``/``off``, or ``auto`` = on for CPU only (measured)."""
+    return config.channels_last == "on" or (config.channels_last == "auto" and device.type == "cpu")
+
+
 def tensor_batches(
     data: TensorData, batch_size: int, generator: torch.Generator, channels_last: bool = False
 ) -> Iterator[Batch]:
@@ -208,7 +213,7 @@ class Loop:
         """Move ``model`` to ``device`` and set up the optimizer, EMA and seeded generators."""
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        memory = torch.channels_last if config.channels_last else torch.preserve_format
+        memory = torch.channels_last if use_channels_last(config, device) else torch.preserve_format
         model = model.to(device, memory_format=memory)
         steps = steps_per_epoch(data, config.batch_size)
         gen = torch.Generator(device=device if isinstance(data, TensorData) else "cpu")
@@ -305,9 +310,10 @@ def _folder_loaders(data: Data, config: TrainConfig, device: torch.device):
 
 def _train_batches(data, config, gen, device, loaders) -> Iterator[Batch]:
     """One epoch of training batches from whichever kind of data set."""
+    nhwc = use_channels_last(config, device)
     if isinstance(data, TensorData):
-        return tensor_batches(data, config.batch_size, gen, config.channels_last)
-    return _to_device(loaders[0], data, device, config.channels_last)
+        return tensor_batches(data, config.batch_size, gen, nhwc)
+    return _to_device(loaders[0], data, device, nhwc)
 
 
 def _loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float) -> torch.Tensor:
@@ -335,11 +341,12 @@ def evaluate(
 ) -> float:
     """Top-1 error (a fraction) on the test split, in large batches under inference mode."""
     model.eval()
+    nhwc = use_channels_last(config, device)
     if isinstance(data, TensorData):
-        batches = tensor_eval_batches(data, config.eval_batch_size, config.channels_last)
+        batches = tensor_eval_batches(data, config.eval_batch_size, nhwc)
     else:
         loader = loaders[1] if loaders else folder_loader(data, config, False, device)
-        batches = _to_device(loader, data, device, config.channels_last)
+        batches = _to_device(loader, data, device, nhwc)
     wrong = torch.zeros((), dtype=torch.long, device=device)
     count = 0
     for x, y in batches:
