@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from trainer_fixtures import tiny_net
@@ -160,3 +161,29 @@ def test_half_period_cosine_with_linear_warmup():
 def test_bad_recipe_values_are_rejected(changes, message):
     with pytest.raises(DsdError, match=message):
         TrainConfig(**changes)
+
+
+def test_ema_update_is_the_exponential_average():
+    from dsd.trainer.engine import EMA
+
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema = EMA(model, decay=0.75)
+    with torch.no_grad():
+        model.weight.fill_(3.0)
+    ema.update(model)
+    assert torch.allclose(ema.model.weight, torch.full((1, 2), 0.75 * 1.0 + 0.25 * 3.0))
+    assert not ema.model.weight.requires_grad
+
+
+def test_mixup_mixes_inputs_with_a_permutation_and_returns_both_label_sets():
+    from dsd.trainer.engine import mixup
+
+    x = torch.arange(8, dtype=torch.float32).view(8, 1)
+    y = torch.arange(8)
+    gen = torch.Generator().manual_seed(0)
+    mx, y2, lam = mixup(x, y, 0.4, np.random.default_rng(0), gen)
+    assert 0 < lam < 1 and sorted(y2.tolist()) == list(range(8))
+    assert torch.allclose(mx.view(-1), lam * x.view(-1) + (1 - lam) * y2.float())
+    assert mixup(x, y, 0.0, np.random.default_rng(0), gen) == (x, y, 1.0)

@@ -156,3 +156,14 @@ def test_random_resized_crop_shape_and_range():
     for _ in range(20):
         out = T.random_resized_crop(img, 10, g)
         assert out.shape == (3, 10, 10) and out.dtype == torch.uint8
+
+
+def test_corrupt_image_in_a_worker_stops_the_run_with_a_one_line_data_error(tmp_path):
+    root = write_imagefolder(tmp_path / "imgs", n_train=8)
+    (root / "train" / "dog" / "3.png").write_bytes(b"broken")
+    net = tiny_net(16, classes=3, resolution=8)
+    with pytest.raises(DataError) as e:
+        train(net, "imagefolder", data=str(root), epochs=1, batch_size=24, num_workers=1)
+    message = str(e.value)
+    assert message.startswith("imagefolder: cannot decode") and "3.png" in message
+    assert "\n" not in message

@@ -141,7 +141,9 @@ def folder_loader(data: FolderData, config: TrainConfig, train: bool, device: to
     workers = config.num_workers
     return torch.utils.data.DataLoader(
         FolderSplit(data.train if train else data.val, data.resolution, train),
-        batch_size=config.batch_size if train else config.eval_batch_size,
+        batch_size=config.batch_size
+        if train
+        else min(config.eval_batch_size, 2 * config.batch_size),
         shuffle=train,
         drop_last=train,
         num_workers=workers,

@@ -136,8 +136,8 @@ def train_row(
         curves = fit(model, data, config, device, on_step=bar.update if bar else None)
     except Diverged as e:
         status, reason, curves = "diverged", _reason(e), e.curves or Curves()
-    except DataError:
-        raise
+    except DataError as e:  # e.g. a corrupt image, re-raised from a DataLoader worker
+        raise DataError(_last_line(e)) from None
     except Exception as e:  # a model-level failure: OOM, a bad config, a module that raises
         status, reason = "failed", _reason(e)
         if device.type == "cuda":
@@ -215,6 +215,14 @@ def _device_name(device) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     return device.type
+
+
+def _last_line(e: BaseException) -> str:
+    """The message of an exception, or of the one a DataLoader worker wrapped (its last line)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else type(e).__name__
+    return lines[-1].split("DataError: ", 1)[-1]
 
 
 def _reason(e: BaseException) -> str:
