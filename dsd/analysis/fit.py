@@ -21,6 +21,7 @@ from dsd.errors import DsdError
 Q = 8
 WM_RANGE = (1.1, 4.0)
 POINTS = 15
+POLISH = 4
 
 
 def block_widths(depths: Sequence[int], widths: Sequence[int]) -> tuple[int, ...]:
@@ -105,9 +106,49 @@ def _refine(w0: float, wa: float, wm: float, step: float) -> tuple[np.ndarray, .
     return _grid(w0s, was, wms)
 
 
-def fit_regnet(
-    block_widths: Sequence[float], rounds: int = 10, keep: int = 10, q: int = Q
-) -> RegNetFit:
+def _best_wa(log_obs: np.ndarray, w0: np.ndarray, wm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each ``(w0, wm)`` pair, the exactly best ``wa`` and its ``e_fit`` (a line search).
+
+    Block ``j`` moves from level ``k - 1`` to ``k`` at ``wa = w0 (wm^(k - 1/2) - 1) / j``; between
+    consecutive such breakpoints every block's level is constant, so one ``wa`` per interval
+    (the geometric midpoint) covers every distinct prediction.
+    """
+    d = log_obs.size
+    if d == 1:
+        return np.ones_like(w0), _e_fit(log_obs, w0, np.ones_like(w0), wm)
+    top = np.log(2 * np.exp(log_obs.max()) / w0.min()) / np.log(wm.min())
+    k = np.arange(1, int(np.clip(np.ceil(top), 1, 60)) + 1)
+    j = np.arange(1, d)
+    bp = w0[:, None, None] * (wm[:, None, None] ** (k[None, :, None] - 0.5) - 1) / j[None, None, :]
+    bp = np.sort(bp.reshape(len(w0), -1), axis=1)
+    mids = np.sqrt(bp[:, 1:] * bp[:, :-1])
+    wa = np.concatenate((bp[:, :1] / 2, mids, bp[:, -1:] * 2), axis=1)
+    err = _e_fit(log_obs, w0[:, None], wa, wm[:, None])
+    i = np.argmin(err, axis=1)
+    rows = np.arange(len(w0))
+    return wa[rows, i], err[rows, i]
+
+
+def _wm_candidates(
+    obs: np.ndarray, w0: float, wm: float, window: float = 1.03, limit: int = 24
+) -> np.ndarray:
+    """``wm`` values near ``wm``, one in each interval where no level width ``round8(w0 wm^k)`` changes.
+
+    Level ``k`` gives width ``W`` for ``wm`` in ``[((W - 4) / w0)^(1/k), ((W + 4) / w0)^(1/k))``;
+    the ends of these intervals for the observed widths cut the window into pieces (the ``limit``
+    pieces nearest to ``wm`` are returned).
+    """
+    k = np.arange(1, 61)[:, None]
+    ends = np.concatenate([((np.unique(obs) + h * Q / 2) / w0).clip(1e-9) for h in (-1, 1)])
+    cuts = (ends[None, :] ** (1 / k)).ravel()
+    lo, hi = max(wm / window, WM_RANGE[0]), min(wm * window, WM_RANGE[1])
+    cuts = np.sort(np.concatenate(([lo, hi], cuts[(cuts > lo) & (cuts < hi)])))
+    mids = (cuts[1:] + cuts[:-1]) / 2
+    mids = mids[np.argsort(np.abs(np.log(mids / wm)), kind="stable")[:limit]]
+    return np.concatenate(([wm], mids))
+
+
+def fit_regnet(block_widths: Sequence[float], rounds: int = 8, keep: int = 10) -> RegNetFit:
     """Fit the RegNet quantized linear form to per-block widths (DDS §3.3, figure 7).
 
     ``d`` is set to ``len(block_widths)``; ``(w0, wa, wm)`` minimise
@@ -115,11 +156,15 @@ def fit_regnet(
 
     What the paper leaves open, and what is chosen here:
 
-    - the grid: a coarse grid (``w0`` a multiple of 8, taken log-spaced from 8 to the largest
+    - the search: a coarse grid (``w0`` a multiple of 8, taken log-spaced from 8 to the largest
       observed width plus the first observed width and its neighbours; ``wa`` 28 log-spaced values
       in [0.5, max(256, 2 max width)]; ``wm`` 20 values in [1.1, 4] with ``wm - 1`` log-spaced),
-      then ``rounds`` local refinements around the ``keep`` best distinct triples, shrinking the
-      ``wa`` and ``wm - 1`` factors each round; ``w0`` is not capped at the paper's 256;
+      then up to ``rounds`` local refinements (15 x 15 x 5 grids) around the ``keep`` best
+      distinct triples, shrinking the ``wa`` and ``wm - 1`` factors each round, stopping at an
+      exact fit; if none is found, a polish around the 4 best: ``wm`` at every interval where the
+      level widths ``round8(w0 wm^k)`` are constant (nearest 24 within 3%), and for each an exact
+      line search in ``wa`` over the intervals where every block's level is constant. ``w0`` is
+      not capped at the paper's 256;
     - the log ratio is absolute (otherwise over- and under-predictions would cancel);
     - ``w0`` is a multiple of 8 (as pycls requires) and predicted widths use the generator's
       rounding to multiples of ``q = 8``; ``wm`` may leave the paper's [1.5, 3] (to [1.1, 4]) so
@@ -134,6 +179,8 @@ def fit_regnet(
     err = _e_fit(log_obs, w0, wa, wm)
     step = 2.0
     for _ in range(rounds):
+        if err.min() == 0:  # an exact fit: nothing left to improve
+            break
         order = np.argsort(err, kind="stable")
         _, first = np.unique(err[order].round(12), return_index=True)
         best = order[np.sort(first)[:keep]]
@@ -143,8 +190,18 @@ def fit_regnet(
         wm = np.concatenate([wm[best], *(c[2] for c in cand)])
         err = _e_fit(log_obs, w0, wa, wm)
         step = 1 + (step - 1) * 0.5
+    if err.min() > 0:  # polish: exact line search in wa on a fine wm grid around the best
+        order = np.argsort(err, kind="stable")
+        _, first = np.unique(err[order].round(12), return_index=True)
+        best = order[np.sort(first)[:POLISH]]
+        pairs = [_wm_candidates(obs, w0[i], wm[i]) for i in best]
+        pw0 = np.concatenate([np.full(len(c), w0[i]) for i, c in zip(best, pairs, strict=True)])
+        pwm = np.concatenate(pairs)
+        pwa, perr = _best_wa(log_obs, pw0, pwm)
+        w0, wa, wm = (np.concatenate(a) for a in ((w0, pw0), (wa, pwa), (wm, pwm)))
+        err = np.concatenate((err, perr))
     i = int(np.argmin(err))
-    pred = quantized_linear_widths(obs.size, w0[i], wa[i], wm[i], q)
+    pred = quantized_linear_widths(obs.size, w0[i], wa[i], wm[i])
     return RegNetFit(
         d=int(obs.size),
         w0=int(w0[i]),
