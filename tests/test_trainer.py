@@ -32,7 +32,7 @@ def learned():
     """Two different tiny real models trained 2 epochs on digits (shared by several tests)."""
     torch.set_num_threads(1)
     nets = [tiny_net(32, resolution=12), tiny_net(24, resolution=8, block="res_basic_block")]
-    return [(net, train(net, "digits", epochs=2, **FAST)) for net in nets]
+    return [(net, dsd.train(net, "digits", epochs=2, **FAST)) for net in nets]  # the public API
 
 
 def test_tiny_models_learn_digits_far_below_chance(learned):

@@ -109,6 +109,14 @@ def test_bad_inputs_exit_2_with_one_line(samples, tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_forcing_a_missing_device_exits_2(samples, tmp_path, capsys):
+    out = tmp_path / "r.parquet"
+    assert main(["train", str(samples), "-o", str(out), "--device", "cuda", *FAST]) == 2
+    _one_error_line(capsys, "CUDA is not available")
+    assert not out.exists()
+
+
 def test_trains_on_cifar_files_from_the_command_line(tmp_path):
     root = write_cifar(tmp_path / "cifar", n_per_batch=16)
     samples = write_samples(tmp_path / "s.parquet", [tiny_net(16, resolution=16)])

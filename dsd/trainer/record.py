@@ -6,6 +6,11 @@ A result record is a flat dict: every column of the samples row, then :data:`RES
 ``status="failed"`` with the exception as ``reason``. Run-level problems (the data set cannot be
 loaded, its class count differs from the model's, the device does not exist) raise
 :class:`~dsd.errors.DataError`, because every other model of the run would fail the same way.
+
+Timing columns: ``train_seconds`` is the wall time of the whole model (build, every epoch, every
+evaluation); ``images_per_second`` counts training images over the time of the training steps
+only (batch preparation included, evaluation excluded). ``train_row`` seeds torch's global RNG
+with ``config.seed`` before building the model, so the initialisation is reproducible too.
 """
 
 from __future__ import annotations
