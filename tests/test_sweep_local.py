@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sweep_fixtures import counts, pid_alive, records, start_driver, trace_lines, wait_for
 
-from dsd.errors import DsdError
+from dsd.errors import DataError, DsdError
 from dsd.sweep.driver import collect, run_samples
 from dsd.sweep.executors import ExecutorSettings
 from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
@@ -148,6 +148,7 @@ def test_status_counts_done_running_pending(tmp_path):
         assert st.total == 10 and st.driver is not None
         assert sum(st.done.values()) + st.running + st.pending == 10
         assert st.running <= 2 and sum(st.done.values()) >= 2
+        assert st.eta_s is not None and st.eta_s > 0 and "models/min" in st.describe()
         assert driver.wait(timeout=90) == 0
     finally:
         driver.kill()
@@ -172,3 +173,11 @@ def test_many_writers_never_leave_a_partial_record(tmp_path):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(write, range(200)))
     assert [p.name for p in (tmp_path / "records").iterdir()] == ["same.json"]
+
+
+def test_a_data_set_that_cannot_be_loaded_stops_the_sweep(tmp_path):
+    with pytest.raises(DataError, match="no such folder /nowhere"):
+        _run(tmp_path, fake_samples(3), FakeConfig(data_error=True))
+    assert records(tmp_path / "run") == []  # a run-level problem is not a model's failure
+    assert not list((tmp_path / "run" / "attempts").iterdir())
+    assert _run(tmp_path, fake_samples(3), FakeConfig()).counts == {"ok": 6}  # lock released

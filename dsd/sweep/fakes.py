@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from dsd.errors import DataError
+
 
 @dataclass(frozen=True)
 class FakeConfig:
@@ -28,6 +30,7 @@ class FakeConfig:
     diverge: tuple[str, ...] = ()  # report status "diverged"
     trace: str | None = None  # file that gets "start <id> <pid>" / "end <id> <pid>" lines
     seed: int = 0
+    data_error: bool = False  # raise DataError, as train_row does when the data set is missing
 
 
 def _trace(config: FakeConfig, event: str, model_id: str) -> None:
@@ -59,6 +62,8 @@ def fake_train(row: Mapping, config: FakeConfig) -> dict:
     model_id = str(row["model_id"])
     first = _starts(config, model_id) == 0
     _trace(config, "start", model_id)
+    if config.data_error:
+        raise DataError("fake data set: no such folder /nowhere")
     time.sleep(config.seconds)
     if model_id in config.fail or (model_id in config.flaky and first):
         raise RuntimeError(f"fake failure of {model_id}")

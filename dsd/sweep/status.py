@@ -1,7 +1,7 @@
 """``dsd status``: how far a run is, read from its records alone (safe while it runs).
 
 Done models have a record (ok / diverged / failed), running ones a live claim, the rest are
-pending. The ETA divides what is left by the recent finishing rate.
+pending. The ETA divides what is left by the rate at which the running driver has finished models.
 """
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ import contextlib
 import fcntl
 import os
 import struct
+import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from dsd.errors import DsdError
 from dsd.sweep.driver import PLAN
 from dsd.sweep.store import LOCK, RunStore, read_json
-
-RATE_WINDOW = 50  # finished models the rate is measured over
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class RunStatus:
     running: int
     pending: int
     retried: int  # failed attempts so far (retries included)
-    rate: float | None  # models finished per second, recently
+    rate: float | None  # models finished per second since the driver started
     driver: str | None  # who holds the run's lock, if anyone
 
     @property
@@ -70,8 +68,8 @@ def _duration(seconds: float) -> str:
     return f"{s // 60}m {s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
-def lock_holder(run_dir: Path) -> str | None:
-    """Who holds the run's driver lock (its description), or None; never takes the lock."""
+def lock_holder(run_dir: Path) -> tuple[str, float] | None:
+    """Who holds the run's driver lock and since when (epoch s), or None; never takes the lock."""
     path = run_dir / LOCK
     if not path.exists():
         return None
@@ -84,21 +82,19 @@ def lock_holder(run_dir: Path) -> str | None:
             return None
         if struct.unpack("hhqqi4x", answer)[0] == fcntl.F_UNLCK:
             return None
-        return os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+        holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+        return holder, os.fstat(fd).st_mtime  # the driver writes the file when it starts
     finally:
         os.close(fd)
 
 
-def _rate(finished: list[str]) -> float | None:
-    """Models per second over the last :data:`RATE_WINDOW` finish times (ISO strings)."""
-    times = []
-    for t in finished:
-        with contextlib.suppress(TypeError, ValueError):
-            times.append(datetime.fromisoformat(t).timestamp())
-    times = sorted(times)[-RATE_WINDOW:]
-    if len(times) < 2 or times[-1] <= times[0]:
+def _rate(finish_times: list[float], since: float) -> float | None:
+    """Models per second finished since the driver started (None before the first one)."""
+    now = time.time()
+    n = sum(1 for t in finish_times if t >= since)
+    if not n or not now > since:
         return None
-    return (len(times) - 1) / (times[-1] - times[0])
+    return n / (now - since)
 
 
 def run_status(run_dir: str | os.PathLike) -> RunStatus:
@@ -108,7 +104,7 @@ def run_status(run_dir: str | os.PathLike) -> RunStatus:
     if plan is None:
         holder = lock_holder(run_dir) if run_dir.is_dir() else None
         if holder:
-            raise DsdError(f"{run_dir}: the run is starting (driver {holder}); try again shortly")
+            raise DsdError(f"{run_dir}: the run is starting (driver {holder[0]}); try again soon")
         raise DsdError(f"{run_dir}: not a dsd run directory (no {PLAN}; start it with `dsd run`)")
     store = RunStore(run_dir.resolve())
     tasks = plan["tasks"]
@@ -119,8 +115,10 @@ def run_status(run_dir: str | os.PathLike) -> RunStatus:
         if t in done_ids:
             rec = store.read_record(t) or {}
             statuses[str(rec.get("status", "?"))] += 1
-            finished.append(rec.get("finished_at"))
+            with contextlib.suppress(FileNotFoundError):
+                finished.append(store.record_path(t).stat().st_mtime)
     running = len(store.live_claims() - done_ids)
+    holder = lock_holder(run_dir)
     attempts = len(os.listdir(run_dir / "attempts")) if (run_dir / "attempts").is_dir() else 0
     return RunStatus(
         run_dir=run_dir,
@@ -129,6 +127,6 @@ def run_status(run_dir: str | os.PathLike) -> RunStatus:
         running=running,
         pending=len(tasks) - sum(statuses.values()) - running,
         retried=attempts,
-        rate=_rate(finished),
-        driver=lock_holder(run_dir),
+        rate=_rate(finished, holder[1]) if holder else None,
+        driver=holder[0] if holder else None,
     )

@@ -271,6 +271,7 @@ class RunLock:
                 "wait for it to finish or stop it, then run again to resume"
             ) from None
         os.ftruncate(fd, 0)
+        # the file's mtime (now) tells `dsd status` when this driver started
         info = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
         os.pwrite(fd, info.encode(), 0)
         self._fd = fd
