@@ -149,3 +149,18 @@ def test_help_has_an_example(command, capsys):
         main([command, "--help"])
     assert e.value.code == 0
     assert f"dsd {command} " in capsys.readouterr().out.split("examples:")[1]
+
+
+@pytest.mark.parametrize("sizes", [(1,), (2,), (1, 5)])
+def test_report_of_tiny_populations(tmp_path, sizes):
+    # a demo sweep may have a handful of ok models: every section copes or says why it is absent
+    df = pd.concat([synthetic_results(n, f"S{i}", i) for i, n in enumerate(sizes)])
+    page = _Page()
+    page.feed(write_report(df, tmp_path / "r.html", reps=200).read_text())
+    assert len(page.imgs) >= 3
+
+
+def test_report_without_architecture_columns(tmp_path):
+    df = synthetic_results(20).drop(columns=["flops", "params", "acts", "depths", "widths"])
+    text = write_report(df, tmp_path / "r.html", reps=200).read_text()
+    assert "Error EDFs" in text and "quantized linear fits" not in text.lower()

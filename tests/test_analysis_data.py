@@ -71,3 +71,13 @@ def test_load_results_errors_name_the_problem(tmp_path):
         load_results(synthetic_results(3), ["status"])
     with pytest.raises(DsdError, match="no column"):
         load_results(synthetic_results(3), ["colour=red"])
+
+
+def test_csv_results_give_the_same_derived_params_as_parquet(tmp_path):
+    df = synthetic_results(10, regnet=True)
+    write_table(df, tmp_path / "r.csv")
+    write_table(df, tmp_path / "r.parquet")
+    a = derived_params(load_results(tmp_path / "r.csv"))
+    b = derived_params(load_results(tmp_path / "r.parquet"))
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert a["d"].tolist() == [sum(x) for x in df["depths"][:10]]

@@ -10,6 +10,7 @@ returned), merges them, and keeps the rows matching ``key=value`` filters (by de
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
 
@@ -96,9 +97,25 @@ def load_results(
     else:
         paths = [results] if isinstance(results, str | os.PathLike) else list(results)
         df = read_results(paths)
-    df = apply_filters(df, filters)
+    df = apply_filters(_parse_lists(df), filters)
     errors = pd.to_numeric(df[ERROR], errors="coerce")
     return df[np.isfinite(errors)].reset_index(drop=True)
+
+
+def _parse_list(v):
+    """A list cell read back from CSV as text (``"[1, 2]"``) as a list; anything else unchanged."""
+    if isinstance(v, str) and v.startswith("["):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v
+
+
+def _parse_lists(df: pd.DataFrame) -> pd.DataFrame:
+    """Per-stage list columns as lists, also when the table came from a CSV file."""
+    text = [c for c in LIST_PARAMS if c in df.columns and df[c].map(type).eq(str).any()]
+    return df.assign(**{c: df[c].map(_parse_list) for c in text}) if text else df
 
 
 def groups(df: pd.DataFrame, by: str = "space") -> dict[str, pd.DataFrame]:
