@@ -144,15 +144,13 @@ def plot_fits(
         j = np.arange(f.d)
         name = names[i] if names else f"model {i + 1}"
         ax.step(j, f.observed, where="mid", color=_color(i), lw=1.6, alpha=0.8)
-        ax.plot(
+        ax.step(
             j,
             f.widths,
+            where="mid",
             ls="--",
-            marker=".",
-            ms=3,
             color=_color(i),
-            lw=1,
-            alpha=0.9,
+            lw=1.2,
             label=f"{name}: w0={f.w0} wa={f.wa:.1f} wm={f.wm:.2f} e_fit={f.e_fit:.3f}",
         )
     ax.set_yscale("log", base=2)
@@ -189,7 +187,10 @@ def plot_complexity(
             )
     for ax, m in zip(axes, metrics, strict=True):
         ax.set_xlabel(f"{m} (M)")
-        ax.grid(alpha=0.3)
+        ax.grid(alpha=0.3, which="both")
+        lo, hi = ax.dataLim.x0, ax.dataLim.x1
+        if lo > 0 and hi / lo > 20:
+            ax.set_xscale("log")
     axes[0].set_ylabel("error (%)")
     axes[0].legend(fontsize="small", markerscale=2)
     if title:
