@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 from analysis_fixtures import D_STAR, synthetic_results
+from scipy.stats import ks_2samp
 
 from dsd.analysis import write_report
 from dsd.cli import main
@@ -31,13 +32,21 @@ def files(tmp_path_factory):
 def test_edf_prints_one_row_a_space_and_writes_the_figure(files, tmp_path, capsys):
     out = tmp_path / "edf.png"
     assert main(["edf", files["a1"], files["a2"], files["r"], "-o", str(out)]) == 0
-    table = capsys.readouterr().out
+    table, ks = capsys.readouterr().out.split("\n\nKS statistic")
     rows = [line.split() for line in table.splitlines()[1:]]
     assert [r[0] for r in rows] == ["AnyNetXA", "RegNetX"] and [r[1] for r in rows] == [
         "240",
         "150",
     ]
     assert out.read_bytes().startswith(b"\x89PNG")
+    d = float(ks.splitlines()[2].split()[2])  # row AnyNetXA, column RegNetX
+    a, r = (
+        pd.concat([synthetic_results(120, "AnyNetXA", s) for s in (0, 1)]),
+        synthetic_results(150, "RegNetX", 2, offset=-0.03, regnet=True),
+    )
+    assert d == pytest.approx(
+        ks_2samp(a["top1_err"].dropna(), r["top1_err"].dropna()).statistic, abs=1e-3
+    )
 
 
 def test_edf_normalised_with_bands(files, tmp_path, capsys):

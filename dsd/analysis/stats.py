@@ -224,8 +224,8 @@ class KSResult:
 def ks(errors_a, errors_b, weights_a=None, weights_b=None) -> KSResult:
     """KS distance ``D = sup_e |F_a(e) - F_b(e)|`` between two (possibly normalised) error EDFs.
 
-    Arguments are error arrays or :class:`EDF` objects. Without weights this is scipy's
-    ``ks_2samp`` (exact or asymptotic p-value as scipy chooses). With weights (normalised EDFs) D is
+    Arguments are error arrays or :class:`EDF` objects. Without weights (or with all weights
+    equal) this is scipy's ``ks_2samp`` (exact or asymptotic p-value as scipy chooses). With weights (normalised EDFs) D is
     computed from the weighted EDFs and the p-value is the asymptotic Kolmogorov one with Kish
     effective sample sizes ``n = (sum w)^2 / sum w^2`` in place of n (an approximation; ``n1``/``n2``
     report those sizes, ``method`` says which path was taken).

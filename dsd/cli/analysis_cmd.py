@@ -84,6 +84,15 @@ def cmd_edf(args) -> int:
     summary["n_eff"] = [round(f.n_eff, 1) for f in edfs.values()]
     summary["edf_mean"] = [f.mean for f in edfs.values()]
     _print(summary)
+    if len(edfs) > 1:
+        d, p = tables.ks_matrix(edfs)
+        print("\nKS statistic D (upper triangle) and p-value (lower triangle):")
+        names = list(edfs)
+        both = d.copy()
+        for i, a in enumerate(names):
+            for b in names[:i]:
+                both.loc[a, b] = p.loc[a, b]
+        print(both.to_string(float_format=lambda v: f"{v:.3g}"))
     if out:
         fig = figures.plot_edfs(
             edfs, bands="bootstrap" if args.bands else None, normalized=bool(args.normalize)
