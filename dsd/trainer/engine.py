@@ -215,6 +215,8 @@ class Loop:
         """Move ``model`` to ``device`` and set up the optimizer, EMA and seeded generators."""
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
+        if config.compile:
+            torch._dynamo.reset()  # one model per process after another: no stale graphs, no limit
         memory = torch.channels_last if use_channels_last(config, device) else torch.preserve_format
         model = model.to(device, memory_format=memory)
         steps = steps_per_epoch(data, config.batch_size)

@@ -145,11 +145,11 @@ def train_row(
         raise DataError(_last_line(e)) from None
     except Exception as e:  # a model-level failure: OOM, a bad config, a module that raises
         status, reason = "failed", _reason(e)
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
     finally:
         if bar is not None:
             bar.close()
+    if status != "ok" and device.type == "cuda":
+        torch.cuda.empty_cache()  # after the except block, which kept the failed model alive
     return _finish(record, config, status, reason, curves, time.perf_counter() - t0, device)
 
 
