@@ -58,6 +58,18 @@ def test_train_then_resume_skips_finished_models(samples, tmp_path, capsys):
     assert len(pd.read_parquet(out)) == 3
 
 
+def test_resuming_with_another_recipe_is_refused(samples, tmp_path, capsys):
+    out = tmp_path / "r.parquet"
+    assert main(["train", str(samples), "-o", str(out), "--limit", "1", *FAST]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(["train", str(samples), "-o", str(out), *FAST, "--lr", "0.1"]) == 2
+    _one_error_line(capsys, "lr=0.5, this run asks lr=0.1")
+    assert main(["train", str(samples), "-o", str(out), *FAST, "--seed", "7"]) == 2
+    _one_error_line(capsys, "train_seed=0, this run asks train_seed=7")
+    assert out.read_bytes() == before
+
+
 def test_results_keep_sample_columns_and_lists(samples, tmp_path):
     out = tmp_path / "r.parquet"
     assert main(["train", str(samples), "-o", str(out), "--limit", "1", *FAST]) == 0

@@ -2,7 +2,7 @@
 
 The results file is rewritten atomically after each finished model, so an interrupted run loses at
 most the model in progress; started again with the same output, models already recorded (by
-``model_id``, whatever their status) are skipped. Bad input (samples file, data path, class count,
+``model_id``, whatever their status) are skipped, and a different recipe is refused. Bad input (samples file, data path, class count,
 dataset name, recipe value) is reported in one line before anything is trained or written.
 """
 
@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     if samples.empty:
         raise DsdError(f"{args.samples}: no models in the samples file")
     previous = read_table(out, required=("model_id", "status")) if out.exists() else None
+    if previous is not None:
+        _check_same_recipe(previous, config, out)
     done = set(previous["model_id"].astype(str)) if previous is not None else set()
     rows = _todo(samples, done, args.limit)
     check_rows(rows, config)
@@ -142,6 +144,32 @@ def run(args: argparse.Namespace) -> int:
         f"skipped {len(done & set(samples['model_id'].astype(str)))} already in {out}"
     )
     return 0
+
+
+def _check_same_recipe(previous, config, out) -> None:
+    """Refuse to resume into results trained with another recipe (a run must be fair)."""
+    import math
+
+    from dsd.errors import DsdError
+
+    expected = {
+        "dataset": config.dataset,
+        "epochs": config.epochs,
+        **config.recipe(),
+        "train_seed": config.seed,
+    }
+    for key, want in expected.items():
+        if key not in previous.columns:
+            continue
+        for have in previous[key].dropna().unique():
+            same = have == want
+            if isinstance(want, float) and not isinstance(want, bool):
+                same = math.isclose(float(have), want, rel_tol=1e-9, abs_tol=1e-12)
+            if not same:
+                raise DsdError(
+                    f"{out} holds results trained with {key}={have}, this run asks {key}={want}; "
+                    "use another output file (every model of one run gets the same recipe)"
+                )
 
 
 def _bar(total: int, disable: bool):
