@@ -2,8 +2,9 @@
 
 The results file is rewritten atomically after each finished model, so an interrupted run loses at
 most the model in progress; started again with the same output, models already recorded (by
-``model_id``, whatever their status) are skipped, and a different recipe is refused. Bad input (samples file, data path, class count,
-dataset name, recipe value) is reported in one line before anything is trained or written.
+``model_id``, whatever their status) are skipped, and a different recipe is refused. Bad input
+(samples file, data path, class count, dataset name, recipe value) is reported in one line before
+anything is trained or written.
 """
 
 from __future__ import annotations
