@@ -77,6 +77,8 @@ def fake_train(row: Mapping, config: FakeConfig) -> dict:
         "top1_err": err,
         "train_seconds": config.seconds,
         "device": "cpu",
+        "worker_gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
+        "worker_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import struct
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -69,21 +68,21 @@ def _duration(seconds: float) -> str:
 
 
 def lock_holder(run_dir: Path) -> tuple[str, float] | None:
-    """Who holds the run's driver lock and since when (epoch s), or None; never takes the lock."""
+    """Who holds the run's driver lock and since when (epoch s), or None.
+
+    Peeks with a shared lock held for microseconds (a starting driver waits that out).
+    """
     path = run_dir / LOCK
     if not path.exists():
         return None
     fd = os.open(path, os.O_RDONLY)
     try:
-        query = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
         try:
-            answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
-        except OSError:
-            return None
-        if struct.unpack("hhqqi4x", answer)[0] == fcntl.F_UNLCK:
-            return None
-        holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
-        return holder, os.fstat(fd).st_mtime  # the driver writes the file when it starts
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:  # a driver holds it
+            holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+            return holder, os.fstat(fd).st_mtime  # the driver writes the file when it starts
+        return None
     finally:
         os.close(fd)
 

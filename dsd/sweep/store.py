@@ -7,7 +7,7 @@ Layout of ``RUN_DIR``::
     records/<task>.json    one final record per finished model (ok / diverged / failed)
     attempts/<task>.<n>    one file per failed attempt (the retry counter survives crashes)
     claims/<task>.json     "being trained by host/pid/job"; its mtime is the heartbeat
-    driver.lock            held (fcntl) by the one driver working on this directory
+    driver.lock            held (flock) by the one driver working on this directory
     results.parquet        all records, collected (idempotent: same records, same file)
 
 Every file is written to a temporary name in the same directory and moved into place with
@@ -248,28 +248,36 @@ class RunStore:
 
 
 class RunLock:
-    """The driver's exclusive lock on a run directory (fcntl; released when the process dies).
+    """The driver's exclusive lock on a run directory (``flock``; released when the process dies).
 
-    A second driver on the same directory is refused with a :class:`DsdError` naming the holder.
-    Nothing to clean up after a SIGKILL: the kernel drops the lock with the process.
+    A second driver on the same directory, in another process or in this one, is refused with a
+    :class:`DsdError` naming the holder. Nothing to clean up after a SIGKILL: the kernel drops
+    the lock with the last descriptor (which child processes do not inherit).
     """
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, wait_s: float = 1.0):
         self.path = Path(root) / LOCK
+        self.wait_s = wait_s  # rides over `dsd status` peeking at the lock
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
         """Take the lock or raise DsdError naming the driver that holds it."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise DsdError(
-                f"run directory {self.path.parent} is in use by another driver ({holder}); "
-                "wait for it to finish or stop it, then run again to resume"
-            ) from None
+        deadline = time.time() + self.wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.time() < deadline:
+                    time.sleep(0.05)
+                    continue
+                holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise DsdError(
+                    f"run directory {self.path.parent} is in use by another driver ({holder}); "
+                    "wait for it to finish or stop it, then run again to resume"
+                ) from None
         os.ftruncate(fd, 0)
         # the file's mtime (now) tells `dsd status` when this driver started
         info = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
@@ -280,7 +288,7 @@ class RunLock:
     def release(self) -> None:
         """Drop the lock."""
         if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor drops the fcntl lock
+            os.close(self._fd)  # closing the descriptor drops the lock
             self._fd = None
 
     def __enter__(self) -> RunLock:

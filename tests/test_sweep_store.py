@@ -1,0 +1,105 @@
+"""The run directory's claims and lock, the lost-node path, and device pinning of local workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pandas as pd
+
+from dsd.sweep.driver import run_samples
+from dsd.sweep.exec_local import LocalExecutor
+from dsd.sweep.executors import ExecutorSettings
+from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
+from dsd.sweep.store import Owner, RunLock, RunStore
+from dsd.sweep.task import BUSY, DONE, Task, execute
+
+
+def _foreign_claim(store: RunStore, task_id: str, age_s: float = 0.0, job: str = "") -> None:
+    """A claim written by a process on another machine, ``age_s`` seconds ago."""
+    path = store.claim_path(task_id)
+    path.write_text(json.dumps({"host": "elsewhere", "pid": 1, "job": job, "since": 0}))
+    os.utime(path, (time.time() - age_s, time.time() - age_s))
+
+
+def test_claims_fresh_foreign_is_busy_stale_or_dead_is_taken_over(tmp_path):
+    store = RunStore.open(tmp_path, stale_s=30)
+    me = Owner.here()
+    _foreign_claim(store, "a")
+    assert not store.try_claim("a", me)  # someone on another node trains it
+    _foreign_claim(store, "b", age_s=60)
+    assert store.try_claim("b", me)  # its node went silent: take it over
+    dead = Owner(me.host, 2**22 + 12345)  # no such pid here
+    assert store.try_claim("c", dead) and store.try_claim("c", me)
+    _foreign_claim(store, "d", job="77_3")
+    assert store.try_claim("d", Owner(me.host, me.pid, "77_3"))  # the same Slurm job, requeued
+    assert store.live_claims() == {"a", "b", "c", "d"}
+
+
+def test_execute_leaves_a_claimed_model_alone(tmp_path):
+    store = RunStore.open(tmp_path)
+    row = {"model_id": "m", "space": "S"}
+    task = Task("t", row, FakeConfig(), str(store.root), work=fake_train)
+    _foreign_claim(store, "t")
+    assert execute(task).kind == BUSY and not store.has_record("t")
+    store.release("t")
+    assert execute(task).kind == DONE and store.read_record("t")["status"] == "ok"
+
+
+def test_a_model_on_a_lost_node_is_retrained_once_its_claim_goes_stale(tmp_path):
+    samples = fake_samples(2, spaces=("S",))
+    store = RunStore.open(tmp_path / "run")
+    _foreign_claim(store, "S-0000-" + samples["model_id"][0][:8] + "-s0")  # a node that dies
+    settings = ExecutorSettings(slots=2, stale_s=2.5, heartbeat_s=1.0)
+    t0 = time.time()
+    summary = run_samples(
+        samples, tmp_path / "run", FakeConfig(), settings=settings, work=fake_train, progress=False
+    )
+    assert summary.counts == {"ok": 2} and time.time() - t0 >= 2.0  # it waited, then retrained
+
+
+def test_the_lock_is_exclusive_and_names_its_holder(tmp_path):
+    first = RunLock(tmp_path).acquire()
+    try:
+        try:
+            RunLock(tmp_path).acquire()
+        except Exception as e:  # DsdError
+            assert f"pid {os.getpid()}" in str(e)
+        else:
+            raise AssertionError("a second lock was granted")
+    finally:
+        first.release()
+    RunLock(tmp_path).acquire().release()  # free again
+
+
+def test_local_workers_are_pinned_one_per_gpu(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    ex = LocalExecutor(ExecutorSettings(slots=7))
+    assert ex.slots == 2  # one per GPU, whatever the CPU slots
+    summary = run_samples(
+        fake_samples(4),
+        tmp_path / "run",
+        FakeConfig(seconds=0.2),
+        work=fake_train,
+        progress=False,
+        executor=ex,
+    )
+    ex.close()
+    df = pd.read_parquet(summary.results)
+    assert set(df["worker_gpus"]) == {"2", "5"}  # each model saw exactly one GPU
+
+
+def test_local_cpu_workers_split_the_cores(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    settings = ExecutorSettings(slots=2, gpus=0, threads_per_slot=1)
+    summary = run_samples(
+        fake_samples(2),
+        tmp_path / "run",
+        FakeConfig(),
+        settings=settings,
+        work=fake_train,
+        progress=False,
+    )
+    df = pd.read_parquet(summary.results)
+    assert set(df["worker_gpus"]) == {""} and set(df["worker_threads"]) == {"1"}
