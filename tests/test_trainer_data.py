@@ -167,3 +167,18 @@ def test_corrupt_image_in_a_worker_stops_the_run_with_a_one_line_data_error(tmp_
     message = str(e.value)
     assert message.startswith("imagefolder: cannot decode") and "3.png" in message
     assert "\n" not in message
+
+
+def test_evaluation_decodes_large_jpegs_at_a_reduced_scale_but_never_below_the_crop(tmp_path):
+    from PIL import Image
+
+    from dsd.trainer.data import decode_image
+
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (400, 240), (200, 100, 50)).save(path, quality=95)
+    assert decode_image(str(path)).shape == (3, 240, 400)
+    small = decode_image(str(path), min_side=37)
+    assert 37 <= min(small.shape[1:]) < 240  # JPEG draft: a power-of-two reduction
+    item, _ = FolderSplit(((str(path), 0),), 32, train=False)[0]
+    assert item.shape == (3, 32, 32)
+    assert (item[0].float() - 200).abs().max() <= 3 and (item[2].float() - 50).abs().max() <= 3
