@@ -187,3 +187,11 @@ def test_mixup_mixes_inputs_with_a_permutation_and_returns_both_label_sets():
     assert 0 < lam < 1 and sorted(y2.tolist()) == list(range(8))
     assert torch.allclose(mx.view(-1), lam * x.view(-1) + (1 - lam) * y2.float())
     assert mixup(x, y, 0.0, np.random.default_rng(0), gen) == (x, y, 1.0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (runs on a GPU machine)")
+@pytest.mark.parametrize("options", [{}, {"channels_last": "on", "ema": 0.9, "mixup_alpha": 0.2}])
+def test_cuda_fast_path_learns_digits_under_bf16(options):
+    rec = train(tiny_net(32, resolution=12), "digits", epochs=2, device="cuda", **FAST, **options)
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["device"].startswith("cuda:") and rec["top1_err"] < 0.5
