@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import itertools
 import math
 
@@ -189,3 +190,10 @@ def test_top_level_names_are_the_analysis_functions():
     assert dsd.complexity_weights is complexity_weights
     assert dsd.random_search_efficiency is random_search_efficiency
     assert dsd.fit_regnet is dsd.analysis.fit_regnet
+
+
+def test_docstring_examples_hold():
+    import dsd.analysis.stats as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 3 and result.failed == 0

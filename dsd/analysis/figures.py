@@ -45,6 +45,8 @@ def check_figure_path(path: str | os.PathLike) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise DsdError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise DsdError(f"cannot write {path}: directory {parent} is not writable")
     if path.is_dir():
         raise DsdError(f"cannot write {path}: it is a directory")
     return path

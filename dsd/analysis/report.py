@@ -57,6 +57,8 @@ def check_report_path(path: str | os.PathLike) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise DsdError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise DsdError(f"cannot write {path}: directory {parent} is not writable")
     if path.is_dir():
         raise DsdError(f"cannot write {path}: it is a directory")
     return path
@@ -204,7 +206,8 @@ def _bootstrap_sections(pops, params, reps: int, seed: int) -> list[str]:
             _section(
                 f"Bootstrap of the best parameters: {name}",
                 _note(
-                    "Best value's 95% interval (low, high) and median (best) over 10^4 draws of 25%."
+                    f"Best value's 95% interval (low, high) and median (best) over {reps} "
+                    "draws of 25% of the models (DDS footnote 4)."
                 ),
                 table_html(table),
                 *imgs,
