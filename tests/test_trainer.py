@@ -38,7 +38,7 @@ def learned():
 def test_tiny_models_learn_digits_far_below_chance(learned):
     for net, rec in learned:
         assert rec["status"] == "ok", rec["reason"]
-        assert rec["top1_err"] < 0.45, (net, rec["test_err"])  # chance is 0.9
+        assert rec["top1_err"] < 0.3, (net, rec["test_err"])  # chance is 0.9; ~0.07 here
         assert rec["train_loss"][1] < rec["train_loss"][0] < math.log(10) + 0.1
 
 
@@ -126,7 +126,7 @@ def test_options_label_smoothing_mixup_ema_and_warmup_run_and_are_recorded():
     assert rec["status"] == "ok", rec["reason"]
     assert (rec["label_smoothing"], rec["mixup_alpha"], rec["ema"]) == (0.1, 0.2, 0.9)
     assert rec["warmup_epochs"] == 0.5
-    assert rec["top1_err"] < 0.7
+    assert rec["top1_err"] < 0.6
 
 
 def test_recipe_defaults_are_the_papers():
