@@ -88,3 +88,23 @@ def test_slurm_preempted_model_is_requeued_and_trained_once(slurm_cluster, tmp_p
     assert counts(trace, "end")[row["model_id"]] == 1
     rec = json.loads(store.record_path("m0").read_text())
     assert rec["status"] == "ok"
+
+
+def test_slurm_never_queues_more_than_max_parallel(slurm_cluster, tmp_path):
+    store = RunStore.open(tmp_path / "run")
+    rows = [{**r, "depths": list(r["depths"])} for r in fake_samples(5, ("S",)).to_dict("records")]
+    tasks = [
+        Task(f"t{i}", r, FakeConfig(), str(store.root), work=fake_train) for i, r in enumerate(rows)
+    ]
+    ex = SlurmExecutor(SETTINGS, store.root)  # max_parallel=2
+    try:
+        ex.submit(tasks)
+        assert len(ex.job_ids()) == 2
+        outcomes, t0 = [], time.time()
+        while len(outcomes) < 5 and time.time() - t0 < 120:
+            outcomes += ex.poll(1.0)
+            assert len(ex.job_ids()) <= 2
+    finally:
+        ex.close()
+    assert sorted(o.task_id for o in outcomes) == [f"t{i}" for i in range(5)]
+    assert all(o.kind == DONE and o.status == "ok" for o in outcomes)

@@ -1,8 +1,8 @@
 """The Slurm executor: submitit job arrays, one array task per model.
 
-Each submission becomes one job array with at most ``max_parallel`` tasks running at once, on
-``partition``, with ``time_min`` minutes, ``gpus_per_task`` GPUs and ``cpus_per_task`` cores per
-model. The work is wrapped in a submitit ``Checkpointable``: on preemption or time-out submitit
+Tasks go to Slurm as job arrays (at most 1000 tasks each), never more than ``max_parallel`` in
+the queue at once (each finished model makes room for the next), on ``partition``, with
+``time_min`` minutes, ``gpus_per_task`` GPUs and ``cpus_per_task`` cores per model. The work is wrapped in a submitit ``Checkpointable``: on preemption or time-out submitit
 requeues the task, which then retakes its claim (same Slurm job id) and trains the model again.
 Jobs run ``sys.executable`` (the driver's Python, e.g. the venv's), so the run directory must be on
 a file system every node sees.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import submitit
 
 from dsd.sweep.executors import Executor, ExecutorSettings
 from dsd.sweep.task import LOST, Outcome, Task, execute
+
+MAX_ARRAY = 1000  # Slurm's default MaxArraySize is 1001 (indices 0-1000)
 
 
 class _SlurmTask(submitit.helpers.Checkpointable):
@@ -33,7 +36,6 @@ def slurm_parameters(settings: ExecutorSettings) -> dict:
     params: dict = {
         "timeout_min": settings.time_min,
         "cpus_per_task": settings.cpus_per_task,
-        "slurm_array_parallelism": settings.max_parallel or 256,
         "name": "dsd-sweep",
     }
     if settings.partition:
@@ -51,16 +53,27 @@ class SlurmExecutor(Executor):
     def __init__(self, settings: ExecutorSettings, run_dir: Path):
         self._ex = submitit.AutoExecutor(folder=Path(run_dir) / "slurm" / "%j", cluster="slurm")
         self._ex.update_parameters(**slurm_parameters(settings))
+        self._cap = settings.max_parallel
+        self._queue: deque[Task] = deque()
         self._jobs: dict[submitit.Job, str] = {}
         self._last_force = 0.0
-        self.slots = settings.max_parallel or 256
+        self.slots = settings.max_parallel or MAX_ARRAY
 
     def submit(self, tasks: Sequence[Task]) -> None:
-        """Submit the tasks as one job array."""
-        if not tasks:
-            return
-        jobs = self._ex.map_array(_SlurmTask(), list(tasks))
-        self._jobs.update({job: t.task_id for job, t in zip(jobs, tasks, strict=True)})
+        """Queue the tasks; they go to Slurm as job arrays, at most ``max_parallel`` at once."""
+        self._queue.extend(tasks)
+        self._top_up()
+
+    def _top_up(self) -> None:
+        """Submit queued tasks as arrays while the cap leaves room (all of them without a cap)."""
+        while self._queue:
+            room = MAX_ARRAY if self._cap is None else self._cap - len(self._jobs)
+            if room <= 0:
+                return
+            batch = [self._queue.popleft() for _ in range(min(room, MAX_ARRAY, len(self._queue)))]
+            self._ex.update_parameters(slurm_array_parallelism=len(batch))
+            jobs = self._ex.map_array(_SlurmTask(), batch)
+            self._jobs.update({job: t.task_id for job, t in zip(jobs, batch, strict=True)})
 
     def poll(self, timeout: float) -> list[Outcome]:
         """Outcomes of the jobs that ended, waiting up to ``timeout`` for one."""
@@ -71,7 +84,9 @@ class SlurmExecutor(Executor):
                 self._last_force = time.time()
             done = [j for j in self._jobs if j.done(force_check=force)]
             if done or time.time() >= deadline:
-                return [self._outcome(j) for j in done]
+                outcomes = [self._outcome(j) for j in done]
+                self._top_up()
+                return outcomes
             time.sleep(min(0.25, max(0.0, deadline - time.time())))
 
     def _outcome(self, job: submitit.Job) -> Outcome:
@@ -96,3 +111,4 @@ class SlurmExecutor(Executor):
             except Exception:  # best effort: the jobs may have ended on their own
                 pass
         self._jobs.clear()
+        self._queue.clear()

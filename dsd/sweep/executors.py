@@ -102,10 +102,18 @@ def make_executor(settings: ExecutorSettings, run_dir: str | os.PathLike) -> Exe
         from dsd.sweep.exec_local import LocalExecutor
 
         return LocalExecutor(settings)
-    if settings.kind == "slurm":
-        from dsd.sweep.exec_slurm import SlurmExecutor
+    package = {"slurm": "submitit", "ray": "ray"}[settings.kind]
+    try:
+        if settings.kind == "slurm":
+            from dsd.sweep.exec_slurm import SlurmExecutor
 
-        return SlurmExecutor(settings, Path(run_dir))
-    from dsd.sweep.exec_ray import RayExecutor
+            return SlurmExecutor(settings, Path(run_dir))
+        from dsd.sweep.exec_ray import RayExecutor
 
-    return RayExecutor(settings)
+        return RayExecutor(settings)
+    except ModuleNotFoundError as e:
+        if e.name != package:
+            raise
+        raise DsdError(
+            f"the {settings.kind} executor needs {package}: pip install 'dsd[cluster]'"
+        ) from None
