@@ -40,6 +40,8 @@ _EXPORTS = {
     "list_spaces": "dsd.spaces",
     # train (the layer is the package dsd.trainer; dsd.train is its function)
     "train": "dsd.trainer",
+    "TrainConfig": "dsd.trainer",
+    "train_row": "dsd.trainer",
     # analysis
     "edf": "dsd.analysis",
     "complexity_weights": "dsd.analysis",
@@ -47,6 +49,11 @@ _EXPORTS = {
     "bootstrap_best": "dsd.analysis",
     "fit_regnet": "dsd.analysis",
     "random_search_efficiency": "dsd.analysis",
+    "derived_params": "dsd.analysis",
+    "load_results": "dsd.analysis",
+    "write_report": "dsd.analysis",
+    "EDF": "dsd.analysis",
+    "RegNetFit": "dsd.analysis",
     # errors
     "DsdError": "dsd.errors",
 }
