@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 
 from dsd.cli import ExampleFormatter
 
@@ -89,6 +90,10 @@ def run_handler(args: argparse.Namespace) -> int:
     exp = load_experiment(args.experiment)
     changes = {f: getattr(args, a) for a, f in OVERRIDES.items() if getattr(args, a) is not None}
     settings = dataclasses.replace(exp.executor, **changes)
+    print(
+        f"dsd run: {exp.name} into {args.out} (follow it with: dsd status {args.out})",
+        file=sys.stderr,
+    )
     summary = run_experiment(
         exp,
         args.out,

@@ -164,6 +164,59 @@ def _handle_lost(store: RunStore, task: Task, outcome: Outcome) -> Outcome:
     return Outcome(task.task_id, RETRY, "", outcome.reason)
 
 
+class _Loop:
+    """The driver's bookkeeping: tasks handed to the executor, and tasks others are training."""
+
+    def __init__(self, store: RunStore, tasks: Sequence[Task], executor: Executor, bar: _Progress):
+        self.store, self.executor, self.bar = store, executor, bar
+        self.by_id = {t.task_id: t for t in tasks}
+        self.outstanding: set[str] = set()  # handed to the executor, no final outcome yet
+        self.watch: set[str] = set()  # a live claim elsewhere (an older driver's job) trains it
+        self.outcomes = 0
+
+    def submit(self, task_ids: Sequence[str]) -> None:
+        """Hand these tasks to the executor."""
+        self.outstanding.update(task_ids)
+        self.executor.submit([self.by_id[t] for t in task_ids])
+
+    def handle(self, o: Outcome) -> None:
+        """Act on one outcome: count it, retry it, watch it, or stop the run."""
+        self.outcomes += 1
+        self.outstanding.discard(o.task_id)
+        if o.kind == LOST:
+            o = _handle_lost(self.store, self.by_id[o.task_id], o)
+        if o.kind == DONE:
+            self.bar.finished(o.status or "done")
+        elif o.kind == RETRY:
+            self.submit([o.task_id])
+        elif o.kind == BUSY:
+            self.watch.add(o.task_id)
+        elif o.kind == ABORT:
+            raise DataError(o.reason)
+
+    def check_watched(self) -> None:
+        """Count watched tasks that finished; take over those whose owner went silent."""
+        for tid in sorted(self.watch):
+            if self.store.has_record(tid):
+                self.watch.discard(tid)
+                self.bar.finished(record_status(self.store, tid) or "done")
+            elif not self.store.claim_is_live(tid):
+                self.watch.discard(tid)
+                self.submit([tid])
+
+    def run(self, poll_s: float) -> None:
+        """Poll until every task is done."""
+        last_check = time.time()
+        while self.outstanding or self.watch:
+            for o in self.executor.poll(poll_s if self.outstanding else 0.0):
+                self.handle(o)
+            if self.watch and (not self.outstanding or time.time() - last_check > poll_s):
+                if not self.outstanding:
+                    time.sleep(poll_s)
+                last_check = time.time()
+                self.check_watched()
+
+
 def drive(
     store: RunStore,
     tasks: Sequence[Task],
@@ -173,48 +226,18 @@ def drive(
     poll_s: float = 1.0,
 ) -> int:
     """Run every task without a record to completion; return how many outcomes arrived."""
-    by_id = {t.task_id: t for t in tasks}
     done = store.done_ids()
-    todo = [t for t in tasks if t.task_id not in done]
-    live = store.live_claims()
-    watch = {t.task_id for t in todo if t.task_id in live}  # a previous driver's job trains it
-    submitted = [t for t in todo if t.task_id not in watch]
-    outstanding = {t.task_id for t in submitted}
-    executor.submit(submitted)
+    todo = [t.task_id for t in tasks if t.task_id not in done]
     bar = _Progress(len(tasks), len(tasks) - len(todo), progress)
-    n_outcomes, last_watch = 0, time.time()
+    loop = _Loop(store, tasks, executor, bar)
+    live = store.live_claims()
+    loop.watch = {t for t in todo if t in live}
     try:
-        while outstanding or watch:
-            for o in executor.poll(poll_s if outstanding else 0.0):
-                n_outcomes += 1
-                outstanding.discard(o.task_id)
-                task = by_id[o.task_id]
-                if o.kind == LOST:
-                    o = _handle_lost(store, task, o)
-                if o.kind == DONE:
-                    bar.finished(o.status or "done")
-                elif o.kind == RETRY:
-                    outstanding.add(o.task_id)
-                    executor.submit([task])
-                elif o.kind == BUSY:
-                    watch.add(o.task_id)
-                elif o.kind == ABORT:
-                    raise DataError(o.reason)
-            if watch and (not outstanding or time.time() - last_watch > poll_s):
-                if not outstanding:
-                    time.sleep(poll_s)
-                last_watch = time.time()
-                for tid in sorted(watch):
-                    if store.has_record(tid):
-                        watch.discard(tid)
-                        bar.finished(record_status(store, tid) or "done")
-                    elif not store.claim_is_live(tid):  # its owner vanished: train it here
-                        watch.discard(tid)
-                        outstanding.add(tid)
-                        executor.submit([by_id[tid]])
+        loop.submit([t for t in todo if t not in loop.watch])
+        loop.run(poll_s)
     finally:
         bar.close()
-    return n_outcomes
+    return loop.outcomes
 
 
 def collect(run_dir: str | Path) -> pd.DataFrame:
