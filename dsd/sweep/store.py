@@ -59,10 +59,21 @@ def plain(obj: Any) -> Any:
     return str(obj)
 
 
+def _file_mode() -> int:
+    """The mode a plain open() gives new files here (0666 less the umask), read once."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()  # at import, before any thread exists (os.umask is process-wide)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` atomically (temp file, fsync, os.replace)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; records are for everyone who reads runs
         with os.fdopen(fd, "w") as f:
             json.dump(plain(data), f)
             f.flush()
