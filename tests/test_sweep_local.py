@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import pandas as pd
 import pytest
@@ -181,3 +182,13 @@ def test_a_data_set_that_cannot_be_loaded_stops_the_sweep(tmp_path):
     assert records(tmp_path / "run") == []  # a run-level problem is not a model's failure
     assert not list((tmp_path / "run" / "attempts").iterdir())
     assert _run(tmp_path, fake_samples(3), FakeConfig()).counts == {"ok": 6}  # lock released
+
+
+def test_a_model_over_its_time_limit_is_stopped_and_counted_as_failed(tmp_path):
+    settings = ExecutorSettings(slots=2, max_retries=0, time_min=0.03)  # 1.8 s
+    samples = fake_samples(1, spaces=("S",))
+    t0 = time.time()
+    summary = _run(tmp_path, samples, FakeConfig(seconds=60), settings=settings)
+    assert time.time() - t0 < 30
+    rec = pd.read_parquet(summary.results).iloc[0]
+    assert rec["status"] == "failed" and "timed out after 0.03 min" in rec["reason"]

@@ -61,7 +61,7 @@ def register(subparsers) -> None:
     g.add_argument("--max-retries", type=int, help="extra attempts for a failed model")
     g.add_argument("--max-parallel", type=int, help="slurm/ray: models at once")
     g.add_argument("--partition", help="slurm partition")
-    g.add_argument("--time-min", type=int, help="slurm: minutes per model")
+    g.add_argument("--time-min", type=float, help="time limit per model, minutes")
     g.add_argument("--gpus-per-task", type=float, help="slurm/ray: GPUs per model")
     g.add_argument("--cpus-per-task", type=int, help="slurm/ray: CPU cores per model")
     g.add_argument("--mem-gb", type=float, help="slurm: memory per model")

@@ -3,7 +3,8 @@
 Each worker is a fresh ``spawn``-ed Python process that sees exactly one GPU
 (``CUDA_VISIBLE_DEVICES``) or, without GPUs, runs with ``threads_per_slot`` CPU threads. Workers
 die with the driver (``PR_SET_PDEATHSIG``), so a killed driver leaves no orphan training a
-model. A worker that dies mid-model is reported as a ``lost`` outcome and replaced.
+model. A worker that dies mid-model, or runs one model longer than ``time_min``, is reported as a
+``lost`` outcome (a failed attempt) and replaced.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class LocalExecutor(Executor):
         self._ctx = mp.get_context("spawn")
         self._queue: deque[Task] = deque()
         self._workers = [_Worker(env) for env in self._worker_envs(settings)]
+        self._limit_s = 60.0 * settings.time_min
         self.slots = len(self._workers)
 
     @staticmethod
@@ -142,14 +144,18 @@ class LocalExecutor(Executor):
                     pass
             if w.conn in ready or w.proc.sentinel in ready:
                 outcomes.append(self._lost(w))
+            elif time.time() - w.started > self._limit_s:  # hung or far too slow: stop it
+                w.proc.kill()
+                outcomes.append(self._lost(w, f"timed out after {self._limit_s / 60:g} min"))
         self._dispatch()
         return outcomes
 
-    def _lost(self, w: _Worker) -> Outcome:
+    def _lost(self, w: _Worker, why: str = "") -> Outcome:
         """Report the task of a worker that died, and forget the worker's process."""
         w.proc.join(timeout=5)
         code = w.proc.exitcode
-        why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        if not why:
+            why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         outcome = Outcome(w.task.task_id, LOST, "", f"worker process died ({why})")
         w.conn.close()
         w.proc, w.conn, w.task = None, None, None

@@ -34,7 +34,7 @@ class _SlurmTask(submitit.helpers.Checkpointable):
 def slurm_parameters(settings: ExecutorSettings) -> dict:
     """submitit parameters for ``settings``."""
     params: dict = {
-        "timeout_min": settings.time_min,
+        "timeout_min": max(1, math.ceil(settings.time_min)),
         "cpus_per_task": settings.cpus_per_task,
         "name": "dsd-sweep",
     }

@@ -38,7 +38,7 @@ class ExecutorSettings:
     max_retries: int = 2  # extra attempts for a failed (not a diverged) model
     max_parallel: int | None = None  # slurm: array parallelism; ray: tasks in flight
     partition: str | None = None  # slurm partition
-    time_min: int = 60  # slurm: time limit per model (requeued on time-out)
+    time_min: float = 60  # time limit per model (slurm: requeued; local: a failed attempt)
     gpus_per_task: float = 0.0  # slurm/ray: GPUs per model (slurm rounds up)
     cpus_per_task: int = 1  # slurm/ray: CPU cores per model
     mem_gb: float | None = None  # slurm: memory per model
@@ -56,8 +56,8 @@ class ExecutorSettings:
                 raise DsdError(f"executor {name} must be >= 1, got {value}")
         if self.gpus is not None and self.gpus < 0:
             raise DsdError(f"executor gpus must be >= 0, got {self.gpus}")
-        if self.max_retries < 0 or self.time_min < 1 or self.cpus_per_task < 1:
-            raise DsdError("executor max_retries must be >= 0, time_min and cpus_per_task >= 1")
+        if self.max_retries < 0 or self.time_min <= 0 or self.cpus_per_task < 1:
+            raise DsdError("executor max_retries must be >= 0, time_min > 0, cpus_per_task >= 1")
         if self.gpus_per_task < 0:
             raise DsdError(f"executor gpus_per_task must be >= 0, got {self.gpus_per_task}")
         if self.stale_s <= 2 * self.heartbeat_s:
