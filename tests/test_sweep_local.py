@@ -156,6 +156,7 @@ def test_status_counts_done_running_pending(tmp_path):
     st = run_status(run_dir)
     assert st.done == {"ok": 10} and st.pending == 0 and st.eta_s == 0
     assert "ETA      finished" in st.describe()
+    assert st.by_space == {"FakeA": (5, 5), "FakeB": (5, 5)}
 
 
 def test_many_writers_never_leave_a_partial_record(tmp_path):

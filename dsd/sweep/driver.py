@@ -254,7 +254,10 @@ def collect(run_dir: str | Path) -> pd.DataFrame:
 
 
 def write_report(results: pd.DataFrame, run_dir: Path) -> Path | None:
-    """Write RUN_DIR/report.html with dsd.analysis.write_report, if it exists and models are ok."""
+    """Write RUN_DIR/report.html with dsd.analysis.write_report, if it exists and models are ok.
+
+    The results are on disk already, so a failing report is a warning, not a failed run.
+    """
     try:
         from dsd.analysis import write_report as analysis_report
     except ImportError:
@@ -262,7 +265,11 @@ def write_report(results: pd.DataFrame, run_dir: Path) -> Path | None:
     if not (results.get("status") == "ok").any():
         return None
     path = run_dir / REPORT
-    analysis_report(results, path)
+    try:
+        analysis_report(results, path)
+    except Exception as e:  # the analysis layer's problem; keep the sweep's result
+        print(f"dsd: warning: report not written ({type(e).__name__}: {e})", file=sys.stderr)
+        return None
     return path
 
 

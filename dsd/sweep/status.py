@@ -31,6 +31,7 @@ class RunStatus:
     retried: int  # failed attempts so far (retries included)
     rate: float | None  # models finished per second since the driver started
     driver: str | None  # who holds the run's lock, if anyone
+    by_space: dict[str, tuple[int, int]]  # space -> (done, total)
 
     @property
     def eta_s(self) -> float | None:
@@ -56,6 +57,9 @@ class RunStatus:
             lines.append(f"  ETA      {_duration(self.eta_s)} ({self.rate * 60:.1f} models/min)")
         else:
             lines.append("  ETA      unknown")
+        lines.append("  by space")
+        for space, (done, total) in self.by_space.items():
+            lines.append(f"    {space:<20} {done:6d} / {total} done")
         return "\n".join(lines)
 
 
@@ -118,6 +122,10 @@ def run_status(run_dir: str | os.PathLike) -> RunStatus:
                 finished.append(store.record_path(t).stat().st_mtime)
     running = len(store.live_claims() - done_ids)
     holder = lock_holder(run_dir)
+    by_space: dict[str, tuple[int, int]] = {}
+    for t in tasks:  # task ids are <space>-<index>-<model>-s<seed>
+        done, total = by_space.get(t.rsplit("-", 3)[0], (0, 0))
+        by_space[t.rsplit("-", 3)[0]] = (done + (t in done_ids), total + 1)
     attempts = len(os.listdir(run_dir / "attempts")) if (run_dir / "attempts").is_dir() else 0
     return RunStatus(
         run_dir=run_dir,
@@ -128,4 +136,5 @@ def run_status(run_dir: str | os.PathLike) -> RunStatus:
         retried=attempts,
         rate=_rate(finished, holder[1]) if holder else None,
         driver=holder[0] if holder else None,
+        by_space=by_space,
     )
