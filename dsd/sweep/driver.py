@@ -309,19 +309,29 @@ def run_samples(
             samples,
             run_dir,
             config,
-            seeds,
-            settings,
-            work,
-            progress,
-            report,
-            retry_failed,
-            executor,
+            seeds=seeds,
+            settings=settings,
+            work=work,
+            progress=progress,
+            report=report,
+            retry_failed=retry_failed,
+            executor=executor,
         )
 
 
 def run_locked(
-    samples, run_dir, config, seeds, settings, work, progress, report, retry_failed, executor
-):
+    samples: pd.DataFrame,
+    run_dir: Path,
+    config: Any,
+    *,
+    seeds: Sequence[int],
+    settings: ExecutorSettings,
+    work: WorkFn,
+    progress: bool,
+    report: bool,
+    retry_failed: bool,
+    executor: Executor | None,
+) -> SweepSummary:
     """The body of :func:`run_samples`, with the run directory's lock held."""
     t0 = time.time()
     if "space" not in samples.columns or "model_id" not in samples.columns:
