@@ -103,3 +103,10 @@ def test_cli_reports_a_bad_experiment_in_one_line(tmp_path, capsys):
 def test_cli_reports_a_missing_file(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope.yaml"), "-o", str(tmp_path / "run")]) == 2
     assert "no such experiment file" in capsys.readouterr().err
+
+
+def test_cli_needs_a_data_path_for_cifar10_and_writes_nothing(tmp_path, capsys):
+    run_dir = tmp_path / "c10"
+    assert main(["run", str(EXPERIMENTS / "cifar10_anynetx.yaml"), "-o", str(run_dir)]) == 2
+    assert "cifar10_anynetx.yaml: dataset cifar10 needs a data path" in capsys.readouterr().err
+    assert not run_dir.exists()

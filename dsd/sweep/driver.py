@@ -143,8 +143,8 @@ class _Progress:
     def finished(self, status: str) -> None:
         """Count one finished model."""
         self.counts[status] += 1
-        self.bar.update(1)
         self.bar.set_postfix(self.counts, refresh=False)
+        self.bar.update(1)
 
     def close(self) -> None:
         """Remove the bar."""

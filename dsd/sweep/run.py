@@ -74,10 +74,10 @@ def run_experiment(
     retry_failed: bool = False,
 ) -> SweepSummary:
     """Run (or resume) experiment ``exp`` into ``run_dir``; return what was done."""
+    settings = settings or exp.executor
+    config = config if config is not None else exp.train_config(data)  # fail before any output
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    settings = settings or exp.executor
-    config = config if config is not None else exp.train_config(data)
     with RunLock(run_dir):
         new = _check_same_experiment(run_dir, exp)
         samples_path = run_dir / SAMPLES
