@@ -90,6 +90,7 @@ def run_handler(args: argparse.Namespace) -> int:
     exp = load_experiment(args.experiment)
     changes = {f: getattr(args, a) for a, f in OVERRIDES.items() if getattr(args, a) is not None}
     settings = dataclasses.replace(exp.executor, **changes)
+    config = exp.train_config(args.data)  # a bad recipe or a missing data path fails here
     print(
         f"dsd run: {exp.name} into {args.out} (follow it with: dsd status {args.out})",
         file=sys.stderr,
@@ -98,7 +99,7 @@ def run_handler(args: argparse.Namespace) -> int:
         exp,
         args.out,
         settings=settings,
-        data=args.data,
+        config=config,
         progress=not args.quiet,
         report=not args.no_report,
         retry_failed=args.retry_failed,
