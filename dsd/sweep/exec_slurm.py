@@ -11,6 +11,8 @@ a file system every node sees.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -28,7 +30,18 @@ class _SlurmTask(submitit.helpers.Checkpointable):
     """Runs one task inside a Slurm job; requeued as is on preemption or time-out."""
 
     def __call__(self, task: Task) -> Outcome:
+        _use_allocated_cpus()
         return execute(task)
+
+
+def _use_allocated_cpus() -> None:
+    """Size CPU thread pools to the job's allocation, not to the whole node."""
+    cpus = os.environ.get("SLURM_CPUS_PER_TASK")
+    if not cpus:
+        return
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = cpus
+    if "torch" in sys.modules:  # already imported while unpickling the task's config
+        sys.modules["torch"].set_num_threads(int(cpus))
 
 
 def slurm_parameters(settings: ExecutorSettings) -> dict:
