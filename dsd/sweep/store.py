@@ -235,8 +235,9 @@ class RunStore:
             same_job = bool(owner.job) and old.get("job") == owner.job  # a requeued Slurm job
             if not same_job and self.claim_is_live(task_id, old):
                 return False
-            write_json_atomic(path, data)  # take over an abandoned claim
-            return True
+            write_json_atomic(path, data)  # take over an abandoned claim ...
+            time.sleep(0.05)
+            return read_json(path) == data  # ... unless another taker wrote after us
         with os.fdopen(fd, "w") as f:
             json.dump(data, f)
         return True
