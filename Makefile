@@ -20,10 +20,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# The main job: sample AnyNetXA, XC and XE at a tiny regime, train every model on the embedded
+# digits data, collect runs/demo/results.parquet and write runs/demo/report.html. Run again: resumes.
 demo: $(STAMP)
-	$(BIN)/dsd spaces
-	$(BIN)/dsd show RegNetX-400MF
-	$(BIN)/dsd sample --space AnyNetXC --n 500 --flops 360M:400M --seed 0 -o samples.parquet
+	$(BIN)/dsd run experiments/digits_anynetx.yaml -o runs/demo
+	$(BIN)/dsd status runs/demo
+	$(BIN)/dsd edf runs/demo/results.parquet -o runs/demo/edf.png
+	@echo "results: runs/demo/results.parquet  report: runs/demo/report.html  EDFs: runs/demo/edf.png"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -34,6 +37,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sample_speed.py
+	$(BIN)/python benchmarks/analysis_speed.py
+	$(BIN)/python benchmarks/sweep_overhead.py
+	$(BIN)/python benchmarks/train_speed.py --threads 1
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -42,6 +42,12 @@ _EXPORTS = {
     "train": "dsd.trainer",
     "TrainConfig": "dsd.trainer",
     "train_row": "dsd.trainer",
+    # sweep
+    "run_experiment": "dsd.sweep",
+    "load_experiment": "dsd.sweep",
+    "run_samples": "dsd.sweep",
+    "run_status": "dsd.sweep",
+    "ExecutorSettings": "dsd.sweep",
     # analysis
     "edf": "dsd.analysis",
     "complexity_weights": "dsd.analysis",
