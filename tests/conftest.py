@@ -1,4 +1,5 @@
-"""Shared fixtures: a real single-node Slurm cluster for the sweep's Slurm tests.
+"""Shared fixtures: one torch thread per test process; a real single-node Slurm cluster for the
+sweep's Slurm tests.
 
 The cluster comes from the local-slurm recipe (``<repo>/../shared/tools/local-slurm/start.sh``,
 or the folder named by ``DSD_LOCAL_SLURM``). If it is already up (``.ci/run`` starts it) it is
@@ -70,3 +71,15 @@ def slurm_cluster():
         yield "started"
     finally:
         subprocess.run(["bash", str(recipe / "stop.sh")], capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models train and run fastest on one torch thread, and are not starved when other
+    processes share the two cores (two threads were up to 100x slower under load)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

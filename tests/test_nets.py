@@ -22,14 +22,7 @@ from dsd.nets import (
     regnet_widths,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny forwards run fastest on one thread (and are not starved by other processes)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- the paper's and the reference's published figures ------------------------------------------

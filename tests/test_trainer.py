@@ -14,17 +14,10 @@ from dsd.errors import DataError, DsdError
 from dsd.trainer import RESULT_COLUMNS, TrainConfig, sample_row, train, train_row
 from dsd.trainer.engine import lr_at
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 # Enough to learn digits in two epochs (the paper's lr 0.05 needs many more steps).
 FAST = dict(batch_size=32, lr=0.5)
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    """Two cores are shared by several people: one torch thread keeps timings stable."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,9 @@ from trainer_fixtures import tiny_net, write_cifar, write_samples
 
 from dsd.cli import main
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 FAST = ["--epochs", "1", "--batch-size", "64", "--lr", "0.5", "--no-progress"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Keep the shared CPU calm."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture

@@ -15,14 +15,7 @@ from dsd.trainer import clear_cache, load_dataset, train
 from dsd.trainer import transforms as T
 from dsd.trainer.data import FolderSplit, load_cifar10, load_digits, load_imagefolder
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Keep the shared CPU calm."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_digits_fixed_stratified_split_resized_three_channels():

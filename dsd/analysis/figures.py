@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from dsd.analysis.fit import RegNetFit
 from dsd.analysis.stats import EDF, BootstrapResult, RandomSearchResult, edf
 from dsd.errors import DsdError
-from dsd.io import atomic_path
+from dsd.io import atomic_path, check_output_path
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -37,19 +37,7 @@ def _color(i: int) -> str:
 
 def check_figure_path(path: str | os.PathLike) -> Path:
     """Validate a figure output path before any work is done."""
-    path = Path(path)
-    if path.suffix.lower() not in FIGURE_SUFFIXES:
-        raise DsdError(
-            f"output {path}: unsupported extension {path.suffix!r} (use .png, .pdf or .svg)"
-        )
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise DsdError(f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise DsdError(f"cannot write {path}: directory {parent} is not writable")
-    if path.is_dir():
-        raise DsdError(f"cannot write {path}: it is a directory")
-    return path
+    return check_output_path(path, FIGURE_SUFFIXES)
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:

@@ -23,7 +23,7 @@ from dsd.analysis import figures, tables
 from dsd.analysis.data import ERROR, derived_params, groups, load_results
 from dsd.analysis.stats import random_search_efficiency
 from dsd.errors import DsdError
-from dsd.io import atomic_path
+from dsd.io import atomic_path, check_output_path
 
 REPORT_SUFFIXES = (".html", ".htm")
 DEFAULT_PARAMS = ("d", "depths", "widths", "b", "g", "w0", "wa", "wm")
@@ -51,17 +51,7 @@ img{max-width:100%;height:auto}.note{color:#666;font-size:.9em}
 
 def check_report_path(path: str | os.PathLike) -> Path:
     """Validate the report's output path before any work is done."""
-    path = Path(path)
-    if path.suffix.lower() not in REPORT_SUFFIXES:
-        raise DsdError(f"output {path}: a report is an .html file, got {path.suffix!r}")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise DsdError(f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise DsdError(f"cannot write {path}: directory {parent} is not writable")
-    if path.is_dir():
-        raise DsdError(f"cannot write {path}: it is a directory")
-    return path
+    return check_output_path(path, REPORT_SUFFIXES)
 
 
 def figure_html(fig: Figure, alt: str) -> str:

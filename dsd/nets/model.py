@@ -109,19 +109,11 @@ class ResBlock(nn.Module):
         return torch.relu(self.f(x) + shortcut)
 
 
-class VanillaBlock(nn.Module):
-    """Two 3x3 conv + BN + ReLU, no shortcut."""
-
-    def __init__(self, w_in: int, w_out: int, stride: int) -> None:
-        super().__init__()
-        self.a = _conv(w_in, w_out, 3, stride)
-        self.a_bn = nn.BatchNorm2d(w_out)
-        self.b = _conv(w_out, w_out, 3)
-        self.b_bn = nn.BatchNorm2d(w_out)
+class VanillaBlock(BasicTransform):
+    """Two 3x3 conv + BN + ReLU, no shortcut: the basic transform followed by a ReLU."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.a_bn(self.a(x)))
-        return torch.relu(self.b_bn(self.b(x)))
+        return torch.relu(super().forward(x))
 
 
 class Head(nn.Module):
