@@ -13,6 +13,7 @@ from torch import nn
 import dsd
 from dsd.errors import DsdError
 from dsd.nets import (
+    NET_FIELDS,
     AnyNet,
     adjust_compatibility,
     complexity,
@@ -250,6 +251,7 @@ def test_vectorised_complexity_equals_scalar_on_random_batches():
         }
         fields = {
             f: getattr(proto, f)
+            for f in NET_FIELDS
             for f in (
                 "stem",
                 "stem_width",
