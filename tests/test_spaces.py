@@ -260,3 +260,19 @@ def test_bad_sample_arguments():
         space.sample(5, flops=(4e8, 3e8))
     with pytest.raises(DsdError, match="unknown network field"):
         space.sample(5, colour=3)
+
+
+def test_a_wheel_ships_every_subpackage_and_the_builtin_spaces():
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    repo = Path(__file__).resolve().parents[1]
+    cfg = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]
+    on_disk = {
+        ".".join(p.parent.relative_to(repo).parts) for p in (repo / "dsd").rglob("__init__.py")
+    }
+    assert on_disk | {"dsd._spaces"} == set(cfg["packages"])
+    assert cfg["package-dir"]["dsd._spaces"] == "spaces" and cfg["package-data"]["dsd._spaces"] == [
+        "*.yaml"
+    ]
+    assert {s.name for s in dsd.list_spaces()} == {p.stem for p in (repo / "spaces").glob("*.yaml")}

@@ -67,9 +67,13 @@ NETWORK_TYPES = {
 
 
 def builtin_dir() -> Path:
-    """The folder of the built-in spaces (``$DSD_SPACES_DIR`` or the repository's ``spaces/``)."""
+    """The folder of the built-in spaces: ``$DSD_SPACES_DIR``, else the repository's ``spaces/``
+    (a source checkout or editable install), else the copy a wheel ships as ``dsd/_spaces``."""
     env = os.environ.get("DSD_SPACES_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "spaces"
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[2] / "spaces"
+    return repo if repo.is_dir() else Path(__file__).resolve().parents[1] / "_spaces"
 
 
 def builtin_names() -> list[str]:
