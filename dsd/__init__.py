@@ -18,7 +18,7 @@ The public API is importable from here; names load lazily so ``import dsd`` stay
 
 from __future__ import annotations
 
-import importlib
+from dsd._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -67,14 +67,4 @@ _EXPORTS = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dsd' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("dsd", globals(), _EXPORTS)

@@ -20,7 +20,7 @@ Names load lazily, so worker processes that only run tasks stay light.
 
 from __future__ import annotations
 
-import importlib
+from dsd._lazy import lazy_exports
 
 _EXPORTS = {
     "Experiment": "dsd.sweep.experiment",
@@ -43,14 +43,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dsd.sweep' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("dsd.sweep", globals(), _EXPORTS)

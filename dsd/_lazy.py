@@ -1,0 +1,26 @@
+"""Lazy public names for a package: ``name -> defining module``, imported on first access."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_exports(
+    package: str, namespace: dict[str, Any], exports: Mapping[str, str]
+) -> tuple[Callable, Callable]:
+    """The ``__getattr__`` and ``__dir__`` of ``package``, loading each name from its module once."""
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return namespace["__all__"]
+
+    return __getattr__, __dir__
