@@ -313,3 +313,31 @@ def test_initialisation_follows_the_reference():
     assert model.head.fc.weight.std().item() == pytest.approx(0.01, rel=0.05)
     assert torch.all(model.head.fc.bias == 0)
     assert torch.all(model.s1.b1.f.a_bn.weight == 1) and torch.all(model.s1.b1.f.a_bn.bias == 0)
+
+
+def test_quantized_linear_matches_a_scalar_transcription_on_random_parameters():
+    """One RegNet generator for nets, the sampler and the fit, checked against plain-Python math."""
+    import math
+
+    from dsd.nets.regnet import quantized_linear
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        d = int(rng.integers(1, 64))
+        w0 = 8 * int(rng.integers(1, 32))
+        wa = round(float(rng.uniform(0.1, 256)), 1)
+        wm = round(float(rng.uniform(1.05, 8)), 3)
+        ref = []
+        for j in range(d):
+            s = round(math.log((w0 + wa * j) / w0) / math.log(wm))
+            ref.append(round(w0 * wm**s / 8) * 8)
+        got, _ = quantized_linear(d, w0, wa, wm)
+        assert got.astype(int).tolist() == ref, (d, w0, wa, wm)
+        assert list(regnet_widths(d, w0, wa, wm).block_widths) == ref
+    # The case where the fit's former copy (log1p) disagreed with nets and the reference.
+    assert regnet_widths(25, 48, 19.2, 1.96).depths == (1, 4, 6, 13, 1)
+    from dsd.analysis.fit import quantized_linear_widths
+
+    assert np.unique(quantized_linear_widths(25, 48, 19.2, 1.96), return_counts=True)[
+        1
+    ].tolist() == [1, 4, 6, 13, 1]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsd.errors import DsdError
+from dsd.nets.regnet import quantized_linear
 
 Q = 8
 WM_RANGE = (1.1, 4.0)
@@ -32,11 +33,11 @@ def block_widths(depths: Sequence[int], widths: Sequence[int]) -> tuple[int, ...
 
 
 def quantized_linear_widths(d: int, w0, wa, wm, q: int = Q) -> np.ndarray:
-    """Predicted per-block widths for each ``(w0, wa, wm)`` (broadcast arrays): shape (..., d)."""
-    w0, wa, wm = (np.asarray(a, dtype=float)[..., None] for a in (w0, wa, wm))
-    j = np.arange(d, dtype=float)
-    s = np.round(np.log1p(wa * j / w0) / np.log(wm))
-    return np.round(w0 * wm**s / q) * q
+    """Predicted per-block widths for each ``(w0, wa, wm)`` (broadcast arrays): shape (..., d).
+
+    The generator of :func:`dsd.nets.regnet.quantized_linear` (one formula, one place).
+    """
+    return quantized_linear(d, w0, wa, wm, q)[0]
 
 
 def _e_fit(log_obs: np.ndarray, w0, wa, wm) -> np.ndarray:

@@ -49,12 +49,28 @@ def _check(depth, w0, wa, wm, q):
         raise DsdError(f"RegNet wm must be > 1, got {wm!r}")
 
 
+def quantized_linear(d: int, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The RegNet generator, vectorised: the one place dsd evaluates the quantized linear form.
+
+    ``w0``, ``wa``, ``wm`` are broadcastable arrays (or scalars) of parameters; ``d`` is the
+    number of blocks evaluated. Returns ``(block_widths, s)``, both of shape ``broadcast + (d,)``:
+    ``u_j = w0 + wa * j``, ``s_j = round(log(u_j / w0) / log(wm))`` and
+    ``block_widths_j = round(w0 * wm ** s_j / q) * q`` (float64, integral). Callers with
+    per-model depths evaluate ``max(d)`` blocks and mask the rest. Used by :func:`regnet_widths`,
+    the RegNet sampler and the quantized-linear fit.
+    """
+    w0, wa, wm = (np.asarray(a, dtype=np.float64)[..., None] for a in (w0, wa, wm))
+    u = np.arange(int(d), dtype=np.float64) * wa + w0
+    s = np.round(np.log(u / w0) / np.log(wm))
+    return np.round(w0 * np.power(wm, s) / q) * q, s
+
+
 def regnet_widths(depth: int, w0: float, wa: float, wm: float, q: int = 8) -> RegNetWidths:
     """Per-block and per-stage widths of the RegNet ``(d, w0, wa, wm)``, quantized to ``q``."""
     _check(depth, w0, wa, wm, q)
     u = np.arange(int(depth)) * wa + w0
-    s = np.round(np.log(u / w0) / np.log(wm))
-    block = (np.round(w0 * np.power(wm, s) / q) * q).astype(np.int64)
+    block, s = quantized_linear(int(depth), w0, wa, wm, q)
+    block = block.astype(np.int64)
     widths, depths = np.unique(block, return_counts=True)
     return RegNetWidths(
         block_widths=tuple(block.tolist()),

@@ -23,6 +23,7 @@ import pandas as pd
 from dsd.errors import DsdError, SpaceError
 from dsd.nets.complexity import complexity_batch
 from dsd.nets.config import NET_FIELDS, adjust_compatibility, config_hash
+from dsd.nets.regnet import quantized_linear
 from dsd.spaces import loader
 from dsd.spaces.params import Param
 
@@ -221,9 +222,8 @@ class Space:
         bm, gw = p["bottleneck_ratio"].draw(rng, b), p["group_width"].draw(rng, b)
         # Quantized linear widths for every block (the reference generator, vectorised).
         j = np.arange(int(d.max()))
-        u = j[None, :] * wa[:, None] + w0[:, None]
-        s_j = np.round(np.log(u / w0[:, None]) / np.log(wm[:, None]))
-        blockw = (np.round(w0[:, None] * np.power(wm[:, None], s_j) / 8) * 8).astype(np.int64)
+        blockw, s_j = quantized_linear(int(d.max()), w0, wa, wm)
+        blockw = blockw.astype(np.int64)
         live = j[None, :] < d[:, None]
         # Widths are non-decreasing along blocks: a stage starts wherever the width changes.
         starts = live & np.concatenate(
