@@ -74,7 +74,7 @@ def main() -> None:
     for name in args.executors.split(","):
         settings, n = runs[name]
         if name == "slurm" and not slurm_up():
-            print(f"{name:<9}  skipped: no Slurm cluster answers (start local-slurm)")
+            print(f"{name:<9}  skipped: no Slurm cluster answers (sudo bash ci/slurm/start.sh)")
             continue
         r = measure(settings, n)
         print(

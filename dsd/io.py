@@ -1,23 +1,46 @@
-"""Reading and writing dsd's artefacts (samples, results) as plain files, atomically.
+"""Reading and writing dsd's artefacts (samples, results, run files, YAML) safely.
 
-Atomic means: the file at ``path`` is either the old complete file or the new complete file,
-never a partial one. We write to a temporary file in the same directory, flush and fsync it,
-then ``os.replace`` it over the target (atomic on POSIX within one file system).
+Every file dsd keeps is written by :func:`atomic_path` (or the helpers built on it: tables,
+text, JSON). Atomic means: the file at ``path`` is either the old complete file or the new
+complete file, never a partial one, also when the disk fills up or the writer is killed. We write
+to a temporary file in the same directory, flush and fsync it, then ``os.replace`` it over the
+target (atomic on POSIX within one file system).
+
+:func:`load_yaml` reads the YAML files users write (spaces, experiments) with limits on size,
+nesting depth and alias expansion, so a hostile or broken file ends in one line, not in a
+RecursionError or gigabytes of memory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 
 from dsd.errors import DataError, DsdError
 
 TABLE_SUFFIXES = (".parquet", ".csv", ".json")
+# Limits of load_yaml: far above any real space or experiment file.
+YAML_MAX_BYTES = 1 << 20
+YAML_MAX_DEPTH = 64
+YAML_MAX_NODES = 100_000  # after expanding every alias
+
+
+def _file_mode() -> int:
+    """The mode a plain open() gives new files here (0666 less the umask), read once."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()  # at import, before any thread exists (os.umask is process-wide)
 
 
 @contextlib.contextmanager
@@ -40,9 +63,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
         # mkstemp creates 0600; give the file the mode a plain open() would (0666 less the umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
+        os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -110,3 +131,79 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; is this a dsd file?")
     return df
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; return the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically; return the path."""
+    return write_text_atomic(path, json.dumps(data))
+
+
+def _yaml_limits(text: str) -> str:
+    """'' if ``text`` stays within the depth and alias-expansion limits, else the problem.
+
+    Walks PyYAML's event stream (no recursion, no objects built): the nesting depth, and the
+    number of nodes the document has once every alias is expanded (a "billion laughs" file is
+    a few hundred bytes and expands to billions of nodes).
+    """
+    sizes: dict[str, int] = {}  # anchor -> expanded node count
+    stack: list[list] = [[None, 0]]  # [anchor, nodes so far] of each open collection
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 0])
+            if len(stack) - 1 > YAML_MAX_DEPTH:
+                return f"nested deeper than {YAML_MAX_DEPTH} levels"
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, n = stack.pop()
+            n += 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, n = None, sizes.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, n = event.anchor, 1
+        else:
+            continue
+        if anchor is not None:
+            sizes[anchor] = n
+        stack[-1][1] += n
+        if stack[-1][1] > YAML_MAX_NODES:
+            return f"more than {YAML_MAX_NODES} values once aliases are expanded"
+    return ""
+
+
+def load_yaml(path: str | os.PathLike, error: type[DsdError] = DsdError) -> Any:
+    """Parse a user's YAML file safely; raise ``error`` with one line naming the file and problem.
+
+    Refuses files over ``YAML_MAX_BYTES``, text that is not UTF-8, nesting deeper than
+    ``YAML_MAX_DEPTH`` and documents that expand (through aliases) to more than
+    ``YAML_MAX_NODES`` values. OS errors (missing file, no permission) are raised as ``error``.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(YAML_MAX_BYTES + 1)
+    except OSError as e:
+        raise error(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    if len(raw) > YAML_MAX_BYTES:
+        raise error(f"{path}: larger than {YAML_MAX_BYTES >> 20} MiB; not a dsd YAML file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: not UTF-8 text (byte {raw[e.start]:#04x} at offset {e.start})") from None
+    try:
+        problem = _yaml_limits(text)
+        if problem:
+            raise error(f"{path}: refused: {problem}")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
+        raise error(f"{path}: malformed YAML{where}: {what}"[:500]) from None

@@ -4,17 +4,25 @@ Each group of commands lives in its own module with a ``register(subparsers)`` f
 handler of a command is ``args.func(args) -> int``. Heavy imports (torch, matplotlib) happen
 inside handlers so that ``dsd --help`` and ``dsd spaces`` start fast.
 
-Bad input of any kind ends with one line on stderr and exit code 2 (see :mod:`dsd.errors`).
+Bad input of any kind ends with one line on stderr and exit code 2 (see :mod:`dsd.errors`). This
+module is the one error boundary: a :class:`DsdError`, an OS error (missing file, permission, full
+disk, name too long; the message names the path), and a request too large to hold in memory all end
+there. Numbers on every command line are checked once, by the parser: every ``int`` option is an
+integer from 0 to 2**31 - 1 and every ``float`` option a finite number.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import math
 import os
+import re
 import sys
 
 from dsd.errors import DsdError
+from dsd.validate import MAX_INT
 
 # Modules under dsd.cli that define register(subparsers); a missing one is skipped so that
 # layers can land one at a time.
@@ -23,11 +31,57 @@ COMMAND_MODULES = ("nets_cmd", "spaces_cmd", "train_cmd", "sweep_cmd", "analysis
 EXIT_USAGE = 2
 
 
+MAX_MESSAGE = 600  # characters of an error line (a message quoting a huge value is cut)
+
+
+def _count(text: str) -> int:
+    """An ``int`` option: a whole number from 0 to 2**31 - 1 (no command takes more or less)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_INT}, got {text}")
+    return value
+
+
+def _real(text: str) -> float:
+    """A ``float`` option: a finite number (nan and inf are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (no usage dump) and exit code 2."""
+    """An ArgumentParser whose errors are one line (no usage dump) and exit code 2, and whose
+    ``type=int`` / ``type=float`` options accept only sane numbers (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("type", int, _count)
+        self.register("type", float, _real)
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of at most MAX_MESSAGE characters."""
+    text = re.sub(r"\s+", " ", str(text)).strip()
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 5] + " ..."
+
+
+def os_message(e: OSError) -> str:
+    """An OS error as 'PATH: what went wrong' (the path the operation failed on)."""
+    what = e.strerror or os.strerror(e.errno) if e.errno else str(e)
+    if e.errno == errno.ENOSPC:
+        what += " (free some space and run the command again)"
+    paths = [p for p in (e.filename, e.filename2) if p is not None]
+    return f"{' -> '.join(os.fsdecode(p) for p in paths)}: {what}" if paths else what
 
 
 class ExampleFormatter(argparse.RawDescriptionHelpFormatter):
@@ -60,20 +114,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    # A file name that is not UTF-8 is printed back as the bytes it was given.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+
+    def fail(message: str) -> int:
+        print(f"dsd {args.command}: error: {one_line(message)}", file=sys.stderr)
+        return EXIT_USAGE
+
     try:
         return int(args.func(args) or 0)
     except DsdError as e:
-        print(f"dsd {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"dsd {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return fail(str(e))
     except BrokenPipeError:
         # The reader went away (``dsd edf ... | head``): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as e:
+        return fail(os_message(e))
+    except MemoryError:
+        return fail("not enough memory for this request (ask for fewer models, repetitions or a smaller size)")
+    except RecursionError:
+        return fail("input nested too deeply")
+    except KeyboardInterrupt:
+        print(f"dsd {args.command}: interrupted", file=sys.stderr)
+        return 130

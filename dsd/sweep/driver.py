@@ -240,13 +240,28 @@ def drive(
     return loop.outcomes
 
 
+def read_plan(run_dir: Path) -> list[str] | None:
+    """The task ids of ``RUN_DIR/plan.json``; None if there is none; DsdError if it is damaged."""
+    path = run_dir / PLAN
+    if not path.exists():
+        return None
+    plan = read_json(path)
+    tasks = plan.get("tasks") if plan is not None else None
+    if not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks):
+        raise DsdError(
+            f"{path} is damaged (not a JSON object with a list of task ids); `dsd run` with the "
+            "same experiment rebuilds it from samples.parquet"
+        )
+    return tasks
+
+
 def collect(run_dir: str | Path) -> pd.DataFrame:
     """All records of a run, in plan order, written to ``RUN_DIR/results.parquet`` (idempotent)."""
     run_dir = Path(run_dir)
-    plan = read_json(run_dir / PLAN)
-    if plan is None:
+    tasks = read_plan(run_dir)
+    if tasks is None:
         raise DsdError(f"{run_dir}: not a dsd run directory (no {PLAN})")
-    records = list(iter_records(RunStore(run_dir.resolve()), plan["tasks"]))
+    records = list(iter_records(RunStore(run_dir.resolve()), tasks))
     df = pd.DataFrame.from_records(records)
     if len(df):
         write_table(df, run_dir / RESULTS)
@@ -274,18 +289,38 @@ def write_report(results: pd.DataFrame, run_dir: Path) -> Path | None:
 
 
 def _check_plan(run_dir: Path, samples: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
-    """Write the plan of a new run, or check a resumed run's plan is the same; return samples."""
-    plan = read_json(run_dir / PLAN)
-    if plan is None:
+    """Write the plan of a new run, or check a resumed run's plan is the same; return samples.
+
+    A damaged plan is rebuilt when the run's samples file is intact and gives these same tasks
+    (the plan is derived from the samples and seeds); otherwise the run is refused.
+    """
+    try:
+        tasks = read_plan(run_dir)
+    except DsdError:
+        if not (run_dir / SAMPLES).exists() or not _same_samples(run_dir, samples):
+            raise
+        print(f"dsd: warning: {run_dir / PLAN} was damaged; rebuilt from the samples", file=sys.stderr)
+        tasks = None
+    if tasks is None:
         write_table(samples, run_dir / SAMPLES)
         write_json_atomic(run_dir / PLAN, {"tasks": ids})
         return samples
-    if plan["tasks"] != ids:
+    if tasks != ids:
         raise DsdError(
-            f"{run_dir} holds another sweep ({len(plan['tasks'])} tasks, not these {len(ids)}); "
+            f"{run_dir} holds another sweep ({len(tasks)} tasks, not these {len(ids)}); "
             "use a new run directory"
         )
     return read_table(run_dir / SAMPLES)
+
+
+def _same_samples(run_dir: Path, samples: pd.DataFrame) -> bool:
+    """Whether RUN_DIR/samples.parquet holds the models of ``samples`` (same ids, same order)."""
+    try:
+        old = read_table(run_dir / SAMPLES, required=("model_id", "space"))
+    except DsdError:
+        return False
+    cols = ["space", "model_id"]
+    return old[cols].astype(str).equals(samples[cols].reset_index(drop=True).astype(str))
 
 
 def run_samples(
@@ -339,6 +374,7 @@ def run_locked(
     _check_plan(run_dir, samples, task_ids(samples, seeds))
     store = RunStore.open(run_dir, settings.stale_s)
     store.sweep_temp(older_than_s=settings.stale_s)  # left by writers killed mid-write
+    store.set_aside_damaged(task_ids(samples, seeds))  # retrain them rather than lose them
     tasks = make_tasks(samples, config, store.root, seeds=seeds, settings=settings, work=work)
     if retry_failed:
         for t in tasks:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from dsd.errors import DsdError
 from dsd.sweep.task import Outcome, Task
+from dsd.validate import check_numbers
 
 KINDS = ("local", "slurm", "ray")
 
@@ -48,6 +49,9 @@ class ExecutorSettings:
 
     def __post_init__(self) -> None:
         """Reject impossible settings before anything starts."""
+        check_numbers(self, "executor")
+        if not self.heartbeat_s > 0 or (self.mem_gb is not None and not self.mem_gb > 0):
+            raise DsdError("executor heartbeat_s and mem_gb must be > 0")
         if self.kind not in KINDS:
             raise DsdError(f"unknown executor {self.kind!r} (use one of {', '.join(KINDS)})")
         for name in ("slots", "threads_per_slot", "max_parallel"):

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsd.errors import DsdError
-from dsd.sweep.driver import PLAN
-from dsd.sweep.store import LOCK, RunStore, read_json
+from dsd.sweep.driver import PLAN, read_plan
+from dsd.sweep.store import LOCK, RunStore
 
 
 @dataclass(frozen=True)
@@ -103,14 +103,13 @@ def _rate(finish_times: list[float], since: float) -> float | None:
 def run_status(run_dir: str | os.PathLike) -> RunStatus:
     """The status of the run in ``run_dir``."""
     run_dir = Path(run_dir)
-    plan = read_json(run_dir / PLAN)
-    if plan is None:
+    tasks = read_plan(run_dir)
+    if tasks is None:
         holder = lock_holder(run_dir) if run_dir.is_dir() else None
         if holder:
             raise DsdError(f"{run_dir}: the run is starting (driver {holder[0]}); try again soon")
         raise DsdError(f"{run_dir}: not a dsd run directory (no {PLAN}; start it with `dsd run`)")
     store = RunStore(run_dir.resolve())
-    tasks = plan["tasks"]
     done_ids = store.done_ids()
     statuses: Counter[str] = Counter()
     finished = []

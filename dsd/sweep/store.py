@@ -24,13 +24,14 @@ import json
 import math
 import os
 import socket
-import tempfile
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dsd import io
 from dsd.errors import DsdError
 
 RECORDS = "records"
@@ -40,6 +41,8 @@ LOCK = "driver.lock"
 SAMPLES = "samples.parquet"
 RESULTS = "results.parquet"
 EXPERIMENT = "experiment.yaml"
+DAMAGED = ".damaged"  # suffix of a record set aside because it could not be read
+RECORD_STATUSES = ("ok", "diverged", "failed")
 
 
 def plain(obj: Any) -> Any:
@@ -59,39 +62,27 @@ def plain(obj: Any) -> Any:
     return str(obj)
 
 
-def _file_mode() -> int:
-    """The mode a plain open() gives new files here (0666 less the umask), read once."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-FILE_MODE = _file_mode()  # at import, before any thread exists (os.umask is process-wide)
-
-
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temp file, fsync, os.replace)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; records are for everyone who reads runs
-        with os.fdopen(fd, "w") as f:
-            json.dump(plain(data), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` as JSON to ``path`` atomically (see :func:`dsd.io.atomic_path`)."""
+    io.write_json_atomic(path, plain(data))
 
 
 def read_json(path: Path) -> dict | None:
-    """Read a JSON file written by :func:`write_json_atomic`; None if absent or unreadable."""
+    """Read a JSON object written by :func:`write_json_atomic`; None if absent or damaged.
+
+    Damaged means: empty, truncated, not UTF-8, not JSON, or JSON that is not an object.
+    """
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (FileNotFoundError, IsADirectoryError, ValueError):  # JSON/Unicode errors are ValueErrors
         return None
+    return data if isinstance(data, dict) else None
+
+
+def valid_record(record: dict | None) -> bool:
+    """Whether ``record`` is a usable final record (a JSON object with a known status)."""
+    return record is not None and record.get("status") in RECORD_STATUSES
 
 
 @dataclass(frozen=True)
@@ -144,21 +135,47 @@ class RunStore:
         return self.root / RECORDS / f"{task_id}.json"
 
     def has_record(self, task_id: str) -> bool:
-        """Whether ``task_id`` is finished (its record exists)."""
-        return self.record_path(task_id).exists()
+        """Whether ``task_id`` is finished (its record exists and is readable)."""
+        return valid_record(self.read_record(task_id))
 
     def write_record(self, task_id: str, record: Mapping) -> None:
         """Store the final record of ``task_id`` atomically."""
         write_json_atomic(self.record_path(task_id), dict(record))
 
     def read_record(self, task_id: str) -> dict | None:
-        """The final record of ``task_id``, or None."""
-        return read_json(self.record_path(task_id))
+        """The final record of ``task_id``, or None (absent or damaged)."""
+        record = read_json(self.record_path(task_id))
+        return record if valid_record(record) else None
 
-    def done_ids(self) -> set[str]:
-        """The ids of all finished tasks (one directory listing)."""
+    def listed_ids(self) -> set[str]:
+        """The ids of all tasks with a record file, readable or not (one directory listing)."""
         names = os.listdir(self.root / RECORDS)
         return {n[:-5] for n in names if n.endswith(".json") and not n.startswith(".")}
+
+    def done_ids(self) -> set[str]:
+        """The ids of all finished tasks: a record file that reads as a final record."""
+        return {t for t in self.listed_ids() if self.read_record(t) is not None}
+
+    def set_aside_damaged(self, task_ids: list[str]) -> list[str]:
+        """Rename unreadable records of ``task_ids`` to ``<task>.json.damaged`` (kept for a look,
+        no longer counted as done, so the model is trained again); return their ids.
+
+        A record is damaged when it is empty, truncated, not JSON or has no known status: a disk
+        that filled up or a file edited by hand. Counting it as done would lose the model.
+        """
+        damaged = []
+        for t in sorted(self.listed_ids() & set(task_ids)):
+            path = self.record_path(t)
+            if self.read_record(t) is None and path.exists():
+                os.replace(path, path.with_name(path.name + DAMAGED))
+                damaged.append(t)
+        if damaged:
+            print(
+                f"dsd: warning: {len(damaged)} damaged record(s) in {self.root / RECORDS} set aside "
+                f"as *.json{DAMAGED} and trained again (first: {damaged[0]})",
+                file=sys.stderr,
+            )
+        return damaged
 
     def remove_record(self, task_id: str) -> None:
         """Forget a record and its attempts (used to retry failed models on request)."""
@@ -221,7 +238,8 @@ class RunStore:
         if age > self.stale_s:
             return False
         if claim.get("host") == socket.gethostname() and not claim.get("job"):
-            return _pid_alive(int(claim.get("pid", -1)))
+            pid = claim.get("pid")
+            return isinstance(pid, int) and not isinstance(pid, bool) and _pid_alive(pid)
         return True
 
     def try_claim(self, task_id: str, owner: Owner) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsd.errors import DsdError
+from dsd.validate import check_numbers, check_seed
 
 # The paper's base learning rate at batch 128; scaled linearly for other batch sizes.
 BASE_LR = 0.05
@@ -64,6 +65,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Check every field once, so a bad recipe fails before any model is trained."""
+        check_numbers(self)  # no inf / nan anywhere, no absurd integers
+        check_seed(self.seed, "training seed")
         if self.dataset not in DATASETS:
             raise DsdError(f"unknown dataset {self.dataset!r} (use one of {', '.join(DATASETS)})")
         if self.dataset in ("cifar10", "imagefolder") and not self.data:
