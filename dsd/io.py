@@ -14,6 +14,7 @@ RecursionError or gigabytes of memory.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -96,7 +97,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
         if suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         elif suffix == ".csv":
-            df.to_csv(tmp, index=False)
+            _lists_as_json(df).to_csv(tmp, index=False)
         else:
             df.to_json(tmp, orient="records", lines=True)
     return path
@@ -127,10 +128,78 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
         raise DataError(
             f"{path}: not a readable {suffix[1:]} table ({type(e).__name__}: {e})".splitlines()[0]
         ) from None
+    if suffix == ".csv":
+        df = _lists_from_json(df)
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; is this a dsd file?")
     return df
+
+
+def _is_list(v: Any) -> bool:
+    """A list-like cell (list, tuple, numpy array)."""
+    return isinstance(v, list | tuple) or (hasattr(v, "tolist") and getattr(v, "ndim", 0) > 0)
+
+
+def _lists_as_json(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its list columns (per-stage depths, widths, ...) as JSON text, for CSV."""
+    cols = [c for c in df.columns if df[c].dtype == object and df[c].map(_is_list).any()]
+    as_json = lambda v: json.dumps(v.tolist() if hasattr(v, "tolist") else list(v))  # noqa: E731
+    return df.assign(**{c: df[c].map(lambda v: as_json(v) if _is_list(v) else v) for c in cols})
+
+
+def _lists_from_json(df: pd.DataFrame) -> pd.DataFrame:
+    """The inverse of :func:`_lists_as_json`: columns whose every value is a JSON list become
+    list columns again (a CSV file has no list type)."""
+
+    def is_list_text(v: Any) -> bool:
+        return isinstance(v, str) and v.startswith("[") and v.endswith("]")
+
+    out = {}
+    for c in df.columns:
+        col = df[c]
+        if col.dtype != object or not len(col) or not col.map(is_list_text).all():
+            continue
+        try:
+            out[c] = col.map(json.loads)
+        except ValueError:
+            continue  # text that only looks like a list: leave it as text
+    return df.assign(**out) if out else df
+
+
+@contextlib.contextmanager
+def exclusive(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold an exclusive lock for writing ``path`` (a ``.<name>.lock`` file beside it, removed
+    on exit); raise DsdError naming the holder if another process holds it.
+
+    Two processes that write one file would each replace it with their own rows; with the lock
+    the second is refused at once and the first one's file stays whole.
+    """
+    path = Path(path)
+    lock = path.with_name(f".{path.name}.lock")
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise DsdError(f"{path} is being written by {holder}; wait for it to finish") from None
+        try:  # the holder we waited for may have removed the file: lock the one now there
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{what} (pid {os.getpid()})".encode(), 0)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -196,7 +265,9 @@ def load_yaml(path: str | os.PathLike, error: type[DsdError] = DsdError) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise error(f"{path}: not UTF-8 text (byte {raw[e.start]:#04x} at offset {e.start})") from None
+        raise error(
+            f"{path}: not UTF-8 text (byte {raw[e.start]:#04x} at offset {e.start})"
+        ) from None
     try:
         problem = _yaml_limits(text)
         if problem:

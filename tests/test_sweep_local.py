@@ -165,7 +165,7 @@ def test_many_writers_never_leave_a_partial_record(tmp_path):
     from dsd.sweep.store import RunStore
 
     store = RunStore.open(tmp_path)
-    payload = {"curve": list(range(5000))}
+    payload = {"status": "ok", "curve": list(range(5000))}
 
     def write(i):
         store.write_record("same", {**payload, "writer": i})

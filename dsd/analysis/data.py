@@ -81,7 +81,49 @@ def read_results(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     for p, f in zip(paths, frames, strict=True):
         if not pd.api.types.is_numeric_dtype(f[ERROR]) and len(f):
             raise DataError(f"{p}: column {ERROR} is not numeric")
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    _refuse_repeats(df, [str(p) for p, f in zip(paths, frames, strict=True) for _ in range(len(f))])
+    return df
+
+
+# Columns that define how a model was trained: one model trained two ways is two experiments.
+RECIPE = ("dataset", "epochs", "lr", "weight_decay", "batch_size", "momentum", "warmup_epochs")
+RECIPE = (*RECIPE, "label_smoothing", "mixup_alpha", "ema")
+
+
+def _refuse_repeats(df: pd.DataFrame, sources: list[str]) -> None:
+    """Raise DataError if a model appears twice in one space (with the same training seed), or
+    was trained with two recipes; the message names the files and one such model.
+
+    A model may appear in two spaces (it was drawn from both), and once per training seed; a
+    file given twice, or two runs of one model mixed, would count it twice in every EDF and test.
+    """
+    if not len(df):
+        return
+    src = pd.Series(sources, index=df.index)
+    key = ["space", "model_id", *(["train_seed"] if "train_seed" in df.columns else [])]
+    keys = df[key].astype(str)
+    dup = keys.duplicated(keep=False)
+    if dup.any():
+        first = keys[dup].iloc[0]
+        rows = keys.index[(keys == first).all(axis=1)]
+        files = " and ".join(dict.fromkeys(src[rows]))
+        raise DataError(
+            f"model {first['model_id']} of space {first['space']} appears {len(rows)} times "
+            f"(in {files}; {int(dup.sum())} rows repeat a model); give each results file once "
+            "and keep one row per model and training seed"
+        )
+    recipe = [c for c in RECIPE if c in df.columns]
+    if recipe:
+        per_model = df[["space", "model_id", *recipe]].astype(str).drop_duplicates()
+        mixed = per_model.duplicated(["space", "model_id"], keep=False)
+        if mixed.any():
+            row = per_model[mixed].iloc[0]
+            raise DataError(
+                f"model {row['model_id']} of space {row['space']} was trained with different "
+                f"recipes (one of {', '.join(recipe)} differs) in {' and '.join(dict.fromkeys(sources))}; "
+                "compare runs of one recipe, or select one with --filter"
+            )
 
 
 def load_results(

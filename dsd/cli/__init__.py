@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         return fail(os_message(e))
     except MemoryError:
-        return fail("not enough memory for this request (ask for fewer models, repetitions or a smaller size)")
+        return fail(
+            "not enough memory for this request (ask for fewer models, repetitions or a smaller size)"
+        )
     except RecursionError:
         return fail("input nested too deeply")
     except KeyboardInterrupt:

@@ -109,11 +109,8 @@ def _todo(samples, done: set[str], limit: int | None) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``dsd train``."""
-    import pandas as pd
-
     from dsd.errors import DsdError
-    from dsd.io import check_output_path, read_table, write_table
-    from dsd.trainer import check_rows, train_row
+    from dsd.io import check_output_path, exclusive, read_table
 
     if args.limit is not None and args.limit < 0:
         raise DsdError(f"--limit must be >= 0, got {args.limit}")
@@ -122,6 +119,17 @@ def run(args: argparse.Namespace) -> int:
     samples = read_table(args.samples, required=SAMPLE_COLUMNS)
     if samples.empty:
         raise DsdError(f"{args.samples}: no models in the samples file")
+    with exclusive(out, "dsd train"):
+        return _train(args, config, samples, out)
+
+
+def _train(args: argparse.Namespace, config, samples, out) -> int:
+    """Train the models of ``samples`` not yet in ``out`` (holding the lock on ``out``)."""
+    import pandas as pd
+
+    from dsd.io import read_table, write_table
+    from dsd.trainer import check_rows, train_row
+
     previous = read_table(out, required=("model_id", "status")) if out.exists() else None
     if previous is not None:
         _check_same_recipe(previous, config, out)

@@ -26,13 +26,13 @@ parent's, the ``shared`` and ``non_decreasing`` lists add to them. Every problem
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dsd.errors import SpaceError
+from dsd.io import load_yaml
 from dsd.nets.config import BLOCKS, STEMS
 
 TOP_KEYS = (
@@ -106,18 +106,9 @@ def resolve(ref: str, relative_to: Path | None = None) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one space file into a mapping, with one-line errors."""
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise SpaceError(f"{path}: cannot read ({e.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SpaceError(f"{path}: malformed YAML{where}: {problem}") from None
+    """Parse one space file into a mapping, with one-line errors (and dsd.io.load_yaml's limits
+    on size, encoding, depth and alias expansion)."""
+    data = load_yaml(path, SpaceError)
     if data is None:
         raise SpaceError(f"{path}: empty file (expected a mapping with keys {', '.join(TOP_KEYS)})")
     if not isinstance(data, dict):
@@ -180,7 +171,10 @@ def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite int or float (not a bool; YAML's .nan and .inf are refused)."""
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
 
 
 def check_network(path: Path, network: Any) -> dict[str, Any]:

@@ -299,7 +299,9 @@ def _check_plan(run_dir: Path, samples: pd.DataFrame, ids: list[str]) -> pd.Data
     except DsdError:
         if not (run_dir / SAMPLES).exists() or not _same_samples(run_dir, samples):
             raise
-        print(f"dsd: warning: {run_dir / PLAN} was damaged; rebuilt from the samples", file=sys.stderr)
+        print(
+            f"dsd: warning: {run_dir / PLAN} was damaged; rebuilt from the samples", file=sys.stderr
+        )
         tasks = None
     if tasks is None:
         write_table(samples, run_dir / SAMPLES)

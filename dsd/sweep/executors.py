@@ -15,7 +15,9 @@ behaves the same after a crash.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,8 +102,27 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+SLURM_COMMANDS = ("sbatch", "srun", "sacct", "scancel")
+
+
+def check_available(settings: ExecutorSettings) -> None:
+    """Raise DsdError if the executor ``settings.kind`` cannot run on this machine (before a run
+    directory is created): Slurm needs its commands on PATH, slurm and ray their packages."""
+    if settings.kind == "slurm":
+        missing = [c for c in SLURM_COMMANDS if shutil.which(c) is None]
+        if missing:
+            raise DsdError(
+                f"--executor slurm: {', '.join(missing)} not found on PATH; run on a Slurm login "
+                "node (or use --executor local)"
+            )
+    package = {"slurm": "submitit", "ray": "ray"}.get(settings.kind)
+    if package and importlib.util.find_spec(package) is None:
+        raise DsdError(f"the {settings.kind} executor needs {package}: pip install 'dsd[cluster]'")
+
+
 def make_executor(settings: ExecutorSettings, run_dir: str | os.PathLike) -> Executor:
     """The executor ``settings.kind`` describes, ready to take tasks."""
+    check_available(settings)
     if settings.kind == "local":
         from dsd.sweep.exec_local import LocalExecutor
 

@@ -24,6 +24,7 @@ Validation is strict: an unknown key, a value of the wrong type or a missing fie
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import types
@@ -32,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dsd.errors import DsdError
+from dsd.io import load_yaml
 from dsd.sweep.executors import ExecutorSettings
+from dsd.validate import check_seed
 
 # Keys of TrainConfig that an experiment sets at the top level (or per seed), not in `recipe`.
 TOP_LEVEL_TRAIN_KEYS = ("dataset", "data", "epochs", "seed")
@@ -91,16 +92,20 @@ def parse_count(value: Any, where: str) -> float:
     """A count such as 400000000, 4e8, '360M', '0.4G' or '360e6' as a float."""
     if isinstance(value, bool):
         raise DsdError(f"{where}: expected a number such as 360M or 4e8, got {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
     if isinstance(value, str):
         m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([KMG]?)\s*", value)
         if m:
             try:
-                return float(m.group(1)) * COUNT_SUFFIXES.get(m.group(2), 1.0)
+                value = float(m.group(1)) * COUNT_SUFFIXES.get(m.group(2), 1.0)
             except ValueError:
                 pass
-    raise DsdError(f"{where}: expected a number such as 360M or 4e8, got {value!r}")
+    if isinstance(value, int | float):
+        try:
+            if math.isfinite(float(value)):
+                return float(value)
+        except OverflowError:  # an integer beyond any float
+            pass
+    raise DsdError(f"{where}: expected a number such as 360M or 4e8, got {value!r}"[:300])
 
 
 def _matches(value: Any, hint: Any) -> tuple[bool, Any]:
@@ -114,10 +119,11 @@ def _matches(value: Any, hint: Any) -> tuple[bool, Any]:
     if hint is float:
         if isinstance(value, str):  # YAML 1.1 reads 5e-5 as a string
             try:
-                return True, float(value)
+                value = float(value)
             except ValueError:
                 return False, value
-        return isinstance(value, int | float) and not isinstance(value, bool), value
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok and math.isfinite(value), value
     if hint is str:
         return isinstance(value, str), value
     return True, value  # a type this checker does not know: the dataclass checks it
@@ -136,7 +142,7 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         ok, converted = _matches(value, option)
         if ok:
             return float(converted) if option is float else converted
-    names = " or ".join(_type_name(o) for o in options)
+    names = " or ".join(_type_name(o) for o in options).replace("float", "finite number")
     raise DsdError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
 
 
@@ -158,12 +164,26 @@ def _check_section(data: Any, cls: type, where: str, skip: tuple[str, ...] = ())
     return {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in data.items()}
 
 
-def _str_list(value: Any, where: str) -> tuple[str, ...]:
-    """A non-empty list of strings."""
+def _space_key(name: str) -> str:
+    """What a space name refers to: its file, whatever the spelling (AnyNetXA, anynetxa, a path)."""
+    from dsd.spaces.loader import resolve
+
+    try:
+        return str(resolve(name))
+    except DsdError:
+        return name.lower()  # an unknown name is reported when it is sampled
+
+
+def _space_list(value: Any, where: str) -> tuple[str, ...]:
+    """A non-empty list of space names, none naming the same space as another."""
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise DsdError(f"{where}: expected a non-empty list of names, got {value!r}")
-    if len(set(value)) != len(value):
-        raise DsdError(f"{where}: names repeat in {value!r}")
+    seen: dict[str, str] = {}
+    for name in value:
+        key = _space_key(name)
+        if key in seen:
+            raise DsdError(f"{where}: {seen[key]!r} and {name!r} name the same space")
+        seen[key] = name
     return tuple(value)
 
 
@@ -172,7 +192,7 @@ def _int_list(value: Any, where: str) -> tuple[int, ...]:
     ints = isinstance(value, list) and all(_matches(v, int)[0] for v in value)
     if not ints or not value or len(set(value)) != len(value):
         raise DsdError(f"{where}: expected a non-empty list of distinct integers, got {value!r}")
-    return tuple(value)
+    return tuple(check_seed(v, where) for v in value)
 
 
 def _flops(value: Any, where: str) -> tuple[float, float] | None:
@@ -239,13 +259,13 @@ def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
         raise DsdError(f"{w('executor')}: {e}") from None
     return Experiment(
         name=_check_type(raw["name"], str, w("name")),
-        spaces=_str_list(raw["spaces"], w("spaces")),
+        spaces=_space_list(raw["spaces"], w("spaces")),
         n=_positive_int(raw["n"], w("n")),
         dataset=_check_type(raw["dataset"], str, w("dataset")),
         epochs=_positive_int(raw["epochs"], w("epochs")),
         description=_check_type(raw.get("description", ""), str, w("description")),
         flops=_flops(raw.get("flops"), w("flops")),
-        sample_seed=_check_type(raw.get("sample_seed", 0), int, w("sample_seed")),
+        sample_seed=check_seed(raw.get("sample_seed", 0), w("sample_seed")),
         resolution=_positive_int(raw.get("resolution"), w("resolution"), allow_none=True),
         num_classes=_positive_int(raw.get("num_classes"), w("num_classes"), allow_none=True),
         network=_network(raw.get("network"), w("network")),
@@ -258,12 +278,8 @@ def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
 
 
 def load_experiment(path: str | os.PathLike) -> Experiment:
-    """Read and validate an experiment file."""
+    """Read and validate an experiment file (with :func:`dsd.io.load_yaml`'s limits)."""
     path = Path(path)
     if not path.is_file():
         raise DsdError(f"{path}: no such experiment file")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise DsdError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    return parse_experiment(raw, str(path))
+    return parse_experiment(load_yaml(path), str(path))

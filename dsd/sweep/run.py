@@ -9,17 +9,18 @@ machine, finish on Slurm.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from dsd.errors import DsdError
-from dsd.io import read_table
+from dsd.io import load_yaml, read_table, write_text_atomic
 from dsd.sweep.driver import SweepSummary, run_locked
-from dsd.sweep.executors import ExecutorSettings
+from dsd.sweep.executors import ExecutorSettings, check_available
 from dsd.sweep.experiment import Experiment
-from dsd.sweep.store import EXPERIMENT, SAMPLES, RunLock, plain
+from dsd.sweep.store import EXPERIMENT, RECORDS, SAMPLES, RunLock, plain
 from dsd.sweep.task import WorkFn, default_work
 
 
@@ -39,6 +40,30 @@ def sample_experiment(exp: Experiment) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _stored_plan(run_dir: Path) -> dict | None:
+    """The plan in RUN_DIR/experiment.yaml; None if there is no (usable) file.
+
+    A damaged file (empty after a full disk, edited by hand) only counts as absent while the run
+    has no records: then nothing depends on it and it is written again. Otherwise the run is
+    refused with a message, since what was trained can no longer be checked.
+    """
+    path = run_dir / EXPERIMENT
+    if not path.exists():
+        return None
+    try:
+        doc = load_yaml(path)
+    except DsdError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("plan"), dict):
+        return doc["plan"]
+    if any((run_dir / RECORDS).glob("*.json")):
+        raise DsdError(
+            f"{path} is damaged and the run has records; restore the file or use a new run directory"
+        )
+    print(f"dsd: warning: {path} was damaged; written again", file=sys.stderr)
+    return None
+
+
 def _check_same_experiment(run_dir: Path, exp: Experiment) -> bool:
     """Store the experiment in a new run directory; in an old one, check it is the same plan.
 
@@ -46,12 +71,12 @@ def _check_same_experiment(run_dir: Path, exp: Experiment) -> bool:
     """
     path = run_dir / EXPERIMENT
     plan = plain(exp.plan())
-    if not path.exists():
+    old = _stored_plan(run_dir)
+    if old is None:
         doc = {"name": exp.name, "source": exp.path, "plan": plan}
         doc["executor"] = plain(dataclasses.asdict(exp.executor))
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        write_text_atomic(path, yaml.safe_dump(doc, sort_keys=False))
         return True
-    old = (yaml.safe_load(path.read_text()) or {}).get("plan", {})
     changed = sorted(k for k in set(plan) | set(old) if plan.get(k) != old.get(k))
     if changed:
         raise DsdError(
@@ -76,12 +101,22 @@ def run_experiment(
     """Run (or resume) experiment ``exp`` into ``run_dir``; return what was done."""
     settings = settings or exp.executor
     config = config if config is not None else exp.train_config(data)  # fail before any output
+    if not str(run_dir).strip():
+        raise DsdError("run directory: empty name (give -o RUN_DIR)")
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DsdError(f"{run_dir}: exists and is not a directory")
+    check_available(settings)
+    # A new run samples before it creates anything: a bad space or regime leaves no trace.
+    fresh = not (run_dir / SAMPLES).exists()
+    drawn = sample_experiment(exp) if fresh else None
     run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir):
         new = _check_same_experiment(run_dir, exp)
         samples_path = run_dir / SAMPLES
-        samples = sample_experiment(exp) if new or not samples_path.exists() else None
+        samples = None
+        if new or not samples_path.exists():
+            samples = drawn if drawn is not None else sample_experiment(exp)
         if samples is None:
             samples = read_table(samples_path, required=("model_id", "space"))
         return run_locked(

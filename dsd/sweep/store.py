@@ -75,7 +75,11 @@ def read_json(path: Path) -> dict | None:
     try:
         with open(path, "rb") as f:
             data = json.loads(f.read())
-    except (FileNotFoundError, IsADirectoryError, ValueError):  # JSON/Unicode errors are ValueErrors
+    except (
+        FileNotFoundError,
+        IsADirectoryError,
+        ValueError,
+    ):  # JSON/Unicode errors are ValueErrors
         return None
     return data if isinstance(data, dict) else None
 
