@@ -164,6 +164,10 @@ def groups(df: pd.DataFrame, by: str = "space") -> dict[str, pd.DataFrame]:
     """Split ``df`` by the column ``by`` (in order of first appearance), names as strings."""
     if by not in df.columns:
         raise DsdError(f"--by {by}: no column {by!r} in the results")
+    if df[by].map(_is_list).any():
+        raise DsdError(
+            f"--by {by}: a per-stage list column cannot name populations (use e.g. space)"
+        )
     return {str(k): g.reset_index(drop=True) for k, g in df.groupby(by, sort=False)}
 
 

@@ -70,8 +70,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def one_line(text: str) -> str:
-    """``text`` as one line of at most MAX_MESSAGE characters."""
-    text = re.sub(r"\s+", " ", str(text)).strip()
+    """``text`` as one line of at most MAX_MESSAGE characters (bytes of a file name that is not
+    UTF-8 shown as \\xNN)."""
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 5] + " ..."
 
 

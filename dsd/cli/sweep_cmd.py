@@ -91,10 +91,13 @@ def run_handler(args: argparse.Namespace) -> int:
     changes = {f: getattr(args, a) for a, f in OVERRIDES.items() if getattr(args, a) is not None}
     settings = dataclasses.replace(exp.executor, **changes)
     config = exp.train_config(args.data)  # a bad recipe or a missing data path fails here
-    print(
-        f"dsd run: {exp.name} into {args.out} (follow it with: dsd status {args.out})",
-        file=sys.stderr,
-    )
+
+    def announce() -> None:  # once everything is checked and the run directory exists
+        print(
+            f"dsd run: {exp.name} into {args.out} (follow it with: dsd status {args.out})",
+            file=sys.stderr,
+        )
+
     summary = run_experiment(
         exp,
         args.out,
@@ -103,6 +106,7 @@ def run_handler(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         report=not args.no_report,
         retry_failed=args.retry_failed,
+        on_start=announce,
     )
     print(summary.describe())
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -97,8 +98,13 @@ def run_experiment(
     progress: bool = True,
     report: bool = True,
     retry_failed: bool = False,
+    on_start: Callable[[], None] | None = None,
 ) -> SweepSummary:
-    """Run (or resume) experiment ``exp`` into ``run_dir``; return what was done."""
+    """Run (or resume) experiment ``exp`` into ``run_dir``; return what was done.
+
+    Everything that can be checked (recipe, executor, spaces, regime, run directory) is checked
+    before the run directory is created; ``on_start`` is called once it is, just before training.
+    """
     settings = settings or exp.executor
     config = config if config is not None else exp.train_config(data)  # fail before any output
     if not str(run_dir).strip():
@@ -119,6 +125,8 @@ def run_experiment(
             samples = drawn if drawn is not None else sample_experiment(exp)
         if samples is None:
             samples = read_table(samples_path, required=("model_id", "space"))
+        if on_start is not None:
+            on_start()
         return run_locked(
             samples,
             run_dir,
