@@ -158,10 +158,11 @@ def _lists_from_json(df: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for c in df.columns:
         col = df[c]
-        if col.dtype != object or not len(col) or not col.map(is_list_text).all():
+        text = col.dtype == object or pd.api.types.is_string_dtype(col)
+        if not text or not len(col) or not col.map(is_list_text).all():
             continue
         try:
-            out[c] = col.map(json.loads)
+            out[c] = pd.Series([json.loads(v) for v in col], index=col.index, dtype=object)
         except ValueError:
             continue  # text that only looks like a list: leave it as text
     return df.assign(**out) if out else df
