@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,10 +67,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         # mkstemp creates 0600; give the file the mode a plain open() would (0666 less the umask).
         os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(e, OSError) and e.filename is None:  # e.g. pyarrow's: name the file
+            code = e.errno or _errno_in(str(e))
+            raise OSError(code, os.strerror(code) if code else str(e), str(path)) from e
         raise
+
+
+def _errno_in(message: str) -> int | None:
+    """The errno a library wrote into its message (pyarrow: '... [errno 28] ...'), if any."""
+    m = re.search(r"\[errno (\d+)\]", message, re.IGNORECASE)
+    return int(m.group(1)) if m else None
 
 
 def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...] = TABLE_SUFFIXES) -> Path:
