@@ -87,7 +87,7 @@ def ws(tmp_path_factory):
 
     samples = load_space("AnyNetXA").sample(3, seed=0, resolution=16, num_classes=10)
     write_table(samples, root / "samples.parquet")
-    results = synthetic_results(20, failed=0)
+    results = synthetic_results(20, failed=0).drop(columns="schema_version")  # no v1 notice
     write_table(results, root / "results.parquet")
     write_table(results.assign(top1_err=results["top1_err"] + 0.01), root / "results_copy.parquet")
     write_table(results.assign(lr=0.2), root / "results_other_lr.parquet")
