@@ -149,3 +149,18 @@ def test_no_slurm_commands_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DsdError, match="sbatch, srun, sacct, scancel not found on PATH"):
         make_executor(SETTINGS, tmp_path)
+
+
+def test_the_slurm_tests_say_why_they_cannot_run(tmp_path, monkeypatch):
+    from conftest import START, slurm_state
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert slurm_state() == "no Slurm on this machine (sinfo not found)"
+    sinfo = tmp_path / "sinfo"
+    sinfo.write_text("#!/bin/sh\necho down\n")
+    sinfo.chmod(0o755)
+    assert slurm_state() == "no usable Slurm node (sinfo: down)"
+    sinfo.write_text("#!/bin/sh\necho idle\n")
+    assert slurm_state() == ""
+    assert START == "sudo bash ci/slurm/start.sh"  # the command the skip message names
+    assert (Path(__file__).parents[1] / "ci" / "slurm" / "start.sh").is_file()
