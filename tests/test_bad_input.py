@@ -228,6 +228,7 @@ CASES = [
     ("train-seed-negative", ["train", S, "--seed", "-1", "-o", "r1.parquet"]),
     ("train-seed-24-digits", ["train", S, "--seed", BIG_SEED, "-o", "r1.parquet"]),
     ("train-batch-1", ["train", S, "--batch-size", "1", "-o", "r1.parquet"]),
+    ("train-batch-over-data", ["train", S, "--batch-size", "5000", "-o", "r1.parquet"]),
     ("train-momentum-1.5", ["train", S, "--momentum", "1.5", "-o", "r1.parquet"]),
     ("train-ema-1", ["train", S, "--ema", "1", "-o", "r1.parquet"]),
     ("train-smoothing-1", ["train", S, "--label-smoothing", "1", "-o", "r1.parquet"]),
@@ -382,3 +383,10 @@ def test_same_model_in_two_spaces_or_two_seeds_is_not_a_repeat(tmp_path):
     write_table(a.assign(train_seed=1), tmp_path / "c.parquet")  # a second training seed
     df = read_results([tmp_path / "a.parquet", tmp_path / "b.parquet", tmp_path / "c.parquet"])
     assert len(df) == 60
+
+
+def test_a_batch_larger_than_the_data_names_the_data_set(ws, monkeypatch, capsys):
+    monkeypatch.chdir(ws)
+    assert main(["train", S, "--batch-size", "5000", "-o", "r1.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "digits: 1347 training images, fewer than one batch of 5000" in err

@@ -90,7 +90,11 @@ class TrainConfig:
         _check(0 <= self.ema < 1, f"ema decay must be in [0, 1), got {self.ema}")
         _check(self.eval_batch_size >= 1, "eval batch size must be >= 1")
         _check(self.num_workers >= 0, "num_workers must be >= 0")
-        _check(self.synthetic_size >= self.batch_size, "synthetic_size must be >= batch size")
+        _check(
+            self.dataset != "synthetic" or self.synthetic_size >= self.batch_size,
+            f"batch size {self.batch_size} is larger than the synthetic data set "
+            f"({self.synthetic_size} images)",
+        )
 
     @property
     def base_lr(self) -> float:
