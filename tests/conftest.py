@@ -4,8 +4,8 @@ sweep's Slurm tests.
 The Slurm tests use a cluster that is already up (``sinfo`` shows an idle node). The test session
 never starts one and never installs anything: where none is up, the Slurm tests are skipped with
 the reason and the command that starts the in-repo cluster (``ci/slurm/start.sh``, as root).
-``DSD_REQUIRE_SLURM=1`` (set by ``.ci/run``) turns that skip into a failure, so that CI cannot pass
-without them.
+``DSD_SKIP_SLURM=1`` skips them even where a cluster is up. ``DSD_REQUIRE_SLURM=1`` (set by
+``.ci/run``) turns any skip into a failure, so that CI cannot pass without them.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ def slurm_state() -> str:
 def slurm_cluster():
     """A running Slurm cluster, or a skip (a failure under DSD_REQUIRE_SLURM=1) saying why."""
     why = slurm_state()
+    if os.environ.get("DSD_SKIP_SLURM") == "1":
+        why = "DSD_SKIP_SLURM=1 asks to skip them"
     if not why:
         return "running"
     message = f"Slurm tests need a running cluster: {why}; enable them with `{START}`"
