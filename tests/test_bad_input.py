@@ -87,6 +87,8 @@ def ws(tmp_path_factory):
 
     samples = load_space("AnyNetXA").sample(3, seed=0, resolution=16, num_classes=10)
     write_table(samples, root / "samples.parquet")
+    huge = load_space("AnyNetXA").sample(1, seed=0, resolution=8000, num_classes=10)
+    write_table(huge, root / "huge_res.parquet")  # its data set needs ~1.4 TB
     results = synthetic_results(20, failed=0).drop(columns="schema_version")  # no v1 notice
     write_table(results, root / "results.parquet")
     write_table(results.assign(top1_err=results["top1_err"] + 0.01), root / "results_copy.parquet")
@@ -229,6 +231,7 @@ CASES = [
     ("train-seed-24-digits", ["train", S, "--seed", BIG_SEED, "-o", "r1.parquet"]),
     ("train-batch-1", ["train", S, "--batch-size", "1", "-o", "r1.parquet"]),
     ("train-batch-over-data", ["train", S, "--batch-size", "5000", "-o", "r1.parquet"]),
+    ("train-out-of-memory", ["train", "huge_res.parquet", "-o", "r1.parquet"]),
     ("train-momentum-1.5", ["train", S, "--momentum", "1.5", "-o", "r1.parquet"]),
     ("train-ema-1", ["train", S, "--ema", "1", "-o", "r1.parquet"]),
     ("train-smoothing-1", ["train", S, "--label-smoothing", "1", "-o", "r1.parquet"]),
@@ -291,6 +294,7 @@ CASES = [
     # dsd bootstrap
     ("bootstrap-reps-0", ["bootstrap", R, "--reps", "0"]),
     ("bootstrap-reps-huge", ["bootstrap", R, "--reps", BIG_SEED]),
+    ("bootstrap-out-of-memory", ["bootstrap", R, "--reps", "2000000000"]),
     ("bootstrap-frac-0", ["bootstrap", R, "--frac", "0"]),
     ("bootstrap-frac-2", ["bootstrap", R, "--frac", "2"]),
     ("bootstrap-ci-1.5", ["bootstrap", R, "--ci", "1.5"]),

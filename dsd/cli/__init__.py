@@ -145,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     except RecursionError:
         return fail("input nested too deeply")
+    except RuntimeError as e:  # torch reports a failed allocation as a RuntimeError
+        if "allocate memory" not in str(e) and "out of memory" not in str(e):
+            raise
+        return fail(f"not enough memory for this request: {str(e).splitlines()[-1][:200]}")
     except KeyboardInterrupt:
         print(f"dsd {args.command}: interrupted", file=sys.stderr)
         return 130

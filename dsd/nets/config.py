@@ -28,6 +28,7 @@ BLOCKS = ("res_bottleneck_block", "res_basic_block", "vanilla_block")
 #: The per-stage fields of an AnyNet, in order.
 STAGE_FIELDS = ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
 #: The network-level fields of an AnyNet.
+MAX_RESOLUTION = 8192  # input side; 224 in the paper
 NET_FIELDS = ("stem", "stem_width", "block", "se_ratio", "head_width", "num_classes", "resolution")
 
 
@@ -137,6 +138,8 @@ class AnyNet:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise DsdError(f"AnyNet.{name}: must be a positive integer, got {v!r}")
+        if self.resolution > MAX_RESOLUTION:  # an image that large cannot be held in memory
+            raise DsdError(f"AnyNet.resolution: at most {MAX_RESOLUTION}, got {self.resolution}")
         hw = self.head_width
         if isinstance(hw, bool) or not isinstance(hw, (int, np.integer)) or hw < 0:
             raise DsdError(f"AnyNet.head_width: must be an integer >= 0, got {hw!r}")
