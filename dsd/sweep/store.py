@@ -260,8 +260,13 @@ class RunStore:
             write_json_atomic(path, data)  # take over an abandoned claim ...
             time.sleep(0.05)
             return read_json(path) == data  # ... unless another taker wrote after us
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f)
+        except BaseException:  # e.g. a full disk: leave no empty claim behind
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            raise
         return True
 
     def release(self, task_id: str) -> None:

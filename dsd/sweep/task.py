@@ -144,8 +144,22 @@ def _failure(
 
 
 def execute(task: Task) -> Outcome:
-    """Train ``task`` unless it is done or taken; write its record; report the outcome."""
+    """Train ``task`` unless it is done or taken; write its record; report the outcome.
+
+    A run directory that cannot be written (full disk, removed, read-only) stops the whole run
+    (ABORT): no model is recorded as failed for a problem of the disk, and a resume trains it.
+    """
     t0 = time.time()
+    try:
+        return _execute(task, t0)
+    except OSError as e:
+        where = e.filename or task.run_dir
+        why = e.strerror or str(e)
+        return Outcome(task.task_id, ABORT, "", f"cannot write {where}: {why}", time.time() - t0)
+
+
+def _execute(task: Task, t0: float) -> Outcome:
+    """The body of :func:`execute` (OS errors of the store propagate)."""
     store = RunStore(Path(task.run_dir), task.stale_s)
     if store.has_record(task.task_id):
         return Outcome(task.task_id, DONE, record_status(store, task.task_id))
