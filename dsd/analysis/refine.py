@@ -609,3 +609,148 @@ def write_refined_space(
         tmp.write_text(text, encoding="utf-8")
         load_space(tmp)  # the file must load (validated as any space file)
     return out
+
+
+# --- presenting ---------------------------------------------------------------------------------
+
+
+def format_table(table: pd.DataFrame, top: int = 20) -> str:
+    """The candidate table as text (errors in percent), ``top`` rows, with a header of settings."""
+    a = table.attrs
+    t = table.head(top)
+    shown = pd.DataFrame(
+        {
+            "candidate": t["candidate"],
+            "verdict": t["verdict"],
+            "D": t["D"].map(lambda v: f"{v:.3f}"),
+            "p_adj": t["p_adj"].map(lambda v: f"{v:.2g}"),
+            "q25 in-out %": [
+                f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+                for d, lo, hi in zip(t["diff"], t["ci_low"], t["ci_high"], strict=True)
+            ],
+            "in/out": [f"{i}/{o}" for i, o in zip(t["n_in"], t["n_out"], strict=True)],
+            "space kept %": t["share_space"].map(lambda v: f"{100 * v:.3g}"),
+            "bins": t["bins"],
+            "n_needed": t["n_needed"].map(lambda v: "-" if not np.isfinite(v) else f"{int(v)}"),
+        }
+    )
+    counts = table["verdict"].value_counts()
+    head = (
+        f"{a.get('space')}: {a.get('n')} models, metric {a.get('metric')}, "
+        f"{a.get('tests')} candidates tested; KS on flops-normalised EDFs over "
+        f"{_si(a['regime'][0])}..{_si(a['regime'][1])} ({a.get('regime_source')}); "
+        f"p adjusted by {a.get('correction')}; q25 interval: {a.get('reps')} bootstrap draws, 95%\n"
+        + ", ".join(f"{v}: {counts.get(v, 0)}" for v in VERDICTS)
+        + (f" (showing {len(t)} of {len(table)})" if len(t) < len(table) else "")
+    )
+    return head + "\n" + shown.to_string(index=False)
+
+
+def _si(x: float) -> str:
+    for unit, f in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(x) >= f:
+            return f"{x / f:.4g}{unit}"
+    return f"{x:.4g}"
+
+
+def sample_size_note(table: pd.DataFrame, ds: Sequence[float] = (0.05, 0.1, 0.2)) -> str:
+    """How many models resolve a KS difference, and what this population resolves (NDS: KS vs n)."""
+    a = table.attrs
+    alpha, power, k, n = a["alpha"], a["power"], max(int(a["tests"]), 1), int(a["n"])
+
+    def per_pop(d: float, tests: int) -> str:
+        return f"{math.ceil(2 * ks_sample_size(d, alpha, power, tests)):,}"
+
+    one = ", ".join(f"D={d:g}: {per_pop(d, 1)}" for d in ds)
+    many = ", ".join(f"D={d:g}: {per_pop(d, k)}" for d in ds)
+    half = resolvable_d(n / 4, alpha, power, k)
+    lines = [
+        f"sample size (two-sample KS, power {power:g}): models per population to resolve a "
+        f"difference D between two spaces at level {alpha:g}: {one};",
+        f"  among {k} candidates (Bonferroni {alpha:g}/{k}): {many}.",
+        f"  this population (n={n}) split half/half resolves D >= {half:.3f} among {k} candidates",
+    ]
+    if len(table) and np.isfinite(table["d_resolvable"].iloc[0]):
+        r = table.iloc[0]
+        enough = "enough" if r["D"] >= r["d_resolvable"] else f"not enough (needs {r['n_needed']})"
+        lines[-1] += (
+            f"; the first candidate's split ({r['n_in']}/{r['n_out']}) resolves "
+            f"D >= {r['d_resolvable']:.3f}: observed {r['D']:.3f}, {enough}"
+        )
+    return "\n".join(lines) + "."
+
+
+def refine_section(
+    table: pd.DataFrame, df: pd.DataFrame, space: Space, *, top: int = 3, seed: int = 0
+) -> list[str]:
+    """HTML parts of the refinement section: the table and, for the ``top`` candidates, the
+    flops-normalised EDFs of the two sides with 95% DKW bands (for :mod:`dsd.analysis.report`)."""
+    from dsd.analysis import figures
+    from dsd.analysis.report import _note, _section, figure_html, table_html
+
+    a = table.attrs
+    metric = a.get("metric", ERROR)
+    design = design_arrays(df)
+    e = pd.to_numeric(df[metric]).to_numpy(dtype=float)
+    c = pd.to_numeric(df["flops"]).to_numpy(dtype=float)
+    lo, hi = a["regime"]
+    inside = (c >= lo) & (c <= hi)
+    design = {k: v[inside] for k, v in design.items()}
+    e, c = e[inside], c[inside]
+    shown = table.drop(columns=["constraints"]).copy()
+    for col in ("diff", "ci_low", "ci_high", "stat_in", "stat_out"):
+        shown[col] = 100 * shown[col]
+    shown["share_space"] = 100 * shown["share_space"]
+    parts = [
+        _note(
+            f"{a.get('n')} models of {space.name}, metric {metric} (errors in %). Each candidate "
+            "compares the models that satisfy it (in) with the rest (out) on flops-normalised "
+            f"EDFs: KS D, p adjusted by {a.get('correction')} over {a.get('tests')} candidates, "
+            f"the difference of the 25th percentile (in - out) with a 95% bootstrap interval, "
+            "the exact share of the space kept (%), models per side and, for inconclusive "
+            "candidates, n_needed: models the population would need to resolve the observed D."
+        ),
+        table_html(shown, "{:.3g}"),
+        _note(sample_size_note(table)),
+    ]
+    for r in table.head(top).itertuples():
+        cand = Candidate(r.candidate, r.kind, r.constraints)
+        m_in = holds(cand, design, space)
+        if m_in.sum() < 2 or (~m_in).sum() < 2:
+            continue
+        (w_in, w_out), b = _weights(c, [m_in, ~m_in], int(r.bins) or 1, (lo, hi))
+        fig = figures.plot_edfs(
+            {f"in: {r.candidate}": edf(e[m_in], w_in), "out": edf(e[~m_in], w_out)},
+            bands="dkw",
+            normalized=b > 1,
+            seed=seed,
+            title=f"{r.candidate}: {r.verdict} (D={r.D:.3f}, p_adj={r.p_adj:.2g}, {b} flop bins)",
+        )
+        parts.append(figure_html(fig, r.candidate))
+    return [_section(f"Refinement candidates: {space.name}", *parts)]
+
+
+def write_refine_report(
+    table: pd.DataFrame,
+    results,
+    space: Space,
+    out_path: str | os.PathLike,
+    *,
+    filters: Iterable[str] = (),
+) -> Path:
+    """A self-contained HTML page holding :func:`refine_section` (written atomically)."""
+    from dsd.analysis.report import CSS, check_report_path
+
+    path = check_report_path(out_path)
+    df, _ = _population(results, space, table.attrs.get("metric", ERROR), filters)
+    body = "\n".join(refine_section(table, df, space))
+    title = f"dsd refine: {space.name}"
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title><style>{CSS}</style></head><body>\n<h1>{title}</h1>\n"
+        + body
+        + "\n</body></html>\n"
+    )
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return path
