@@ -58,6 +58,8 @@ _EXPORTS = {
     "derived_params": "dsd.analysis",
     "load_results": "dsd.analysis",
     "write_report": "dsd.analysis",
+    "refine": "dsd.analysis",
+    "write_refined_space": "dsd.analysis",
     "EDF": "dsd.analysis",
     "RegNetFit": "dsd.analysis",
     # errors

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dsd.analysis import refine as rf
+from dsd.analysis import refinement as rf
 from dsd.cli import main
 from dsd.errors import DsdError, SpaceError
 from dsd.io import write_table
@@ -324,3 +324,14 @@ def test_cli_bad_input_is_one_line_and_exit_2(planted, tmp_path, capsys, args, m
     err = capsys.readouterr().err
     assert rc == 2 and message in err and err.count("\n") == 1
     assert not (tmp_path / "x.txt").exists()
+
+
+def test_dsd_report_gains_a_refinement_section(planted, tmp_path, capsys):
+    df, _ = planted
+    res = tmp_path / "results.parquet"
+    write_table(df, res)
+    out = tmp_path / "report.html"
+    assert main(["report", str(res), "--refine", "AnyNetXA", "-o", str(out)]) == 0
+    page = out.read_text()
+    assert "Refinement candidates: AnyNetXA" in page and "non-decreasing widths" in page
+    assert "Benjamini-Hochberg" in page and "models per population" in page

@@ -1,6 +1,6 @@
 """``dsd refine``: test the candidate refinements of a space on one population, write the next space.
 
-See :mod:`dsd.analysis.refine` for the candidates, the statistics and the verdicts. Inputs are read
+See :mod:`dsd.analysis.refinement` for the candidates, the statistics and the verdicts. Inputs are read
 and validated, and output paths checked, before anything is written.
 """
 
@@ -58,7 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="keep rows whose KEY is one of the VALUEs (default keeps status=ok)",
     )
-    p.add_argument("--candidates", help="YAML file of extra candidates (see dsd.analysis.refine)")
+    p.add_argument(
+        "--candidates", help="YAML file of extra candidates (see dsd.analysis.refinement)"
+    )
     p.add_argument(
         "--no-defaults", action="store_true", help="test only the --candidates, not the defaults"
     )
@@ -80,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_refine(args: argparse.Namespace) -> int:
     """Handler of ``dsd refine``."""
-    from dsd.analysis import refine as rf
+    from dsd.analysis import refinement as rf
     from dsd.analysis.report import check_report_path
     from dsd.io import check_output_path, write_table
     from dsd.spaces import load_space

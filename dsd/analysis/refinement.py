@@ -730,6 +730,17 @@ def refine_section(
     return [_section(f"Refinement candidates: {space.name}", *parts)]
 
 
+def refinement_sections(
+    df: pd.DataFrame, space: str | os.PathLike | Space, *, seed: int = 0
+) -> list[str]:
+    """The refinement section of ``dsd report --refine SPACE``: :func:`refine` with its defaults
+    on ``df``'s rows of ``space``, then :func:`refine_section`."""
+    sp = space if isinstance(space, Space) else load_space(space)
+    table = refine(df, sp, seed=seed)
+    pop, _ = _population(df, sp, table.attrs["metric"], ())
+    return refine_section(table, pop, sp, seed=seed)
+
+
 def write_refine_report(
     table: pd.DataFrame,
     results,
