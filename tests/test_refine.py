@@ -126,6 +126,7 @@ def test_sampled_non_increasing_rows_are_non_increasing(tmp_path):
         ("  ranges: {w4: [8, null]}", "unknown quantity 'w4'"),
         ("  non_increasing: [depth]\n  non_decreasing: [depth]", "both non_increasing"),
         ("  non_increasing: [stem]", "'stem' not allowed"),
+        ("  ranges: {d: [20, null]}", "no configuration satisfies them"),
     ],
 )
 def test_bad_derived_constraints_are_refused_with_one_line(tmp_path, constraints, message):
@@ -335,3 +336,13 @@ def test_dsd_report_gains_a_refinement_section(planted, tmp_path, capsys):
     page = out.read_text()
     assert "Refinement candidates: AnyNetXA" in page and "non-decreasing widths" in page
     assert "Benjamini-Hochberg" in page and "models per population" in page
+
+
+def test_the_populations_regime_sets_the_normalisation_range(planted):
+    df, _ = planted
+    regime = json.dumps({"flops": [350e6, 410e6]})
+    table = rf.refine(df.assign(regime=regime), "AnyNetXA", reps=100)
+    assert table.attrs["regime"] == [350e6, 410e6]
+    assert table.attrs["regime_source"] == "regime column"
+    plain = rf.refine(df, "AnyNetXA", reps=100)
+    assert plain.attrs["regime"] == [df["flops"].min(), df["flops"].max()]

@@ -484,6 +484,8 @@ def load_space(ref: str | os.PathLike) -> Space:
         paper_size=float(paper) if paper is not None else None,
         source=str(path),
     )
+    if (space.ranges or space.non_increasing) and space.size == 0:
+        raise SpaceError(f"{path}: constraints: no configuration satisfies them all")
     return dataclasses.replace(space, added=_added(space, chain))
 
 
