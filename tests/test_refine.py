@@ -346,3 +346,24 @@ def test_the_populations_regime_sets_the_normalisation_range(planted):
     assert table.attrs["regime_source"] == "regime column"
     plain = rf.refine(df, "AnyNetXA", reps=100)
     assert plain.attrs["regime"] == [df["flops"].min(), df["flops"].max()]
+
+
+def test_bootstrap_quantiles_equal_the_edf_quantile_of_each_resample():
+    # Each resample's weighted 25th percentile, computed by the shared-resample shortcut, equals
+    # the inverse EDF of the models that resample holds (with their copies and weights).
+    from dsd.analysis.stats import edf
+
+    rng = np.random.default_rng(0)
+    e = rng.normal(0.5, 0.05, 120)
+    side = rng.random(120) < 0.3
+    w = rng.uniform(0.5, 2.0, int(side.sum()))
+    boot = rf._Resamples.draw(e, 50, rng)
+    got = boot.quantile(e, side, w, 0.25)
+    wfull = np.zeros(120)
+    wfull[side] = w
+    for r in range(50):
+        copies = np.zeros(120)
+        copies[boot.order] = boot.counts[r]
+        keep = side & (copies > 0)
+        want = edf(e[keep], (copies * wfull)[keep]).quantile(0.25) if keep.any() else np.nan
+        assert got[r] == want or (np.isnan(want) and np.isnan(got[r]))

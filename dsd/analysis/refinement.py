@@ -14,7 +14,8 @@ For each candidate, the models that satisfy it (``in``) are compared with the re
   population), its p-value (:func:`dsd.analysis.stats.ks`), and the p-values adjusted for the
   many candidates with **Benjamini-Hochberg** (``scipy.stats.false_discovery_control``);
 - the difference ``in - out`` of the normalised EDF's 25th percentile (a robust "how good are the
-  good models" statistic), with a percentile bootstrap interval (both sides resampled, weights kept);
+  good models" statistic), with a percentile bootstrap interval (resamples of the whole population,
+  drawn once and shared by all candidates, each split into its two sides; NDS weights kept);
 - the exact share of the *space* kept (from exact sizes, :func:`dsd.spaces.derived.count`) and the
   share and number of models behind each side.
 
@@ -282,17 +283,47 @@ def _weights(c: np.ndarray, sides: Sequence[np.ndarray], bins: int, rng_: tuple[
     return [np.full(int(s.sum()), 1.0 / max(int(s.sum()), 1)) for s in sides], 1
 
 
-def _boot_quantile(e: np.ndarray, w: np.ndarray, q: float, reps: int, rng) -> np.ndarray:
-    """Weighted ``q``-quantile of ``reps`` resamples (with replacement) of ``(e, w)``."""
-    order = np.argsort(e, kind="stable")
-    e, w = e[order], w[order]
-    n = e.size
-    idx = rng.integers(0, n, size=(reps, n))
-    flat = (np.arange(reps)[:, None] * n + idx).ravel()
-    counts = np.bincount(flat, minlength=reps * n).reshape(reps, n)
-    cum = np.cumsum(counts * w, axis=1)
-    target = q * cum[:, -1:] - 1e-12 * cum[:, -1:]
-    return e[np.argmax(cum >= target, axis=1)]
+@dataclass(frozen=True, eq=False)
+class _Resamples:
+    """``reps`` bootstrap resamples of the whole population, drawn once and shared by every
+    candidate: ``counts[r, i]`` = copies of model ``order[i]`` (models sorted by error) in
+    resample ``r``. A candidate's two sides are the restrictions of each resample, so the side
+    sizes vary between resamples as they do between populations."""
+
+    order: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def draw(cls, e: np.ndarray, reps: int, rng: np.random.Generator) -> _Resamples:
+        n = e.size
+        order = np.argsort(e, kind="stable")
+        idx = rng.integers(0, n, size=(reps, n))
+        flat = (np.arange(reps)[:, None] * n + idx).ravel()
+        counts = np.bincount(flat, minlength=reps * n).reshape(reps, n).astype(np.float64)
+        return cls(order, counts)
+
+    def quantile(self, e: np.ndarray, side: np.ndarray, w: np.ndarray, q: float) -> np.ndarray:
+        """The weighted ``q``-quantile of the side ``side`` (bool mask over the models, ``w`` the
+        weights of its models in model order) in every resample; NaN where a resample has none."""
+        pos = np.flatnonzero(side[self.order])  # columns of this side, ascending error
+        ws = np.zeros(side.size)
+        ws[side] = w
+        ws = ws[self.order][pos]
+        es = e[self.order][pos]
+        cw = self.counts[:, pos] * ws
+        tot = cw.sum(axis=1)
+        # Only the first columns are summed: those holding q (+ margin) of the side's weight.
+        share = np.cumsum(ws) / ws.sum()
+        k = min(pos.size, int(np.searchsorted(share, min(1.0, 2 * q + 0.1))) + 1)
+        cum = np.cumsum(cw[:, :k], axis=1)
+        target = q * tot * (1 - 1e-12)
+        hit = cum >= target[:, None]
+        found = hit.any(axis=1)
+        j = np.argmax(hit, axis=1)
+        if not found.all():
+            rest = np.flatnonzero(~found)
+            j[rest] = np.argmax(np.cumsum(cw[rest], axis=1) >= target[rest, None], axis=1)
+        return np.where(tot > 0, es[j], np.nan)
 
 
 def _population(
@@ -372,7 +403,7 @@ def refine(
     if not cands:
         raise DsdError(f"{sp.name}: no candidate refinements (every parameter is fixed)")
     size = sp.size
-    rng = np.random.default_rng(seed)
+    boot = _Resamples.draw(e, reps, np.random.default_rng(seed))
     w_all = _weights(c, [np.ones(n, bool)], bins, rng_)[0][0]
     rows, seen = [], set()
     for cand in cands:
@@ -381,7 +412,7 @@ def refine(
         if cand.kind == "range" and (key in seen or m_in.all() or not m_in.any()):
             continue
         seen.add(key)
-        rows.append(_test(cand, sp, size, e, c, m_in, w_all, rng_, bins, reps, rng))
+        rows.append(_test(cand, sp, size, e, c, m_in, w_all, rng_, bins, boot))
     table = pd.DataFrame(rows)
     ok = table["D"].notna()
     table["p_adj"] = np.nan
@@ -414,7 +445,7 @@ def refine(
     return table
 
 
-def _test(cand, sp, size, e, c, m_in, w_all, rng_, bins, reps, rng) -> dict[str, Any]:
+def _test(cand, sp, size, e, c, m_in, w_all, rng_, bins, boot) -> dict[str, Any]:
     """The statistics of one candidate (see the module docstring)."""
     refined = _candidate_space(sp, cand.mapping)
     kept = refined.size / size if size else math.nan
@@ -437,10 +468,8 @@ def _test(cand, sp, size, e, c, m_in, w_all, rng_, bins, reps, rng) -> dict[str,
     f_in, f_out = edf(e_in, w_in), edf(e_out, w_out)
     r = ks(f_in, f_out)
     s_in, s_out = f_in.quantile(QUANTILE), f_out.quantile(QUANTILE)
-    boot = _boot_quantile(e_in, w_in, QUANTILE, reps, rng) - _boot_quantile(
-        e_out, w_out, QUANTILE, reps, rng
-    )
-    lo, hi = np.quantile(boot, [0.025, 0.975])
+    diffs = boot.quantile(e, m_in, w_in, QUANTILE) - boot.quantile(e, ~m_in, w_out, QUANTILE)
+    lo, hi = np.nanquantile(diffs, [0.025, 0.975])
     n1, n2 = kish_size(w_in), kish_size(w_out)
     return {
         **row,
