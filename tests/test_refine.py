@@ -344,8 +344,10 @@ def test_the_populations_regime_sets_the_normalisation_range(planted):
     table = rf.refine(df.assign(regime=regime), "AnyNetXA", reps=100)
     assert table.attrs["regime"] == [350e6, 410e6]
     assert table.attrs["regime_source"] == "regime column"
-    plain = rf.refine(df, "AnyNetXA", reps=100)
+    assert rf.refine(df, "AnyNetXA", reps=100).attrs["regime"] == [360e6, 400e6]  # as sampled
+    plain = rf.refine(df.drop(columns="regime"), "AnyNetXA", reps=100)
     assert plain.attrs["regime"] == [df["flops"].min(), df["flops"].max()]
+    assert plain.attrs["regime_source"] == "population min..max"
 
 
 def test_bootstrap_quantiles_equal_the_edf_quantile_of_each_resample():
