@@ -508,8 +508,9 @@ def _order(table: pd.DataFrame) -> pd.DataFrame:
         [table["ci_high"], table["share_space"]],
         table["p_adj"].fillna(2.0),
     )
-    out = table.assign(_r=rank, _k=key).sort_values(["_r", "_k"], kind="stable")
-    return out.drop(columns=["_r", "_k"]).reset_index(drop=True)[_COLUMNS]
+    out = table.assign(_r=rank, _k=key, _p=table["p"].fillna(2.0))
+    out = out.sort_values(["_r", "_k", "_p"], kind="stable")
+    return out.drop(columns=["_r", "_k", "_p"]).reset_index(drop=True)[_COLUMNS]
 
 
 _COLUMNS = [
@@ -697,16 +698,21 @@ def sample_size_note(table: pd.DataFrame, ds: Sequence[float] = (0.05, 0.1, 0.2)
         f"sample size (two-sample KS, power {power:g}): models per population to resolve a "
         f"difference D between two spaces at level {alpha:g}: {one};",
         f"  among {k} candidates (Bonferroni {alpha:g}/{k}): {many}.",
-        f"  this population (n={n}) split half/half resolves D >= {half:.3f} among {k} candidates",
+        f"  this population (n={n}) split half/half resolves {_resolves(half)} among {k} candidates",
     ]
     if len(table) and np.isfinite(table["d_resolvable"].iloc[0]):
         r = table.iloc[0]
-        enough = "enough" if r["D"] >= r["d_resolvable"] else f"not enough (needs {r['n_needed']})"
+        need = f"{int(r['n_needed']):,}" if np.isfinite(r["n_needed"]) else "more"
+        enough = "enough" if r["D"] >= r["d_resolvable"] else f"not enough (needs {need} models)"
         lines[-1] += (
             f"; the first candidate's split ({r['n_in']}/{r['n_out']}) resolves "
-            f"D >= {r['d_resolvable']:.3f}: observed {r['D']:.3f}, {enough}"
+            f"{_resolves(r['d_resolvable'])}: observed {r['D']:.3f}, {enough}"
         )
     return "\n".join(lines) + "."
+
+
+def _resolves(d: float) -> str:
+    return f"D >= {d:.3f}" if d <= 1 else "no D (every KS D is <= 1)"
 
 
 def refine_section(
