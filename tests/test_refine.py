@@ -217,13 +217,14 @@ def test_null_populations_rarely_give_an_improvement():
     # Error independent of the design, ~100 candidates each: the Benjamini-Hochberg adjusted test
     # (with the interval) calls something "improves" in at most 1 of 10 populations, while the
     # raw p-values would have flagged candidates in most of them (the many-candidates problem).
-    any_improves, any_raw = 0, 0
+    any_improves, any_hurts, any_raw = 0, 0, 0
     for seed in range(10):
         table = rf.refine(_population("AnyNetXA", 400, seed), "AnyNetXA", reps=300, seed=seed)
         assert table.attrs["tests"] > 80
         any_improves += bool((table["verdict"] == "improves").any())
+        any_hurts += bool((table["verdict"] == "hurts").any())
         any_raw += bool((table["p"] < 0.05).any())
-    assert any_improves <= 1
+    assert any_improves <= 1 and any_hurts <= 1
     assert any_raw >= 5
 
 
@@ -369,3 +370,40 @@ def test_bootstrap_quantiles_equal_the_edf_quantile_of_each_resample():
         keep = side & (copies > 0)
         want = edf(e[keep], (copies * wfull)[keep]).quantile(0.25) if keep.any() else np.nan
         assert got[r] == want or (np.isnan(want) and np.isnan(got[r]))
+
+
+def test_a_planted_harm_is_judged_hurts():
+    df = _population("AnyNetXA", 600, 0, lambda d: 0.08 * _nondecreasing_widths(d))
+    table = rf.refine(df, "AnyNetXA", reps=300).set_index("candidate")
+    assert table.loc["non-decreasing widths", "verdict"] == "hurts"
+    assert table.loc["non-decreasing widths", "ci_low"] > 0
+    assert table["verdict"].iloc[-1] == "hurts"  # hurts sort last
+
+
+def test_the_next_space_takes_the_best_improvement_and_compatible_simplifications():
+    def row(name, verdict, kind, c):
+        return {"candidate": name, "verdict": verdict, "kind": kind, "constraints": json.dumps(c)}
+
+    table = pd.DataFrame(
+        [
+            row("d <= 20", "improves", "range", {"ranges": {"d": [None, 20]}}),
+            row("w1 <= 64", "improves", "range", {"ranges": {"w1": [None, 64]}}),
+            row("shared b", "no loss", "shared", {"shared": ["bottleneck_ratio"]}),
+            row(
+                "non-decreasing b",
+                "no loss",
+                "non_decreasing",
+                {"non_decreasing": ["bottleneck_ratio"]},
+            ),
+            row(
+                "non-decreasing g", "no loss", "non_decreasing", {"non_decreasing": ["group_width"]}
+            ),
+            row("d1 <= 3", "no loss", "range", {"ranges": {"d1": [None, 3]}}),
+            row("non-increasing d", "no loss", "non_increasing", {"non_increasing": ["depth"]}),
+            row("shared g", "inconclusive", "shared", {"shared": ["group_width"]}),
+        ]
+    )
+    picks = list(rf.chosen(table)["candidate"])
+    # the best improvement only; structural no-loss simplifications, the first one per parameter
+    assert picks == ["d <= 20", "shared b", "non-decreasing g"]
+    assert list(rf.chosen(table, only_improving=True)["candidate"]) == ["d <= 20"]
