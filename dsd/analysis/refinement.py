@@ -500,17 +500,14 @@ def _verdict(r, alpha: float, tolerance: float, min_models: int) -> str:
 
 
 def _order(table: pd.DataFrame) -> pd.DataFrame:
-    """Best first: improves (most certain gain: lowest interval top), no loss (smallest share of
-    the space kept), inconclusive (lowest adjusted p), hurts."""
+    """Best first: improves (strongest evidence: lowest adjusted p, then raw p, then the lowest
+    interval top), no loss (smallest share of the space kept), inconclusive (lowest adjusted p),
+    hurts (likewise)."""
     rank = table["verdict"].map({v: i for i, v in enumerate(VERDICTS)})
-    key = np.select(
-        [table["verdict"] == "improves", table["verdict"] == "no loss"],
-        [table["ci_high"], table["share_space"]],
-        table["p_adj"].fillna(2.0),
-    )
-    out = table.assign(_r=rank, _k=key, _p=table["p"].fillna(2.0))
-    out = out.sort_values(["_r", "_k", "_p"], kind="stable")
-    return out.drop(columns=["_r", "_k", "_p"]).reset_index(drop=True)[_COLUMNS]
+    key = np.where(table["verdict"] == "no loss", table["share_space"], table["p_adj"].fillna(2.0))
+    out = table.assign(_r=rank, _k=key, _p=table["p"].fillna(2.0), _c=table["ci_high"].fillna(1))
+    out = out.sort_values(["_r", "_k", "_p", "_c"], kind="stable")
+    return out.drop(columns=["_r", "_k", "_p", "_c"]).reset_index(drop=True)[_COLUMNS]
 
 
 _COLUMNS = [
