@@ -83,6 +83,8 @@ def test_time_model_inference_only_and_configs_of_both_families():
     eff = dsd.zoo_model("EfficientNet-B0", resolution=32, num_classes=10)
     t = time_model(eff, batch_size=2, warmup=0, repeats=1, channels_last=True)
     assert t.infer_ms > 0 and t.train_ms > 0 and t.channels_last
+    t = time_model(TINY, batch_size=2, warmup=0, repeats=1, amp=True)  # bf16 autocast on CPU
+    assert t.amp and t.infer_ms > 0 and t.train_ms > 0
 
 
 @pytest.mark.parametrize(
@@ -258,6 +260,7 @@ def test_report_gains_a_runtime_section_only_with_timing_columns():
     html = "".join(report_sections(df))
     assert "Runtime against complexity" in html and "<img" in html and "pearson_r" in html
     assert report_sections(res) == []
+    assert "Runtime against complexity" in "".join(report_sections(df.drop(columns="acts")))
     page = dsd.analysis.build_report(df, reps=200)
     assert "Runtime against complexity" in page
 
@@ -274,3 +277,11 @@ def test_dsd_runtime_prints_tables_and_writes_a_figure(tmp_path, capsys):
     assert fig.stat().st_size > 1000
     assert main(["runtime", str(path), "--figure", str(tmp_path / "x.txt")]) == 2
     assert "unsupported extension" in capsys.readouterr().err
+    cmp = tmp_path / "cmp.png"
+    assert main(["runtime", str(path), "--compare-figure", str(cmp)]) == 0
+    assert cmp.stat().st_size > 1000
+    unnamed = tmp_path / "u.csv"
+    df.drop(columns="model").to_csv(unnamed, index=False)
+    assert main(["runtime", str(unnamed), "--compare-figure", str(tmp_path / "c2.png")]) == 2
+    captured = capsys.readouterr()
+    assert "dsd time NAME" in captured.err and not (tmp_path / "c2.png").exists()

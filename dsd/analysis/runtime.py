@@ -8,6 +8,7 @@
 - :func:`effnet_ratios`: EfficientNet-Bk against its flops-matched RegNetY, time ratios published
   (V100) and measured here;
 - :func:`plot_runtime`: runtime against flops and against activations, r in each panel;
+- :func:`plot_comparison`: published top-1 error against flops and against the time measured here;
 - :func:`report_sections`: the report's runtime section when a table carries timing columns.
 
 The paper's claim: activations predict GPU runtime better than flops.
@@ -134,13 +135,17 @@ def effnet_ratios(times: pd.DataFrame | None = None) -> pd.DataFrame:
 
 
 def plot_runtime(df: pd.DataFrame, time: str = "infer_ms_per_image"):
-    """Two panels: ``time`` against flops and against acts, each titled with Pearson r."""
+    """Two panels: ``time`` against flops and against acts (those present), each titled with
+    Pearson r."""
     from matplotlib.figure import Figure
 
     corr = runtime_correlations(df, time, metrics=("flops", "acts")).set_index("metric")
-    fig = Figure(figsize=(9, 3.6))
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, m, label in zip(axes, ("flops", "acts"), ("flops (M)", "activations (M)")):
+    metrics = [m for m in ("flops", "acts") if m in corr.index]
+    labels = {"flops": "flops (M)", "acts": "activations (M)"}
+    fig = Figure(figsize=(4.5 * len(metrics), 3.6))
+    axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
+    for ax, m in zip(axes, metrics):
+        label = labels[m]
         ax.scatter(df[m] / 1e6, df[time], s=12, alpha=0.7)
         if "model" in df.columns:
             for _, r in df.dropna(subset=["model"]).iterrows():
@@ -149,6 +154,34 @@ def plot_runtime(df: pd.DataFrame, time: str = "infer_ms_per_image"):
         ax.set_title(f"r = {corr.at[m, 'pearson_r']:.3f} (n = {corr.at[m, 'n']})")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(time.replace("_", " "))
+    fig.tight_layout()
+    return fig
+
+
+def plot_comparison(times: pd.DataFrame, time: str = "infer_ms_per_image"):
+    """Two panels for the named models of ``times``: published top-1 error against published
+    flops, and against ``time`` measured here; one colour per family (RegNetX/Y, ResNe(X)t,
+    EfficientNet)."""
+    from matplotlib.figure import Figure
+
+    cmp = compare_models(times)
+    if cmp.empty:
+        raise DsdError("no timed model has published figures (time them by name: dsd time NAME)")
+    fig = Figure(figsize=(9, 3.8))
+    axes = fig.subplots(1, 2, sharey=True)
+    family = cmp["model"].str.extract(r"^(RegNetX|RegNetY|ResNeXt|ResNet|EfficientNet)")[0]
+    for ax, x, label in zip(
+        axes, ("flops_b", time), ("published flops (B)", f"{time.replace('_', ' ')} (here)")
+    ):
+        for fam, sub in cmp.groupby(family, sort=True):
+            ax.plot(sub[x], sub["top1_err"], "o-", ms=4, label=fam)
+            for _, r in sub.iterrows():
+                ax.annotate(r["model"].split("-", 1)[1], (r[x], r["top1_err"]), fontsize=6)
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("published top-1 error (%)")
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -162,7 +195,7 @@ def has_timing(df: pd.DataFrame) -> bool:
 
 def report_sections(df: pd.DataFrame) -> list[str]:
     """The report's runtime section (HTML) for a table with timing columns; [] without them."""
-    if not has_timing(df):
+    if not has_timing(df) or not {"flops", "acts"} & set(df.columns):
         return []
     from dsd.analysis.report import _note, _section, figure_html, table_html
 
@@ -172,6 +205,13 @@ def report_sections(df: pd.DataFrame) -> list[str]:
             parts.append(f"<h3>{html.escape(t)}</h3>")
             parts.append(table_html(runtime_correlations(df, t), "{:.3f}"))
     parts.append(figure_html(plot_runtime(df), "runtime against flops and activations"))
+    if "model" in df.columns and not (cmp := compare_models(df)).empty:
+        parts.append("<h3>Named models: published figures and times measured here</h3>")
+        parts.append(table_html(cmp, "{:.3f}"))
+        ratios = effnet_ratios(df).dropna(subset=["measured_infer_ratio"])
+        if not ratios.empty:
+            parts.append("<h3>EfficientNet / RegNetY time ratios at matched flops</h3>")
+            parts.append(table_html(ratios, "{:.2f}"))
     device = ", ".join(
         sorted({str(d) for d in df.get("time_device", pd.Series(dtype=str)).dropna()})
     )

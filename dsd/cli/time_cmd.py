@@ -27,6 +27,7 @@ RUNTIME_EPILOG = """\
 examples:
   dsd runtime times.csv
   dsd runtime times.csv --time train_ms_per_image --figure runtime.png
+  dsd runtime times.csv --compare-figure compare.png
 """
 
 
@@ -74,6 +75,10 @@ def _add_runtime(sub) -> None:
         help="the time column (default infer_ms_per_image)",
     )
     p.add_argument("--figure", help="write runtime against flops and acts here (.png/.pdf/.svg)")
+    p.add_argument(
+        "--compare-figure",
+        help="write published error against flops and against measured time (.png/.pdf/.svg)",
+    )
     p.set_defaults(func=cmd_runtime)
 
 
@@ -214,18 +219,25 @@ def cmd_runtime(args: argparse.Namespace) -> int:
     from dsd.analysis.runtime import (
         compare_models,
         effnet_ratios,
+        plot_comparison,
         plot_runtime,
         runtime_correlations,
     )
     from dsd.io import check_output_path, read_table
 
-    fig_path = None
-    if args.figure:
-        fig_path = check_output_path(args.figure, (".png", ".pdf", ".svg"))
+    figs = {}
+    for key, path in (("runtime", args.figure), ("compare", args.compare_figure)):
+        if path:
+            figs[key] = check_output_path(path, (".png", ".pdf", ".svg"))
     df = pd.concat(
         [read_table(p, required=("model_id", args.time)) for p in args.inputs], ignore_index=True
     )
     corr = runtime_correlations(df, args.time)
+    drawn = {}  # drawn before anything is printed: a figure that cannot be drawn is an error
+    if "runtime" in figs:
+        drawn["runtime"] = plot_runtime(df, args.time)
+    if "compare" in figs:
+        drawn["compare"] = plot_comparison(df, args.time)
     pd.set_option("display.width", 200)
     print(f"{args.time} against complexity ({len(df)} timed rows):")
     print(corr.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
@@ -239,11 +251,10 @@ def cmd_runtime(args: argparse.Namespace) -> int:
             "\nEfficientNet / RegNetY time ratios at matched flops (published V100, measured here):"
         )
         print(ratios.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
-    if fig_path is not None:
-        from dsd.io import atomic_path
+    from dsd.io import atomic_path
 
-        fig = plot_runtime(df, args.time)
-        with atomic_path(fig_path) as tmp:
-            fig.savefig(tmp, format=fig_path.suffix[1:], dpi=120)
-        print(f"wrote {fig_path}")
+    for key, fig in drawn.items():
+        with atomic_path(figs[key]) as tmp:
+            fig.savefig(tmp, format=figs[key].suffix[1:], dpi=120)
+        print(f"wrote {figs[key]}")
     return 0
