@@ -163,6 +163,7 @@ def plot_comparison(times: pd.DataFrame, time: str = "infer_ms_per_image"):
     flops, and against ``time`` measured here; one colour per family (RegNetX/Y, ResNe(X)t,
     EfficientNet)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     cmp = compare_models(times)
     if cmp.empty:
@@ -178,6 +179,9 @@ def plot_comparison(times: pd.DataFrame, time: str = "infer_ms_per_image"):
             for _, r in sub.iterrows():
                 ax.annotate(r["model"].split("-", 1)[1], (r[x], r["top1_err"]), fontsize=6)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.tick_params(axis="x", which="minor", labelsize=6)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("published top-1 error (%)")
