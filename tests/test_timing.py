@@ -285,3 +285,20 @@ def test_dsd_runtime_prints_tables_and_writes_a_figure(tmp_path, capsys):
     assert main(["runtime", str(unnamed), "--compare-figure", str(tmp_path / "c2.png")]) == 2
     captured = capsys.readouterr()
     assert "dsd time NAME" in captured.err and not (tmp_path / "c2.png").exists()
+
+
+def test_dsd_time_a_sampled_parquet_file_keeps_every_column(tmp_path, capsys):
+    samples = dsd.load_space("RegNetY").sample(
+        3, seed=0, resolution=16, num_classes=10, flops=(1e6, 3e6)
+    )
+    path = tmp_path / "s.parquet"
+    samples.to_parquet(path, index=False)
+    out = tmp_path / "t.json"
+    assert main(["time", str(path), "-o", str(out), *FAST]) == 0
+    df = pd.read_json(out, orient="records", lines=True)
+    assert list(df.columns[: len(samples.columns)]) == list(samples.columns)
+    assert list(df["model_id"]) == list(samples["model_id"])
+    for row in samples.to_dict(orient="records"):
+        t = df[df["model_id"] == row["model_id"]].iloc[0]
+        assert t["flops"] == dsd.complexity(dsd.AnyNet.from_dict(row))["flops"]
+        assert t["infer_ms"] > 0 and t["train_ms"] > 0
