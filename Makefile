@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/analysis_speed.py
 	$(BIN)/python benchmarks/sweep_overhead.py
 	$(BIN)/python benchmarks/train_speed.py --threads 1
+	$(BIN)/python benchmarks/model_timing.py --threads 1
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from dsd.analysis import figures, tables
 from dsd.analysis.data import ERROR, derived_params, groups, load_results
+from dsd.analysis.runtime import report_sections as runtime_sections
 from dsd.analysis.stats import random_search_efficiency
 from dsd.errors import DsdError
 from dsd.io import atomic_path, check_output_path
@@ -167,6 +168,7 @@ def build_report(
                 figure_html(figures.plot_complexity(data, metrics), "complexity"),
             )
         )
+    body += runtime_sections(df)
     body += _bootstrap_sections(pops, params, reps, seed)
     body += _fit_sections(df, top)
     if refine is not None:
