@@ -25,7 +25,9 @@ counts as "the same"):
 - ``improves``: adjusted p < alpha and the interval lies below 0;
 - ``hurts``: adjusted p < alpha and the interval lies above 0;
 - ``no loss``: not significant, and the interval's upper end <= ``tolerance`` (the paper's
-  XA -> XC kind: a smaller space, the same EDF within the interval);
+  XA -> XC kind: a smaller space, the same EDF within the interval). This is a one-sided
+  non-inferiority check at 97.5%, per candidate: unlike ``improves`` it is not corrected for
+  the many candidates;
 - ``inconclusive``: anything else, or fewer than ``min_models`` on a side; ``n_needed`` says
   how many models the population would need to resolve the observed D (:func:`ks_sample_size`).
 
@@ -166,7 +168,8 @@ def default_candidates(
         free = [k for k, p in space.parameters.items() if p.count() > 1]
         for p in ("bottleneck_ratio", "group_width"):
             if p in free and p not in (*space.shared, *space.non_decreasing, *space.non_increasing):
-                out.append(Candidate.of(f"shared {p}", "shared", {"shared": [p]}))
+                name = f"shared {p.replace('_', ' ')}"
+                out.append(Candidate.of(name, "shared", {"shared": [p]}))
         for p in ("width", "depth", "bottleneck_ratio", "group_width"):
             if p not in free or p in space.shared:
                 continue
