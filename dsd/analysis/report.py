@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from dsd.analysis import figures, tables
 from dsd.analysis.data import ERROR, derived_params, groups, load_results
+from dsd.analysis.runtime import report_sections as runtime_sections
 from dsd.analysis.stats import random_search_efficiency
 from dsd.errors import DsdError
 from dsd.io import atomic_path, check_output_path
@@ -138,8 +139,10 @@ def build_report(
     reps: int = 10_000,
     seed: int = 0,
     title: str = "dsd report",
+    refine: str | os.PathLike | None = None,
 ) -> str:
-    """The report's HTML for an already loaded and filtered results DataFrame."""
+    """The report's HTML for an already loaded and filtered results DataFrame; ``refine`` names a
+    space whose refinement section (:mod:`dsd.analysis.refinement`) is added."""
     if df.empty:
         raise DsdError("no results left to report (all filtered out or no ok rows)")
     pops = groups(df, by)
@@ -165,8 +168,13 @@ def build_report(
                 figure_html(figures.plot_complexity(data, metrics), "complexity"),
             )
         )
+    body += runtime_sections(df)
     body += _bootstrap_sections(pops, params, reps, seed)
     body += _fit_sections(df, top)
+    if refine is not None:
+        from dsd.analysis.refinement import refinement_sections
+
+        body += refinement_sections(df, refine, seed=seed)
     best = tables.top_models(df, top)
     best = best[[c for c in BEST_COLUMNS if c in best.columns]]
     body.append(_section(f"Best {len(best)} models", table_html(best.astype(object))))
@@ -234,6 +242,7 @@ def write_report(
     reps: int = 10_000,
     seed: int = 0,
     title: str = "dsd report",
+    refine: str | os.PathLike | None = None,
 ) -> Path:
     """Write the self-contained HTML report of ``results`` (a DataFrame or results files).
 
@@ -242,7 +251,15 @@ def write_report(
     path = check_report_path(out_path)
     df = load_results(results, filters)
     page = build_report(
-        df, by=by, params=params, top=top, bins=bins, reps=reps, seed=seed, title=title
+        df,
+        by=by,
+        params=params,
+        top=top,
+        bins=bins,
+        reps=reps,
+        seed=seed,
+        title=title,
+        refine=refine,
     )
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -154,7 +154,13 @@ def cmd_report(args) -> int:
 
     check_report_path(args.output)
     path = write_report(
-        args.results, args.output, filters=args.filter, by=args.by, top=args.top, seed=args.seed
+        args.results,
+        args.output,
+        filters=args.filter,
+        by=args.by,
+        top=args.top,
+        seed=args.seed,
+        refine=args.refine,
     )
     print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -227,4 +233,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="the .html file to write")
     p.add_argument("--top", type=int, default=10, help="best models listed and fitted (10)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--refine", metavar="SPACE", help="add a refinement section for this space (dsd refine)"
+    )
     p.set_defaults(func=cmd_report)
