@@ -57,7 +57,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise DsdError(f"cannot write {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise DsdError(f"cannot write {path}: directory {parent} is not writable")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as e:  # name the file asked for, not the temporary one
+        raise OSError(e.errno, e.strerror, str(path)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -96,7 +99,21 @@ def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...] = TABLE
         raise DsdError(f"cannot write {path}: directory {parent} is not writable")
     if path.is_dir():
         raise DsdError(f"cannot write {path}: it is a directory")
+    _probe(path)
     return path
+
+
+def _probe(path: Path) -> None:
+    """Create and remove the kind of temporary file :func:`atomic_path` will write beside
+    ``path``: a read-only mount, /proc or a name too long fails here, before any work is done
+    (os.access says yes to root everywhere)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as e:
+        raise DsdError(f"cannot write {path}: {e.strerror or e}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
