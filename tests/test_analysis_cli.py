@@ -32,13 +32,18 @@ def files(tmp_path_factory):
 def test_edf_prints_one_row_a_space_and_writes_the_figure(files, tmp_path, capsys):
     out = tmp_path / "edf.png"
     assert main(["edf", files["a1"], files["a2"], files["r"], "-o", str(out)]) == 0
-    table, ks = capsys.readouterr().out.split("\n\nKS statistic")
-    rows = [line.split() for line in table.splitlines()[1:]]
+    table, ks = capsys.readouterr().out.split("\n\nKS between plain EDFs")
+    lines = table.splitlines()
+    assert lines[0] == "error: top1_err (top-1 error at the final epoch, %)"
+    assert lines[1].split()[:6] == ["name", "n", "n_eff", "min%", "median%", "mean%"]
+    rows = [line.split() for line in lines[2:]]
     assert [r[0] for r in rows] == ["AnyNetXA", "RegNetX"] and [r[1] for r in rows] == [
         "240",
         "150",
     ]
     assert out.read_bytes().startswith(b"\x89PNG")
+    xa = pd.concat([pd.read_parquet(files[k]) for k in ("a1", "a2")])
+    assert float(rows[0][3]) == pytest.approx(100 * xa["top1_err"].min(), abs=0.01)  # percent
     d = float(ks.splitlines()[2].split()[2])  # row AnyNetXA, column RegNetX
     a, r = (
         pd.concat([synthetic_results(120, "AnyNetXA", s) for s in (0, 1)]),
@@ -59,7 +64,11 @@ def test_edf_normalised_with_bands(files, tmp_path, capsys):
 
 def test_bootstrap_table_covers_the_planted_depth(files, capsys):
     assert main(["bootstrap", files["a1"], files["a2"], "--param", "d", "--param", "depths"]) == 0
-    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        lines[0] == "best value of each parameter by top1_err (top-1 error at the final epoch, %)"
+    )
+    rows = [line.split() for line in lines[2:]]
     d = next(r for r in rows if r[1] == "d")
     assert float(d[2]) <= D_STAR <= float(d[4])
     assert [r[1] for r in rows] == ["d", "d1", "d2", "d3", "d4"]
@@ -68,9 +77,13 @@ def test_bootstrap_table_covers_the_planted_depth(files, capsys):
 def test_fit_prints_the_best_models_parameters(files, capsys):
     assert main(["fit", files["r"], "--top", "5"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["model_id", "space", "top1_err", "d", "w0", "wa", "wm", "e_fit"]
-    assert len(lines) == 6
-    assert all(float(line.split()[-1]) == 0 for line in lines[1:])  # RegNets are fitted exactly
+    assert lines[0] == "best 5 models by top1_err (top-1 error at the final epoch, %)"
+    assert lines[1].split() == [
+        "model_id", "space", "top1_err%", "d", "w0", "wa", "wm", "e_fit", "in_space", "outside",
+        "at_bound",
+    ]  # fmt: skip
+    assert len(lines) == 7
+    assert all(float(line.split()[7]) == 0 for line in lines[2:])  # RegNets are fitted exactly
 
 
 class _Page(HTMLParser):
