@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from dsd.analysis.fit import RegNetFit
 from dsd.analysis.stats import EDF, BootstrapResult, RandomSearchResult, edf
@@ -65,6 +65,15 @@ def _is_integer(values: np.ndarray) -> bool:
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     return bool(v.size) and bool(np.all(v == np.round(v)))
+
+
+def _log_axis(ax, integer: bool) -> None:
+    """A log x axis with plain numbers: 8, 16, 32 ... for integers, else 0.1, 0.2, 0.5, 1 ..."""
+    ax.set_xscale("log", base=2 if integer else 10)
+    if not integer:
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _wants_log(values: np.ndarray) -> bool:
@@ -142,7 +151,7 @@ def plot_bootstrap(
         ax.set_title(f"best {med[j]:.3g} [{low[j]:.3g}, {high[j]:.3g}]", fontsize="small")
         ax.grid(alpha=0.3)
         if log:
-            ax.set_xscale("log")
+            _log_axis(ax, _is_integer(values))
         elif _is_integer(values[:, j]):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel(error_label)
@@ -228,7 +237,7 @@ def plot_complexity(
         ax.set_xlabel(f"{m} (M)")
         ax.grid(alpha=0.3, which="both")
         if log:
-            ax.set_xscale("log")
+            _log_axis(ax, integer=False)
     axes[0].set_ylabel(error_label)
     axes[0].legend(fontsize="small", markerscale=2)
     if title:
