@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dsd.analysis.fit import quantized_linear_widths
+from dsd.schema import SCHEMA_VERSION
 
 D_STAR = 20
 SHARES_B = ("AnyNetXB", "AnyNetXC", "AnyNetXD", "AnyNetXE", "RegNetX", "RegNet")
@@ -92,11 +93,13 @@ def synthetic_results(
                 "model_id": _model_id(space, i, seed),
                 "space": space,
                 "seed": seed,
-                "schema_version": 2,
+                "schema_version": SCHEMA_VERSION,
                 "depths": [int(v) for v in depths],
                 "widths": [int(v) for v in widths],
                 "group_widths": [g] * 4,
                 "bottleneck_ratios": [b] * 4,
+                "built_widths": [int(v) for v in widths],
+                "built_group_widths": [g] * 4,
                 **({"bottleneck_ratio": b} if space in SHARES_B else {}),
                 **({"group_width": g} if space in SHARES_G else {}),
                 "regime": json.dumps({"flops": list(regime)} if regime else {}),
