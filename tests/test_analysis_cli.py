@@ -186,3 +186,27 @@ def test_report_without_architecture_columns(tmp_path):
     df = synthetic_results(20).drop(columns=["flops", "params", "acts", "depths", "widths"])
     text = write_report(df, tmp_path / "r.html", reps=200).read_text()
     assert "Error EDFs" in text and "quantized linear fits" not in text.lower()
+
+
+def test_metric_is_chosen_and_named(files, tmp_path, capsys):
+    assert main(["edf", files["a1"], files["r"], "--metric", "top1_err_min"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("error: top1_err_min (best top-1 error over epochs")
+    rows = [line.split() for line in out.splitlines()[2:4]]
+    a1 = pd.read_parquet(files["a1"])
+    assert float(rows[0][3]) == pytest.approx(100 * a1["top1_err_min"].min(), abs=0.01)
+    report = tmp_path / "r.html"
+    _assert_fails(["report", files["a1"], "--metric", "nope", "-o", str(report)], capsys, report)
+
+
+def test_an_empty_bin_is_a_note_not_a_missing_section(tmp_path, capsys):
+    a = synthetic_results(40, "AnyNetXA", 0, regime=(0, 1e12))  # flops use a sliver of the regime
+    e = synthetic_results(40, "AnyNetXE", 1, regime=(0, 1e12))
+    write_table(pd.concat([a, e]), tmp_path / "x.parquet")
+    assert main(["edf", str(tmp_path / "x.parquet"), "--normalize", "flops"]) == 0
+    out = capsys.readouterr().out
+    assert "10 bins were requested but" in out and "KS between normalised EDFs" in out
+    path = write_report(pd.concat([a, e]), tmp_path / "r.html", reps=200)
+    text = path.read_text()
+    assert "Normalised EDFs (flops)" in text and "not drawn" not in text
+    assert "10 bins were requested but" in text
