@@ -204,10 +204,7 @@ def build_report(
     edf_parts, nedfs = _edf_sections(pops, bins, seed, metric)
     body += edf_parts
     if nedfs is not None:
-        rs = {
-            name: random_search_efficiency(nedfs_x.x, weights=nedfs_x.weights)
-            for name, nedfs_x in nedfs.items()
-        }
+        rs = {name: random_search_efficiency(f.x, weights=f.weights) for name, f in nedfs.items()}
         how = "from the flops-normalised weights of the normalised EDFs"
     else:
         rs = {name: random_search_efficiency(p[metric]) for name, p in pops.items()}
