@@ -328,15 +328,19 @@ def write_report(
     seed: int = 0,
     title: str = "dsd report",
     metric: str = ERROR,
+    sources: Sequence[str | os.PathLike] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of ``results`` (a DataFrame or results files).
 
-    ``metric`` is the error column analysed (``top1_err`` or ``top1_err_min``). Everything is
-    validated and computed before the file is written (atomically).
+    ``metric`` is the error column analysed (``top1_err`` or ``top1_err_min``); ``sources``
+    names the inputs in the header (default: the results files, or none for a DataFrame).
+    Everything is validated and computed before the file is written (atomically).
     """
     path = check_report_path(out_path)
     df = load_results(results, filters, metric)
-    if isinstance(results, pd.DataFrame):
+    if sources is not None:
+        sources = tuple(sources)
+    elif isinstance(results, pd.DataFrame):
         sources = ()
     elif isinstance(results, str | os.PathLike):
         sources = (results,)
