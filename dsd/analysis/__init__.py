@@ -10,6 +10,7 @@ Layout::
                 bin count without empty bins), KS matrix, bootstrap and fit tables
     figures.py  matplotlib figures (EDFs, bootstrap bands, fits, complexity), save_figure
     report.py   write_report: one self-contained HTML page
+    refinement.py  refine: test candidate refinements of a space on one population (dsd refine)
 
 Only dsd.errors, dsd.io (and the layers above: nets, spaces) are imported here.
 """
@@ -24,6 +25,7 @@ from dsd.analysis.figures import (
     save_figure,
 )
 from dsd.analysis.fit import RegNetFit, block_widths, fit_regnet, quantized_linear_widths
+from dsd.analysis.refinement import ks_sample_size, refine, write_refined_space
 from dsd.analysis.report import build_report, write_report
 from dsd.analysis.stats import (
     EDF,
@@ -53,6 +55,7 @@ __all__ = [
     "edf",
     "fit_regnet",
     "ks",
+    "ks_sample_size",
     "load_results",
     "plot_bootstrap",
     "plot_complexity",
@@ -61,6 +64,8 @@ __all__ = [
     "plot_random_search",
     "quantized_linear_widths",
     "random_search_efficiency",
+    "refine",
     "save_figure",
+    "write_refined_space",
     "write_report",
 ]

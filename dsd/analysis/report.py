@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from dsd import __version__
 from dsd.analysis import figures, tables
 from dsd.analysis.data import ERROR, derived_params, groups, load_results
+from dsd.analysis.runtime import report_sections as runtime_sections
 from dsd.analysis.stats import random_search_efficiency
 from dsd.errors import DsdError
 from dsd.io import atomic_path, check_output_path
@@ -181,10 +182,12 @@ def build_report(
     title: str = "dsd report",
     metric: str = ERROR,
     sources: Sequence[str | os.PathLike] = (),
+    refine: str | os.PathLike | None = None,
 ) -> str:
     """The report's HTML for an already loaded and filtered results DataFrame.
 
-    ``metric`` is the error column analysed; ``sources`` (the input files) go in the header.
+    ``metric`` is the error column analysed; ``sources`` (the input files) go in the header;
+    ``refine`` names a space whose refinement section (:mod:`dsd.analysis.refinement`) is added.
     """
     if df.empty:
         raise DsdError("no results left to report (all filtered out or no ok rows)")
@@ -228,8 +231,13 @@ def build_report(
         }
         fig = figures.plot_complexity(data, metrics, error_label=label)
         body.append(_section("Error against complexity", figure_html(fig, "complexity")))
+    body += runtime_sections(df)
     body += _bootstrap_sections(pops, params, reps, seed, metric)
     body += _fit_sections(df, top, metric)
+    if refine is not None:
+        from dsd.analysis.refinement import refinement_sections
+
+        body += refinement_sections(df, refine, seed=seed)
     best = tables.top_models(df, top, metric)
     best = best[[c for c in _best_columns(metric) if c in best.columns]]
     if metric in best.columns:
@@ -329,6 +337,7 @@ def write_report(
     title: str = "dsd report",
     metric: str = ERROR,
     sources: Sequence[str | os.PathLike] | None = None,
+    refine: str | os.PathLike | None = None,
 ) -> Path:
     """Write the self-contained HTML report of ``results`` (a DataFrame or results files).
 
@@ -357,6 +366,7 @@ def write_report(
         title=title,
         metric=metric,
         sources=sources,
+        refine=refine,
     )
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -193,6 +193,7 @@ def cmd_report(args) -> int:
         top=args.top,
         seed=args.seed,
         metric=args.metric,
+        refine=args.refine,
     )
     print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -270,4 +271,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="the .html file to write")
     p.add_argument("--top", type=int, default=10, help="best models listed and fitted (10)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--refine", metavar="SPACE", help="add a refinement section for this space (dsd refine)"
+    )
     p.set_defaults(func=cmd_report)

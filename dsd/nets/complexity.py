@@ -117,7 +117,16 @@ def _block(
 
 
 def layers(net: AnyNet) -> list[Layer]:
-    """Every counted layer of ``net`` in forward order, named like the built module's submodules."""
+    """Every counted layer of ``net`` in forward order, named like the built module's submodules.
+
+    ``net`` is an :class:`AnyNet` or a :class:`dsd.nets.efficientnet.EfficientNet`.
+    """
+    if not isinstance(net, AnyNet):
+        from dsd.nets.efficientnet import EfficientNet, effnet_layers
+
+        if isinstance(net, EfficientNet):
+            return effnet_layers(net)
+        raise TypeError(f"expected an AnyNet or an EfficientNet, got {type(net).__name__}")
     c = _Counter(net.resolution)
     _stem(c, net)
     w_in = net.stem_width
