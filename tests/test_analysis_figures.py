@@ -124,4 +124,4 @@ def test_figures_a_reader_can_read(pops):
     f = edf(np.linspace(0.1, 0.5, 10), weights=w)
     fig = plot_edfs({"A": f}, normalized=True)
     (label,) = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert f"n=10 (eff. {w.sum() ** 2 / (w**2).sum():.0f})" in label
+    assert f"n=10 (eff. {w.sum() ** 2 / (w**2).sum():.3g})" in label

@@ -56,7 +56,7 @@ def edf_label(name: str, f: EDF) -> str:
     """
     n = f"n={f.n}"
     if not np.allclose(f.weights, f.weights[0], rtol=1e-9, atol=0):
-        n += f" (eff. {f.n_eff:.0f})"
+        n += f" (eff. {f.n_eff:.3g})"
     return f"{name} | {n} | min={100 * f.min:.1f} | mean={100 * f.mean:.1f}"
 
 
@@ -255,7 +255,7 @@ def plot_random_search(
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.add_subplot()
     for i, (name, r) in enumerate(results.items()):
-        label = f"{name} | n={r.n}" + (f" (eff. {r.n_eff:.0f})" if r.n_eff < r.n - 1e-9 else "")
+        label = f"{name} | n={r.n}" + (f" (eff. {r.n_eff:.3g})" if r.n_eff < r.n - 1e-9 else "")
         ax.plot(r.k, r.mean * 100, color=_color(i), lw=1.8, label=label)
         ax.fill_between(r.k, r.low * 100, r.high * 100, color=_color(i), alpha=0.18, lw=0)
     ax.set_xscale("log")
