@@ -171,7 +171,7 @@ def test_bootstrap_matches_a_naive_loop_on_the_same_draws():
 
 def test_random_search_efficiency_without_replacement_equals_exhaustive_enumeration():
     e = np.array([0.31, 0.27, 0.35, 0.29, 0.40, 0.33, 0.28, 0.30])
-    r = random_search_efficiency(e, replace=False)
+    r = random_search_efficiency(e, replace=False, band="quantile")
     assert not r.replace
     for k in range(1, 9):
         exact = np.mean([min(c) for c in itertools.combinations(e, k)])
@@ -191,7 +191,8 @@ def test_random_search_efficiency_with_replacement_and_weights_equals_enumeratio
     e = np.array([0.31, 0.27, 0.35, 0.29, 0.40, 0.33])
     w = np.array([1.0, 3.0, 0.5, 2.0, 1.0, 0.5])
     for weights in (None, w):
-        r = random_search_efficiency(e, k=[1, 2, 3, 8], weights=weights)
+        r = random_search_efficiency(e, k=[1, 2, 3, 8], weights=weights, band="quantile")
+        nds = random_search_efficiency(e, k=[1, 2, 3, 8], weights=weights)  # mean -+ 2 std
         p = np.ones(e.size) / e.size if weights is None else w / w.sum()
         assert r.replace and r.n_eff == pytest.approx(1 / np.sum(p**2))
         for row, k in enumerate((1, 2, 3)):
@@ -199,6 +200,11 @@ def test_random_search_efficiency_with_replacement_and_weights_equals_enumeratio
             prob = np.array([np.prod(p[list(d)]) for d in draws])
             mins = np.array([e[list(d)].min() for d in draws])
             assert r.mean[row] == pytest.approx(np.sum(prob * mins))
+            std = np.sqrt(np.sum(prob * (mins - r.mean[row]) ** 2))
+            assert nds.std[row] == pytest.approx(std) and nds.band == "std"
+            assert (nds.low[row], nds.high[row]) == pytest.approx(
+                (r.mean[row] - 2 * std, r.mean[row] + 2 * std)
+            )
             order = np.argsort(mins, kind="stable")
             cdf = np.cumsum(prob[order])
             assert r.low[row] == mins[order][np.argmax(cdf >= 0.25 - 1e-12)]

@@ -219,8 +219,8 @@ def build_report(
                 figures.plot_random_search(rs, error_label=f"best {label}"), "random search"
             ),
             _note(
-                f"Best error of k models drawn with replacement {how} (NDS): mean (line) and the "
-                "25-75% quantiles of the minimum (band)."
+                f"Best error of k models drawn with replacement {how} (NDS): mean (line) and mean "
+                "-+ 2 standard deviations of that minimum (band, as the NDS notebook draws it)."
             ),
         )
     )

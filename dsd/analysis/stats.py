@@ -318,9 +318,10 @@ def bootstrap_best(
 
 @dataclass(frozen=True, eq=False)
 class RandomSearchResult:
-    """Expected minimum error of ``k`` random models: ``mean[i]`` for ``k[i]``.
+    """Expected minimum error of ``k`` random models: ``mean[i]`` for ``k[i]``, ``std[i]`` its spread.
 
-    ``low``/``high`` are the ``(1 - level)/2`` and ``(1 + level)/2`` quantiles of that minimum;
+    ``low``/``high`` bound the band: ``mean -+ 2 std`` (``band="std"``, what NDS draws) or the
+    ``(1 - level)/2`` and ``(1 + level)/2`` quantiles of the minimum (``band="quantile"``);
     ``replace`` says whether the draws were with replacement (NDS) and ``n_eff`` is the Kish
     effective size of the weights drawn from (``n`` when unweighted).
     """
@@ -333,6 +334,8 @@ class RandomSearchResult:
     n: int
     replace: bool = True
     n_eff: float = float("nan")
+    std: np.ndarray | None = None
+    band: str = "quantile"
 
 
 def random_search_efficiency(
@@ -342,6 +345,7 @@ def random_search_efficiency(
     *,
     weights=None,
     replace: bool = True,
+    band: str = "std",
 ) -> RandomSearchResult:
     """Random-search efficiency (NDS): the distribution of the best error of ``k`` random models.
 
@@ -350,8 +354,10 @@ def random_search_efficiency(
     by default). Closed form: with sorted errors ``e_(1) <= ... <= e_(n)`` and ``S_i`` the weight
     of the ``i`` smallest, ``P(min = e_(i)) = (1 - S_(i-1))^k - (1 - S_i)^k``. ``replace=False``
     (unweighted only) draws without replacement instead: ``P(min = e_(i)) = C(n-i, k-1) / C(n, k)``.
-    ``level`` sets the band: the central ``level`` quantile range of the minimum (default the
-    middle half). The default ``k`` is every value 1..n (n <= 1000) or 200 log-spaced values.
+    The band is ``mean -+ 2 std`` of the minimum (``band="std"``, as the NDS notebook draws it from
+    its simulated experiments; here the exact std) or, with ``band="quantile"``, the central
+    ``level`` quantile range of the minimum (default the middle half). The default ``k`` is every
+    value 1..n (n <= 1000) or 200 log-spaced values.
 
     >>> r = random_search_efficiency([1.0, 2.0, 3.0], k=[1, 2, 3], replace=False)
     >>> r.mean.round(4).tolist()
@@ -373,6 +379,8 @@ def random_search_efficiency(
         raise DsdError("random_search_efficiency: no finite errors")
     if not 0 < level < 1:
         raise DsdError(f"level must be in (0, 1), got {level}")
+    if band not in ("std", "quantile"):
+        raise DsdError(f"unknown band {band!r} (use 'std' or 'quantile')")
     if k is None:
         k = np.arange(1, n + 1) if n <= 1000 else np.unique(np.geomspace(1, n, 200).astype(int))
     k = np.asarray(k, dtype=int)
@@ -391,11 +399,15 @@ def random_search_efficiency(
     p = np.clip(p, 0.0, None)
     p /= p.sum(axis=1, keepdims=True)
     mean = p @ e
-    cdf = np.cumsum(p, axis=1)
-    tail = (1 - level) / 2
-    low = e[np.argmax(cdf >= tail - 1e-12, axis=1)]
-    high = e[np.argmax(cdf >= 1 - tail - 1e-12, axis=1)]
-    return RandomSearchResult(k, mean, low, high, level, n, replace, kish_size(w))
+    std = np.sqrt(np.clip(p @ (e * e) - mean * mean, 0.0, None))
+    if band == "std":
+        low, high = mean - 2 * std, mean + 2 * std
+    else:
+        cdf = np.cumsum(p, axis=1)
+        tail = (1 - level) / 2
+        low = e[np.argmax(cdf >= tail - 1e-12, axis=1)]
+        high = e[np.argmax(cdf >= 1 - tail - 1e-12, axis=1)]
+    return RandomSearchResult(k, mean, low, high, level, n, replace, kish_size(w), std, band)
 
 
 def _without_replacement(n: int, k: np.ndarray) -> np.ndarray:
