@@ -258,7 +258,7 @@ def plot_random_search(
         label = f"{name} | n={r.n}" + (f" (eff. {r.n_eff:.3g})" if r.n_eff < r.n - 1e-9 else "")
         ax.plot(r.k, r.mean * 100, color=_color(i), lw=1.8, label=label)
         ax.fill_between(r.k, r.low * 100, r.high * 100, color=_color(i), alpha=0.18, lw=0)
-    ax.set_xscale("log")
+    _log_axis(ax, integer=True)  # k = 1, 2, 4, 8 ...
     ax.set_xlabel("models tried (k)")
     ax.set_ylabel(error_label)
     ax.grid(alpha=0.3, which="both")

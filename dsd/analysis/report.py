@@ -216,7 +216,7 @@ def build_report(
         _section(
             "Random search efficiency",
             figure_html(
-                figures.plot_random_search(rs, error_label=f"best {label}"), "random search"
+                figures.plot_random_search(rs, error_label=f"best {metric} (%)"), "random search"
             ),
             _note(
                 f"Best error of k models drawn with replacement {how} (NDS): mean (line) and mean "
