@@ -4,8 +4,10 @@ Layout::
 
     stats.py    edf, complexity_weights (normalised EDF), ks, bootstrap_best, random_search_efficiency
     fit.py      fit_regnet: the quantized linear form (w0, wa, wm, e_fit) of a model's block widths
-    data.py     load_results (merge files, key=value filters), derived_params (d, d1.., w1.., b, g, ...)
-    tables.py   per-population summaries, KS matrix, bootstrap and fit tables
+    data.py     load_results (merge files, key=value filters, metric), derived_params (d, d1.., w1..,
+                the drawn shared b, g, ...), regime_range (the sampling regime of the rows)
+    tables.py   per-population summaries (n, effective n), normalisation (range from the regime,
+                bin count without empty bins), KS matrix, bootstrap and fit tables
     figures.py  matplotlib figures (EDFs, bootstrap bands, fits, complexity), save_figure
     report.py   write_report: one self-contained HTML page
     refinement.py  refine: test candidate refinements of a space on one population (dsd refine)
