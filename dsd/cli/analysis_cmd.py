@@ -49,21 +49,10 @@ def _parser(sub, name: str, help_: str, epilog: str) -> argparse.ArgumentParser:
 
 
 def _range(text: str | None) -> tuple[float, float] | None:
-    """Parse ``LOW:HIGH`` with optional M/G suffixes (360M:400M)."""
-    if text is None:
-        return None
-    scale = {"k": 1e3, "m": 1e6, "g": 1e9}
+    """Parse ``LOW:HIGH`` counts (360M:400M), as every command does (:func:`dsd.validate.parse_range`)."""
+    from dsd.validate import parse_range
 
-    def num(t: str) -> float:
-        t = t.strip()
-        mult = scale.get(t[-1:].lower(), 1.0)
-        return float(t[:-1] if mult != 1.0 else t) * mult
-
-    try:
-        lo, hi = (num(t) for t in text.split(":"))
-    except ValueError:
-        raise DsdError(f"--range {text!r}: expected LOW:HIGH, e.g. 360M:400M") from None
-    return lo, hi
+    return None if text is None else parse_range(text, "--range")
 
 
 def _load(args) -> dict:

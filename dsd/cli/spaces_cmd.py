@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 from dsd.cli import ExampleFormatter
 
-_UNITS = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-_NUM = r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKMGT]?)"
-
-
-def parse_number(text: str) -> float:
-    """``'360e6'``, ``'360M'``, ``'0.4G'``, ``'1.5k'`` -> float."""
-    m = re.fullmatch(r"\s*" + _NUM + r"\s*", text)
-    if not m:
-        raise ValueError(text)
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
 
 def parse_range(text: str) -> tuple[float, float]:
-    """``'LO:HI'`` with either side optional (``'360M:'`` means at least 360M)."""
-    if ":" not in text:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a range LO:HI (e.g. 360M:400M or 360e6:400e6)"
-        )
-    lo_s, hi_s = text.split(":", 1)
+    """``'LO:HI'`` for argparse (see :func:`dsd.validate.parse_range`)."""
+    from dsd.errors import DsdError
+    from dsd.validate import parse_range as parse
+
     try:
-        lo = parse_number(lo_s) if lo_s.strip() else 0.0
-        hi = parse_number(hi_s) if hi_s.strip() else float("inf")
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: cannot read {str(e)!r} as a number (e.g. 360M, 360e6)"
-        ) from None
-    if lo > hi:
-        raise argparse.ArgumentTypeError(f"{text!r} is reversed (low > high)")
-    return lo, hi
+        return parse(text, "range")
+    except DsdError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("range: ")) from None
 
 
 def positive_int(text: str) -> int:

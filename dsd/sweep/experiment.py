@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -36,11 +35,10 @@ from typing import Any
 from dsd.errors import DsdError
 from dsd.io import load_yaml
 from dsd.sweep.executors import ExecutorSettings
-from dsd.validate import check_seed
+from dsd.validate import check_seed, parse_count
 
 # Keys of TrainConfig that an experiment sets at the top level (or per seed), not in `recipe`.
 TOP_LEVEL_TRAIN_KEYS = ("dataset", "data", "epochs", "seed")
-COUNT_SUFFIXES = {"K": 1e3, "M": 1e6, "G": 1e9}
 
 
 @dataclass(frozen=True)
@@ -86,26 +84,6 @@ class Experiment:
 def _where(path: str, key: str) -> str:
     """``file: key`` for messages."""
     return f"{path}: {key}"
-
-
-def parse_count(value: Any, where: str) -> float:
-    """A count such as 400000000, 4e8, '360M', '0.4G' or '360e6' as a float."""
-    if isinstance(value, bool):
-        raise DsdError(f"{where}: expected a number such as 360M or 4e8, got {value!r}")
-    if isinstance(value, str):
-        m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([KMG]?)\s*", value)
-        if m:
-            try:
-                value = float(m.group(1)) * COUNT_SUFFIXES.get(m.group(2), 1.0)
-            except ValueError:
-                pass
-    if isinstance(value, int | float):
-        try:
-            if math.isfinite(float(value)):
-                return float(value)
-        except OverflowError:  # an integer beyond any float
-            pass
-    raise DsdError(f"{where}: expected a number such as 360M or 4e8, got {value!r}"[:300])
 
 
 def _matches(value: Any, hint: Any) -> tuple[bool, Any]:
