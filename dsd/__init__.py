@@ -49,7 +49,7 @@ _EXPORTS = {
     "TrainConfig": "dsd.trainer",
     "train_row": "dsd.trainer",
     # sweep
-    "run_experiment": "dsd.sweep",
+    "run_experiment": "dsd.pipeline",
     "load_experiment": "dsd.sweep",
     "run_samples": "dsd.sweep",
     "run_status": "dsd.sweep",

@@ -84,8 +84,8 @@ def register(subparsers) -> None:
 
 def run_handler(args: argparse.Namespace) -> int:
     """Run or resume an experiment."""
+    from dsd.pipeline import run_experiment
     from dsd.sweep.experiment import load_experiment
-    from dsd.sweep.run import run_experiment
 
     exp = load_experiment(args.experiment)
     changes = {f: getattr(args, a) for a, f in OVERRIDES.items() if getattr(args, a) is not None}

@@ -14,7 +14,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,10 @@ from dsd.sweep.task import (
 PLAN = "plan.json"
 DEFAULT_SETTINGS = ExecutorSettings()
 REPORT = "report.html"
+
+
+#: Writes a run's report from its collected results: ``(results, run_dir) -> path or None``.
+ReportFn = Callable[[pd.DataFrame, Path], "Path | None"]
 
 
 @dataclass(frozen=True)
@@ -268,26 +272,6 @@ def collect(run_dir: str | Path) -> pd.DataFrame:
     return df
 
 
-def write_report(results: pd.DataFrame, run_dir: Path) -> Path | None:
-    """Write RUN_DIR/report.html with dsd.analysis.write_report, if it exists and models are ok.
-
-    The results are on disk already, so a failing report is a warning, not a failed run.
-    """
-    try:
-        from dsd.analysis import write_report as analysis_report
-    except ImportError:
-        return None
-    if not (results.get("status") == "ok").any():
-        return None
-    path = run_dir / REPORT
-    try:
-        analysis_report(results, path)
-    except Exception as e:  # the analysis layer's problem; keep the sweep's result
-        print(f"dsd: warning: report not written ({type(e).__name__}: {e})", file=sys.stderr)
-        return None
-    return path
-
-
 def _check_plan(run_dir: Path, samples: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
     """Write the plan of a new run, or check a resumed run's plan is the same; return samples.
 
@@ -334,11 +318,16 @@ def run_samples(
     settings: ExecutorSettings = DEFAULT_SETTINGS,
     work: WorkFn = default_work,
     progress: bool = True,
-    report: bool = True,
+    report: ReportFn | None = None,
     retry_failed: bool = False,
     executor: Executor | None = None,
 ) -> SweepSummary:
-    """Train every row of ``samples`` once per seed into ``run_dir``; resume if it exists."""
+    """Train every row of ``samples`` once per seed into ``run_dir``; resume if it exists.
+
+    ``report``, if given, is called with the collected results and ``run_dir`` once every model
+    is done and returns the report's path (the sweep knows nothing of analysis; ``dsd run`` passes
+    :func:`dsd.pipeline.write_run_report`).
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir):
@@ -365,7 +354,7 @@ def run_locked(
     settings: ExecutorSettings,
     work: WorkFn,
     progress: bool,
-    report: bool,
+    report: ReportFn | None,
     retry_failed: bool,
     executor: Executor | None,
 ) -> SweepSummary:
@@ -391,7 +380,7 @@ def run_locked(
             executor.close()
     results = collect(run_dir)
     counts = Counter(results["status"]) if len(results) else Counter()
-    html = write_report(results, run_dir) if report and len(results) else None
+    html = report(results, run_dir) if report and len(results) else None
     return SweepSummary(
         run_dir=run_dir,
         total=len(tasks),

@@ -18,7 +18,7 @@ import yaml
 
 from dsd.errors import DsdError
 from dsd.io import load_yaml, read_table, write_text_atomic
-from dsd.sweep.driver import SweepSummary, run_locked
+from dsd.sweep.driver import ReportFn, SweepSummary, run_locked
 from dsd.sweep.executors import ExecutorSettings, check_available
 from dsd.sweep.experiment import Experiment
 from dsd.sweep.store import EXPERIMENT, RECORDS, SAMPLES, RunLock, plain
@@ -96,7 +96,7 @@ def run_experiment(
     work: WorkFn = default_work,
     config=None,
     progress: bool = True,
-    report: bool = True,
+    report: ReportFn | None = None,
     retry_failed: bool = False,
     on_start: Callable[[], None] | None = None,
 ) -> SweepSummary:
