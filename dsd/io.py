@@ -109,4 +109,6 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; is this a dsd file?")
-    return df
+    from dsd.schema import upgrade
+
+    return upgrade(df, str(path))

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dsd.analysis.fit import quantized_linear_widths
+from dsd.schema import SCHEMA_VERSION
 
 D_STAR = 20
 
@@ -83,11 +84,14 @@ def synthetic_results(
                 "model_id": _model_id(space, i, seed),
                 "space": space,
                 "seed": seed,
-                "schema_version": 1,
+                "schema_version": SCHEMA_VERSION,
                 "depths": [int(v) for v in depths],
                 "widths": [int(v) for v in widths],
                 "group_widths": [g] * 4,
                 "bottleneck_ratios": [b] * 4,
+                "built_widths": [int(v) for v in widths],
+                "built_group_widths": [g] * 4,
+                "regime": "{}",
                 "strides": [2] * 4,
                 "stem": "simple_stem_in",
                 "stem_width": 32,

@@ -90,9 +90,11 @@ def test_every_sampled_model_is_in_range_distinct_and_obeys_the_constraints(name
         if "bottleneck_ratio" in space.shared or space.kind == "regnet":
             assert len(set(b)) == 1
         if "group_width" in space.shared or space.kind == "regnet":
-            # One g for all stages, except where the compatibility rule capped it at the bottleneck width.
-            wb = np.round(w / b).astype(int)
-            assert np.all((g == g.max()) | (g == wb))
+            # The drawn design: one g for all stages, from the domain (the rule's caps are in built_*).
+            assert len(set(g)) == 1 and g[0] == row.group_width
+            assert set(g) <= {1, 2, 4, 8, 16, 32}
+        assert list(net.widths) == list(row.built_widths)
+        assert list(net.group_widths) == list(row.built_group_widths)
         if "width" in space.non_decreasing:
             assert np.all(np.diff(w) >= 0)
         if "depth" in space.non_decreasing:

@@ -62,6 +62,41 @@ class Param:
         k_lo, k_hi = math.ceil(self.low / self.q - 1e-9), math.floor(self.high / self.q + 1e-9)
         return max(0, k_hi - k_lo + 1)
 
+    def pmf(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(values, probabilities)``: the exact distribution :meth:`draw` samples, over :meth:`grid`.
+
+        ``values``: uniform over the listed values (a value listed twice counts twice);
+        ``uniform``: each multiple of ``q`` in ``[low, high]`` with the share of ``[low, high + q)``
+        that floors to it; ``log_uniform``: the log-measure of ``(a, high]`` (``a = low - q*``) that
+        ceils to each multiple, the float-edge clip folding stray mass into the end values.
+        """
+        if self.values is not None:
+            vals, counts = np.unique(np.asarray(self.values, dtype=float), return_counts=True)
+            return vals, counts / counts.sum()
+        lo, hi, q = float(self.low), float(self.high), float(self.q)
+        k_lo, k_hi = math.ceil(lo / q - 1e-9), math.floor(hi / q + 1e-9)
+        if self.dist == "uniform":
+            # k = floor(f / q), f ~ U[lo, hi + q): the measure of [k q, (k + 1) q) within.
+            a, b, to = lo, hi + q, (lambda x: x)
+            edges_for = lambda k: (k * q, (k + 1) * q)  # noqa: E731
+        else:
+            # k = ceil(f / q), log f ~ U(log a, log hi]: the log-measure of ((k - 1) q, k q].
+            a, b, to = lo - min(q, lo / 2), hi, math.log
+            edges_for = lambda k: ((k - 1) * q, k * q)  # noqa: E731
+        first = math.floor(a / q) - 1
+        last = math.ceil(b / q) + 1
+        ks = np.arange(first, last + 1)
+        mass = np.zeros(len(ks))
+        for i, k in enumerate(ks):
+            e0, e1 = edges_for(int(k))
+            e0, e1 = max(e0, a), min(e1, b)
+            if e1 > e0:
+                mass[i] = to(e1) - to(e0)
+        mass /= mass.sum()
+        probs = np.zeros(k_hi - k_lo + 1)
+        np.add.at(probs, np.clip(ks, k_lo, k_hi) - k_lo, mass)
+        return self.grid(), probs
+
     def draw(self, rng: np.random.Generator, shape) -> np.ndarray:
         """Draw an array of the given shape (float64; integral when the domain is)."""
         if self.values is not None:

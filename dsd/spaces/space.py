@@ -10,6 +10,7 @@ repeat until ``n``. Deterministic for a seed: the same seed gives the same rows 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import time
@@ -24,10 +25,10 @@ from dsd.errors import DsdError, SpaceError
 from dsd.nets.complexity import complexity_batch
 from dsd.nets.config import NET_FIELDS, adjust_compatibility, config_hash
 from dsd.nets.regnet import quantized_linear
+from dsd.schema import BUILT_COLUMNS, DESIGN_COLUMNS, SCHEMA_VERSION, regime_json
 from dsd.spaces import loader
 from dsd.spaces.params import Param
 
-SCHEMA_VERSION = 1
 DEFAULT_NETWORK = {
     "stem": "simple_stem_in",
     "stem_width": 32,
@@ -153,7 +154,7 @@ class Space:
             if r is not None
         }
         t0 = time.perf_counter()
-        rng = np.random.default_rng(seed)
+        rng = space_rng(seed, self.name)
         keys: set[bytes] = set()
         chunks: list[dict[str, np.ndarray]] = []
         kept = drawn = valid = in_range = 0
@@ -186,20 +187,30 @@ class Space:
                 f"{self.name}: found only {kept} of {n} distinct models with {regime} after {drawn:,} draws "
                 f"({in_range:,} in range); widen the range or lower n"
             )
-        df = space._frame(chunks, seed)
+        df = space._frame(chunks, seed, ranges)
         df.attrs["sample_stats"] = dataclasses.asdict(stats)
         return df
 
     def _draw(self, rng: np.random.Generator, b: int) -> dict[str, np.ndarray]:
-        """A batch of candidates: per-stage arrays (after constraints and adjustment), RegNet params."""
+        """A batch of candidates: drawn per-stage arrays, their built (adjusted) twins, RegNet params.
+
+        AnyNet spaces draw each parameter from its distribution *conditioned* on the space's
+        constraints (see :func:`draw_conditioned`): a refined space is its parent restricted to
+        the models that satisfy the constraint.
+        """
         if self.kind == "regnet":
             return self._draw_regnet(rng, b)
         s = self.stages
         vals = {}
         for k, p in self.parameters.items():
-            v = p.draw(rng, (b, 1) if k in self.shared else (b, s))
-            v = np.broadcast_to(v, (b, s))
-            vals[k] = np.sort(v, axis=1) if k in self.non_decreasing else v
+            rule = (
+                "shared"
+                if k in self.shared
+                else "non_decreasing"
+                if k in self.non_decreasing
+                else ""
+            )
+            vals[k] = draw_conditioned(p, rng, b, s, rule)
         return self._per_stage(
             vals["depth"], vals["width"], vals["bottleneck_ratio"], vals["group_width"]
         )
@@ -208,9 +219,11 @@ class Space:
         w_adj, g_adj = adjust_compatibility(w, b, g)
         out = {
             "depths": d.astype(np.int64),
-            "widths": w_adj,
-            "group_widths": g_adj,
+            "widths": np.asarray(w).astype(np.int64),
+            "group_widths": np.asarray(g).astype(np.int64),
             "bottleneck_ratios": np.asarray(b, dtype=np.float64),
+            "built_widths": w_adj,
+            "built_group_widths": g_adj,
             "strides": np.broadcast_to(np.asarray(self.strides, dtype=np.int64), d.shape),
         }
         return {**out, **(extra or {})}
@@ -266,38 +279,49 @@ class Space:
             return {k: np.zeros(0, dtype=np.int64) for k in COMPLEXITY}
         return complexity_batch(
             cand["depths"],
-            cand["widths"],
-            cand["group_widths"],
+            cand["built_widths"],
+            cand["built_group_widths"],
             cand["bottleneck_ratios"],
             cand["strides"],
             **self.network,
         )
 
-    def _frame(self, chunks: list[dict[str, np.ndarray]], seed: int) -> pd.DataFrame:
+    def _frame(
+        self, chunks: list[dict[str, np.ndarray]], seed: int, ranges: dict[str, tuple[float, float]]
+    ) -> pd.DataFrame:
+        """The samples table (schema in :mod:`dsd.schema`): drawn design, built values, complexity."""
         cols = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
         n = len(cols["depths"])
         net = self.network
-        data: dict[str, Any] = {}
-        per_stage = ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
-        lists = {k: cols[k].tolist() for k in per_stage}
-        ids = [config_hash({**{k: lists[k][i] for k in per_stage}, **net}) for i in range(n)]
-        data["model_id"] = ids
-        data["space"] = [self.name] * n
-        data["seed"] = np.full(n, seed, dtype=np.int64)
-        data["schema_version"] = np.full(n, SCHEMA_VERSION, dtype=np.int64)
-        data.update(lists)
+        lists = {k: cols[k].tolist() for k in (*DESIGN_COLUMNS, *BUILT_COLUMNS.values(), "strides")}
+        # model_id names the network that is built: the hash of the adjusted per-stage values.
+        built = {"widths": "built_widths", "group_widths": "built_group_widths"}
+        keys = ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
+        ids = [
+            config_hash({**{k: lists[built.get(k, k)][i] for k in keys}, **net}) for i in range(n)
+        ]
+        data: dict[str, Any] = {
+            "model_id": ids,
+            "space": [self.name] * n,
+            "seed": np.full(n, seed, dtype=np.int64),
+            "schema_version": np.full(n, SCHEMA_VERSION, dtype=np.int64),
+            **lists,
+        }
         for k in NET_FIELDS:
             data[k] = [net[k]] * n
         for k in COMPLEXITY:
             data[k] = cols[k].astype(np.int64)
         if self.kind == "regnet":
             data["depth"] = cols["depth"].astype(np.int64)
-            for k in ("w0", "wa", "wm"):
-                data[k] = cols[k].astype(np.float64)
-            data["w0"] = data["w0"].astype(np.int64)
-            # The drawn (pre-adjustment) g and b: with (d, w0, wa, wm) they regenerate the model.
-            data["group_width"] = cols["group_width"].astype(np.int64)
-            data["bottleneck_ratio"] = cols["bottleneck_ratio"].astype(np.float64)
+            data["w0"] = cols["w0"].astype(np.int64)
+            data["wa"] = cols["wa"].astype(np.float64)
+            data["wm"] = cols["wm"].astype(np.float64)
+        # Shared parameters as scalars (the drawn value; with (d, w0, wa, wm) they regenerate a RegNet).
+        if self.kind == "regnet" or "bottleneck_ratio" in self.shared:
+            data["bottleneck_ratio"] = cols["bottleneck_ratios"][:, 0].astype(np.float64)
+        if self.kind == "regnet" or "group_width" in self.shared:
+            data["group_width"] = cols["group_widths"][:, 0].astype(np.int64)
+        data["regime"] = [regime_json(ranges)] * n
         df = pd.DataFrame(data)
         df["se_ratio"] = df["se_ratio"].astype(float)
         return df
@@ -341,6 +365,55 @@ class Space:
         return "\n".join(lines)
 
 
+def space_rng(seed: int, space: str) -> np.random.Generator:
+    """The random stream of ``space`` under ``seed``: keyed on both, so that two spaces sampled
+    with one seed draw independent populations (the independence every KS p-value assumes)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DsdError(f"seed must be a non-negative integer, got {seed!r}")
+    key = int.from_bytes(hashlib.blake2b(space.encode(), digest_size=8).digest(), "little")
+    return np.random.default_rng(np.random.SeedSequence([int(seed), key]))
+
+
+def draw_conditioned(
+    p: Param, rng: np.random.Generator, b: int, stages: int, rule: str = ""
+) -> np.ndarray:
+    """``b`` draws of a per-stage parameter, shape ``(b, stages)``, under a constraint ``rule``.
+
+    - ``""``: independent draws from ``p``'s distribution.
+    - ``"shared"``: the independent draws conditioned on all stages being equal:
+      ``P(v) ∝ p(v) ** stages`` (for a uniform domain, as the built-in b and g, one uniform draw).
+    - ``"non_decreasing"``: the independent draws conditioned on ``v_1 <= ... <= v_S``, exactly:
+      ``P(v) ∝ prod_i p(v_i)`` over non-decreasing sequences, drawn stage by stage with
+      ``P(v_i = x | v_{i-1}) ∝ p(x) Z_{S-i}(x)`` for ``x >= v_{i-1}``, where ``Z_t(x)`` is the
+      weight of the non-decreasing tails of length ``t`` starting at or above ``x``. Sorting
+      independent draws instead (order statistics) gives a different distribution with fewer ties.
+    """
+    if rule == "":
+        return p.draw(rng, (b, stages))
+    values, probs = p.pmf()
+    if rule == "shared":
+        w = probs**stages
+        idx = rng.choice(len(values), size=(b, 1), p=w / w.sum())
+        return np.broadcast_to(values[idx], (b, stages))
+    if rule != "non_decreasing":
+        raise ValueError(f"unknown constraint rule {rule!r}")
+    m = len(values)
+    # tails[t][x] = Z_t(x): total weight of non-decreasing sequences of length t, all >= values[x].
+    tails = [np.ones(m)]
+    for _ in range(stages - 1):
+        tails.append(np.cumsum((probs * tails[-1])[::-1])[::-1])
+    u = rng.random((b, stages))
+    out = np.empty((b, stages), dtype=np.int64)
+    low = np.zeros(b, dtype=np.int64)
+    for i in range(stages):
+        cum = np.concatenate([[0.0], np.cumsum(probs * tails[stages - 1 - i])])
+        start, total = cum[low], cum[-1]
+        target = start + u[:, i] * (total - start)
+        idx = np.searchsorted(cum, target, side="right") - 1
+        out[:, i] = low = np.clip(idx, low, m - 1)
+    return values[out]
+
+
 def _check_range(name: str, r) -> tuple[float, float]:
     try:
         lo, hi = (float(x) for x in r)
@@ -365,8 +438,8 @@ def _new_rows(sel: dict[str, np.ndarray], keys: set[bytes], limit: int) -> np.nd
     mat = np.concatenate(
         [
             sel["depths"],
-            sel["widths"],
-            sel["group_widths"],
+            sel["built_widths"],
+            sel["built_group_widths"],
             (sel["bottleneck_ratios"] * 1024).astype(np.int64),
         ],
         axis=1,

@@ -27,6 +27,7 @@ import torch
 
 from dsd.errors import DataError, DsdError
 from dsd.nets import AnyNet, build_model, complexity
+from dsd.schema import SCHEMA_VERSION
 from dsd.trainer.config import TrainConfig
 from dsd.trainer.data import Data, load_dataset
 from dsd.trainer.engine import Curves, Diverged, fit, pick_device, steps_per_epoch
@@ -65,12 +66,17 @@ ModelBuilder = Callable[[AnyNet], torch.nn.Module]
 
 def sample_row(net: AnyNet, space: str = "custom", seed: int = 0) -> dict[str, Any]:
     """A samples-table row for one AnyNet (model_id, config, complexity), like ``dsd sample``."""
+    fields = net.to_dict()
     return {
         "model_id": net.model_id,
         "space": space,
         "seed": seed,
-        "schema_version": 1,
-        **net.to_dict(),
+        "schema_version": SCHEMA_VERSION,
+        **fields,
+        # A hand-made net was not drawn from a space: its design is the built network.
+        "built_widths": fields["widths"],
+        "built_group_widths": fields["group_widths"],
+        "regime": "{}",
         **complexity(net),
     }
 

@@ -1,0 +1,75 @@
+"""The samples/results row schema: its version, the design columns, and reading older files.
+
+A samples row holds the design **as drawn** from its space in ``depths``, ``widths``,
+``group_widths`` and ``bottleneck_ratios`` (per-stage lists: every constraint of the space is
+visible, e.g. one b and one g for AnyNetXC), and the per-stage values **as built** after the
+compatibility rule in ``built_widths`` and ``built_group_widths`` (the rule changes neither depths
+nor bottleneck ratios). A parameter the space shares across stages also has a scalar column
+(``bottleneck_ratio``, ``group_width``); RegNet rows add ``depth``, ``w0``, ``wa``, ``wm``.
+``regime`` is a JSON mapping of the complexity ranges the sample was matched on.
+
+Version history: 1 (dsd < 0.2) stored the built values in ``widths``/``group_widths`` and had no
+``built_*``, shared-scalar or ``regime`` columns; 2 is the layout above.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pandas as pd
+
+from dsd.errors import DataError
+
+SCHEMA_VERSION = 2
+#: Per-stage design columns, as drawn.
+DESIGN_COLUMNS = ("depths", "widths", "group_widths", "bottleneck_ratios")
+#: Per-stage columns as built (after the compatibility rule), keyed by the design column they adjust.
+BUILT_COLUMNS = {"widths": "built_widths", "group_widths": "built_group_widths"}
+#: Scalar columns of a parameter shared by all stages, keyed by the space parameter name.
+SHARED_COLUMNS = {"bottleneck_ratio": "bottleneck_ratio", "group_width": "group_width"}
+
+
+def regime_json(ranges: dict[str, tuple[float, float]]) -> str:
+    """The ``regime`` cell for complexity ranges, e.g. ``{"flops": [360000000.0, 400000000.0]}``."""
+    return json.dumps({k: [float(lo), float(hi)] for k, (lo, hi) in ranges.items()}, sort_keys=True)
+
+
+def upgrade(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
+    """``df`` in the current schema: version-1 tables are converted, newer ones refused.
+
+    A version-1 table recorded only the built per-stage values, so the conversion copies them into
+    the ``built_*`` columns and says (once, on stderr) that its design columns are the built network,
+    not the drawn design. Tables without ``schema_version`` (hand-made) are returned unchanged.
+    """
+    if "schema_version" not in df.columns or df.empty:
+        return df
+    versions = pd.to_numeric(df["schema_version"], errors="coerce")
+    if versions.isna().any():
+        raise DataError(f"{source}: schema_version is not a number in some rows")
+    newest = int(versions.max())
+    if newest > SCHEMA_VERSION:
+        raise DataError(
+            f"{source}: written with schema version {newest}, newer than this dsd's "
+            f"{SCHEMA_VERSION}; upgrade dsd to read it"
+        )
+    old = versions < 2
+    if not old.any():
+        return df
+    df = df.copy()
+    for design, built in BUILT_COLUMNS.items():
+        if design in df.columns:
+            if built not in df.columns:
+                df[built] = df[design]
+            else:
+                df.loc[old, built] = df.loc[old, design]
+    if "regime" not in df.columns:
+        df["regime"] = "{}"
+    df.loc[old, "regime"] = df.loc[old, "regime"].fillna("{}")
+    df["schema_version"] = SCHEMA_VERSION
+    print(
+        f"dsd: {source}: schema version 1 file converted: its design columns hold the built "
+        "(compatibility-adjusted) network, not the drawn design",
+        file=sys.stderr,
+    )
+    return df
