@@ -68,8 +68,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     lo, hi = (float(v) for v in args.flops.split(":"))
     df = dsd.load_space(args.space).sample(
-        args.n, flops=(lo, hi), seed=0, resolution=16, num_classes=10,
-        stem="res_stem_cifar", stem_width=16,
+        args.n,
+        flops=(lo, hi),
+        seed=0,
+        resolution=16,
+        num_classes=10,
+        stem="res_stem_cifar",
+        stem_width=16,
     )
     nets = [AnyNet.from_dict(row) for _, row in df.iterrows()]
     data = load_dataset("digits", None, 16)
