@@ -54,7 +54,10 @@ def test_the_paper_setup_is_500_models_per_space_in_360_400mf_for_10_epochs():
             r"exp.yaml: recipe: unknown key 'lrr' \(allowed: batch_size, lr,",
         ),
         ({"recipe": {"epochs": 3}}, r"exp.yaml: recipe: unknown key 'epochs'"),
-        ({"recipe": {"batch_size": 1.5}}, r"exp.yaml: recipe.batch_size: expected int, got float"),
+        (
+            {"recipe": {"batch_size": 1.5}},
+            r"exp.yaml: recipe.batch_size: expected int or null, got float",
+        ),
         ({"recipe": {"nesterov": "yes"}}, r"exp.yaml: recipe.nesterov: expected bool, got str"),
         ({"executor": {"kind": "k8s"}}, r"exp.yaml: executor: unknown executor 'k8s' \(use one of"),
         (
