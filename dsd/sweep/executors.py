@@ -64,9 +64,8 @@ class ExecutorSettings:
             raise DsdError(f"executor gpus_per_task must be >= 0, got {self.gpus_per_task}")
         if self.models_per_gpu > 1 and self.kind != "local":
             raise DsdError(
-                f"executor models_per_gpu is for the local executor; with {self.kind} give each "
-                "model a fraction of a GPU instead (gpus_per_task: 0.25 = four models a GPU; "
-                "ray shares GPUs that way, slurm needs a sharing gres)"
+                f"executor models_per_gpu is for the local executor, not {self.kind} (ray: "
+                "gpus_per_task 0.25 puts four models on a GPU; slurm: one model a GPU for now)"
             )
         if self.stale_s <= 2 * self.heartbeat_s:
             raise DsdError("executor stale_s must exceed twice heartbeat_s")
