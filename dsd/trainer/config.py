@@ -22,6 +22,10 @@ Two departures, both measured (``benchmarks/short_schedule.py``, 2026-11-29, Any
   lr 0.2, warm-up 0.5 epoch (126 steps) the median is 0.38 and three quarters are under 0.5
   (lr 0.1: 0.47; lr 0.4: 0.59; batch 128 at lr 0.4: 0.75).
 
+Checked and not the cause: the loss at step 0 is ln 10 = 2.30 within 0.13 with the CIFAR stem
+either way; evaluation with running BN statistics gives the error of batch statistics within
+0.03 after 8 epochs (0.18 vs 0.18, 0.57 vs 0.57, 0.86 vs 0.89), so there is no precise-BN pass.
+
 A field left at ``None`` takes the data set's default when the config is made, so the frozen
 object always holds the values used (and the results table records them).
 """
