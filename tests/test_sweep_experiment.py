@@ -103,6 +103,15 @@ def test_cli_reports_a_bad_experiment_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "run").exists()  # nothing started
 
 
+def test_cli_models_per_gpu_outside_the_local_executor_is_one_line(tmp_path, capsys):
+    path = _write(tmp_path, GOOD)
+    argv = ["run", str(path), "-o", str(tmp_path / "run"), "--executor", "slurm"]
+    assert main([*argv, "--models-per-gpu", "4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "models_per_gpu is for the local executor" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_reports_a_missing_file(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope.yaml"), "-o", str(tmp_path / "run")]) == 2
     assert "no such experiment file" in capsys.readouterr().err
