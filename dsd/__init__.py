@@ -34,6 +34,12 @@ _EXPORTS = {
     "build_model": "dsd.nets",
     "model_zoo": "dsd.nets",
     "zoo_model": "dsd.nets",
+    "model_names": "dsd.nets",
+    "baseline_models": "dsd.nets",
+    "EfficientNet": "dsd.nets",
+    # timing (trainer layer)
+    "time_model": "dsd.trainer.timing",
+    "Timing": "dsd.trainer.timing",
     # spaces
     "Space": "dsd.spaces",
     "load_space": "dsd.spaces",
@@ -58,8 +64,13 @@ _EXPORTS = {
     "derived_params": "dsd.analysis",
     "load_results": "dsd.analysis",
     "write_report": "dsd.analysis",
+    "refine": "dsd.analysis",
+    "write_refined_space": "dsd.analysis",
     "EDF": "dsd.analysis",
     "RegNetFit": "dsd.analysis",
+    "runtime_correlations": "dsd.analysis.runtime",
+    "published_figures": "dsd.analysis.runtime",
+    "effnet_ratios": "dsd.analysis.runtime",
     # errors
     "DsdError": "dsd.errors",
 }

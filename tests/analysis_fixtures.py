@@ -2,12 +2,15 @@
 
 Errors are ``base + offset + curvature * (d - D_STAR)^2 + noise``: the best models have total depth
 near ``D_STAR``, so the bootstrap of ``d`` must cover it. RegNet populations are generated with the
-quantized linear rule from known ``(d, w0, wa, wm)``.
+quantized linear rule from known ``(d, w0, wa, wm)``. Rows follow schema 2: the shared scalar
+columns ``bottleneck_ratio`` (AnyNetXB+, RegNet) and ``group_width`` (AnyNetXC+, RegNet) exist only
+for spaces that share the parameter, and ``regime`` holds the sampling range as JSON.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pandas as pd
@@ -16,6 +19,8 @@ from dsd.analysis.fit import quantized_linear_widths
 from dsd.schema import SCHEMA_VERSION
 
 D_STAR = 20
+SHARES_B = ("AnyNetXB", "AnyNetXC", "AnyNetXD", "AnyNetXE", "RegNetX", "RegNet")
+SHARES_G = ("AnyNetXC", "AnyNetXD", "AnyNetXE", "RegNetX", "RegNet")
 
 
 def _model_id(space: str, i: int, seed: int) -> str:
@@ -67,8 +72,12 @@ def synthetic_results(
     noise: float = 0.01,
     failed: int = 3,
     regnet: bool = False,
+    regime: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """A results DataFrame of ``n`` ok models plus ``failed`` failed ones."""
+    """A results DataFrame of ``n`` ok models plus ``failed`` failed ones.
+
+    ``regime`` is written to the ``regime`` column as the flops range the rows were sampled in.
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n + failed):
@@ -91,7 +100,9 @@ def synthetic_results(
                 "bottleneck_ratios": [b] * 4,
                 "built_widths": [int(v) for v in widths],
                 "built_group_widths": [g] * 4,
-                "regime": "{}",
+                **({"bottleneck_ratio": b} if space in SHARES_B else {}),
+                **({"group_width": g} if space in SHARES_G else {}),
+                "regime": json.dumps({"flops": list(regime)} if regime else {}),
                 "strides": [2] * 4,
                 "stem": "simple_stem_in",
                 "stem_width": 32,

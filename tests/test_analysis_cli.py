@@ -32,13 +32,18 @@ def files(tmp_path_factory):
 def test_edf_prints_one_row_a_space_and_writes_the_figure(files, tmp_path, capsys):
     out = tmp_path / "edf.png"
     assert main(["edf", files["a1"], files["a2"], files["r"], "-o", str(out)]) == 0
-    table, ks = capsys.readouterr().out.split("\n\nKS statistic")
-    rows = [line.split() for line in table.splitlines()[1:]]
+    table, ks = capsys.readouterr().out.split("\n\nKS between plain EDFs")
+    lines = table.splitlines()
+    assert lines[0] == "error: top1_err (top-1 error at the final epoch, %)"
+    assert lines[1].split()[:6] == ["name", "n", "n_eff", "min%", "median%", "mean%"]
+    rows = [line.split() for line in lines[2:]]
     assert [r[0] for r in rows] == ["AnyNetXA", "RegNetX"] and [r[1] for r in rows] == [
         "240",
         "150",
     ]
     assert out.read_bytes().startswith(b"\x89PNG")
+    xa = pd.concat([pd.read_parquet(files[k]) for k in ("a1", "a2")])
+    assert float(rows[0][3]) == pytest.approx(100 * xa["top1_err"].min(), abs=0.01)  # percent
     d = float(ks.splitlines()[2].split()[2])  # row AnyNetXA, column RegNetX
     a, r = (
         pd.concat([synthetic_results(120, "AnyNetXA", s) for s in (0, 1)]),
@@ -59,7 +64,11 @@ def test_edf_normalised_with_bands(files, tmp_path, capsys):
 
 def test_bootstrap_table_covers_the_planted_depth(files, capsys):
     assert main(["bootstrap", files["a1"], files["a2"], "--param", "d", "--param", "depths"]) == 0
-    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        lines[0] == "best value of each parameter by top1_err (top-1 error at the final epoch, %)"
+    )
+    rows = [line.split() for line in lines[2:]]
     d = next(r for r in rows if r[1] == "d")
     assert float(d[2]) <= D_STAR <= float(d[4])
     assert [r[1] for r in rows] == ["d", "d1", "d2", "d3", "d4"]
@@ -68,9 +77,13 @@ def test_bootstrap_table_covers_the_planted_depth(files, capsys):
 def test_fit_prints_the_best_models_parameters(files, capsys):
     assert main(["fit", files["r"], "--top", "5"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["model_id", "space", "top1_err", "d", "w0", "wa", "wm", "e_fit"]
-    assert len(lines) == 6
-    assert all(float(line.split()[-1]) == 0 for line in lines[1:])  # RegNets are fitted exactly
+    assert lines[0] == "best 5 models by top1_err (top-1 error at the final epoch, %)"
+    assert lines[1].split() == [
+        "model_id", "space", "top1_err%", "d", "w0", "wa", "wm", "e_fit", "in_space", "outside",
+        "at_bound",
+    ]  # fmt: skip
+    assert len(lines) == 7
+    assert all(float(line.split()[7]) == 0 for line in lines[2:])  # RegNets are fitted exactly
 
 
 class _Page(HTMLParser):
@@ -173,3 +186,27 @@ def test_report_without_architecture_columns(tmp_path):
     df = synthetic_results(20).drop(columns=["flops", "params", "acts", "depths", "widths"])
     text = write_report(df, tmp_path / "r.html", reps=200).read_text()
     assert "Error EDFs" in text and "quantized linear fits" not in text.lower()
+
+
+def test_metric_is_chosen_and_named(files, tmp_path, capsys):
+    assert main(["edf", files["a1"], files["r"], "--metric", "top1_err_min"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("error: top1_err_min (best top-1 error over epochs")
+    rows = [line.split() for line in out.splitlines()[2:4]]
+    a1 = pd.read_parquet(files["a1"])
+    assert float(rows[0][3]) == pytest.approx(100 * a1["top1_err_min"].min(), abs=0.01)
+    report = tmp_path / "r.html"
+    _assert_fails(["report", files["a1"], "--metric", "nope", "-o", str(report)], capsys, report)
+
+
+def test_an_empty_bin_is_a_note_not_a_missing_section(tmp_path, capsys):
+    a = synthetic_results(40, "AnyNetXA", 0, regime=(0, 1e12))  # flops use a sliver of the regime
+    e = synthetic_results(40, "AnyNetXE", 1, regime=(0, 1e12))
+    write_table(pd.concat([a, e]), tmp_path / "x.parquet")
+    assert main(["edf", str(tmp_path / "x.parquet"), "--normalize", "flops"]) == 0
+    out = capsys.readouterr().out
+    assert "10 bins were requested but" in out and "KS between normalised EDFs" in out
+    path = write_report(pd.concat([a, e]), tmp_path / "r.html", reps=200)
+    text = path.read_text()
+    assert "Normalised EDFs (flops)" in text and "not drawn" not in text
+    assert "10 bins were requested but" in text

@@ -94,3 +94,34 @@ def test_save_figure_follows_the_extension(tmp_path, pops):
     with pytest.raises(DsdError, match="extension"):
         save_figure(fig, tmp_path / "edf.txt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edf.pdf", "edf.png", "edf.svg"]
+
+
+def test_figures_a_reader_can_read(pops):
+    df = pops["AnyNetXA"]
+    # per-stage widths span > 20x: every panel of the row is log, with plain integer ticks
+    labels, v = param_values(df, "widths")
+    r = bootstrap_best(v, df["top1_err"], reps=500, seed=0)
+    fig = plot_bootstrap(v, df["top1_err"], r, labels, error_label="top1_err_min (%)")
+    assert {ax.get_xscale() for ax in fig.axes} == {"log"}
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert ticks and all(t.isdigit() for t in ticks), ticks
+    assert fig.axes[0].get_ylabel() == "top1_err_min (%)"
+    # markers above the band, integer ticks for a linear integer parameter
+    labels, v = param_values(df, "depths")
+    fig = plot_bootstrap(v, df["top1_err"], bootstrap_best(v, df["top1_err"], reps=500), labels)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "linear"
+    assert ax.collections[0].get_zorder() > max(p.get_zorder() for p in ax.patches)
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+    # the fit legend names space and error, and where the fit lies
+    fit = fit_regnet([24] * 13 + [16] + [192] * 10 + [512])
+    fig = plot_fits([fit], ["AnyNetXE 12.3%"])
+    (label,) = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert label.startswith("AnyNetXE 12.3%: w0=24") and label.endswith("(outside: wm)")
+    # a normalised EDF's legend shows n and the effective n
+    w = np.r_[np.full(9, 1.0), 9.0]
+    f = edf(np.linspace(0.1, 0.5, 10), weights=w)
+    fig = plot_edfs({"A": f}, normalized=True)
+    (label,) = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert f"n=10 (eff. {w.sum() ** 2 / (w**2).sum():.3g})" in label

@@ -90,3 +90,42 @@ def test_fit_rejects_bad_widths():
             fit_regnet(bad)
     with pytest.raises(DsdError):
         block_widths([1, 2], [8])
+
+
+def _brute_force_e_fit(obs, w0s, points: int = 400) -> float:
+    """The smallest e_fit over a dense independent grid of (w0, wa, wm), wm up to 128."""
+    obs = np.asarray(obs, dtype=float)
+    j = np.arange(obs.size)
+    best = np.inf
+    for w0 in w0s:
+        wa = np.geomspace(0.05, 4096, points)[:, None, None]
+        wm = np.geomspace(1.01, 128, points)[None, :, None]
+        s = np.round(np.log((w0 + wa * j) / w0) / np.log(wm))
+        pred = np.maximum(np.round(w0 * wm**s / 8) * 8, 8)
+        best = min(best, float(np.abs(np.log(pred / obs)).mean(axis=-1).min()))
+    return best
+
+
+def test_fit_reaches_the_optimum_beyond_wm_4():
+    # one large jump: a cap at wm = 4 gave e_fit 0.36; the optimum is ~0.055 at wm ~ 8
+    obs = [24] * 13 + [16] + [192] * 10 + [512]
+    fit = fit_regnet(obs)
+    expected = (np.log(24 / 16) + np.log(512 / 192)) / 25  # 24 x 14 then 192 x 11
+    assert fit.e_fit == pytest.approx(expected)
+    assert fit.e_fit <= _brute_force_e_fit(obs, w0s=range(8, 65, 8)) + 1e-12
+    assert 6 < fit.wm < 12 and fit.at_bound == ()
+    assert fit.wm_search[1] >= 2 * 512 / 8
+    assert not fit.in_space and fit.outside_space == ("wm",)
+
+
+def test_fit_says_where_the_optimum_lies():
+    zoo = dsd.model_zoo()
+    for name, z in zoo.items():
+        fit = fit_regnet(dsd.regnet_widths(z.depth, z.w0, z.wa, z.wm).block_widths)
+        assert fit.at_bound == (), name
+        # an exact fit inside the paper's ranges is preferred among ties; X-32GF has w0 = 320
+        assert fit.outside_space == (("w0",) if z.w0 >= 256 else ()), name
+    # widths growing by 1.6% a block want wm < 1.1: the fit says it sits on the search limit
+    slow = fit_regnet([512 + 8 * i for i in range(12)])
+    assert slow.at_bound == ("wm_min",) and "wm" in slow.outside_space
+    assert slow.e_fit > 0

@@ -169,20 +169,52 @@ def test_bootstrap_matches_a_naive_loop_on_the_same_draws():
     assert bootstrap_best(x, e, seed=3).median == bootstrap_best(x, e, seed=3).median
 
 
-def test_random_search_efficiency_equals_exhaustive_enumeration():
+def test_random_search_efficiency_without_replacement_equals_exhaustive_enumeration():
     e = np.array([0.31, 0.27, 0.35, 0.29, 0.40, 0.33, 0.28, 0.30])
-    r = random_search_efficiency(e)
+    r = random_search_efficiency(e, replace=False, band="quantile")
+    assert not r.replace
     for k in range(1, 9):
         exact = np.mean([min(c) for c in itertools.combinations(e, k)])
         assert r.mean[k - 1] == pytest.approx(exact)
     assert r.mean[0] == pytest.approx(e.mean()) and r.mean[-1] == pytest.approx(e.min())
-    big = random_search_efficiency(np.random.default_rng(0).random(5000))
+    big = random_search_efficiency(np.random.default_rng(0).random(5000), replace=False)
     assert np.all(np.diff(big.mean) <= 1e-12) and len(big.k) <= 200
     assert np.all(big.low <= big.high)
     for k in (2, 5):  # quantiles of the minimum, also by enumeration
         mins = np.sort([min(c) for c in itertools.combinations(e, k)])
         assert r.low[k - 1] == np.quantile(mins, 0.25, method="inverted_cdf")
         assert r.high[k - 1] == np.quantile(mins, 0.75, method="inverted_cdf")
+
+
+def test_random_search_efficiency_with_replacement_and_weights_equals_enumeration():
+    # NDS draws with replacement, from the normalised-EDF weights: enumerate every ordered draw
+    e = np.array([0.31, 0.27, 0.35, 0.29, 0.40, 0.33])
+    w = np.array([1.0, 3.0, 0.5, 2.0, 1.0, 0.5])
+    for weights in (None, w):
+        r = random_search_efficiency(e, k=[1, 2, 3, 8], weights=weights, band="quantile")
+        nds = random_search_efficiency(e, k=[1, 2, 3, 8], weights=weights)  # mean -+ 2 std
+        p = np.ones(e.size) / e.size if weights is None else w / w.sum()
+        assert r.replace and r.n_eff == pytest.approx(1 / np.sum(p**2))
+        for row, k in enumerate((1, 2, 3)):
+            draws = list(itertools.product(range(e.size), repeat=k))
+            prob = np.array([np.prod(p[list(d)]) for d in draws])
+            mins = np.array([e[list(d)].min() for d in draws])
+            assert r.mean[row] == pytest.approx(np.sum(prob * mins))
+            std = np.sqrt(np.sum(prob * (mins - r.mean[row]) ** 2))
+            assert nds.std[row] == pytest.approx(std) and nds.band == "std"
+            assert (nds.low[row], nds.high[row]) == pytest.approx(
+                (r.mean[row] - 2 * std, r.mean[row] + 2 * std)
+            )
+            order = np.argsort(mins, kind="stable")
+            cdf = np.cumsum(prob[order])
+            assert r.low[row] == mins[order][np.argmax(cdf >= 0.25 - 1e-12)]
+            assert r.high[row] == mins[order][np.argmax(cdf >= 0.75 - 1e-12)]
+        assert r.k[-1] == 8 > e.size  # with replacement k may exceed n
+    # a weight-0 model is never drawn; the mean of k = 1 is the weighted mean error
+    r = random_search_efficiency(e, k=[1], weights=[0, 1, 1, 1, 1, 1])
+    assert r.mean[0] == pytest.approx(e[1:].mean()) and r.n == 5
+    with pytest.raises(DsdError):
+        random_search_efficiency(e, weights=w, replace=False)
 
 
 def test_top_level_names_are_the_analysis_functions():

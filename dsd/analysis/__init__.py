@@ -4,10 +4,13 @@ Layout::
 
     stats.py    edf, complexity_weights (normalised EDF), ks, bootstrap_best, random_search_efficiency
     fit.py      fit_regnet: the quantized linear form (w0, wa, wm, e_fit) of a model's block widths
-    data.py     load_results (merge files, key=value filters), derived_params (d, d1.., w1.., b, g, ...)
-    tables.py   per-population summaries, KS matrix, bootstrap and fit tables
+    data.py     load_results (merge files, key=value filters, metric), derived_params (d, d1.., w1..,
+                the drawn shared b, g, ...), regime_range (the sampling regime of the rows)
+    tables.py   per-population summaries (n, effective n), normalisation (range from the regime,
+                bin count without empty bins), KS matrix, bootstrap and fit tables
     figures.py  matplotlib figures (EDFs, bootstrap bands, fits, complexity), save_figure
     report.py   write_report: one self-contained HTML page
+    refinement.py  refine: test candidate refinements of a space on one population (dsd refine)
 
 Only dsd.errors, dsd.io (and the layers above: nets, spaces) are imported here.
 """
@@ -22,6 +25,7 @@ from dsd.analysis.figures import (
     save_figure,
 )
 from dsd.analysis.fit import RegNetFit, block_widths, fit_regnet, quantized_linear_widths
+from dsd.analysis.refinement import ks_sample_size, refine, write_refined_space
 from dsd.analysis.report import build_report, write_report
 from dsd.analysis.stats import (
     EDF,
@@ -51,6 +55,7 @@ __all__ = [
     "edf",
     "fit_regnet",
     "ks",
+    "ks_sample_size",
     "load_results",
     "plot_bootstrap",
     "plot_complexity",
@@ -59,6 +64,8 @@ __all__ = [
     "plot_random_search",
     "quantized_linear_widths",
     "random_search_efficiency",
+    "refine",
     "save_figure",
+    "write_refined_space",
     "write_report",
 ]

@@ -3,9 +3,15 @@
 :func:`load_results` reads any number of results files (all validated before anything is
 returned), merges them, and keeps the rows matching ``key=value`` filters (by default
 ``status=ok``). :func:`derived_params` turns the per-stage list columns into scalar columns:
-``d`` (total depth), ``d1..d4``, ``w1..w4``, ``b1..``, ``g1..``, ``b``, ``g``,
-``w_ratio1..3`` (``w_{i+1} / w_i``), plus ``flops``, ``params``, ``acts`` and, for RegNet spaces,
-``w0``, ``wa``, ``wm``.
+``d`` (total depth), ``d1..d4``, ``w1..w4``, ``b1..``, ``g1..``, ``w_ratio1..3``
+(``w_{i+1} / w_i``), the shared ``b`` and ``g`` (read from the drawn scalar columns
+``bottleneck_ratio`` / ``group_width``, which exist only for spaces that share the parameter),
+plus ``flops``, ``params``, ``acts`` and, for RegNet spaces, ``w0``, ``wa``, ``wm``.
+
+The error metric is a column: ``top1_err`` (the final epoch's test error, dsd's default) or
+``top1_err_min`` (the best epoch's, what pycls and the nds notebooks analyse); every loader and
+table takes it as ``metric``. :func:`regime_range` reads the complexity range a population was
+sampled in (the ``regime`` column) for normalised EDFs.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from dsd.errors import DataError, DsdError
 from dsd.io import read_table
 
 ERROR = "top1_err"
+METRICS = ("top1_err", "top1_err_min")
 REQUIRED = ("model_id", "space", "status", ERROR)
+SHARED = {"bottleneck_ratio": "b", "group_width": "g"}
 LIST_PARAMS = {
     "depths": "d",
     "widths": "w",
@@ -29,6 +37,11 @@ LIST_PARAMS = {
     "group_widths": "g",
 }
 SCALARS = ("flops", "params", "acts", "depth", "w0", "wa", "wm")
+
+
+def _required(metric: str) -> tuple[str, ...]:
+    """The columns every results file must have when analysed on ``metric``."""
+    return (*REQUIRED[:-1], metric)
 
 
 def parse_filter(text: str) -> tuple[str, tuple[str, ...]]:
@@ -73,33 +86,68 @@ def apply_filters(df: pd.DataFrame, filters: Iterable[str] = ()) -> pd.DataFrame
     return df.reset_index(drop=True)
 
 
-def read_results(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
-    """Read and concatenate results files; raise DataError on the first unusable one."""
+def read_results(paths: Sequence[str | os.PathLike], metric: str = ERROR) -> pd.DataFrame:
+    """Read and concatenate results files; raise DataError on the first unusable one.
+
+    Each file needs ``model_id``, ``space``, ``status`` and a numeric ``metric`` column.
+    """
     if not paths:
         raise DsdError("no results files given")
-    frames = [read_table(p, required=REQUIRED) for p in paths]
+    frames = [read_table(p, required=_required(metric)) for p in paths]
     for p, f in zip(paths, frames, strict=True):
-        if not pd.api.types.is_numeric_dtype(f[ERROR]) and len(f):
-            raise DataError(f"{p}: column {ERROR} is not numeric")
+        if not pd.api.types.is_numeric_dtype(f[metric]) and len(f):
+            raise DataError(f"{p}: column {metric} is not numeric")
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def load_results(
     results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike,
     filters: Iterable[str] = (),
+    metric: str = ERROR,
 ) -> pd.DataFrame:
-    """A filtered results DataFrame from a DataFrame or results files, rows with a finite error only."""
+    """A filtered results DataFrame from a DataFrame or results files, rows with a finite ``metric``.
+
+    ``metric`` is the error column analysed: ``top1_err`` (final epoch, the default) or
+    ``top1_err_min`` (best epoch, as pycls and nds), or any numeric column.
+    """
+    if not isinstance(metric, str) or not metric:
+        raise DsdError(f"metric must be a column name, got {metric!r}")
     if isinstance(results, pd.DataFrame):
-        missing = [c for c in REQUIRED if c not in results.columns]
+        missing = [c for c in _required(metric) if c not in results.columns]
         if missing:
             raise DataError(f"results are missing column(s) {', '.join(missing)}")
         df = results
     else:
         paths = [results] if isinstance(results, str | os.PathLike) else list(results)
-        df = read_results(paths)
+        df = read_results(paths, metric)
     df = apply_filters(_parse_lists(df), filters)
-    errors = pd.to_numeric(df[ERROR], errors="coerce")
+    errors = pd.to_numeric(df[metric], errors="coerce")
     return df[np.isfinite(errors)].reset_index(drop=True)
+
+
+def regime_range(df: pd.DataFrame, column: str = "flops") -> tuple[float, float] | None:
+    """The ``column`` range the rows were sampled in, from their ``regime`` column, or None.
+
+    ``regime`` holds a JSON object per row (``{"flops": [360e6, 400e6]}``; ``"{}"`` when sampled
+    without a range). Returns the range when every row names the same one for ``column``; None when
+    the column is absent, a row has no range for ``column``, or the rows disagree.
+    """
+    if "regime" not in df.columns or df.empty:
+        return None
+    ranges = set()
+    for text in df["regime"].unique():
+        try:
+            regime = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            return None
+        value = regime.get(column) if isinstance(regime, dict) else None
+        if not (isinstance(value, list | tuple) and len(value) == 2):
+            return None
+        lo, hi = float(value[0]), float(value[1])
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            return None
+        ranges.add((lo, hi))
+    return ranges.pop() if len(ranges) == 1 else None
 
 
 def _parse_list(v):
@@ -146,9 +194,11 @@ def derived_params(df: pd.DataFrame) -> pd.DataFrame:
     """Scalar parameters for scatter plots and bootstraps, one row per row of ``df``.
 
     ``d`` = total depth; ``d1..`` / ``w1..`` / ``b1..`` / ``g1..`` = per-stage depth, width,
-    bottleneck ratio, group width; ``b`` and ``g`` = their largest value over stages (the shared
-    value in spaces that share them); ``w_ratio1..`` = ``w_{i+1} / w_i``; plus ``flops``,
-    ``params``, ``acts`` and the RegNet parameters ``depth``, ``w0``, ``wa``, ``wm`` when present.
+    bottleneck ratio, group width as drawn; ``b`` and ``g`` = the shared value as drawn, read
+    from the ``bottleneck_ratio`` / ``group_width`` columns, so they exist only where the space
+    shares the parameter (AnyNetXB+ for ``b``, XC+ and RegNet for ``g``; NaN for rows of other
+    spaces); ``w_ratio1..`` = ``w_{i+1} / w_i``; plus ``flops``, ``params``, ``acts`` and the
+    RegNet parameters ``depth``, ``w0``, ``wa``, ``wm`` when present.
     """
     out = {}
     for column, short in LIST_PARAMS.items():
@@ -159,11 +209,12 @@ def derived_params(df: pd.DataFrame) -> pd.DataFrame:
             out["d"] = np.nansum(a, axis=1) if a.size else np.full(len(df), np.nan)
         for i in range(a.shape[1]):
             out[f"{short}{i + 1}"] = a[:, i]
-        if column in ("bottleneck_ratios", "group_widths") and a.shape[1]:
-            out[short] = np.nanmax(a, axis=1)
         if column == "widths":
             for i in range(a.shape[1] - 1):
                 out[f"w_ratio{i + 1}"] = a[:, i + 1] / a[:, i]
+    for column, short in SHARED.items():
+        if column in df.columns:
+            out[short] = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
     for column in SCALARS:
         if column in df.columns:
             out[column] = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)

@@ -5,7 +5,7 @@ figure displays itself; :func:`save_figure` writes it atomically in the format o
 extension (.png, .pdf, .svg).
 
 - :func:`plot_edfs`: error EDFs (or normalised EDFs) of several populations, ``name | n | min | mean``
-  in the legend, optional confidence bands (DDS figures 2-4);
+  in the legend (and the effective n of weighted EDFs), optional confidence bands (DDS figures 2-4);
 - :func:`plot_bootstrap`: error against a parameter with the bootstrap band shaded (figures 5, 6);
 - :func:`plot_fits`: per-block widths of the top models and their quantized linear fits (figure 7);
 - :func:`plot_complexity`: error against flops, params and acts;
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from dsd.analysis.fit import RegNetFit
 from dsd.analysis.stats import EDF, BootstrapResult, RandomSearchResult, edf
@@ -49,8 +50,37 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
 
 
 def edf_label(name: str, f: EDF) -> str:
-    """Legend text ``name | n=.. | min=.. | mean=..`` (errors in percent)."""
-    return f"{name} | n={f.n} | min={100 * f.min:.1f} | mean={100 * f.mean:.1f}"
+    """Legend text ``name | n=.. | min=.. | mean=..`` (errors in percent).
+
+    A weighted (normalised) EDF also shows its Kish effective size: ``n=500 (eff. 51)``.
+    """
+    n = f"n={f.n}"
+    if not np.allclose(f.weights, f.weights[0], rtol=1e-9, atol=0):
+        n += f" (eff. {f.n_eff:.3g})"
+    return f"{name} | {n} | min={100 * f.min:.1f} | mean={100 * f.mean:.1f}"
+
+
+def _is_integer(values: np.ndarray) -> bool:
+    """True when every finite value is a whole number (depths, widths, b, g, d)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(v.size) and bool(np.all(v == np.round(v)))
+
+
+def _log_axis(ax, integer: bool) -> None:
+    """A log x axis with plain numbers: 8, 16, 32 ... for integers, else 0.1, 0.2, 0.5, 1 ..."""
+    ax.set_xscale("log", base=2 if integer else 10)
+    if not integer:
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _wants_log(values: np.ndarray) -> bool:
+    """True when positive values span more than a factor of 20."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(v.size) and v.min() > 0 and v.max() / v.min() > 20
 
 
 def plot_edfs(
@@ -99,33 +129,53 @@ def plot_bootstrap(
     *,
     title: str = "",
     color: str = COLORS[0],
+    error_label: str = "error (%)",
 ) -> Figure:
-    """Error against each column of ``values`` with the bootstrap band of the best value shaded."""
+    """Error against each column of ``values`` with the bootstrap band of the best value shaded.
+
+    Markers are drawn above the band; integer parameters get integer ticks; the panels of a row
+    share one x scale (log when any panel's values span more than 20x).
+    """
     values = np.asarray(values, dtype=float).reshape(len(errors), -1)
     e = np.asarray(errors, dtype=float) * 100
     low, med, high = (np.atleast_1d(v) for v in (result.low, result.median, result.high))
     k = values.shape[1]
+    log = any(_wants_log(values[:, j]) for j in range(k))
     fig = Figure(figsize=(3.0 * k + 0.6, 3.2), layout="constrained")
     axes = fig.subplots(1, k, sharey=True, squeeze=False)[0]
     for j, ax in enumerate(axes):
-        ax.axvspan(low[j], high[j], color=color, alpha=0.2, lw=0)
-        ax.scatter(values[:, j], e, s=6, color=color, alpha=0.45, lw=0)
-        ax.axvline(med[j], color="k", lw=1, ls="--")
+        ax.axvspan(low[j], high[j], color=color, alpha=0.15, lw=0, zorder=1)
+        ax.scatter(values[:, j], e, s=14, color=color, alpha=0.8, lw=0.3, ec="white", zorder=3)
+        ax.axvline(med[j], color="k", lw=1, ls="--", zorder=2)
         ax.set_xlabel(labels[j])
         ax.set_title(f"best {med[j]:.3g} [{low[j]:.3g}, {high[j]:.3g}]", fontsize="small")
         ax.grid(alpha=0.3)
-        if np.nanmin(values[:, j]) > 0 and np.nanmax(values[:, j]) / np.nanmin(values[:, j]) > 20:
-            ax.set_xscale("log")
-    axes[0].set_ylabel("error (%)")
+        if log:
+            _log_axis(ax, _is_integer(values))
+        elif _is_integer(values[:, j]):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_ylabel(error_label)
     if title:
         fig.suptitle(title)
     return fig
 
 
+def fit_label(fit: RegNetFit, name: str) -> str:
+    """Legend text of a fit: ``name`` (e.g. space and error), its parameters and where they lie."""
+    where = "in RegNet space" if fit.in_space else f"outside: {', '.join(fit.outside_space)}"
+    if fit.at_bound:
+        where += f"; at search limit {', '.join(fit.at_bound)}"
+    return f"{name}: w0={fit.w0} wa={fit.wa:.1f} wm={fit.wm:.2f} e_fit={fit.e_fit:.3f} ({where})"
+
+
 def plot_fits(
     fits: Sequence[RegNetFit], names: Sequence[str] | None = None, *, title: str = ""
 ) -> Figure:
-    """Per-block widths (solid) of models and their fitted quantized linear widths (dashed)."""
+    """Per-block widths (solid) of models and their fitted quantized linear widths (dashed).
+
+    ``names`` label the models (the report uses space and error); the legend also says whether
+    each fit lies in the RegNet space's ranges and whether it touched a search limit.
+    """
     if not fits:
         raise DsdError("plot_fits: no fits to plot")
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
@@ -141,10 +191,11 @@ def plot_fits(
             ls="--",
             color=_color(i),
             lw=1.2,
-            label=f"{name}: w0={f.w0} wa={f.wa:.1f} wm={f.wm:.2f} e_fit={f.e_fit:.3f}",
+            label=fit_label(f, name),
         )
     ax.set_yscale("log", base=2)
     ax.set_xlabel("block index j")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("width (solid: model, dashed: fit)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="x-small", loc="upper left")
@@ -157,8 +208,12 @@ def plot_complexity(
     metrics: Sequence[str] = ("flops", "params", "acts"),
     *,
     title: str = "",
+    error_label: str = "error (%)",
 ) -> Figure:
-    """Error against complexity metrics; ``populations[name]`` maps "error" and each metric to values."""
+    """Error against complexity metrics; ``populations[name]`` maps "error" and each metric to values.
+
+    The panels share one x scale (log when any metric spans more than 20x).
+    """
     k = len(metrics)
     fig = Figure(figsize=(3.2 * k + 0.6, 3.4), layout="constrained")
     axes = fig.subplots(1, k, sharey=True, squeeze=False)[0]
@@ -169,36 +224,44 @@ def plot_complexity(
             ax.scatter(
                 np.asarray(pop[m], dtype=float) / scale,
                 e,
-                s=6,
+                s=14,
                 color=_color(i),
-                alpha=0.5,
-                lw=0,
+                alpha=0.75,
+                lw=0.3,
+                ec="white",
+                zorder=3,
                 label=name if ax is axes[0] else None,
             )
+    log = any(ax.dataLim.x0 > 0 and ax.dataLim.x1 / ax.dataLim.x0 > 20 for ax in axes)
     for ax, m in zip(axes, metrics, strict=True):
         ax.set_xlabel(f"{m} (M)")
         ax.grid(alpha=0.3, which="both")
-        lo, hi = ax.dataLim.x0, ax.dataLim.x1
-        if lo > 0 and hi / lo > 20:
-            ax.set_xscale("log")
-    axes[0].set_ylabel("error (%)")
+        if log:
+            _log_axis(ax, integer=False)
+    axes[0].set_ylabel(error_label)
     axes[0].legend(fontsize="small", markerscale=2)
     if title:
         fig.suptitle(title)
     return fig
 
 
-def plot_random_search(results: Mapping[str, RandomSearchResult], *, title: str = "") -> Figure:
+def plot_random_search(
+    results: Mapping[str, RandomSearchResult],
+    *,
+    title: str = "",
+    error_label: str = "best error (%)",
+) -> Figure:
     """Expected best error of k random models against k, with the quantile band shaded."""
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.add_subplot()
     for i, (name, r) in enumerate(results.items()):
-        ax.plot(r.k, r.mean * 100, color=_color(i), lw=1.8, label=name)
+        label = f"{name} | n={r.n}" + (f" (eff. {r.n_eff:.3g})" if r.n_eff < r.n - 1e-9 else "")
+        ax.plot(r.k, r.mean * 100, color=_color(i), lw=1.8, label=label)
         ax.fill_between(r.k, r.low * 100, r.high * 100, color=_color(i), alpha=0.18, lw=0)
-    ax.set_xscale("log")
+    _log_axis(ax, integer=True)  # k = 1, 2, 4, 8 ...
     ax.set_xlabel("models tried (k)")
-    ax.set_ylabel("best error (%)")
+    ax.set_ylabel(error_label)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
-    ax.set_title(title or "random search efficiency")
+    ax.set_title(title or "random search efficiency (k draws with replacement)")
     return fig

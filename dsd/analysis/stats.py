@@ -6,7 +6,8 @@ Definitions follow the papers (see docs/PAPER.md, section "Statistics"):
 - normalised EDF (NDS): the same with the complexity weights of :func:`complexity_weights`;
 - KS statistic: ``D = sup_e |F_1(e) - F_2(e)|``;
 - empirical bootstrap of the best value of a parameter (DDS footnote 4);
-- random-search efficiency (NDS): the expected minimum error of ``k`` random draws.
+- random-search efficiency (NDS): the expected minimum error of ``k`` random draws, with
+  replacement, from the (complexity-normalised) weights.
 
 Every function is pure; randomness comes from an explicit ``seed`` (an int or a
 ``numpy.random.Generator``).
@@ -317,9 +318,12 @@ def bootstrap_best(
 
 @dataclass(frozen=True, eq=False)
 class RandomSearchResult:
-    """Expected minimum error of ``k`` models drawn without replacement: ``mean[i]`` for ``k[i]``.
+    """Expected minimum error of ``k`` random models: ``mean[i]`` for ``k[i]``, ``std[i]`` its spread.
 
-    ``low``/``high`` are the ``(1 - level)/2`` and ``(1 + level)/2`` quantiles of that minimum.
+    ``low``/``high`` bound the band: ``mean -+ 2 std`` (``band="std"``, what NDS draws) or the
+    ``(1 - level)/2`` and ``(1 + level)/2`` quantiles of the minimum (``band="quantile"``);
+    ``replace`` says whether the draws were with replacement (NDS) and ``n_eff`` is the Kish
+    effective size of the weights drawn from (``n`` when unweighted).
     """
 
     k: np.ndarray
@@ -328,33 +332,89 @@ class RandomSearchResult:
     high: np.ndarray
     level: float
     n: int
+    replace: bool = True
+    n_eff: float = float("nan")
+    std: np.ndarray | None = None
+    band: str = "quantile"
 
 
 def random_search_efficiency(
-    errors, k: Sequence[int] | None = None, level: float = 0.5
+    errors,
+    k: Sequence[int] | None = None,
+    level: float = 0.5,
+    *,
+    weights=None,
+    replace: bool = True,
+    band: str = "std",
 ) -> RandomSearchResult:
     """Random-search efficiency (NDS): the distribution of the best error of ``k`` random models.
 
-    Closed form by order statistics: with sorted errors ``e_(1) <= ... <= e_(n)``, the minimum of
-    ``k`` draws without replacement is ``e_(i)`` with probability ``C(n-i, k-1) / C(n, k)``. The
-    default ``k`` is every value 1..n (n <= 1000) or 200 log-spaced values.
+    As NDS, each of the ``k`` models is drawn **with replacement** from the population, with
+    probability proportional to ``weights`` (the complexity weights of a normalised EDF; uniform
+    by default). Closed form: with sorted errors ``e_(1) <= ... <= e_(n)`` and ``S_i`` the weight
+    of the ``i`` smallest, ``P(min = e_(i)) = (1 - S_(i-1))^k - (1 - S_i)^k``. ``replace=False``
+    (unweighted only) draws without replacement instead: ``P(min = e_(i)) = C(n-i, k-1) / C(n, k)``.
+    The band is ``mean -+ 2 std`` of the minimum (``band="std"``, as the NDS notebook draws it from
+    its simulated experiments; here the exact std) or, with ``band="quantile"``, the central
+    ``level`` quantile range of the minimum (default the middle half). The default ``k`` is every
+    value 1..n (n <= 1000) or 200 log-spaced values.
 
-    >>> r = random_search_efficiency([1.0, 2.0, 3.0], k=[1, 2, 3])
+    >>> r = random_search_efficiency([1.0, 2.0, 3.0], k=[1, 2, 3], replace=False)
     >>> r.mean.round(4).tolist()
     [2.0, 1.3333, 1.0]
+    >>> random_search_efficiency([1.0, 2.0], k=[2]).mean.tolist()  # 1 unless both draws pick 2.0
+    [1.25]
     """
-    e = np.sort(_as_1d("errors", errors)[np.isfinite(np.asarray(errors, dtype=float))])
+    e = _as_1d("errors", errors)
+    w = np.ones(e.size) if weights is None else _as_1d("weights", weights)
+    if w.size != e.size:
+        raise DsdError(f"weights has {w.size} entries but errors has {e.size}")
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise DsdError("weights must be finite and non-negative")
+    keep = np.isfinite(e) & (w > 0)
+    order = np.argsort(e[keep], kind="stable")
+    e, w = e[keep][order], w[keep][order]
     n = e.size
     if n == 0:
         raise DsdError("random_search_efficiency: no finite errors")
+    if not 0 < level < 1:
+        raise DsdError(f"level must be in (0, 1), got {level}")
+    if band not in ("std", "quantile"):
+        raise DsdError(f"unknown band {band!r} (use 'std' or 'quantile')")
     if k is None:
         k = np.arange(1, n + 1) if n <= 1000 else np.unique(np.geomspace(1, n, 200).astype(int))
     k = np.asarray(k, dtype=int)
-    if np.any(k < 1) or np.any(k > n):
-        raise DsdError(f"k must be within 1..{n} (the number of models)")
+    if replace:
+        if np.any(k < 1):
+            raise DsdError("k must be >= 1")
+        cum = np.minimum(np.cumsum(w / w.sum()), 1.0)
+        above = 1.0 - np.concatenate(([0.0], cum))  # weight of models above e_(i-1), e_(i)
+        p = above[None, :-1] ** k[:, None] - above[None, 1:] ** k[:, None]
+    else:
+        if weights is not None and not _uniform(w):
+            raise DsdError("random_search_efficiency: replace=False needs equal weights")
+        if np.any(k < 1) or np.any(k > n):
+            raise DsdError(f"k must be within 1..{n} (the number of models)")
+        p = _without_replacement(n, k)
+    p = np.clip(p, 0.0, None)
+    p /= p.sum(axis=1, keepdims=True)
+    mean = p @ e
+    std = np.sqrt(np.clip(p @ (e * e) - mean * mean, 0.0, None))
+    if band == "std":
+        low, high = mean - 2 * std, mean + 2 * std
+    else:
+        cdf = np.cumsum(p, axis=1)
+        tail = (1 - level) / 2
+        low = e[np.argmax(cdf >= tail - 1e-12, axis=1)]
+        high = e[np.argmax(cdf >= 1 - tail - 1e-12, axis=1)]
+    return RandomSearchResult(k, mean, low, high, level, n, replace, kish_size(w), std, band)
+
+
+def _without_replacement(n: int, k: np.ndarray) -> np.ndarray:
+    """``P(min of k draws without replacement = e_(i)) = C(n-i, k-1) / C(n, k)``: (len(k), n)."""
     i = np.arange(1, n + 1)
     kk = k[:, None]
-    # log of P(min = e_(i)) = C(n-i, k-1) / C(n, k); zero where n - i < k - 1
+    # log of C(n-i, k-1) / C(n, k); zero where n - i < k - 1
     ok = (n - i)[None, :] >= kk - 1
     logc = (
         special.gammaln(n - i + 1)[None, :]
@@ -362,11 +422,4 @@ def random_search_efficiency(
         - special.gammaln(np.maximum(n - i - kk + 2, 1))
     )
     lognk = special.gammaln(n + 1) - special.gammaln(kk + 1) - special.gammaln(n - kk + 1)
-    p = np.where(ok, np.exp(np.where(ok, logc - lognk, 0.0)), 0.0)
-    p /= p.sum(axis=1, keepdims=True)
-    mean = p @ e
-    cdf = np.cumsum(p, axis=1)
-    tail = (1 - level) / 2
-    low = e[np.argmax(cdf >= tail - 1e-12, axis=1)]
-    high = e[np.argmax(cdf >= 1 - tail - 1e-12, axis=1)]
-    return RandomSearchResult(k, mean, low, high, level, n)
+    return np.where(ok, np.exp(np.where(ok, logc - lognk, 0.0)), 0.0)

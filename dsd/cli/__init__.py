@@ -18,7 +18,15 @@ from dsd.errors import DsdError
 
 # Modules under dsd.cli that define register(subparsers); a missing one is skipped so that
 # layers can land one at a time.
-COMMAND_MODULES = ("nets_cmd", "spaces_cmd", "train_cmd", "sweep_cmd", "analysis_cmd")
+COMMAND_MODULES = (
+    "nets_cmd",
+    "spaces_cmd",
+    "train_cmd",
+    "sweep_cmd",
+    "analysis_cmd",
+    "time_cmd",
+    "refine_cmd",
+)
 
 EXIT_USAGE = 2
 

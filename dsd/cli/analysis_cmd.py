@@ -1,7 +1,9 @@
 """``dsd edf``, ``dsd bootstrap``, ``dsd fit``, ``dsd report``: analysis of results files.
 
 Each command takes any number of results files; rows are merged, filtered (``--filter key=value``,
-``status=ok`` by default) and grouped into populations by ``--by`` (default: space). Every input is
+``status=ok`` by default) and grouped into populations by ``--by`` (default: space). ``--metric``
+picks the error column (``top1_err``, the final epoch's, by default; ``top1_err_min`` is what pycls
+and nds analyse); it is named on every table and figure, and errors are in percent. Every input is
 read and validated, and every output path checked, before anything is written.
 """
 
@@ -26,6 +28,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="keep rows whose KEY is one of the comma-separated VALUEs; repeatable "
         "(default keeps status=ok unless a status filter is given)",
+    )
+    p.add_argument(
+        "--metric",
+        default="top1_err",
+        help="error column analysed: top1_err (final epoch, default) or top1_err_min (best "
+        "epoch, as pycls and nds), or any numeric column",
     )
 
 
@@ -62,7 +70,7 @@ def _load(args) -> dict:
     """Load, filter and group the results of ``args``."""
     from dsd.analysis.data import groups, load_results
 
-    df = load_results(args.results, args.filter)
+    df = load_results(args.results, args.filter, args.metric)
     if df.empty:
         raise DsdError("no rows left after filtering (is there any status=ok row?)")
     return groups(df, args.by)
@@ -78,15 +86,26 @@ def cmd_edf(args) -> int:
     from dsd.analysis import figures, tables
 
     out = figures.check_figure_path(args.output) if args.output else None
+    if args.bins < 1:
+        raise DsdError(f"--bins must be >= 1, got {args.bins}")
+    lo_hi = _range(args.range)
     pops = _load(args)
-    edfs = tables.population_edfs(pops, args.normalize, args.bins, _range(args.range))
-    summary = tables.summary_table(pops)
-    summary["n_eff"] = [round(f.n_eff, 1) for f in edfs.values()]
-    summary["edf_mean"] = [f.mean for f in edfs.values()]
+    norm = None
+    if args.normalize:
+        norm = tables.normalisation(pops, args.normalize, args.bins, lo_hi)
+        edfs = tables.population_edfs(pops, args.normalize, norm.bins, norm.range, args.metric)
+    else:
+        edfs = tables.population_edfs(pops, metric=args.metric)
+    print(f"error: {tables.metric_label(args.metric)}")
+    if norm:
+        print(f"normalised EDFs: {norm.note}")
+    summary = tables.summary_table(pops, args.metric, edfs if norm else None)
+    summary["edf_mean%"] = [100 * f.mean for f in edfs.values()]
     _print(summary)
     if len(edfs) > 1:
         d, p = tables.ks_matrix(edfs)
-        print("\nKS statistic D (upper triangle) and p-value (lower triangle):")
+        kind = "normalised" if norm else "plain"
+        print(f"\nKS between {kind} EDFs: statistic D (upper triangle) and p-value (lower):")
         names = list(edfs)
         both = d.copy()
         for i, a in enumerate(names):
@@ -95,7 +114,10 @@ def cmd_edf(args) -> int:
         print(both.to_string(float_format=lambda v: f"{v:.3g}"))
     if out:
         fig = figures.plot_edfs(
-            edfs, bands="bootstrap" if args.bands else None, normalized=bool(args.normalize)
+            edfs,
+            bands="bootstrap" if args.bands else None,
+            normalized=bool(args.normalize),
+            xlabel=tables.metric_label(args.metric),
         )
         figures.save_figure(fig, out)
         print(f"wrote {out}", file=sys.stderr)
@@ -111,7 +133,10 @@ def cmd_bootstrap(args) -> int:
     table_out = check_output_path(args.table) if args.table else None
     pops = _load(args)
     params = args.param or ["d"]
-    table, details = tables.bootstrap_table(pops, params, args.frac, args.reps, args.ci, args.seed)
+    table, details = tables.bootstrap_table(
+        pops, params, args.frac, args.reps, args.ci, args.seed, args.metric
+    )
+    print(f"best value of each parameter by {tables.metric_label(args.metric)}")
     _print(table)
     if out:
         name, param = next(iter(details))
@@ -119,7 +144,12 @@ def cmd_bootstrap(args) -> int:
             print("note: the figure shows the first population and parameter", file=sys.stderr)
         labels, values, r = details[(name, param)]
         fig = figures.plot_bootstrap(
-            values, pops[name]["top1_err"], r, labels, title=f"{name}: {param}"
+            values,
+            pops[name][args.metric],
+            r,
+            labels,
+            title=f"{name}: {param}",
+            error_label=tables.metric_label(args.metric),
         )
         figures.save_figure(fig, out)
         print(f"wrote {out}", file=sys.stderr)
@@ -133,16 +163,18 @@ def cmd_fit(args) -> int:
     import pandas as pd
 
     from dsd.analysis import figures, tables
+    from dsd.analysis.report import fit_names
 
     out = figures.check_figure_path(args.output) if args.output else None
     if args.top < 1:
         raise DsdError("--top must be >= 1")
     pops = _load(args)
     df = pd.concat(pops.values(), ignore_index=True)
-    table, fits = tables.fit_table(df, args.top)
+    table, fits = tables.fit_table(df, args.top, args.metric)
+    print(f"best {len(fits)} models by {tables.metric_label(args.metric)}")
     _print(table)
     if out:
-        fig = figures.plot_fits(fits[: args.plot], list(table["model_id"][: args.plot]))
+        fig = figures.plot_fits(fits[: args.plot], fit_names(table, args.metric)[: args.plot])
         figures.save_figure(fig, out)
         print(f"wrote {out}", file=sys.stderr)
     return 0
@@ -176,7 +208,14 @@ def cmd_report(args) -> int:
 
     check_report_path(args.output)
     path = write_report(
-        args.results, args.output, filters=args.filter, by=args.by, top=args.top, seed=args.seed
+        args.results,
+        args.output,
+        filters=args.filter,
+        by=args.by,
+        top=args.top,
+        seed=args.seed,
+        metric=args.metric,
+        refine=args.refine,
     )
     print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -197,10 +236,15 @@ def register(sub) -> None:
     )
     p.add_argument("--normalize", choices=("flops", "params", "acts"), help="NDS normalised EDFs")
     p.add_argument(
-        "--bins", type=int, default=10, help="complexity bins for --normalize (default 10)"
+        "--bins",
+        type=int,
+        default=10,
+        help="complexity bins for --normalize (default 10; fewer, with a note, when one is empty)",
     )
     p.add_argument(
-        "--range", help="complexity range LOW:HIGH for --normalize (default: shared range)"
+        "--range",
+        help="complexity range LOW:HIGH for --normalize (default: the populations' sampling "
+        "regime, else the overlap of their ranges)",
     )
     p.add_argument("--bands", action="store_true", help="shade 95%% bootstrap confidence bands")
     p.set_defaults(func=cmd_edf)
@@ -268,4 +312,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="the .html file to write")
     p.add_argument("--top", type=int, default=10, help="best models listed and fitted (10)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--refine", metavar="SPACE", help="add a refinement section for this space (dsd refine)"
+    )
     p.set_defaults(func=cmd_report)

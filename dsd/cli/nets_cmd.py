@@ -24,9 +24,11 @@ def _table(rows: list[tuple], right_from: int = 1) -> str:
 
 def show_model(net, title: str, with_layers: bool) -> str:
     """Per-stage structure, complexity and (optionally) a per-layer table."""
-    from dsd.nets import complexity, layers
+    from dsd.nets import complexity
 
     cx = complexity(net)
+    if getattr(net, "family", None) == "efficientnet":
+        return _show_effnet(net, title, cx, with_layers)
     lines = [
         f"{title}: stem {net.stem} ({net.stem_width}), block {net.block}"
         + (f" + SE {net.se_ratio:g}" if net.se_ratio else "")
@@ -38,52 +40,80 @@ def show_model(net, title: str, with_layers: bool) -> str:
         zip(net.depths, net.widths, net.group_widths, net.bottleneck_ratios, net.strides), 1
     ):
         rows.append((f"s{i}", d, w, g, f"{b:g}", s))
-    lines += [_table(rows), ""]
-    lines.append(f"flops {cx['flops']:,}  params {cx['params']:,}  acts {cx['acts']:,}")
-    lines.append(
-        f"({cx['flops'] / 1e6:.1f} MF, {cx['params'] / 1e6:.2f} M params, {cx['acts'] / 1e6:.2f} M acts; model_id {net.model_id})"
-    )
+    lines += [_table(rows), "", *_totals(net, cx)]
     if with_layers:
-        rows = [
-            ("layer", "op", "in", "out", "k", "stride", "groups", "size", "flops", "params", "acts")
-        ]
-        for x in layers(net):
-            rows.append(
-                (
-                    x.name,
-                    x.op,
-                    x.w_in,
-                    x.w_out,
-                    x.k,
-                    x.stride,
-                    x.groups,
-                    f"{x.h_out}x{x.h_out}",
-                    f"{x.flops:,}",
-                    f"{x.params:,}",
-                    f"{x.acts:,}",
-                )
-            )
-        rows.append(
-            (
-                "total",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                f"{cx['flops']:,}",
-                f"{cx['params']:,}",
-                f"{cx['acts']:,}",
-            )
-        )
-        lines += ["", _table(rows, right_from=2)]
+        lines += ["", _layer_table(net, cx)]
     return "\n".join(lines)
 
 
+def _totals(net, cx: dict) -> list[str]:
+    return [
+        f"flops {cx['flops']:,}  params {cx['params']:,}  acts {cx['acts']:,}",
+        f"({cx['flops'] / 1e6:.1f} MF, {cx['params'] / 1e6:.2f} M params, {cx['acts'] / 1e6:.2f} M acts; model_id {net.model_id})",
+    ]
+
+
+def _show_effnet(net, title: str, cx: dict, with_layers: bool) -> str:
+    """Per-stage structure of an EfficientNet (MBConv stages), complexity, optional layers."""
+    lines = [
+        f"{title}: EfficientNet, stem 3x3 conv ({net.stem_width}), MBConv blocks + SE "
+        f"{net.se_ratio:g}, head conv {net.head_width}, {net.num_classes} classes at "
+        f"{net.resolution}x{net.resolution}"
+    ]
+    rows = [("stage", "depth", "width", "expansion", "kernel", "stride")]
+    for i, (d, w, e, k, s) in enumerate(
+        zip(net.depths, net.widths, net.exp_ratios, net.kernels, net.strides), 1
+    ):
+        rows.append((f"s{i}", d, w, f"{e:g}", f"{k}x{k}", s))
+    lines += [_table(rows), "", *_totals(net, cx)]
+    if with_layers:
+        lines += ["", _layer_table(net, cx)]
+    return "\n".join(lines)
+
+
+def _layer_table(net, cx: dict) -> str:
+    """Per-layer flops, params and acts, with the totals."""
+    from dsd.nets import layers
+
+    rows = [
+        ("layer", "op", "in", "out", "k", "stride", "groups", "size", "flops", "params", "acts")
+    ]
+    for x in layers(net):
+        rows.append(
+            (
+                x.name,
+                x.op,
+                x.w_in,
+                x.w_out,
+                x.k,
+                x.stride,
+                x.groups,
+                f"{x.h_out}x{x.h_out}",
+                f"{x.flops:,}",
+                f"{x.params:,}",
+                f"{x.acts:,}",
+            )
+        )
+    rows.append(
+        (
+            "total",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            f"{cx['flops']:,}",
+            f"{cx['params']:,}",
+            f"{cx['acts']:,}",
+        )
+    )
+    return _table(rows, right_from=2)
+
+
 def cmd_show(args: argparse.Namespace) -> int:
-    from dsd.nets import model_zoo, zoo_model
+    from dsd.nets import model_names, zoo_model
     from dsd.spaces import load_space
 
     network = {
@@ -91,7 +121,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         for k, v in (("resolution", args.resolution), ("num_classes", args.classes))
         if v is not None
     }
-    if args.name.lower() in {k.lower() for k in model_zoo()}:
+    if args.name.lower() in {k.lower() for k in model_names()}:
         net = zoo_model(args.name, **network)
         print(show_model(net, args.name, args.layers))
         return 0
@@ -101,7 +131,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         if args.name.endswith((".yaml", ".yml")) or "/" in args.name:
             raise
         raise DsdError(
-            f"{args.name!r} is neither a model of the zoo ({', '.join(model_zoo())}) nor a space ({e})"
+            f"{args.name!r} is neither a model of the zoo ({', '.join(model_names())}) nor a space ({e})"
         ) from None
     if args.layers:
         raise DsdError("--layers applies to a model, not to a space")
@@ -117,12 +147,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Show a model of the paper's zoo (per-stage depths, widths, group widths, b; flops, params, "
         "acts) or a design space (network fields, domains, distributions, constraints, size).",
         epilog="examples:\n  dsd show RegNetX-400MF\n  dsd show RegNetY-1.6GF --layers\n"
-        "  dsd show RegNetX-200MF --resolution 32 --classes 10\n  dsd show AnyNetXC\n  dsd show my_space.yaml",
+        "  dsd show RegNetX-200MF --resolution 32 --classes 10\n  dsd show ResNet-50\n"
+        "  dsd show EfficientNet-B0 --layers\n  dsd show AnyNetXC\n  dsd show my_space.yaml",
     )
     p.add_argument(
         "name",
         metavar="MODEL|SPACE",
-        help="a zoo model (RegNetX-400MF), a space name or a YAML file",
+        help="a zoo model (RegNetX-400MF, ResNet-50, ResNeXt-50, ResNet-56, EfficientNet-B0), "
+        "a space name or a YAML file",
     )
     p.add_argument(
         "--layers", action="store_true", help="per-layer table of flops, params and acts"

@@ -6,6 +6,9 @@
   :func:`model_zoo` / :func:`zoo_model`: the paper's RegNetX/RegNetY models by name.
 - :func:`complexity` (exact flops, params, acts; :func:`layers` lists them per layer) and its
   vectorised twin :func:`complexity_batch`.
+- :class:`EfficientNet` (MBConv blocks) and :func:`baseline_models`: the paper's baselines
+  (ResNet/ResNeXt-50/101/152 as AnyNets, CIFAR ResNet-56/110, EfficientNet-B0..B5), also by name
+  through :func:`zoo_model` (:func:`model_names` lists every name).
 - :func:`build_model`: the ``torch.nn.Module`` (torch is imported only when it is called).
 """
 
@@ -23,17 +26,37 @@ from dsd.nets.config import (
     adjust_compatibility,
     config_hash,
 )
-from dsd.nets.regnet import RegNetWidths, ZooEntry, model_zoo, regnet, regnet_widths, zoo_model
+from dsd.nets.efficientnet import EfficientNet, efficientnet_zoo
+from dsd.nets.regnet import (
+    RegNetWidths,
+    ZooEntry,
+    model_names,
+    model_zoo,
+    regnet,
+    regnet_widths,
+    zoo_model,
+)
 
 if TYPE_CHECKING:
     from torch import nn
 
 
-def build_model(net: AnyNet) -> nn.Module:
-    """The ``torch.nn.Module`` of ``net`` (see :mod:`dsd.nets.model`)."""
+def build_model(net: AnyNet | EfficientNet) -> nn.Module:
+    """The ``torch.nn.Module`` of ``net`` (see :mod:`dsd.nets.model`, :mod:`dsd.nets.effnet_model`)."""
+    if isinstance(net, EfficientNet):
+        from dsd.nets.effnet_model import EffNetModel
+
+        return EffNetModel(net)
     from dsd.nets.model import build_model as _build
 
     return _build(net)
+
+
+def baseline_models() -> dict[str, AnyNet | EfficientNet]:
+    """The paper's baselines by name (see :mod:`dsd.nets.baselines`)."""
+    from dsd.nets.baselines import baseline_models as _baselines
+
+    return _baselines()
 
 
 __all__ = [
@@ -42,15 +65,19 @@ __all__ = [
     "STAGE_FIELDS",
     "STEMS",
     "AnyNet",
+    "EfficientNet",
     "Layer",
     "RegNetWidths",
     "ZooEntry",
     "adjust_compatibility",
+    "baseline_models",
     "build_model",
     "complexity",
     "complexity_batch",
     "config_hash",
+    "efficientnet_zoo",
     "layers",
+    "model_names",
     "model_zoo",
     "regnet",
     "regnet_widths",

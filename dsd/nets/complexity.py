@@ -117,7 +117,16 @@ def _block(
 
 
 def layers(net: AnyNet) -> list[Layer]:
-    """Every counted layer of ``net`` in forward order, named like the built module's submodules."""
+    """Every counted layer of ``net`` in forward order, named like the built module's submodules.
+
+    ``net`` is an :class:`AnyNet` or a :class:`dsd.nets.efficientnet.EfficientNet`.
+    """
+    if not isinstance(net, AnyNet):
+        from dsd.nets.efficientnet import EfficientNet, effnet_layers
+
+        if isinstance(net, EfficientNet):
+            return effnet_layers(net)
+        raise TypeError(f"expected an AnyNet or an EfficientNet, got {type(net).__name__}")
     c = _Counter(net.resolution)
     _stem(c, net)
     w_in = net.stem_width
@@ -237,26 +246,3 @@ def complexity_batch(
     params += w_in * num_classes + num_classes
     acts += num_classes
     return {"flops": flops, "params": params, "acts": acts}
-
-
-def complexity_of_nets(nets: list[AnyNet]) -> dict[str, np.ndarray]:
-    """:func:`complexity_batch` over a list of nets that share network-level fields and stage count."""
-    first = nets[0]
-    arr = {
-        f: np.array([getattr(x, f) for x in nets])
-        for f in ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
-    }
-    return complexity_batch(
-        arr["depths"],
-        arr["widths"],
-        arr["group_widths"],
-        arr["bottleneck_ratios"],
-        arr["strides"],
-        stem=first.stem,
-        stem_width=first.stem_width,
-        block=first.block,
-        se_ratio=first.se_ratio,
-        head_width=first.head_width,
-        num_classes=first.num_classes,
-        resolution=first.resolution,
-    )

@@ -177,11 +177,29 @@ def model_zoo() -> dict[str, ZooEntry]:
     return zoo
 
 
-def zoo_model(name: str, **network_fields: Any) -> AnyNet:
-    """The AnyNet of a zoo model by name (case-insensitive), e.g. ``zoo_model('RegNetY-1.6GF')``."""
+def model_names() -> list[str]:
+    """Every model :func:`zoo_model` knows: the 24 RegNets, then the baselines
+    (:func:`dsd.nets.baselines.baseline_models`)."""
+    from dsd.nets.baselines import baseline_models
+
+    return [*model_zoo(), *baseline_models()]
+
+
+def zoo_model(name: str, **network_fields: Any):
+    """The config of a model by name (case-insensitive), e.g. ``zoo_model('RegNetY-1.6GF')``.
+
+    RegNets and ResNe(X)ts give an :class:`AnyNet`, ``EfficientNet-B0..B5`` an
+    :class:`dsd.nets.efficientnet.EfficientNet`; ``network_fields`` (``resolution``,
+    ``num_classes``, ...) override the model's own.
+    """
+    from dsd.nets.baselines import baseline_models
+
     zoo = model_zoo()
-    by_lower = {k.lower(): v for k, v in zoo.items()}
-    entry = by_lower.get(name.lower())
-    if entry is None:
-        raise DsdError(f"unknown model {name!r} (known: {', '.join(zoo)})")
-    return entry.net(**network_fields)
+    entry = {k.lower(): v for k, v in zoo.items()}.get(name.lower())
+    if entry is not None:
+        return entry.net(**network_fields)
+    base = baseline_models()
+    net = {k.lower(): v for k, v in base.items()}.get(name.lower())
+    if net is None:
+        raise DsdError(f"unknown model {name!r} (known: {', '.join([*zoo, *base])})")
+    return net.replace(**network_fields) if network_fields else net

@@ -18,9 +18,15 @@ A space file is a mapping::
       shared: [bottleneck_ratio]   # one value for every stage
       non_decreasing: [width]      # w_{i+1} >= w_i
       num_stages: [4, 4]           # regnet only: keep settings with this many stages
+      non_increasing: [depth]      # x_{i+1} <= x_i (keeps the parent's draws that satisfy it)
+      ranges:                      # bounds on quantities of the drawn design (null: open side)
+        d: [null, 20]              # total depth; see dsd.spaces.derived for every quantity
+        w1: [16, null]
 
 A child deep-merges over its parent: ``network`` keys and ``params`` entries replace the
-parent's, the ``shared`` and ``non_decreasing`` lists add to them. Every problem is a
+parent's, the ``shared``, ``non_decreasing`` and ``non_increasing`` lists add to them, and
+``ranges`` on the same quantity intersect.
+Every problem is a
 :class:`~dsd.errors.SpaceError` naming the file, the key and what is allowed.
 """
 
@@ -34,6 +40,7 @@ import yaml
 
 from dsd.errors import SpaceError
 from dsd.nets.config import BLOCKS, STEMS
+from dsd.spaces import derived
 
 TOP_KEYS = (
     "name",
@@ -53,7 +60,7 @@ PARAMS = {
     "regnet": ("depth", "w0", "wa", "wm", "bottleneck_ratio", "group_width"),
 }
 PARAM_KEYS = ("values", "low", "high", "q", "dist")
-CONSTRAINT_KEYS = ("shared", "non_decreasing", "num_stages")
+CONSTRAINT_KEYS = ("shared", "non_decreasing", "num_stages", "non_increasing", "ranges")
 STAGE_PARAMS = ("depth", "width", "bottleneck_ratio", "group_width")
 NETWORK_TYPES = {
     "stem": str,
@@ -163,11 +170,13 @@ def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
             merged = dict(out[k])
             for ck, cv in v.items():
                 if (
-                    ck in ("shared", "non_decreasing")
+                    ck in ("shared", "non_decreasing", "non_increasing")
                     and isinstance(cv, list)
                     and isinstance(merged.get(ck), list)
                 ):
                     merged[ck] = [*merged[ck], *[x for x in cv if x not in merged[ck]]]
+                elif ck == "ranges" and isinstance(cv, dict) and isinstance(merged.get(ck), dict):
+                    merged[ck] = derived.merge_ranges(merged[ck], cv)
                 else:
                     merged[ck] = cv
             out[k] = merged
@@ -266,7 +275,7 @@ def check_param(path: Path, name: str, spec: Any) -> dict[str, Any]:
     return {"low": low, "high": high, "q": q, "dist": dist}
 
 
-def check_constraints(path: Path, kind: str, c: Any) -> dict[str, Any]:
+def check_constraints(path: Path, kind: str, c: Any, stages: int = 4) -> dict[str, Any]:
     """Validate the ``constraints`` mapping."""
     if c is None:
         return {}
@@ -311,4 +320,5 @@ def check_constraints(path: Path, kind: str, c: Any) -> dict[str, Any]:
         raise SpaceError(
             f"{path}: constraints: {sorted(both)[0]!r} is both shared and non_decreasing"
         )
+    derived.check(path, kind, stages, c)
     return c

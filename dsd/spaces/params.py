@@ -21,8 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DISTRIBUTIONS = ("uniform", "log_uniform")
-
 
 @dataclass(frozen=True)
 class Param:

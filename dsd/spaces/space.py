@@ -26,7 +26,7 @@ from dsd.nets.complexity import complexity_batch
 from dsd.nets.config import NET_FIELDS, adjust_compatibility, config_hash
 from dsd.nets.regnet import quantized_linear
 from dsd.schema import BUILT_COLUMNS, DESIGN_COLUMNS, SCHEMA_VERSION, regime_json
-from dsd.spaces import loader
+from dsd.spaces import derived, loader
 from dsd.spaces.params import Param
 
 DEFAULT_NETWORK = {
@@ -74,6 +74,8 @@ class Space:
     paper_size: float | None = None
     source: str = ""
     added: str = ""
+    non_increasing: tuple[str, ...] = ()
+    ranges: derived.Ranges = ()  # bounds on derived quantities, see dsd.spaces.derived
 
     # --- size ---------------------------------------------------------------------------------
 
@@ -91,6 +93,8 @@ class Space:
         same network, so this over-counts distinct networks; the paper does not say how its
         3.0e8 is counted.
         """
+        if self.ranges or self.non_increasing:
+            return derived.count(self)
         counts = {k: p.count() for k, p in self.parameters.items()}
         if self.kind == "regnet":
             return math.prod(counts.values())
@@ -168,6 +172,7 @@ class Space:
             mask = np.ones(len(cand["depths"]), dtype=bool)
             for k, (lo, hi) in ranges.items():
                 mask &= (cx[k] >= lo) & (cx[k] <= hi)
+            mask &= derived.mask(space, cand)
             in_range += int(mask.sum())
             sel = {k: v[mask] for k, v in {**cand, **cx}.items()}
             take = _new_rows(sel, keys, n - kept)
@@ -357,7 +362,10 @@ class Space:
             cons = [f"shared {x}" for x in self.shared] + [
                 f"non-decreasing {x}" for x in self.non_decreasing
             ]
+            cons += [f"non-increasing {x}" for x in self.non_increasing]
             lines.append(f"  constraints: {', '.join(cons) or 'none'}")
+        if self.ranges:
+            lines.append(f"  ranges: {derived.describe(self.ranges)}")
         paper = f" (paper: {self.paper_size:.1e})" if self.paper_size else ""
         lines.append(
             f"  size: {self.size:,} = {self.size:.2e}{paper}; degrees of freedom: {self.degrees_of_freedom}"
@@ -521,7 +529,7 @@ def load_space(ref: str | os.PathLike) -> Space:
             )
         if parameters["wm"].grid()[0] <= 1:
             raise SpaceError(f"{path}: params.wm: must be > 1")
-    cons = loader.check_constraints(path, kind, merged.get("constraints"))
+    cons = loader.check_constraints(path, kind, merged.get("constraints"), stages)
     num_stages = tuple(cons.get("num_stages", [4, 4]))
     paper = own.get("paper_size")
     if paper is not None and not isinstance(paper, (int, float)):
@@ -542,11 +550,15 @@ def load_space(ref: str | os.PathLike) -> Space:
         shared=tuple(cons.get("shared", ())),
         non_decreasing=tuple(cons.get("non_decreasing", ())),
         num_stages=num_stages,  # type: ignore[arg-type]
+        non_increasing=tuple(cons.get("non_increasing", ())),
+        ranges=derived.as_tuple(cons.get("ranges")),
         description=desc,
         parent=parent,
         paper_size=float(paper) if paper is not None else None,
         source=str(path),
     )
+    if (space.ranges or space.non_increasing) and space.size == 0:
+        raise SpaceError(f"{path}: constraints: no configuration satisfies them all")
     return dataclasses.replace(space, added=_added(space, chain))
 
 
@@ -563,6 +575,8 @@ def _added(space: Space, chain) -> str:
     for k, v in space.network.items():
         if parent.network.get(k) != v:
             out.append(f"{k}={v}")
+    out += [f"non-increasing {x}" for x in space.non_increasing if x not in parent.non_increasing]
+    out += [derived.describe((r,)) for r in space.ranges if r not in parent.ranges]
     if space.num_stages != parent.num_stages:
         out.append(f"num_stages {list(space.num_stages)}")
     return "; ".join(out) or "none"

@@ -1,0 +1,228 @@
+"""Runtime against complexity, and the paper's comparison of named models (DDS §5).
+
+- :func:`runtime_correlations`: how well flops, activations and params predict a measured time
+  (Pearson r of time against each, and Spearman's rho), over a timed population;
+- :func:`published_figures`: the published ImageNet figures of the RegNets and the baselines
+  (V100 times, top-1 error), shipped as ``dsd/analysis/data/published.csv`` with its source;
+- :func:`compare_models`: those figures beside the times measured here, per image;
+- :func:`effnet_ratios`: EfficientNet-Bk against its flops-matched RegNetY, time ratios published
+  (V100) and measured here;
+- :func:`plot_runtime`: runtime against flops and against activations, r in each panel;
+- :func:`plot_comparison`: published top-1 error against flops and against the time measured here;
+- :func:`report_sections`: the report's runtime section when a table carries timing columns.
+
+The paper's claim: activations predict GPU runtime better than flops.
+"""
+
+from __future__ import annotations
+
+import html
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from dsd.errors import DsdError
+
+#: Time columns written by ``dsd time`` (per image, milliseconds).
+TIME_COLUMNS = ("infer_ms_per_image", "train_ms_per_image")
+#: Each EfficientNet and the largest RegNetY with no more published flops (the paper's pairs).
+MATCHED_PAIRS = (
+    ("EfficientNet-B0", "RegNetY-400MF"),
+    ("EfficientNet-B1", "RegNetY-600MF"),
+    ("EfficientNet-B2", "RegNetY-800MF"),
+    ("EfficientNet-B3", "RegNetY-1.6GF"),
+    ("EfficientNet-B4", "RegNetY-4.0GF"),
+    ("EfficientNet-B5", "RegNetY-8.0GF"),
+)
+
+
+def published_figures() -> pd.DataFrame:
+    """The published figures, one row per model (see the file's header for units and source).
+
+    Adds ``infer_ms_per_image`` (``infer_ms / batch``: batches differ between rows, so compare
+    per image).
+    """
+    text = resources.files("dsd.analysis").joinpath("data/published.csv")
+    with text.open("r", encoding="utf-8") as f:
+        df = pd.read_csv(f, comment="#")
+    df["infer_ms_per_image"] = df["infer_ms"] / df["batch"]
+    return df
+
+
+def runtime_correlations(
+    df: pd.DataFrame, time: str = "infer_ms_per_image", metrics=("flops", "acts", "params")
+) -> pd.DataFrame:
+    """Pearson r and Spearman rho of ``time`` against each complexity metric, best first.
+
+    One row per metric: ``metric``, ``pearson_r``, ``spearman_rho``, ``n``. Rows with a missing
+    time or metric are left out.
+    """
+    if time not in df.columns:
+        raise DsdError(f"no column {time!r}: time the models first (dsd time ... -o times.csv)")
+    rows = []
+    for m in metrics:
+        if m not in df.columns:
+            continue
+        sub = df[[m, time]].apply(pd.to_numeric, errors="coerce").dropna()
+        if len(sub) < 3:
+            raise DsdError(f"{len(sub)} timed model(s) with {m}: need at least 3 to correlate")
+        rows.append(
+            {
+                "metric": m,
+                "pearson_r": float(stats.pearsonr(sub[m], sub[time])[0]),
+                "spearman_rho": float(stats.spearmanr(sub[m], sub[time])[0]),
+                "n": len(sub),
+            }
+        )
+    if not rows:
+        raise DsdError(f"none of {', '.join(metrics)} is a column of the timed table")
+    return pd.DataFrame(rows).sort_values("pearson_r", ascending=False, ignore_index=True)
+
+
+def _measured_by_model(times: pd.DataFrame) -> pd.DataFrame:
+    if "model" not in times.columns:
+        raise DsdError(
+            "the timing table has no 'model' column: time models by name (dsd time NAME)"
+        )
+    cols = [c for c in TIME_COLUMNS if c in times.columns]
+    return times.dropna(subset=["model"]).groupby("model", sort=False)[cols].median()
+
+
+def compare_models(times: pd.DataFrame) -> pd.DataFrame:
+    """Published figures beside the times measured here, for the named models of ``times``.
+
+    Columns: ``model``, ``flops_b``, ``acts_m``, ``top1_err`` (published), ``v100_infer_ms_per_image``
+    and ``v100_train_hr`` (published), and the measured ``infer_ms_per_image`` and
+    ``train_ms_per_image``.
+    """
+    pub = published_figures().rename(
+        columns={"infer_ms_per_image": "v100_infer_ms_per_image", "train_hr": "v100_train_hr"}
+    )
+    mine = _measured_by_model(times)
+    out = pub.merge(mine, left_on="model", right_index=True, how="inner")
+    cols = ["model", "flops_b", "acts_m", "top1_err", "v100_infer_ms_per_image", "v100_train_hr"]
+    return out[cols + list(mine.columns)].reset_index(drop=True)
+
+
+def effnet_ratios(times: pd.DataFrame | None = None) -> pd.DataFrame:
+    """EfficientNet-Bk / RegNetY time ratios at matched flops (:data:`MATCHED_PAIRS`).
+
+    Published (V100): inference per image and 100-epoch training time; with ``times``, also the
+    measured inference and training-step ratios (pairs not both timed are NaN).
+    """
+    pub = published_figures().set_index("model")
+    mine = _measured_by_model(times) if times is not None else pd.DataFrame()
+    rows = []
+    for eff, reg in MATCHED_PAIRS:
+        row = {
+            "efficientnet": eff,
+            "regnety": reg,
+            "flops_b": f"{pub.at[eff, 'flops_b']:g} / {pub.at[reg, 'flops_b']:g}",
+            "top1_err": f"{pub.at[eff, 'top1_err']:g} / {pub.at[reg, 'top1_err']:g}",
+            "v100_infer_ratio": pub.at[eff, "infer_ms_per_image"]
+            / pub.at[reg, "infer_ms_per_image"],
+            "v100_train_ratio": pub.at[eff, "train_hr"] / pub.at[reg, "train_hr"],
+        }
+        for col, key in (("infer_ms_per_image", "infer"), ("train_ms_per_image", "train")):
+            both = eff in mine.index and reg in mine.index and col in mine.columns
+            row[f"measured_{key}_ratio"] = (
+                mine.at[eff, col] / mine.at[reg, col] if both else float("nan")
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_runtime(df: pd.DataFrame, time: str = "infer_ms_per_image"):
+    """Two panels: ``time`` against flops and against acts (those present), each titled with
+    Pearson r."""
+    from matplotlib.figure import Figure
+
+    corr = runtime_correlations(df, time, metrics=("flops", "acts")).set_index("metric")
+    metrics = [m for m in ("flops", "acts") if m in corr.index]
+    labels = {"flops": "flops (M)", "acts": "activations (M)"}
+    fig = Figure(figsize=(4.5 * len(metrics), 3.6))
+    axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
+    for ax, m in zip(axes, metrics):
+        label = labels[m]
+        ax.scatter(df[m] / 1e6, df[time], s=12, alpha=0.7)
+        if "model" in df.columns:
+            for _, r in df.dropna(subset=["model"]).iterrows():
+                ax.annotate(str(r["model"]), (r[m] / 1e6, r[time]), fontsize=6, alpha=0.8)
+        ax.set_xlabel(label)
+        ax.set_title(f"r = {corr.at[m, 'pearson_r']:.3f} (n = {corr.at[m, 'n']})")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(time.replace("_", " "))
+    fig.tight_layout()
+    return fig
+
+
+def plot_comparison(times: pd.DataFrame, time: str = "infer_ms_per_image"):
+    """Two panels for the named models of ``times``: published top-1 error against published
+    flops, and against ``time`` measured here; one colour per family (RegNetX/Y, ResNe(X)t,
+    EfficientNet)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    cmp = compare_models(times)
+    if cmp.empty:
+        raise DsdError("no timed model has published figures (time them by name: dsd time NAME)")
+    fig = Figure(figsize=(9, 3.8))
+    axes = fig.subplots(1, 2, sharey=True)
+    family = cmp["model"].str.extract(r"^(RegNetX|RegNetY|ResNeXt|ResNet|EfficientNet)")[0]
+    for ax, x, label in zip(
+        axes, ("flops_b", time), ("published flops (B)", f"{time.replace('_', ' ')} (here)")
+    ):
+        for fam, sub in cmp.groupby(family, sort=True):
+            ax.plot(sub[x], sub["top1_err"], "o-", ms=4, label=fam)
+            for _, r in sub.iterrows():
+                ax.annotate(r["model"].split("-", 1)[1], (r[x], r["top1_err"]), fontsize=6)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.tick_params(axis="x", which="minor", labelsize=6)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("published top-1 error (%)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def has_timing(df: pd.DataFrame) -> bool:
+    """Whether ``df`` carries the timing columns of ``dsd time`` with some values."""
+    return "infer_ms_per_image" in df.columns and bool(
+        np.isfinite(pd.to_numeric(df["infer_ms_per_image"], errors="coerce")).sum() >= 3
+    )
+
+
+def report_sections(df: pd.DataFrame) -> list[str]:
+    """The report's runtime section (HTML) for a table with timing columns; [] without them."""
+    if not has_timing(df) or not {"flops", "acts"} & set(df.columns):
+        return []
+    from dsd.analysis.report import _note, _section, figure_html, table_html
+
+    parts = []
+    for t in TIME_COLUMNS:
+        if t in df.columns and pd.to_numeric(df[t], errors="coerce").notna().sum() >= 3:
+            parts.append(f"<h3>{html.escape(t)}</h3>")
+            parts.append(table_html(runtime_correlations(df, t), "{:.3f}"))
+    parts.append(figure_html(plot_runtime(df), "runtime against flops and activations"))
+    if "model" in df.columns and not (cmp := compare_models(df)).empty:
+        parts.append("<h3>Named models: published figures and times measured here</h3>")
+        parts.append(table_html(cmp, "{:.3f}"))
+        ratios = effnet_ratios(df).dropna(subset=["measured_infer_ratio"])
+        if not ratios.empty:
+            parts.append("<h3>EfficientNet / RegNetY time ratios at matched flops</h3>")
+            parts.append(table_html(ratios, "{:.2f}"))
+    device = ", ".join(
+        sorted({str(d) for d in df.get("time_device", pd.Series(dtype=str)).dropna()})
+    )
+    parts.append(
+        _note(
+            f"Measured on {html.escape(device or 'an unknown device')}. The paper's claim: "
+            "activations predict GPU runtime better than flops."
+        )
+    )
+    return [_section("Runtime against complexity", *parts)]

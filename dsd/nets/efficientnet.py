@@ -1,0 +1,204 @@
+"""EfficientNet: a network family of MBConv blocks, as a frozen, validated config.
+
+The paper (DDS §5) compares RegNet with EfficientNet (Tan & Le, 2019) as the reference
+implementation trains it. An :class:`EfficientNet` is a stem (3x3 conv stride 2, BN, SiLU), stages
+of MBConv blocks with per-stage depth, width, expansion ratio, kernel and stride, and a head (1x1
+conv, BN, SiLU, global average pool, dropout, fully connected layer).
+
+MBConv(``w_in -> w_out``, expansion ``e``, kernel ``k``, stride ``s``): a 1x1 expansion conv to
+``w_exp = int(w_in * e)`` (absent when ``w_exp == w_in``), a depthwise ``k x k`` conv of stride
+``s``, squeeze-and-excitation on ``w_exp`` with hidden width ``int(w_in * se_ratio)``, a linear
+1x1 projection to ``w_out``, and an identity skip (with drop-connect in training) when ``s == 1``
+and ``w_in == w_out``.
+
+:func:`layers` counts it in the conventions of :mod:`dsd.nets.complexity` (exact flops, params,
+acts), layer by layer with the names of the modules :func:`dsd.nets.build_model` builds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dsd.errors import DsdError
+from dsd.nets.complexity import Layer, _Counter
+from dsd.nets.config import _per_stage
+
+#: The per-stage fields of an EfficientNet, in order.
+EFFNET_STAGE_FIELDS = ("depths", "widths", "exp_ratios", "kernels", "strides")
+#: The network-level fields of an EfficientNet.
+EFFNET_NET_FIELDS = (
+    "stem_width",
+    "head_width",
+    "se_ratio",
+    "dropout",
+    "drop_connect",
+    "num_classes",
+    "resolution",
+)
+
+
+@dataclass(frozen=True)
+class EfficientNet:
+    """An EfficientNet: stem width, per-stage (depth, width, expansion, kernel, stride), head width.
+
+    Per-stage fields accept a list or a scalar (the same for every stage). ``se_ratio`` sizes the
+    SE hidden width from the block *input* width; ``dropout`` (before the classifier) and
+    ``drop_connect`` (on the residual branch) act only in training and cost nothing.
+    """
+
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    exp_ratios: tuple[float, ...] | float = 6.0
+    kernels: tuple[int, ...] | int = 3
+    strides: tuple[int, ...] | int = 1
+    stem_width: int = 32
+    head_width: int = 1280
+    se_ratio: float = 0.25
+    dropout: float = 0.2
+    drop_connect: float = 0.2
+    num_classes: int = 1000
+    resolution: int = 224
+
+    #: The name of the family (also a column of timing tables).
+    family = "efficientnet"
+
+    def __post_init__(self) -> None:
+        depths = _per_stage("depths", self.depths, None, int)
+        n = len(depths)
+        if n < 1:
+            raise DsdError("EfficientNet.depths: at least one stage is needed")
+        widths = _per_stage("widths", self.widths, n, int)
+        exps = _per_stage("exp_ratios", self.exp_ratios, n, float)
+        kernels = _per_stage("kernels", self.kernels, n, int)
+        strides = _per_stage("strides", self.strides, n, int)
+        for name, vals in (("depths", depths), ("widths", widths), ("strides", strides)):
+            if any(v < 1 for v in vals):
+                raise DsdError(f"EfficientNet.{name}: every value must be >= 1, got {list(vals)}")
+        if any(k < 1 or k % 2 == 0 for k in kernels):
+            raise DsdError(f"EfficientNet.kernels: every kernel must be odd, got {list(kernels)}")
+        if any(not (e >= 1 and math.isfinite(e)) for e in exps):
+            raise DsdError(f"EfficientNet.exp_ratios: every ratio must be >= 1, got {list(exps)}")
+        for name in ("stem_width", "head_width", "num_classes", "resolution"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise DsdError(f"EfficientNet.{name}: must be a positive integer, got {v!r}")
+        for name, hi in (("se_ratio", math.inf), ("dropout", 1.0), ("drop_connect", 1.0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < hi:
+                raise DsdError(f"EfficientNet.{name}: must be a number in [0, {hi}), got {v!r}")
+            object.__setattr__(self, name, float(v))
+        set_ = object.__setattr__
+        set_(self, "depths", depths)
+        set_(self, "widths", widths)
+        set_(self, "exp_ratios", exps)
+        set_(self, "kernels", kernels)
+        set_(self, "strides", strides)
+
+    @property
+    def num_stages(self) -> int:
+        """Number of stages of the body."""
+        return len(self.depths)
+
+    @property
+    def depth(self) -> int:
+        """Total number of blocks."""
+        return sum(self.depths)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict (lists for per-stage fields), with ``family``."""
+        d = dataclasses.asdict(self)
+        for k in EFFNET_STAGE_FIELDS:
+            d[k] = list(d[k])
+        return {"family": self.family, **d}
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> EfficientNet:
+        """Build from any mapping with the EfficientNet fields (extra keys ignored)."""
+        missing = [k for k in ("depths", "widths") if k not in row]
+        if missing:
+            raise DsdError(f"cannot build an EfficientNet: missing {', '.join(missing)}")
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls) if f.name in row})
+
+    def replace(self, **changes: Any) -> EfficientNet:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def model_id(self) -> str:
+        """A stable 16-hex-character hash of the configuration (family included)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def mbconv_widths(w_in: int, exp_ratio: float, se_ratio: float) -> tuple[int, int]:
+    """``(w_exp, w_se)`` of an MBConv block: expanded width and SE hidden width, as the reference."""
+    return int(w_in * exp_ratio), int(w_in * se_ratio)
+
+
+def effnet_layers(net: EfficientNet) -> list[Layer]:
+    """Every counted layer of ``net`` in forward order, named like the built module's submodules."""
+    c = _Counter(net.resolution)
+    c.h = c.conv("stem.conv", 3, net.stem_width, 3, 2)
+    c.bn("stem.bn", net.stem_width)
+    w_in = net.stem_width
+    stages = zip(net.depths, net.widths, net.exp_ratios, net.kernels, net.strides)
+    for i, (d, w, e, k, s) in enumerate(stages, start=1):
+        for j in range(1, d + 1):
+            p, stride = f"s{i}.b{j}", s if j == 1 else 1
+            w_exp, w_se = mbconv_widths(w_in, e, net.se_ratio)
+            if w_exp != w_in:
+                c.conv(f"{p}.exp", w_in, w_exp, 1)
+                c.bn(f"{p}.exp_bn", w_exp)
+            c.h = c.conv(f"{p}.dwise", w_exp, w_exp, k, stride, groups=w_exp)
+            c.bn(f"{p}.dwise_bn", w_exp)
+            if w_se:
+                c.conv(f"{p}.se.reduce", w_exp, w_se, 1, bias=True, h=1)
+                c.conv(f"{p}.se.expand", w_se, w_exp, 1, bias=True, h=1)
+            c.conv(f"{p}.lin_proj", w_exp, w, 1)
+            c.bn(f"{p}.lin_proj_bn", w)
+            w_in = w
+    c.conv("head.conv", w_in, net.head_width, 1)
+    c.bn("head.bn", net.head_width)
+    c.linear("head.fc", net.head_width, net.num_classes)
+    return c.layers
+
+
+# EfficientNet-B0..B5 as the reference trains them:
+# name: (stem_w, depths, widths, head_w, resolution, dropout).
+_STRIDES = (1, 2, 2, 2, 1, 2, 1)
+_EXP_RATIOS = (1, 6, 6, 6, 6, 6, 6)
+_KERNELS = (3, 3, 5, 3, 5, 5, 3)
+_ZOO = {
+    "B0": (32, (1, 2, 2, 3, 3, 4, 1), (16, 24, 40, 80, 112, 192, 320), 1280, 224, 0.2),
+    "B1": (32, (2, 3, 3, 4, 4, 5, 2), (16, 24, 40, 80, 112, 192, 320), 1280, 240, 0.2),
+    "B2": (32, (2, 3, 3, 4, 4, 5, 2), (16, 24, 48, 88, 120, 208, 352), 1408, 260, 0.3),
+    "B3": (40, (2, 3, 3, 5, 5, 6, 2), (24, 32, 48, 96, 136, 232, 384), 1536, 300, 0.3),
+    "B4": (48, (2, 4, 4, 6, 6, 8, 2), (24, 32, 56, 112, 160, 272, 448), 1792, 380, 0.4),
+    "B5": (48, (3, 5, 5, 7, 7, 9, 3), (24, 40, 64, 128, 176, 304, 512), 2048, 456, 0.4),
+}
+
+
+def efficientnet_zoo() -> dict[str, EfficientNet]:
+    """EfficientNet-B0..B5 by name, each at its own resolution (B0 224 ... B5 456)."""
+    return {
+        f"EfficientNet-{size}": EfficientNet(
+            depths=d,
+            widths=w,
+            exp_ratios=_EXP_RATIOS,
+            kernels=_KERNELS,
+            strides=_STRIDES,
+            stem_width=stem_w,
+            head_width=head_w,
+            se_ratio=0.25,
+            dropout=dropout,
+            drop_connect=0.2,
+            resolution=res,
+        )
+        for size, (stem_w, d, w, head_w, res, dropout) in _ZOO.items()
+    }

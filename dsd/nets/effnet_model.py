@@ -1,0 +1,151 @@
+"""The torch.nn.Module of an EfficientNet.
+
+Stem (``conv``, ``bn``), stages ``s1..s7`` of :class:`MBConv` blocks (``exp``, ``dwise``, ``se``,
+``lin_proj``), head (``conv``, ``bn``, ``fc``); submodule names match
+:func:`dsd.nets.efficientnet.effnet_layers`, which counts each of them. Activations are SiLU;
+initialisation is the AnyNet one (:func:`dsd.nets.model.init_weights`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from dsd.nets.efficientnet import EfficientNet, mbconv_widths
+from dsd.nets.model import init_weights
+
+
+def _conv(w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(w_in, w_out, k, stride=stride, padding=(k - 1) // 2, groups=groups, bias=False)
+
+
+def drop_connect(x: torch.Tensor, rate: float) -> torch.Tensor:
+    """Zero whole samples of a residual branch with probability ``rate``, rescale the rest."""
+    keep = 1.0 - rate
+    mask = torch.empty((x.shape[0], 1, 1, 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
+    return x * (mask / keep)
+
+
+class SiLUSE(nn.Module):
+    """Squeeze-and-excitation: global pool, 1x1 reduce + SiLU, 1x1 expand + sigmoid, rescale."""
+
+    def __init__(self, w: int, w_se: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(w, w_se, 1, bias=True)
+        self.expand = nn.Conv2d(w_se, w, 1, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean((2, 3), keepdim=True)
+        return x * torch.sigmoid(self.expand(nn.functional.silu(self.reduce(s))))
+
+
+class MBConv(nn.Module):
+    """Mobile inverted bottleneck: expand 1x1, depthwise kxk (strided), SE, linear 1x1, skip."""
+
+    def __init__(
+        self,
+        w_in: int,
+        w_out: int,
+        exp_ratio: float,
+        k: int,
+        stride: int,
+        se_ratio: float,
+        drop_connect: float,
+    ) -> None:
+        super().__init__()
+        w_exp, w_se = mbconv_widths(w_in, exp_ratio, se_ratio)
+        if w_exp != w_in:
+            self.exp = _conv(w_in, w_exp, 1)
+            self.exp_bn = nn.BatchNorm2d(w_exp)
+        else:
+            self.exp = None
+        self.dwise = _conv(w_exp, w_exp, k, stride, groups=w_exp)
+        self.dwise_bn = nn.BatchNorm2d(w_exp)
+        self.se = SiLUSE(w_exp, w_se) if w_se else None
+        self.lin_proj = _conv(w_exp, w_out, 1)
+        self.lin_proj_bn = nn.BatchNorm2d(w_out)
+        self.has_skip = stride == 1 and w_in == w_out
+        self.drop_connect = drop_connect
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = x
+        if self.exp is not None:
+            f = nn.functional.silu(self.exp_bn(self.exp(f)))
+        f = nn.functional.silu(self.dwise_bn(self.dwise(f)))
+        if self.se is not None:
+            f = self.se(f)
+        f = self.lin_proj_bn(self.lin_proj(f))
+        if self.has_skip:
+            if self.training and self.drop_connect > 0:
+                f = drop_connect(f, self.drop_connect)
+            f = f + x
+        return f
+
+
+class EffStem(nn.Module):
+    """3x3 conv stride 2, BN, SiLU."""
+
+    def __init__(self, w_out: int) -> None:
+        super().__init__()
+        self.conv = _conv(3, w_out, 3, 2)
+        self.bn = nn.BatchNorm2d(w_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.silu(self.bn(self.conv(x)))
+
+
+class EffHead(nn.Module):
+    """1x1 conv, BN, SiLU, global average pool, dropout, fully connected layer (with bias)."""
+
+    def __init__(self, w_in: int, head_width: int, num_classes: int, dropout: float) -> None:
+        super().__init__()
+        self.conv = _conv(w_in, head_width, 1)
+        self.bn = nn.BatchNorm2d(head_width)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.fc = nn.Linear(head_width, num_classes, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.silu(self.bn(self.conv(x))).mean((2, 3))
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return self.fc(x)
+
+
+class EffNetModel(nn.Module):
+    """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the EfficientNet built."""
+
+    def __init__(self, net: EfficientNet) -> None:
+        super().__init__()
+        if not isinstance(net, EfficientNet):
+            raise TypeError(f"EffNetModel expects an EfficientNet, got {type(net).__name__}")
+        self.config = net
+        self.stem = EffStem(net.stem_width)
+        w_in = net.stem_width
+        stages = zip(net.depths, net.widths, net.exp_ratios, net.kernels, net.strides)
+        for i, (d, w, e, k, s) in enumerate(stages, start=1):
+            blocks = [
+                (
+                    f"b{j}",
+                    MBConv(
+                        w_in if j == 1 else w,
+                        w,
+                        e,
+                        k,
+                        s if j == 1 else 1,
+                        net.se_ratio,
+                        net.drop_connect,
+                    ),
+                )
+                for j in range(1, d + 1)
+            ]
+            self.add_module(f"s{i}", nn.Sequential(OrderedDict(blocks)))
+            w_in = w
+        self.head = EffHead(w_in, net.head_width, net.num_classes, net.dropout)
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for module in self.children():
+            x = module(x)
+        return x
