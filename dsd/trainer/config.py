@@ -110,7 +110,7 @@ class TrainConfig:
                 )
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 2, f"batch size must be >= 2, got {self.batch_size}")
-        _check(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
+        _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
         _check(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
         _check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         _check(0 <= self.warmup_epochs <= self.epochs, "warm-up epochs must be in [0, epochs]")
