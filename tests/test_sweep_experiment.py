@@ -54,7 +54,10 @@ def test_the_paper_setup_is_500_models_per_space_in_360_400mf_for_10_epochs():
             r"exp.yaml: recipe: unknown key 'lrr' \(allowed: batch_size, lr,",
         ),
         ({"recipe": {"epochs": 3}}, r"exp.yaml: recipe: unknown key 'epochs'"),
-        ({"recipe": {"batch_size": 1.5}}, r"exp.yaml: recipe.batch_size: expected int, got float"),
+        (
+            {"recipe": {"batch_size": 1.5}},
+            r"exp.yaml: recipe.batch_size: expected int or null, got float",
+        ),
         ({"recipe": {"nesterov": "yes"}}, r"exp.yaml: recipe.nesterov: expected bool, got str"),
         ({"executor": {"kind": "k8s"}}, r"exp.yaml: executor: unknown executor 'k8s' \(use one of"),
         (
@@ -98,6 +101,15 @@ def test_cli_reports_a_bad_experiment_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown key 'colour'" in err
     assert not (tmp_path / "run").exists()  # nothing started
+
+
+def test_cli_models_per_gpu_outside_the_local_executor_is_one_line(tmp_path, capsys):
+    path = _write(tmp_path, GOOD)
+    argv = ["run", str(path), "-o", str(tmp_path / "run"), "--executor", "slurm"]
+    assert main([*argv, "--models-per-gpu", "4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "models_per_gpu is for the local executor" in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_cli_reports_a_missing_file(tmp_path, capsys):

@@ -7,9 +7,11 @@ import os
 import time
 
 import pandas as pd
+import pytest
 
+from dsd.errors import DsdError
 from dsd.sweep.driver import run_samples
-from dsd.sweep.exec_local import LocalExecutor
+from dsd.sweep.exec_local import LocalExecutor, gpu_worker_envs
 from dsd.sweep.executors import ExecutorSettings
 from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
 from dsd.sweep.store import Owner, RunLock, RunStore
@@ -88,6 +90,44 @@ def test_local_workers_are_pinned_one_per_gpu(tmp_path, monkeypatch):
     ex.close()
     df = pd.read_parquet(summary.results)
     assert set(df["worker_gpus"]) == {"2", "5"}  # each model saw exactly one GPU
+
+
+def test_several_models_share_each_gpu_in_their_own_processes(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    ex = LocalExecutor(ExecutorSettings(models_per_gpu=3))
+    assert ex.slots == 6
+    summary = run_samples(
+        fake_samples(6),
+        tmp_path / "run",
+        FakeConfig(seconds=0.5),
+        work=fake_train,
+        progress=False,
+        executor=ex,
+    )
+    ex.close()
+    df = pd.read_parquet(summary.results)
+    assert len(df) == 12 and set(df["status"]) == {"ok"}
+    pids = df.groupby("worker_gpus")["worker_pid"].nunique()
+    assert pids.to_dict() == {"2": 3, "5": 3}  # three processes on each GPU, none on two
+    assert not set(df[df.worker_gpus == "2"].worker_pid) & set(df[df.worker_gpus == "5"].worker_pid)
+    assert set(df["worker_gpu_memory"]) == {"0.3000"}  # 0.9 of each GPU, split three ways
+
+
+def test_gpu_worker_environments_split_memory_and_cores():
+    envs = gpu_worker_envs(["0", "1"], 4, cores=16)
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1"] * 4  # GPUs interleaved
+    assert {e["OMP_NUM_THREADS"] for e in envs} == {"2"}  # 16 cores / 8 workers
+    assert {e["DSD_GPU_MEMORY_FRACTION"] for e in envs} == {"0.2250"}
+    alone = gpu_worker_envs(["3"], 1, cores=2)
+    assert alone == [{"CUDA_VISIBLE_DEVICES": "3", "OMP_NUM_THREADS": "2"}]  # no cap alone
+    assert {e["OMP_NUM_THREADS"] for e in gpu_worker_envs(["0"], 8, cores=2)} == {"1"}
+
+
+def test_models_per_gpu_is_refused_where_it_cannot_apply():
+    with pytest.raises(DsdError, match="models_per_gpu is for the local executor"):
+        ExecutorSettings(kind="slurm", models_per_gpu=2)
+    with pytest.raises(DsdError, match="models_per_gpu must be >= 1"):
+        ExecutorSettings(models_per_gpu=0)
 
 
 def test_local_cpu_workers_split_the_cores(tmp_path, monkeypatch):

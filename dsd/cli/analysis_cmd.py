@@ -169,6 +169,28 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    """Handler of ``dsd compare``."""
+    from dsd.analysis.compare import compare, parse_pair
+
+    pairs = [parse_pair(t) for t in args.pair]
+    pops = _load(args)
+    if not pairs:
+        names = list(pops)
+        pairs = [(a, b, None) for i, a in enumerate(names) for b in names[i + 1 :]]
+    for a, b, _ in pairs:
+        for name in (a, b):
+            if name not in pops:
+                raise DsdError(f"no population {name!r} in the results (have {', '.join(pops)})")
+    if not pairs:
+        raise DsdError("only one population in the results: nothing to compare")
+    for a, b, expect in pairs:
+        err_a, err_b = pops[a]["top1_err"], pops[b]["top1_err"]
+        c = compare(a, err_a, b, err_b, alpha=args.alpha, expect=expect)
+        print(f"{a} vs {b}: {c.sentence()}")
+    return 0
+
+
 def cmd_report(args) -> int:
     """Handler of ``dsd report``."""
     from dsd.analysis.report import check_report_path, write_report
@@ -215,6 +237,25 @@ def register(sub) -> None:
     )
     p.add_argument("--bands", action="store_true", help="shade 95%% bootstrap confidence bands")
     p.set_defaults(func=cmd_edf)
+
+    p = _parser(
+        sub,
+        "compare",
+        "is one space better than another? KS tests of pairs of populations, in plain words",
+        "examples:\n  dsd compare runs/demo/results.parquet\n"
+        "  dsd compare runs/demo/results.parquet --pair AnyNetXA:AnyNetXC=same "
+        "--pair AnyNetXC:AnyNetXE=differ",
+    )
+    p.add_argument(
+        "--pair",
+        action="append",
+        default=[],
+        metavar="A:B[=same|differ]",
+        help="populations to compare, optionally with what the paper found; repeatable "
+        "(default: every pair)",
+    )
+    p.add_argument("--alpha", type=float, default=0.01, help="significance level (default 0.01)")
+    p.set_defaults(func=cmd_compare)
 
     p = _parser(
         sub,

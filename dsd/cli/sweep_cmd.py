@@ -28,6 +28,7 @@ OVERRIDES = {
     "executor": "kind",
     "slots": "slots",
     "gpus": "gpus",
+    "models_per_gpu": "models_per_gpu",
     "threads": "threads_per_slot",
     "max_retries": "max_retries",
     "max_parallel": "max_parallel",
@@ -57,6 +58,9 @@ def register(subparsers) -> None:
     g.add_argument("--executor", choices=("local", "slurm", "ray"), help="where models train")
     g.add_argument("--slots", type=int, help="local/ray CPU: models at once")
     g.add_argument("--gpus", type=int, help="local: GPUs to use (0 = CPU only; default all)")
+    g.add_argument(
+        "--models-per-gpu", type=int, help="local: models trained at once on each GPU (default 1)"
+    )
     g.add_argument("--threads", type=int, help="local CPU: threads per model")
     g.add_argument("--max-retries", type=int, help="extra attempts for a failed model")
     g.add_argument("--max-parallel", type=int, help="slurm/ray: models at once")

@@ -23,9 +23,9 @@ examples:
   dsd train s.parquet --dataset imagefolder --data ~/data/imagenet --epochs 10 -o results.parquet
 
 Every model gets the same recipe: SGD (momentum 0.9, Nesterov), batch 128, lr 0.05 * batch / 128,
-weight decay 5e-5, half-period cosine per step. Run again with the same -o to resume.
-digits is small (1347 training images: 10 steps an epoch at batch 128); for a quick CPU run
-that separates models, use e.g. --epochs 3 --batch-size 32 --lr 0.2.
+weight decay 5e-5, half-period cosine per step, the last BN of each residual branch at zero.
+digits is small (1347 training images: 10 steps an epoch at batch 128), so its defaults are
+batch 32, lr 0.2 * batch / 32 and 0.5 warm-up epoch. Run again with the same -o to resume.
 """
 
 SAMPLE_COLUMNS = ("model_id", "depths", "widths", "num_classes", "resolution")
@@ -48,11 +48,17 @@ def register(subparsers) -> None:
         "--data", help="data directory (cifar10: the batches; imagefolder: train/, val/)"
     )
     p.add_argument("--epochs", type=int, default=10, help="epochs per model (default 10)")
-    p.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
-    p.add_argument("--lr", type=float, help="learning rate (default 0.05 * batch-size / 128)")
+    p.add_argument("--batch-size", type=int, help="batch size (default 128; digits 32)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        help="learning rate (default 0.05 * batch / 128; digits 0.2 * batch / 32)",
+    )
     p.add_argument("--wd", type=float, default=5e-5, help="weight decay (default 5e-5)")
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    p.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up epochs")
+    p.add_argument(
+        "--warmup-epochs", type=float, help="linear warm-up epochs (default 0; digits 0.5)"
+    )
     p.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing (0 = off)")
     p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0 = off)")
     p.add_argument(
@@ -68,6 +74,12 @@ def register(subparsers) -> None:
         help="channels_last memory format (auto: on for CPU only)",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile each model")
+    p.add_argument(
+        "--no-zero-init",
+        action="store_true",
+        help="keep gamma 1 in the last BN of each residual branch (default: 0, as pycls's "
+        "ZERO_INIT_FINAL_GAMMA)",
+    )
     p.add_argument("--limit", type=int, help="train at most N of the models not yet finished")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -94,6 +106,7 @@ def _config(args: argparse.Namespace):
         num_workers=args.workers,
         channels_last=args.channels_last,
         compile=args.compile,
+        zero_init_residual=not args.no_zero_init,
     )
 
 

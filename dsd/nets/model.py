@@ -183,6 +183,22 @@ def init_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+def zero_init_residual(model: nn.Module) -> int:
+    """Set gamma of the last BN of every residual branch to 0; return how many were set.
+
+    Each residual block then starts as the identity (its shortcut), so a deep stack starts with
+    the activation scale of a shallow one (Goyal et al. 2017; pycls ``BN.ZERO_INIT_FINAL_GAMMA``).
+    Blocks without a shortcut (``vanilla_block``) are left alone.
+    """
+    count = 0
+    for m in model.modules():
+        if isinstance(m, ResBlock):
+            last = m.f.c_bn if isinstance(m.f, BottleneckTransform) else m.f.b_bn
+            nn.init.zeros_(last.weight)
+            count += 1
+    return count
+
+
 def build_model(net: AnyNet) -> AnyNetModel:
     """The ``torch.nn.Module`` of ``net`` (forward: N x 3 x H x W -> N x num_classes logits)."""
     if not isinstance(net, AnyNet):

@@ -1,7 +1,12 @@
 """The local executor: long-lived worker processes on this machine, one model each at a time.
 
 Each worker is a fresh ``spawn``-ed Python process that sees exactly one GPU
-(``CUDA_VISIBLE_DEVICES``) or, without GPUs, runs with ``threads_per_slot`` CPU threads. Workers
+(``CUDA_VISIBLE_DEVICES``) or, without GPUs, runs with ``threads_per_slot`` CPU threads. With
+``models_per_gpu = K`` there are K workers per GPU, each training its own model at the same time
+(CIFAR-scale models are far too small to fill a large GPU alone); each may allocate at most
+``GPU_MEMORY_SHARE / K`` of the GPU's memory (``torch.cuda.set_per_process_memory_fraction``), so
+one greedy model fails alone with an out-of-memory error instead of starving its neighbours, and
+the CPU cores are split between all workers. Workers
 die with the driver (``PR_SET_PDEATHSIG``), so a killed driver leaves no orphan training a
 model. A worker that dies mid-model, or runs one model longer than ``time_min``, is reported as a
 ``lost`` outcome (a failed attempt) and replaced.
@@ -23,6 +28,9 @@ from dsd.sweep.executors import Executor, ExecutorSettings, cpu_count
 from dsd.sweep.task import LOST, Outcome, Task, execute
 
 PR_SET_PDEATHSIG = 1
+# Fraction of a GPU's memory shared out between its workers (the rest: CUDA contexts, headroom).
+GPU_MEMORY_SHARE = 0.9
+MEMORY_ENV = "DSD_GPU_MEMORY_FRACTION"
 
 
 def visible_gpus() -> list[str]:
@@ -47,12 +55,39 @@ def _die_with_parent() -> None:
         pass
 
 
+def _limit_gpu_memory(fraction: str | None) -> None:
+    """Cap this process's CUDA allocations at ``fraction`` of its GPU (no-op without one)."""
+    if not fraction:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.set_per_process_memory_fraction(float(fraction), 0)
+
+
+def gpu_worker_envs(gpus: Sequence[str], models_per_gpu: int, cores: int) -> list[dict[str, str]]:
+    """The environment of each GPU worker: ``models_per_gpu`` workers per GPU, GPUs interleaved.
+
+    Each sees one GPU, gets an equal share of its memory when it shares it, and an equal share
+    of the ``cores`` CPU cores (at least one thread).
+    """
+    k = models_per_gpu
+    threads = str(max(1, cores // max(1, len(gpus) * k)))
+    share = {MEMORY_ENV: f"{GPU_MEMORY_SHARE / k:.4f}"} if k > 1 else {}
+    return [
+        {"CUDA_VISIBLE_DEVICES": g, "OMP_NUM_THREADS": threads, **share}
+        for _ in range(k)
+        for g in gpus
+    ]
+
+
 def _worker_main(env: dict[str, str], conn: Connection, parent: int) -> None:
     """A worker's life: set up its device, then run tasks from ``conn`` until told to stop."""
     _die_with_parent()
     if os.getppid() != parent:  # the driver died before we could ask to die with it
         os._exit(1)
     os.environ.update(env)
+    _limit_gpu_memory(env.get(MEMORY_ENV))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     while True:
         task = conn.recv()
@@ -77,7 +112,8 @@ class _Worker:
 
 
 class LocalExecutor(Executor):
-    """Runs tasks in worker processes on this machine, each pinned to one GPU or CPU slot."""
+    """Runs tasks in worker processes on this machine, each pinned to one GPU (``models_per_gpu``
+    workers share it) or one CPU slot."""
 
     def __init__(self, settings: ExecutorSettings):
         self._ctx = mp.get_context("spawn")
@@ -93,7 +129,7 @@ class LocalExecutor(Executor):
         if settings.gpus:
             gpus = gpus[: settings.gpus]
         if gpus:
-            return [{"CUDA_VISIBLE_DEVICES": g} for g in gpus]
+            return gpu_worker_envs(gpus, settings.models_per_gpu, cpu_count())
         slots = settings.slots or cpu_count()
         threads = str(settings.threads_per_slot or max(1, cpu_count() // slots))
         cpu_env = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": threads}

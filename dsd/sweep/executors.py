@@ -5,8 +5,9 @@ An executor is told ``submit(tasks)`` and asked ``poll(timeout)`` for the outcom
 driver's and the task's business (:mod:`dsd.sweep.driver`, :mod:`dsd.sweep.task`), so every engine
 behaves the same after a crash.
 
-- ``local``: long-lived worker processes on this machine, one per visible GPU (each sees only
-  its own GPU) or ``slots`` CPU workers with ``threads_per_slot`` threads each.
+- ``local``: long-lived worker processes on this machine, ``models_per_gpu`` per visible GPU
+  (each sees only its own GPU and may use its share of that GPU's memory) or ``slots`` CPU
+  workers with ``threads_per_slot`` threads each.
 - ``slurm``: submitit job arrays (``max_parallel`` tasks at once), requeued on preemption and
   time-out through submitit's checkpointing.
 - ``ray``: one remote task per model with ``gpus_per_task`` GPUs; joins the cluster at
@@ -37,6 +38,7 @@ class ExecutorSettings:
     kind: str = "local"  # local | slurm | ray
     slots: int | None = None  # local/ray on CPU: models at once (default: one per CPU core)
     gpus: int | None = None  # local: GPUs to use (default: every visible one; 0 = CPU only)
+    models_per_gpu: int = 1  # local: models trained at once on each GPU (one process each)
     threads_per_slot: int | None = None  # CPU threads per model (default: cores / slots)
     max_retries: int = 2  # extra attempts for a failed (not a diverged) model
     max_parallel: int | None = None  # slurm: array parallelism; ray: tasks in flight
@@ -56,7 +58,7 @@ class ExecutorSettings:
             raise DsdError("executor heartbeat_s and mem_gb must be > 0")
         if self.kind not in KINDS:
             raise DsdError(f"unknown executor {self.kind!r} (use one of {', '.join(KINDS)})")
-        for name in ("slots", "threads_per_slot", "max_parallel"):
+        for name in ("slots", "threads_per_slot", "max_parallel", "models_per_gpu"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise DsdError(f"executor {name} must be >= 1, got {value}")
@@ -66,6 +68,11 @@ class ExecutorSettings:
             raise DsdError("executor max_retries must be >= 0, time_min > 0, cpus_per_task >= 1")
         if self.gpus_per_task < 0:
             raise DsdError(f"executor gpus_per_task must be >= 0, got {self.gpus_per_task}")
+        if self.models_per_gpu > 1 and self.kind != "local":
+            raise DsdError(
+                f"executor models_per_gpu is for the local executor, not {self.kind} (ray: "
+                "gpus_per_task 0.25 puts four models on a GPU; slurm: one model a GPU for now)"
+            )
         if self.stale_s <= 2 * self.heartbeat_s:
             raise DsdError("executor stale_s must exceed twice heartbeat_s")
 

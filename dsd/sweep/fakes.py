@@ -79,6 +79,8 @@ def fake_train(row: Mapping, config: FakeConfig) -> dict:
         "device": "cpu",
         "worker_gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
         "worker_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "worker_gpu_memory": os.environ.get("DSD_GPU_MEMORY_FRACTION", "unset"),
+        "worker_pid": os.getpid(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from dsd.errors import DataError
+from dsd.nets.model import zero_init_residual
 from dsd.trainer import transforms as T
 from dsd.trainer.config import TrainConfig
 from dsd.trainer.data import Data, FolderData, FolderSplit, TensorData
@@ -217,6 +218,8 @@ class Loop:
             torch.backends.cudnn.benchmark = True
         if config.compile:
             torch._dynamo.reset()  # one model per process after another: no stale graphs, no limit
+        if config.zero_init_residual:
+            zero_init_residual(model)
         memory = torch.channels_last if use_channels_last(config, device) else torch.preserve_format
         model = model.to(device, memory_format=memory)
         steps = steps_per_epoch(data, config.batch_size)

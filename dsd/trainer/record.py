@@ -41,6 +41,7 @@ RESULT_COLUMNS = (
     "momentum",
     "nesterov",
     "warmup_epochs",
+    "zero_init_residual",
     "label_smoothing",
     "mixup_alpha",
     "ema",
