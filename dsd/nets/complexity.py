@@ -5,16 +5,18 @@
 - params: every learnable parameter (conv and linear weights and biases, BN's gamma and beta).
 - acts: the number of elements of every conv, linear and max-pool output.
 
-Two implementations that check each other:
+Each layer's cost is :func:`conv_cost` (convs and fully connected layers) or a batch norm's
+``2 * w`` params; which layers a stem, block or head has is written once, in
+:mod:`dsd.nets.costs`. Two counters run those cost functions and check each other:
 
-- :func:`layers` walks a network layer by layer, in the order and with the names of the
-  modules :func:`dsd.nets.build_model` builds; :func:`complexity` sums it.
-- :func:`complexity_batch` is the closed form over arrays of many configs at once (numpy in,
-  numpy out), the sampler's engine: blocks after the first in a stage are identical, so a stage
-  costs ``first + (d - 1) * rest``.
+- :func:`layers` walks a network layer by layer (Python ints), in the order and with the names
+  of the modules :func:`dsd.nets.build_model` builds; :func:`complexity` sums it.
+- :func:`complexity_batch` runs them over arrays of many configs at once (numpy in, numpy out),
+  the sampler's engine: blocks after the first in a stage are identical, so a stage costs
+  ``first + (d - 1) * rest``.
 
 A convolution with odd kernel ``k``, padding ``k // 2`` and stride ``s`` maps size ``h`` to
-``(h - 1) // s + 1``.
+``(h - 1) // s + 1`` (:func:`dsd.nets.costs.out_size`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsd.nets.config import AnyNet
+from dsd.nets.costs import BLOCK_COSTS, head_cost, out_size, stem_cost
 
 
 @dataclass(frozen=True)
@@ -43,77 +46,115 @@ class Layer:
     acts: int
 
 
-def out_size(h: int, stride: int) -> int:
-    """Output size of an odd-kernel, 'same'-padded conv or pool."""
-    return (h - 1) // stride + 1
+def conv_cost(w_in, w_out, k: int, group_width, bias: bool, hw):
+    """``(flops, params, acts)`` of a ``k x k`` conv with ``hw`` output pixels (ints or arrays).
+
+    Each output channel sees ``group_width`` input channels (``None``: all ``w_in``; a conv of
+    ``groups`` groups has ``group_width = w_in // groups``).
+    """
+    weights = (w_in if group_width is None else group_width) * w_out
+    if k != 1:
+        weights = weights * (k * k)
+    if bias:
+        return weights * hw + w_out * hw, weights + w_out, w_out * hw
+    return weights * hw, weights, w_out * hw
 
 
 class _Counter:
-    """Accumulates :class:`Layer` records while tracking the spatial size."""
+    """The per-layer walker: accumulates :class:`Layer` records of one config (Python ints)."""
 
     def __init__(self, h: int) -> None:
         self.h = h
         self.layers: list[Layer] = []
 
-    def conv(self, name, w_in, w_out, k, stride=1, groups=1, bias=False, h=None):
+    def conv(self, name, w_in, w_out, k, stride=1, group_width=None, bias=False, h=None, when=True):
+        """Count a conv (of input size ``h``, default ``self.h``) if ``when``; return its output size.
+
+        ``group_width``: input channels per group (``None``: one group).
+        """
         h_out = out_size(self.h if h is None else h, stride)
-        hw = h_out * h_out
-        flops = k * k * w_in * w_out * hw // groups + (w_out * hw if bias else 0)
-        params = k * k * w_in * w_out // groups + (w_out if bias else 0)
-        self.layers.append(
-            Layer(name, "conv", w_in, w_out, k, stride, groups, h_out, flops, params, w_out * hw)
-        )
+        if when:
+            flops, params, acts = conv_cost(w_in, w_out, k, group_width, bias, h_out * h_out)
+            groups = 1 if group_width is None else w_in // group_width
+            self.layers.append(
+                Layer(name, "conv", w_in, w_out, k, stride, groups, h_out, flops, params, acts)
+            )
         return h_out
 
-    def bn(self, name, w):
-        self.layers.append(Layer(name, "bn", w, w, 1, 1, 1, self.h, 0, 2 * w, 0))
+    def bn(self, name, w, when=True):
+        """Count a batch norm of width ``w`` if ``when``."""
+        if when:
+            self.layers.append(Layer(name, "bn", w, w, 1, 1, 1, self.h, 0, 2 * w, 0))
 
     def maxpool(self, name, w, k, stride):
+        """Count a max-pool and move ``self.h`` to its output size."""
         self.h = out_size(self.h, stride)
         self.layers.append(
             Layer(name, "maxpool", w, w, k, stride, 1, self.h, 0, 0, w * self.h * self.h)
         )
 
     def linear(self, name, w_in, w_out, bias=True):
-        flops = w_in * w_out + (w_out if bias else 0)
-        params = w_in * w_out + (w_out if bias else 0)
-        self.layers.append(Layer(name, "linear", w_in, w_out, 1, 1, 1, 1, flops, params, w_out))
+        """Count a fully connected layer."""
+        flops, params, acts = conv_cost(w_in, w_out, 1, None, bias, 1)
+        self.layers.append(Layer(name, "linear", w_in, w_out, 1, 1, 1, 1, flops, params, acts))
 
 
-def _stem(c: _Counter, net: AnyNet) -> None:
-    w = net.stem_width
-    k, s = {"simple_stem_in": (3, 2), "res_stem_in": (7, 2), "res_stem_cifar": (3, 1)}[net.stem]
-    c.h = c.conv("stem.conv", 3, w, k, s)
-    c.bn("stem.bn", w)
-    if net.stem == "res_stem_in":
-        c.maxpool("stem.pool", w, 3, 2)
+class _Totals:
+    """The vectorised counter: sums flops, params and acts of N configs at once (int64 arrays).
 
+    A layer with ``when`` a boolean array counts only where it is true. Sums are added in place
+    (the arrays are large: fresh ones per layer would cost more than the arithmetic).
+    """
 
-def _block(
-    c: _Counter, net: AnyNet, p: str, w_in: int, w: int, stride: int, b: float, g: int
-) -> None:
-    h_in = c.h
-    if net.block != "vanilla_block" and (w_in != w or stride != 1):
-        c.conv(f"{p}.proj", w_in, w, 1, stride)
-        c.bn(f"{p}.proj_bn", w)
-    if net.block == "res_bottleneck_block":
-        w_b = round(w * (1.0 / b))  # the reference's bottleneck multiplier 1 / b
-        w_se = round(w_in * net.se_ratio)
-        c.conv(f"{p}.f.a", w_in, w_b, 1)
-        c.bn(f"{p}.f.a_bn", w_b)
-        c.h = c.conv(f"{p}.f.b", w_b, w_b, 3, stride, groups=w_b // g, h=h_in)
-        c.bn(f"{p}.f.b_bn", w_b)
-        if w_se:
-            c.conv(f"{p}.f.se.reduce", w_b, w_se, 1, bias=True, h=1)
-            c.conv(f"{p}.f.se.expand", w_se, w_b, 1, bias=True, h=1)
-        c.conv(f"{p}.f.c", w_b, w, 1)
-        c.bn(f"{p}.f.c_bn", w)
-    else:
-        f = "f." if net.block == "res_basic_block" else ""
-        c.h = c.conv(f"{p}.{f}a", w_in, w, 3, stride, h=h_in)
-        c.bn(f"{p}.{f}a_bn", w)
-        c.conv(f"{p}.{f}b", w, w, 3)
-        c.bn(f"{p}.{f}b_bn", w)
+    def __init__(self, h: np.ndarray) -> None:
+        self.h = h
+        self.flops, self.params, self.acts = (np.zeros(len(h), dtype=np.int64) for _ in range(3))
+        self._size = (None, None, None, None)  # (h, stride, size, size**2) of the last conv
+
+    def _add(self, flops, params, acts, when) -> None:
+        where = True if when is True else when
+        for total, v in ((self.flops, flops), (self.params, params), (self.acts, acts)):
+            if not (isinstance(v, int) and v == 0):
+                np.add(total, v, out=total, where=where)
+
+    def conv(self, name, w_in, w_out, k, stride=1, group_width=None, bias=False, h=None, when=True):
+        """Add a conv (of input size ``h``, default ``self.h``); return its output size."""
+        h = self.h if h is None else h
+        h_in, s, h_out, hw = self._size
+        if h_in is not h or s is not stride:  # convs of a block share sizes: derive them once
+            h_out = out_size(h, stride)
+            hw = hw if h_out is self._size[2] else h_out * h_out
+            self._size = h_in, s, h_out, hw = h, stride, h_out, hw
+        if when is True or np.any(when):
+            self._add(*conv_cost(w_in, w_out, k, group_width, bias, hw), when)
+        return h_out
+
+    def bn(self, name, w, when=True):
+        """Add a batch norm of width ``w``."""
+        if when is True or np.any(when):
+            self._add(0, 2 * w, 0, when)
+
+    def maxpool(self, name, w, k, stride):
+        """Add a max-pool and move ``self.h`` to its output size."""
+        self.h = out_size(self.h, stride)
+        self._add(0, 0, w * self.h * self.h, True)
+
+    def linear(self, name, w_in, w_out, bias=True):
+        """Add a fully connected layer."""
+        self._add(*conv_cost(w_in, w_out, 1, None, bias, 1), True)
+
+    def add_stage(self, first: _Totals, rest: _Totals, d: np.ndarray) -> None:
+        """Add a stage of ``d`` blocks: the ``first`` and ``d - 1`` copies of ``rest``."""
+        more = d - 1
+        for total, a, b in (
+            (self.flops, first.flops, rest.flops),
+            (self.params, first.params, rest.params),
+            (self.acts, first.acts, rest.acts),
+        ):
+            total += a
+            np.multiply(b, more, out=b)
+            total += b
+        self.h = rest.h
 
 
 def layers(net: AnyNet) -> list[Layer]:
@@ -128,18 +169,15 @@ def layers(net: AnyNet) -> list[Layer]:
             return effnet_layers(net)
         raise TypeError(f"expected an AnyNet or an EfficientNet, got {type(net).__name__}")
     c = _Counter(net.resolution)
-    _stem(c, net)
+    stem_cost(c, net.stem, net.stem_width)
+    block_cost = BLOCK_COSTS[net.block]
     w_in = net.stem_width
     stages = zip(net.depths, net.widths, net.strides, net.bottleneck_ratios, net.group_widths)
     for i, (d, w, s, b, g) in enumerate(stages, start=1):
         for j in range(1, d + 1):
-            _block(c, net, f"s{i}.b{j}", w_in, w, s if j == 1 else 1, b, g)
+            block_cost(c, f"s{i}.b{j}", w_in, w, s if j == 1 else 1, b, g, net.se_ratio)
             w_in = w
-    if net.head_width > 0:
-        c.conv("head.conv", w_in, net.head_width, 1)
-        c.bn("head.bn", net.head_width)
-        w_in = net.head_width
-    c.linear("head.fc", w_in, net.num_classes)
+    head_cost(c, w_in, net.head_width, net.num_classes)
     return c.layers
 
 
@@ -151,6 +189,20 @@ def complexity(net: AnyNet) -> dict[str, int]:
         "params": sum(x.params for x in ls),
         "acts": sum(x.acts for x in ls),
     }
+
+
+def _stage_arrays(depths, widths, group_widths, bottleneck_ratios, strides):
+    """The per-stage arguments of :func:`complexity_batch` as (S, N) arrays (given as (N, S))."""
+    d = np.asarray(depths, dtype=np.int64)
+    if d.ndim != 2:
+        raise ValueError("depths must be an (N, S) array")
+    shape = d.shape
+    w = np.broadcast_to(np.asarray(widths, dtype=np.int64), shape)
+    g = np.broadcast_to(np.asarray(group_widths, dtype=np.int64), shape)
+    b = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), shape)
+    s = np.broadcast_to(np.asarray(strides, dtype=np.int64), shape)
+    # stage-major, each stage's column contiguous: the arithmetic runs on them many times
+    return (np.ascontiguousarray(x.T) for x in (d, w, g, b, s))
 
 
 def complexity_batch(
@@ -174,75 +226,18 @@ def complexity_batch(
     for compatibility (:func:`dsd.nets.adjust_compatibility`); the network-level fields are shared
     by the batch. Returns int64 arrays of shape (N,).
     """
-    d = np.asarray(depths, dtype=np.int64)
-    if d.ndim != 2:
-        raise ValueError("depths must be an (N, S) array")
-    shape = d.shape
-    w = np.broadcast_to(np.asarray(widths, dtype=np.int64), shape)
-    g = np.broadcast_to(np.asarray(group_widths, dtype=np.int64), shape)
-    b = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), shape)
-    s = np.broadcast_to(np.asarray(strides, dtype=np.int64), shape)
-    n, n_stages = shape
-
-    # Stem.
-    k0, s0 = {"simple_stem_in": (3, 2), "res_stem_in": (7, 2), "res_stem_cifar": (3, 1)}[stem]
-    h = out_size(resolution, s0)
-    flops = np.full(n, k0 * k0 * 3 * stem_width * h * h, dtype=np.int64)
-    params = np.full(n, k0 * k0 * 3 * stem_width + 2 * stem_width, dtype=np.int64)
-    acts = np.full(n, stem_width * h * h, dtype=np.int64)
-    if stem == "res_stem_in":
-        h = out_size(h, 2)
-        acts += stem_width * h * h
-
-    h = np.full(n, h, dtype=np.int64)
+    d, w, g, b, s = _stage_arrays(depths, widths, group_widths, bottleneck_ratios, strides)
+    n = d.shape[1]
+    block_cost = BLOCK_COSTS[block]
+    c = _Totals(np.full(n, resolution, dtype=np.int64))
+    stem_cost(c, stem, stem_width)
     w_in = np.full(n, stem_width, dtype=np.int64)
-    for i in range(n_stages):
-        wi, di, si = w[:, i], d[:, i], s[:, i]
-        h_out = (h - 1) // si + 1
-        hw_in, hw = h * h, h_out * h_out
-        if block != "vanilla_block":  # projection shortcut on the first block
-            proj = (w_in != wi) | (si != 1)
-            flops += np.where(proj, w_in * wi * hw, 0)
-            params += np.where(proj, w_in * wi + 2 * wi, 0)
-            acts += np.where(proj, wi * hw, 0)
-        if block == "res_bottleneck_block":
-            gi = g[:, i]
-            wb = np.round(wi * (1.0 / b[:, i])).astype(np.int64)
-            # first block: a (1x1 at input size), b (3x3 grouped, strided), c (1x1)
-            f1 = w_in * wb * hw_in + 9 * wb * gi * hw + wb * wi * hw
-            p_body = 9 * wb * gi + wb * wi + 4 * wb + 2 * wi
-            p1 = w_in * wb + p_body
-            a1 = wb * hw_in + wb * hw + wi * hw
-            # later blocks: input width wi, stride 1
-            fr = wi * wb * hw + 9 * wb * gi * hw + wb * wi * hw
-            pr = wi * wb + p_body
-            ar = 2 * wb * hw + wi * hw
-            if se_ratio > 0:
-                se1 = np.round(w_in * se_ratio).astype(np.int64)
-                ser = np.round(wi * se_ratio).astype(np.int64)
-                c1 = np.where(se1 > 0, 2 * wb * se1 + se1 + wb, 0)
-                cr = np.where(ser > 0, 2 * wb * ser + ser + wb, 0)
-                f1, p1, a1 = f1 + c1, p1 + c1, a1 + np.where(se1 > 0, se1 + wb, 0)
-                fr, pr, ar = fr + cr, pr + cr, ar + np.where(ser > 0, ser + wb, 0)
-        else:  # basic and vanilla blocks: 3x3 (strided) then 3x3
-            f1 = 9 * w_in * wi * hw + 9 * wi * wi * hw
-            p1 = 9 * w_in * wi + 9 * wi * wi + 4 * wi
-            a1 = 2 * wi * hw
-            fr = 18 * wi * wi * hw
-            pr = 18 * wi * wi + 4 * wi
-            ar = a1
-        flops += f1 + (di - 1) * fr
-        params += p1 + (di - 1) * pr
-        acts += a1 + (di - 1) * ar
-        h, w_in = h_out, wi
-
-    if head_width > 0:
-        hw = h * h
-        flops += w_in * head_width * hw
-        params += w_in * head_width + 2 * head_width
-        acts += head_width * hw
-        w_in = np.full(n, head_width, dtype=np.int64)
-    flops += w_in * num_classes + num_classes
-    params += w_in * num_classes + num_classes
-    acts += num_classes
-    return {"flops": flops, "params": params, "acts": acts}
+    for di, wi, gi, bi, si in zip(d, w, g, b, s):
+        first = _Totals(c.h)
+        block_cost(first, "", w_in, wi, si, bi, gi, se_ratio)
+        rest = _Totals(first.h)
+        block_cost(rest, "", wi, wi, 1, bi, gi, se_ratio)
+        c.add_stage(first, rest, di)
+        w_in = wi
+    head_cost(c, w_in, head_width, num_classes)
+    return {"flops": c.flops, "params": c.params, "acts": c.acts}

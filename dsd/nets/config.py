@@ -22,9 +22,12 @@ from typing import Any
 import numpy as np
 
 from dsd.errors import DsdError
+from dsd.nets.costs import BLOCK_COSTS
+from dsd.nets.costs import STEMS as STEM_TABLE
 
-STEMS = ("simple_stem_in", "res_stem_in", "res_stem_cifar")
-BLOCKS = ("res_bottleneck_block", "res_basic_block", "vanilla_block")
+#: The stem and block names (the tables themselves are in :mod:`dsd.nets.costs`).
+STEMS = tuple(STEM_TABLE)
+BLOCKS = tuple(BLOCK_COSTS)
 #: The per-stage fields of an AnyNet, in order.
 STAGE_FIELDS = ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
 #: The network-level fields of an AnyNet.

@@ -155,7 +155,7 @@ def effnet_layers(net: EfficientNet) -> list[Layer]:
             if w_exp != w_in:
                 c.conv(f"{p}.exp", w_in, w_exp, 1)
                 c.bn(f"{p}.exp_bn", w_exp)
-            c.h = c.conv(f"{p}.dwise", w_exp, w_exp, k, stride, groups=w_exp)
+            c.h = c.conv(f"{p}.dwise", w_exp, w_exp, k, stride, group_width=1)
             c.bn(f"{p}.dwise_bn", w_exp)
             if w_se:
                 c.conv(f"{p}.se.reduce", w_exp, w_se, 1, bias=True, h=1)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from dsd.nets.config import AnyNet
+from dsd.nets.costs import STEMS
 
 
 def _conv(
@@ -28,11 +29,11 @@ class Stem(nn.Module):
 
     def __init__(self, kind: str, w_out: int) -> None:
         super().__init__()
-        k, s = {"simple_stem_in": (3, 2), "res_stem_in": (7, 2), "res_stem_cifar": (3, 1)}[kind]
-        self.conv = _conv(3, w_out, k, s)
+        stem = STEMS[kind]
+        self.conv = _conv(3, w_out, stem.k, stem.stride)
         self.bn = nn.BatchNorm2d(w_out)
         self.relu = nn.ReLU(inplace=True)
-        if kind == "res_stem_in":
+        if stem.pool:
             self.pool = nn.MaxPool2d(3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,12 +136,17 @@ class Head(nn.Module):
         return self.fc(torch.flatten(x.mean((2, 3)), 1))
 
 
-def _block(net: AnyNet, w_in: int, w: int, stride: int, b: float, g: int) -> nn.Module:
-    if net.block == "res_bottleneck_block":
-        return ResBlock(BottleneckTransform(w_in, w, stride, b, g, net.se_ratio), w_in, w, stride)
-    if net.block == "res_basic_block":
-        return ResBlock(BasicTransform(w_in, w, stride), w_in, w, stride)
-    return VanillaBlock(w_in, w, stride)
+#: The module of each block, by name: ``(w_in, w_out, stride, b, g, se_ratio) -> nn.Module``, with
+#: the submodule names its cost function in :data:`dsd.nets.costs.BLOCK_COSTS` counts.
+BLOCK_MODULES = {
+    "res_bottleneck_block": lambda w_in, w, stride, b, g, se: ResBlock(
+        BottleneckTransform(w_in, w, stride, b, g, se), w_in, w, stride
+    ),
+    "res_basic_block": lambda w_in, w, stride, b, g, se: ResBlock(
+        BasicTransform(w_in, w, stride), w_in, w, stride
+    ),
+    "vanilla_block": lambda w_in, w, stride, b, g, se: VanillaBlock(w_in, w, stride),
+}
 
 
 class AnyNetModel(nn.Module):
@@ -150,11 +156,12 @@ class AnyNetModel(nn.Module):
         super().__init__()
         self.config = net
         self.stem = Stem(net.stem, net.stem_width)
+        block = BLOCK_MODULES[net.block]
         w_in = net.stem_width
         stages = zip(net.depths, net.widths, net.strides, net.bottleneck_ratios, net.group_widths)
         for i, (d, w, s, b, g) in enumerate(stages, start=1):
             blocks = [
-                (f"b{j}", _block(net, w_in if j == 1 else w, w, s if j == 1 else 1, b, g))
+                (f"b{j}", block(w_in if j == 1 else w, w, s if j == 1 else 1, b, g, net.se_ratio))
                 for j in range(1, d + 1)
             ]
             self.add_module(f"s{i}", nn.Sequential(OrderedDict(blocks)))
