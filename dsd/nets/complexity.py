@@ -109,24 +109,33 @@ class _Totals:
     def __init__(self, h: np.ndarray) -> None:
         self.h = h
         self.flops, self.params, self.acts = (np.zeros(len(h), dtype=np.int64) for _ in range(3))
-        self._size = (None, None, None, None)  # (h, stride, size, size**2) of the last conv
+        # the convs of a block share sizes: derive each once (keyed by the arrays' identities,
+        # which the stored arrays keep valid)
+        self._out: dict[tuple[int, int], tuple] = {}  # (h, stride) -> (h, stride, out size)
+        self._square: dict[int, tuple] = {}  # out size -> (out size, its square)
 
     def _add(self, flops, params, acts, when) -> None:
-        where = True if when is True else when
         for total, v in ((self.flops, flops), (self.params, params), (self.acts, acts)):
-            if not (isinstance(v, int) and v == 0):
-                np.add(total, v, out=total, where=where)
+            if isinstance(v, int) and v == 0:
+                continue
+            if when is True:
+                total += v
+            else:
+                np.add(total, v, out=total, where=when)
 
     def conv(self, name, w_in, w_out, k, stride=1, group_width=None, bias=False, h=None, when=True):
         """Add a conv (of input size ``h``, default ``self.h``); return its output size."""
         h = self.h if h is None else h
-        h_in, s, h_out, hw = self._size
-        if h_in is not h or s is not stride:  # convs of a block share sizes: derive them once
-            h_out = out_size(h, stride)
-            hw = hw if h_out is self._size[2] else h_out * h_out
-            self._size = h_in, s, h_out, hw = h, stride, h_out, hw
+        key = (id(h), id(stride))
+        if key not in self._out:
+            self._out[key] = (h, stride, out_size(h, stride))
+        h_out = self._out[key][2]
+        if id(h_out) not in self._square:
+            self._square[id(h_out)] = (h_out, h_out * h_out)
         if when is True or np.any(when):
-            self._add(*conv_cost(w_in, w_out, k, group_width, bias, hw), when)
+            self._add(
+                *conv_cost(w_in, w_out, k, group_width, bias, self._square[id(h_out)][1]), when
+            )
         return h_out
 
     def bn(self, name, w, when=True):

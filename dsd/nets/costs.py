@@ -62,6 +62,8 @@ def stem_cost(c, kind: str, w: int) -> None:
 
 def _proj_cost(c, p: str, w_in, w, stride) -> None:
     """The residual shortcut: a 1x1 conv + BN where the shape changes (the input size is ``c.h``)."""
+    if w_in is w and isinstance(stride, int) and stride == 1:
+        return  # a later block of a stage (a shortcut the batch counter takes without arithmetic)
     when = (w_in != w) | (stride != 1)
     c.conv(f"{p}.proj", w_in, w, 1, stride, when=when)
     c.bn(f"{p}.proj_bn", w, when=when)
