@@ -13,7 +13,9 @@ from torch import nn
 import dsd
 from dsd.errors import DsdError
 from dsd.nets import (
+    BLOCKS,
     NET_FIELDS,
+    STEMS,
     AnyNet,
     adjust_compatibility,
     complexity,
@@ -149,11 +151,13 @@ def test_invalid_configs_are_rejected_with_a_clear_message(kwargs, message):
 
 
 def random_net(rng: random.Random) -> AnyNet:
-    """A small random AnyNet over every stem, block, SE on/off, head, strides, 1-5 stages."""
+    """A small random AnyNet over every stem, block, SE on/off, head, strides, 1-5 stages.
+
+    Every block in :data:`dsd.nets.BLOCKS` is drawn (the X block twice as often), so a new block
+    is checked by the three-way tests below without editing them.
+    """
     n = rng.randint(1, 5)
-    block = rng.choice(
-        ["res_bottleneck_block", "res_bottleneck_block", "res_basic_block", "vanilla_block"]
-    )
+    block = rng.choice(["res_bottleneck_block", *BLOCKS])
     se = rng.choice([0.0, 0.25, 0.5]) if block == "res_bottleneck_block" else 0.0
     return AnyNet(
         depths=[rng.randint(1, 3) for _ in range(n)],
@@ -161,7 +165,7 @@ def random_net(rng: random.Random) -> AnyNet:
         group_widths=[rng.choice([1, 2, 4, 8, 16]) for _ in range(n)],
         bottleneck_ratios=[rng.choice([0.5, 1, 2, 4]) for _ in range(n)],
         strides=[rng.choice([1, 2]) for _ in range(n)],
-        stem=rng.choice(["simple_stem_in", "res_stem_in", "res_stem_cifar"]),
+        stem=rng.choice(list(STEMS)),
         stem_width=rng.choice([8, 16, 24, 32]),
         block=block,
         se_ratio=se,
@@ -192,6 +196,13 @@ def _torch_counts(net: AnyNet, model: nn.Module) -> tuple[int, int]:
     for h in hs:
         h.remove()
     return sum(p.numel() for p in model.parameters()), acts
+
+
+def test_every_block_and_stem_is_drawn_and_has_a_module():
+    from dsd.nets.model import BLOCK_MODULES
+
+    assert set(BLOCK_MODULES) == set(BLOCKS)
+    assert {(x.block, x.stem) for x in RANDOM_NETS} == {(b, s) for b in BLOCKS for s in STEMS}
 
 
 def test_complexity_matches_the_built_module_on_300_random_configs():

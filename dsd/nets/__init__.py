@@ -10,6 +10,21 @@
   (ResNet/ResNeXt-50/101/152 as AnyNets, CIFAR ResNet-56/110, EfficientNet-B0..B5), also by name
   through :func:`zoo_model` (:func:`model_names` lists every name).
 - :func:`build_model`: the ``torch.nn.Module`` (torch is imported only when it is called).
+
+To add a block (a stem likewise, in :data:`dsd.nets.costs.STEMS` and ``model.Stem``):
+
+1. Its cost function in :mod:`dsd.nets.costs`: the layers it has, in forward order and by
+   submodule name, through the counter ``c`` (ints or arrays alike: see that module); add it to
+   :data:`~dsd.nets.costs.BLOCK_COSTS`. Its name is then valid in an :class:`AnyNet` and in space
+   files, and both :func:`complexity` and :func:`complexity_batch` count it.
+2. Its module in :mod:`dsd.nets.model`, with the same submodule names; add its constructor to
+   ``BLOCK_MODULES``.
+3. The tests: ``tests/test_nets.py`` draws random nets over every block and checks params and
+   acts against the built module, flops against fvcore, and the vectorised counts against the
+   per-layer walker; add a test of any paper figure the block has.
+
+(Group widths and SE are adjusted and validated for ``res_bottleneck_block`` only, in
+:class:`AnyNet`; a new block that uses them says so there.)
 """
 
 from __future__ import annotations
