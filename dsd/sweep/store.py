@@ -33,6 +33,7 @@ from typing import Any
 
 from dsd import io
 from dsd.errors import DsdError
+from dsd.schema import STATUSES
 
 RECORDS = "records"
 ATTEMPTS = "attempts"
@@ -42,7 +43,7 @@ SAMPLES = "samples.parquet"
 RESULTS = "results.parquet"
 EXPERIMENT = "experiment.yaml"
 DAMAGED = ".damaged"  # suffix of a record set aside because it could not be read
-RECORD_STATUSES = ("ok", "diverged", "failed")
+RECORD_STATUSES = STATUSES
 
 
 def plain(obj: Any) -> Any:

@@ -21,12 +21,11 @@ Example::
 
 from __future__ import annotations
 
+from dsd.schema import RESULT_COLUMNS, STATUSES
 from dsd.trainer.config import DATASETS, TrainConfig
 from dsd.trainer.data import clear_cache, load_dataset
 from dsd.trainer.engine import Curves, Diverged, fit, pick_device
 from dsd.trainer.record import (
-    RESULT_COLUMNS,
-    STATUSES,
     check_rows,
     dataset_for,
     sample_row,

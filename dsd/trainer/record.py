@@ -1,6 +1,6 @@
 """One model in, one result record out: :func:`train_row` (for the sweep) and :func:`train`.
 
-A result record is a flat dict: every column of the samples row, then :data:`RESULT_COLUMNS`
+A result record is a flat dict: every column of the samples row, then :data:`dsd.schema.RESULT_COLUMNS`
 (see docs/CONTRACTS.md). Model-level problems never raise: a NaN/inf loss gives
 ``status="diverged"``, any exception while building or training the model gives
 ``status="failed"`` with the exception as ``reason``. Run-level problems (the data set cannot be
@@ -32,34 +32,6 @@ from dsd.trainer.config import TrainConfig
 from dsd.trainer.data import Data, load_dataset
 from dsd.trainer.engine import Curves, Diverged, fit, pick_device, steps_per_epoch
 
-RESULT_COLUMNS = (
-    "dataset",
-    "epochs",
-    "lr",
-    "weight_decay",
-    "batch_size",
-    "momentum",
-    "nesterov",
-    "warmup_epochs",
-    "zero_init_residual",
-    "label_smoothing",
-    "mixup_alpha",
-    "ema",
-    "train_seed",
-    "status",
-    "reason",
-    "top1_err",
-    "top1_err_min",
-    "train_loss",
-    "test_err",
-    "train_seconds",
-    "images_per_second",
-    "device",
-    "torch_version",
-    "dsd_version",
-    "finished_at",
-)
-STATUSES = ("ok", "diverged", "failed")
 REASON_MAX_CHARS = 500
 
 ModelBuilder = Callable[[AnyNet], torch.nn.Module]
