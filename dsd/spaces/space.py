@@ -196,7 +196,7 @@ class Space:
         df.attrs["sample_stats"] = dataclasses.asdict(stats)
         return df
 
-    def _draw(self, rng: np.random.Generator, b: int) -> dict[str, np.ndarray]:
+    def _draw(self, rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
         """A batch of candidates: drawn per-stage arrays, their built (adjusted) twins, RegNet params.
 
         AnyNet spaces draw each parameter from its distribution *conditioned* on the space's
@@ -204,7 +204,7 @@ class Space:
         the models that satisfy the constraint.
         """
         if self.kind == "regnet":
-            return self._draw_regnet(rng, b)
+            return self._draw_regnet(rng, count)
         s = self.stages
         vals = {}
         for k, p in self.parameters.items():
@@ -215,7 +215,7 @@ class Space:
                 if k in self.non_decreasing
                 else ""
             )
-            vals[k] = draw_conditioned(p, rng, b, s, rule)
+            vals[k] = draw_conditioned(p, rng, count, s, rule)
         return self._per_stage(
             vals["depth"], vals["width"], vals["bottleneck_ratio"], vals["group_width"]
         )
@@ -233,11 +233,11 @@ class Space:
         }
         return {**out, **(extra or {})}
 
-    def _draw_regnet(self, rng: np.random.Generator, b: int) -> dict[str, np.ndarray]:
+    def _draw_regnet(self, rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
         p = self.parameters
-        d = p["depth"].draw(rng, b).astype(np.int64)
-        w0, wa, wm = p["w0"].draw(rng, b), p["wa"].draw(rng, b), p["wm"].draw(rng, b)
-        bm, gw = p["bottleneck_ratio"].draw(rng, b), p["group_width"].draw(rng, b)
+        d = p["depth"].draw(rng, count).astype(np.int64)
+        w0, wa, wm = p["w0"].draw(rng, count), p["wa"].draw(rng, count), p["wm"].draw(rng, count)
+        bm, gw = p["bottleneck_ratio"].draw(rng, count), p["group_width"].draw(rng, count)
         # Quantized linear widths for every block (the reference generator, vectorised).
         j = np.arange(int(d.max()))
         blockw, s_j = quantized_linear(int(d.max()), w0, wa, wm)
@@ -245,7 +245,7 @@ class Space:
         live = j[None, :] < d[:, None]
         # Widths are non-decreasing along blocks: a stage starts wherever the width changes.
         starts = live & np.concatenate(
-            [np.ones((b, 1), bool), blockw[:, 1:] != blockw[:, :-1]], axis=1
+            [np.ones((count, 1), bool), blockw[:, 1:] != blockw[:, :-1]], axis=1
         )
         n_st = starts.sum(1)
         total = np.where(live, s_j, -1).max(1) + 1
@@ -383,9 +383,9 @@ def space_rng(seed: int, space: str) -> np.random.Generator:
 
 
 def draw_conditioned(
-    p: Param, rng: np.random.Generator, b: int, stages: int, rule: str = ""
+    p: Param, rng: np.random.Generator, count: int, stages: int, rule: str = ""
 ) -> np.ndarray:
-    """``b`` draws of a per-stage parameter, shape ``(b, stages)``, under a constraint ``rule``.
+    """``count`` draws of a per-stage parameter, shape ``(count, stages)``, under a constraint ``rule``.
 
     - ``""``: independent draws from ``p``'s distribution.
     - ``"shared"``: the independent draws conditioned on all stages being equal:
@@ -397,12 +397,12 @@ def draw_conditioned(
       independent draws instead (order statistics) gives a different distribution with fewer ties.
     """
     if rule == "":
-        return p.draw(rng, (b, stages))
+        return p.draw(rng, (count, stages))
     values, probs = p.pmf()
     if rule == "shared":
         w = probs**stages
-        idx = rng.choice(len(values), size=(b, 1), p=w / w.sum())
-        return np.broadcast_to(values[idx], (b, stages))
+        idx = rng.choice(len(values), size=(count, 1), p=w / w.sum())
+        return np.broadcast_to(values[idx], (count, stages))
     if rule != "non_decreasing":
         raise ValueError(f"unknown constraint rule {rule!r}")
     m = len(values)
@@ -410,9 +410,9 @@ def draw_conditioned(
     tails = [np.ones(m)]
     for _ in range(stages - 1):
         tails.append(np.cumsum((probs * tails[-1])[::-1])[::-1])
-    u = rng.random((b, stages))
-    out = np.empty((b, stages), dtype=np.int64)
-    low = np.zeros(b, dtype=np.int64)
+    u = rng.random((count, stages))
+    out = np.empty((count, stages), dtype=np.int64)
+    low = np.zeros(count, dtype=np.int64)
     for i in range(stages):
         cum = np.concatenate([[0.0], np.cumsum(probs * tails[stages - 1 - i])])
         start, total = cum[low], cum[-1]

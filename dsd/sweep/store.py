@@ -220,11 +220,6 @@ class RunStore:
                 f.write(reason)
             return n
 
-    def last_reason(self, task_id: str) -> str:
-        """The reason of the latest failed attempt ('' if none)."""
-        files = sorted((self.root / ATTEMPTS).glob(f"{task_id}.*"), key=lambda p: p.stat().st_mtime)
-        return files[-1].read_text() if files else ""
-
     # -- claims ------------------------------------------------------------------------
     def claim_path(self, task_id: str) -> Path:
         """Where the claim of ``task_id`` lives."""

@@ -30,7 +30,7 @@ from dsd.nets import AnyNet, build_model, complexity
 from dsd.schema import SCHEMA_VERSION
 from dsd.trainer.config import TrainConfig
 from dsd.trainer.data import Data, load_dataset
-from dsd.trainer.engine import Curves, Diverged, fit, pick_device, steps_per_epoch
+from dsd.trainer.engine import Curves, Diverged, pick_device, steps_per_epoch, train_epochs
 
 REASON_MAX_CHARS = 500
 
@@ -117,7 +117,7 @@ def train_row(
     status, reason, curves = "ok", "", Curves()
     try:
         model = (build or build_model)(net)
-        curves = fit(model, data, config, device, on_step=bar.update if bar else None)
+        curves = train_epochs(model, data, config, device, on_step=bar.update if bar else None)
     except Diverged as e:
         status, reason, curves = "diverged", _reason(e), e.curves or Curves()
     except DataError as e:  # e.g. a corrupt image, re-raised from a DataLoader worker
