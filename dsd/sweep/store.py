@@ -4,6 +4,7 @@ Layout of ``RUN_DIR``::
 
     experiment.yaml        the experiment as run (a resume checks it has not changed)
     samples.parquet        the plan: every sampled model of every space
+    plan.json              the task ids of the plan (a resume checks they have not changed)
     records/<task>.json    one final record per finished model (ok / diverged / failed)
     attempts/<task>.<n>    one file per failed attempt (the retry counter survives crashes)
     claims/<task>.json     "being trained by host/pid/job"; its mtime is the heartbeat
