@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dsd.errors import DsdError, SpaceError
+from dsd.errors import DsdError
 from dsd.nets.complexity import complexity_batch
 from dsd.nets.config import NET_FIELDS, adjust_compatibility, config_hash
 from dsd.nets.regnet import quantized_linear
@@ -29,15 +29,6 @@ from dsd.schema import BUILT_COLUMNS, DESIGN_COLUMNS, SCHEMA_VERSION, regime_jso
 from dsd.spaces import derived, loader
 from dsd.spaces.params import Param
 
-DEFAULT_NETWORK = {
-    "stem": "simple_stem_in",
-    "stem_width": 32,
-    "block": "res_bottleneck_block",
-    "se_ratio": 0.0,
-    "head_width": 0,
-    "num_classes": 1000,
-    "resolution": 224,
-}
 COMPLEXITY = ("flops", "params", "acts")
 #: Bounded effort: a regime the space cannot reach stops after this many candidate draws, or
 #: after HOPELESS_DRAWS draws of which none was in range.
@@ -468,97 +459,15 @@ def _new_rows(sel: dict[str, np.ndarray], keys: set[bytes], limit: int) -> np.nd
 
 
 def load_space(ref: str | os.PathLike) -> Space:
-    """A space by built-in name (``'AnyNetXC'``, case-insensitive) or by YAML path."""
+    """A space by built-in name (``'AnyNetXC'``, case-insensitive) or by YAML path.
+
+    Every check lives in :func:`dsd.spaces.loader.check_space`; this builds the object.
+    """
     chain = loader.load_chain(ref)
-    merged: dict[str, Any] = {}
-    for _, data in chain:
-        merged = loader.merge(merged, data)
-    path, own = chain[-1]
-    parent = None
-    if len(chain) > 1:
-        ppath, pdata = chain[-2]
-        parent = pdata.get("name") or ppath.stem
-    name = own.get("name") or path.stem
-    if not isinstance(name, str):
-        raise SpaceError(f"{path}: name: expected a string, got {name!r}")
-    kind = merged.get("kind", "anynet")
-    if kind not in loader.KINDS:
-        raise SpaceError(f"{path}: kind: {kind!r} not allowed (allowed: {', '.join(loader.KINDS)})")
-    stages = merged.get("stages", 4)
-    if not isinstance(stages, int) or isinstance(stages, bool) or stages < 1:
-        raise SpaceError(f"{path}: stages: expected a positive integer, got {stages!r}")
-    strides = merged.get("strides", 2)
-    if isinstance(strides, int) and not isinstance(strides, bool) and strides >= 1:
-        strides = (strides,) * stages
-    elif (
-        isinstance(strides, list)
-        and len(strides) == stages
-        and all(isinstance(s, int) and s >= 1 for s in strides)
-    ):
-        strides = tuple(strides)
-    else:
-        raise SpaceError(
-            f"{path}: strides: expected a positive integer or a list of {stages}, got {strides!r}"
-        )
-    network = {**DEFAULT_NETWORK, **loader.check_network(path, merged.get("network", {}))}
-    raw_params = merged.get("params")
-    if not isinstance(raw_params, dict):
-        raise SpaceError(f"{path}: params: expected a mapping of {', '.join(loader.PARAMS[kind])}")
-    for k in raw_params:
-        if k not in loader.PARAMS[kind]:
-            raise SpaceError(
-                f"{path}: params: unknown parameter {k!r} for a {kind} space (allowed: {', '.join(loader.PARAMS[kind])})"
-            )
-    missing = [k for k in loader.PARAMS[kind] if k not in raw_params]
-    if missing:
-        raise SpaceError(f"{path}: params: missing {', '.join(missing)}")
-    parameters = {
-        k: Param(k, **loader.check_param(path, k, raw_params[k])) for k in loader.PARAMS[kind]
-    }
-    for k in ("depth", "width", "group_width", "w0"):
-        if k in parameters and not parameters[k].is_int:
-            raise SpaceError(f"{path}: params.{k}: must take integer values")
-        if k in parameters and parameters[k].count() == 0:
-            raise SpaceError(
-                f"{path}: params.{k}: empty domain (no multiple of q between low and high)"
-            )
-    if kind == "regnet":
-        if parameters["w0"].values is None and parameters["w0"].q % 8:
-            raise SpaceError(
-                f"{path}: params.w0.q: must be a multiple of 8 (RegNet widths are multiples of 8)"
-            )
-        if parameters["wm"].grid()[0] <= 1:
-            raise SpaceError(f"{path}: params.wm: must be > 1")
-    cons = loader.check_constraints(path, kind, merged.get("constraints"), stages)
-    num_stages = tuple(cons.get("num_stages", [4, 4]))
-    paper = own.get("paper_size")
-    if paper is not None and not isinstance(paper, (int, float)):
-        try:
-            paper = float(paper)
-        except ValueError:
-            raise SpaceError(f"{path}: paper_size: expected a number, got {paper!r}") from None
-    desc = own.get("description", "")
-    if not isinstance(desc, str):
-        raise SpaceError(f"{path}: description: expected a string")
-    space = Space(
-        name=name,
-        kind=kind,
-        parameters=parameters,
-        network=network,
-        stages=stages,
-        strides=strides,
-        shared=tuple(cons.get("shared", ())),
-        non_decreasing=tuple(cons.get("non_decreasing", ())),
-        num_stages=num_stages,  # type: ignore[arg-type]
-        non_increasing=tuple(cons.get("non_increasing", ())),
-        ranges=derived.as_tuple(cons.get("ranges")),
-        description=desc,
-        parent=parent,
-        paper_size=float(paper) if paper is not None else None,
-        source=str(path),
-    )
-    if (space.ranges or space.non_increasing) and space.size == 0:
-        raise SpaceError(f"{path}: constraints: no configuration satisfies them all")
+    fields = loader.check_space(chain)
+    parameters = {k: Param(k, **spec) for k, spec in fields.pop("parameters").items()}
+    space = Space(parameters=parameters, **fields)
+    loader.check_nonempty(space)
     return dataclasses.replace(space, added=_added(space, chain))
 
 
