@@ -159,13 +159,8 @@ class Space:
             cand = space._draw(rng, batch)
             drawn += batch
             valid += len(cand["depths"])
-            cx = space._complexity(cand)
-            mask = np.ones(len(cand["depths"]), dtype=bool)
-            for k, (lo, hi) in ranges.items():
-                mask &= (cx[k] >= lo) & (cx[k] <= hi)
-            mask &= derived.mask(space, cand)
-            in_range += int(mask.sum())
-            sel = {k: v[mask] for k, v in {**cand, **cx}.items()}
+            sel = space._accepted(cand, ranges)
+            in_range += len(sel["depths"])
             take = _new_rows(sel, keys, n - kept)
             if len(take):
                 chunks.append({k: v[take] for k, v in sel.items()})
@@ -175,17 +170,22 @@ class Space:
             batch = int(min(1 << 20, max(8192, 1.2 * (n - kept) / rate)))
         stats = SampleStats(drawn, valid, in_range, kept, time.perf_counter() - t0)
         if kept < n:
-            regime = (
-                ", ".join(f"{k} {_si(lo)}..{_si(hi)}" for k, (lo, hi) in ranges.items())
-                or "no range"
-            )
-            raise DsdError(
-                f"{self.name}: found only {kept} of {n} distinct models with {regime} after {drawn:,} draws "
-                f"({in_range:,} in range); widen the range or lower n"
-            )
+            raise DsdError(_shortfall(self.name, n, stats, ranges))
         df = space._frame(chunks, seed, ranges)
         df.attrs["sample_stats"] = dataclasses.asdict(stats)
         return df
+
+    def _accepted(
+        self, cand: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]]
+    ) -> dict[str, np.ndarray]:
+        """The candidates inside every complexity range and the derived constraints, with their
+        complexity columns added."""
+        cx = self._complexity(cand)
+        mask = np.ones(len(cand["depths"]), dtype=bool)
+        for k, (lo, hi) in ranges.items():
+            mask &= (cx[k] >= lo) & (cx[k] <= hi)
+        mask &= derived.mask(self, cand)
+        return {k: v[mask] for k, v in {**cand, **cx}.items()}
 
     def _draw(self, rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
         """A batch of candidates: drawn per-stage arrays, their built (adjusted) twins, RegNet params.
@@ -411,6 +411,17 @@ def draw_conditioned(
         idx = np.searchsorted(cum, target, side="right") - 1
         out[:, i] = low = np.clip(idx, low, m - 1)
     return values[out]
+
+
+def _shortfall(
+    name: str, n: int, stats: SampleStats, ranges: dict[str, tuple[float, float]]
+) -> str:
+    """What a sampler that could not find ``n`` models reached, in one line."""
+    regime = ", ".join(f"{k} {_si(lo)}..{_si(hi)}" for k, (lo, hi) in ranges.items()) or "no range"
+    return (
+        f"{name}: found only {stats.kept} of {n} distinct models with {regime} after "
+        f"{stats.drawn:,} draws ({stats.in_range:,} in range); widen the range or lower n"
+    )
 
 
 def _check_range(name: str, r) -> tuple[float, float]:
