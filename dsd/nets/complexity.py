@@ -103,7 +103,7 @@ class _Totals:
     """The vectorised counter: sums flops, params and acts of N configs at once (int64 arrays).
 
     A layer with ``when`` a boolean array counts only where it is true. Sums are added in place
-    (the arrays are large: fresh ones per layer would cost more than the arithmetic).
+    (fresh arrays per layer would cost more than the arithmetic on large batches).
     """
 
     def __init__(self, h: np.ndarray) -> None:
@@ -114,15 +114,6 @@ class _Totals:
         self._out: dict[tuple[int, int], tuple] = {}  # (h, stride) -> (h, stride, out size)
         self._square: dict[int, tuple] = {}  # out size -> (out size, its square)
 
-    def _add(self, flops, params, acts, when) -> None:
-        for total, v in ((self.flops, flops), (self.params, params), (self.acts, acts)):
-            if isinstance(v, int) and v == 0:
-                continue
-            if when is True:
-                total += v
-            else:
-                np.add(total, v, out=total, where=when)
-
     def conv(self, name, w_in, w_out, k, stride=1, group_width=None, bias=False, h=None, when=True):
         """Add a conv (of input size ``h``, default ``self.h``); return its output size."""
         h = self.h if h is None else h
@@ -132,25 +123,33 @@ class _Totals:
         h_out = self._out[key][2]
         if id(h_out) not in self._square:
             self._square[id(h_out)] = (h_out, h_out * h_out)
-        if when is True or np.any(when):
-            self._add(
-                *conv_cost(w_in, w_out, k, group_width, bias, self._square[id(h_out)][1]), when
-            )
+        if when is not True and not np.any(when):
+            return h_out
+        flops, params, acts = conv_cost(
+            w_in, w_out, k, group_width, bias, self._square[id(h_out)][1]
+        )
+        if when is not True:
+            flops, params, acts = flops * when, params * when, acts * when
+        self.flops += flops
+        self.params += params
+        self.acts += acts
         return h_out
 
     def bn(self, name, w, when=True):
         """Add a batch norm of width ``w``."""
-        if when is True or np.any(when):
-            self._add(0, 2 * w, 0, when)
+        self.params += 2 * w if when is True else 2 * w * when
 
     def maxpool(self, name, w, k, stride):
         """Add a max-pool and move ``self.h`` to its output size."""
         self.h = out_size(self.h, stride)
-        self._add(0, 0, w * self.h * self.h, True)
+        self.acts += w * self.h * self.h
 
     def linear(self, name, w_in, w_out, bias=True):
         """Add a fully connected layer."""
-        self._add(*conv_cost(w_in, w_out, 1, None, bias, 1), True)
+        flops, params, acts = conv_cost(w_in, w_out, 1, None, bias, 1)
+        self.flops += flops
+        self.params += params
+        self.acts += acts
 
     def add_stage(self, first: _Totals, rest: _Totals, d: np.ndarray) -> None:
         """Add a stage of ``d`` blocks: the ``first`` and ``d - 1`` copies of ``rest``."""
@@ -161,7 +160,7 @@ class _Totals:
             (self.acts, first.acts, rest.acts),
         ):
             total += a
-            np.multiply(b, more, out=b)
+            b *= more
             total += b
         self.h = rest.h
 
@@ -210,8 +209,7 @@ def _stage_arrays(depths, widths, group_widths, bottleneck_ratios, strides):
     g = np.broadcast_to(np.asarray(group_widths, dtype=np.int64), shape)
     b = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), shape)
     s = np.broadcast_to(np.asarray(strides, dtype=np.int64), shape)
-    # stage-major, each stage's column contiguous: the arithmetic runs on them many times
-    return (np.ascontiguousarray(x.T) for x in (d, w, g, b, s))
+    return d.T, w.T, g.T, b.T, s.T
 
 
 def complexity_batch(
