@@ -209,7 +209,7 @@ def _stage_arrays(depths, widths, group_widths, bottleneck_ratios, strides):
     g = np.broadcast_to(np.asarray(group_widths, dtype=np.int64), shape)
     b = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), shape)
     s = np.broadcast_to(np.asarray(strides, dtype=np.int64), shape)
-    return d.T, w.T, g.T, b.T, s.T
+    return d.T, w.T, g.T, b.T, s.T  # stage-major: a stage's values are a row
 
 
 def complexity_batch(
@@ -240,6 +240,7 @@ def complexity_batch(
     stem_cost(c, stem, stem_width)
     w_in = np.full(n, stem_width, dtype=np.int64)
     for di, wi, gi, bi, si in zip(d, w, g, b, s):
+        wi = np.ascontiguousarray(wi)  # used in most of the arithmetic: contiguous is faster
         first = _Totals(c.h)
         block_cost(first, "", w_in, wi, si, bi, gi, se_ratio)
         rest = _Totals(first.h)
