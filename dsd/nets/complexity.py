@@ -7,13 +7,16 @@
 
 Each layer's cost is :func:`conv_cost` (convs and fully connected layers) or a batch norm's
 ``2 * w`` params; which layers a stem, block or head has is written once, in
-:mod:`dsd.nets.costs`. Two counters run those cost functions and check each other:
+:mod:`dsd.nets.costs`. Two counters run those cost functions:
 
 - :func:`layers` walks a network layer by layer (Python ints), in the order and with the names
   of the modules :func:`dsd.nets.build_model` builds; :func:`complexity` sums it.
 - :func:`complexity_batch` runs them over arrays of many configs at once (numpy in, numpy out),
   the sampler's engine: blocks after the first in a stage are identical, so a stage costs
   ``first + (d - 1) * rest``.
+
+The tests check the walker against the built module (params, acts) and fvcore (flops), and
+the batch against the walker.
 
 A convolution with odd kernel ``k``, padding ``k // 2`` and stride ``s`` maps size ``h`` to
 ``(h - 1) // s + 1`` (:func:`dsd.nets.costs.out_size`).
@@ -109,25 +112,23 @@ class _Totals:
     def __init__(self, h: np.ndarray) -> None:
         self.h = h
         self.flops, self.params, self.acts = (np.zeros(len(h), dtype=np.int64) for _ in range(3))
-        # the convs of a block share sizes: derive each once (keyed by the arrays' identities,
-        # which the stored arrays keep valid)
-        self._out: dict[tuple[int, int], tuple] = {}  # (h, stride) -> (h, stride, out size)
-        self._square: dict[int, tuple] = {}  # out size -> (out size, its square)
+        # the convs of a block share sizes: derive each once, keyed by the identities of the
+        # input size and stride (kept in the value, so the ids stay valid)
+        self._sizes: dict[tuple[int, int], tuple] = {}  # -> (h, stride, out size, its square)
 
     def conv(self, name, w_in, w_out, k, stride=1, group_width=None, bias=False, h=None, when=True):
         """Add a conv (of input size ``h``, default ``self.h``); return its output size."""
         h = self.h if h is None else h
-        key = (id(h), id(stride))
-        if key not in self._out:
-            self._out[key] = (h, stride, out_size(h, stride))
-        h_out = self._out[key][2]
-        if id(h_out) not in self._square:
-            self._square[id(h_out)] = (h_out, h_out * h_out)
+        sizes = self._sizes.get((id(h), id(stride)))
+        if sizes is None:
+            h_out = out_size(h, stride)
+            same = [x for x in self._sizes.values() if x[2] is h_out]
+            hw = same[0][3] if same else h_out * h_out
+            sizes = self._sizes[id(h), id(stride)] = (h, stride, h_out, hw)
+        h_out, hw = sizes[2], sizes[3]
         if when is not True and not np.any(when):
             return h_out
-        flops, params, acts = conv_cost(
-            w_in, w_out, k, group_width, bias, self._square[id(h_out)][1]
-        )
+        flops, params, acts = conv_cost(w_in, w_out, k, group_width, bias, hw)
         if when is not True:
             flops, params, acts = flops * when, params * when, acts * when
         self.flops += flops
