@@ -106,15 +106,19 @@ class _Totals:
     """The vectorised counter: sums flops, params and acts of N configs at once (int64 arrays).
 
     A layer with ``when`` a boolean array counts only where it is true. Sums are added in place
-    (fresh arrays per layer would cost more than the arithmetic on large batches).
+    (fresh arrays per layer would cost more than the arithmetic on large batches); batch norm
+    widths are summed apart and counted (``2 * w`` params each) by :meth:`totals`.
     """
 
-    def __init__(self, h: np.ndarray) -> None:
+    def __init__(self, h: np.ndarray, sizes: dict | None = None) -> None:
         self.h = h
-        self.flops, self.params, self.acts = (np.zeros(len(h), dtype=np.int64) for _ in range(3))
+        n = len(h)
+        self.flops, self.params, self.acts, self.bn_widths = (
+            np.zeros(n, dtype=np.int64) for _ in range(4)
+        )
         # the convs of a block share sizes: derive each once, keyed by the identities of the
         # input size and stride (kept in the value, so the ids stay valid)
-        self._sizes: dict[tuple[int, int], tuple] = {}  # -> (h, stride, out size, its square)
+        self._sizes: dict[tuple[int, int], tuple] = {} if sizes is None else sizes
 
     def conv(self, name, w_in, w_out, k, stride=1, group_width=None, bias=False, h=None, when=True):
         """Add a conv (of input size ``h``, default ``self.h``); return its output size."""
@@ -126,11 +130,11 @@ class _Totals:
             hw = same[0][3] if same else h_out * h_out
             sizes = self._sizes[id(h), id(stride)] = (h, stride, h_out, hw)
         h_out, hw = sizes[2], sizes[3]
-        if when is not True and not np.any(when):
-            return h_out
-        flops, params, acts = conv_cost(w_in, w_out, k, group_width, bias, hw)
         if when is not True:
-            flops, params, acts = flops * when, params * when, acts * when
+            if not np.any(when):
+                return h_out
+            w_out = w_out * when  # every cost of a conv is proportional to its output width
+        flops, params, acts = conv_cost(w_in, w_out, k, group_width, bias, hw)
         self.flops += flops
         self.params += params
         self.acts += acts
@@ -138,7 +142,7 @@ class _Totals:
 
     def bn(self, name, w, when=True):
         """Add a batch norm of width ``w``."""
-        self.params += 2 * w if when is True else 2 * w * when
+        self.bn_widths += w if when is True else w * when
 
     def maxpool(self, name, w, k, stride):
         """Add a max-pool and move ``self.h`` to its output size."""
@@ -152,18 +156,23 @@ class _Totals:
         self.params += params
         self.acts += acts
 
-    def add_stage(self, first: _Totals, rest: _Totals, d: np.ndarray) -> None:
-        """Add a stage of ``d`` blocks: the ``first`` and ``d - 1`` copies of ``rest``."""
-        more = d - 1
-        for total, a, b in (
-            (self.flops, first.flops, rest.flops),
-            (self.params, first.params, rest.params),
-            (self.acts, first.acts, rest.acts),
+    def add_copies(self, other: _Totals, times: np.ndarray) -> None:
+        """Add ``times`` copies of what ``other`` counted (consuming it) and move to its size."""
+        for total, x in (
+            (self.flops, other.flops),
+            (self.params, other.params),
+            (self.acts, other.acts),
+            (self.bn_widths, other.bn_widths),
         ):
-            total += a
-            b *= more
-            total += b
-        self.h = rest.h
+            x *= times
+            total += x
+        self.h = other.h
+
+    def totals(self) -> dict[str, np.ndarray]:
+        """The sums: ``{'flops', 'params', 'acts'}``."""
+        self.bn_widths *= 2  # gamma and beta
+        self.params += self.bn_widths
+        return {"flops": self.flops, "params": self.params, "acts": self.acts}
 
 
 def layers(net: AnyNet) -> list[Layer]:
@@ -242,11 +251,10 @@ def complexity_batch(
     w_in = np.full(n, stem_width, dtype=np.int64)
     for di, wi, gi, bi, si in zip(d, w, g, b, s):
         wi = np.ascontiguousarray(wi)  # used in most of the arithmetic: contiguous is faster
-        first = _Totals(c.h)
-        block_cost(first, "", w_in, wi, si, bi, gi, se_ratio)
-        rest = _Totals(first.h)
+        block_cost(c, "", w_in, wi, si, bi, gi, se_ratio)  # the first block
+        rest = _Totals(c.h, c._sizes)  # and d - 1 copies of the next
         block_cost(rest, "", wi, wi, 1, bi, gi, se_ratio)
-        c.add_stage(first, rest, di)
+        c.add_copies(rest, di - 1)
         w_in = wi
     head_cost(c, w_in, head_width, num_classes)
-    return {"flops": c.flops, "params": c.params, "acts": c.acts}
+    return c.totals()
