@@ -37,7 +37,9 @@ examples:
 Every model gets the same recipe: SGD (momentum 0.9, Nesterov), batch 128, lr 0.05 * batch / 128,
 weight decay 5e-5, half-period cosine per step, the last BN of each residual branch at zero.
 digits is small (1347 training images: 10 steps an epoch at batch 128), so its defaults are
-batch 32, lr 0.2 * batch / 32 and 0.5 warm-up epoch. Run again with the same -o to resume.
+batch 32, lr 0.2 * batch / 32 and 0.5 warm-up epoch. Each finished model is a record in
+OUT.run/ (beside -o OUT; `dsd status OUT.run` reads it); OUT is written from the records at the
+end. Run again with the same -o to resume.
 """
 
 SAMPLE_COLUMNS = ("model_id", "depths", "widths", "num_classes", "resolution")
