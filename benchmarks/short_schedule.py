@@ -25,7 +25,7 @@ import torch.nn.functional as F
 import dsd
 from dsd.nets import AnyNet, build_model
 from dsd.nets.model import zero_init_residual
-from dsd.trainer import TrainConfig, fit, load_dataset
+from dsd.trainer import TrainConfig, load_dataset, train_epochs
 from dsd.trainer.engine import tensor_batches
 
 RECIPES = {
@@ -96,7 +96,7 @@ def main() -> None:
         for net in nets:
             torch.manual_seed(cfg.seed)
             try:
-                curves = fit(build_model(net), data, cfg, torch.device("cpu"))
+                curves = train_epochs(build_model(net), data, cfg, torch.device("cpu"))
                 errs.append(curves.test_err[-1])
                 losses.append(curves.train_loss[-1])
             except dsd.trainer.Diverged:

@@ -1,6 +1,6 @@
 """Scheduling overhead of the sweep per model, for each executor (trivial models, no training).
 
-Every model is dsd.sweep.fakes.fake_train with 0 s of work, so all the time measured is the
+Every model is dsd.sweep.testing.fake_train with 0 s of work, so all the time measured is the
 sweep's own: start-up, claiming, writing one atomic record, reporting back, collecting. Printed
 columns: ``startup`` (start to the first record), ``per model`` (wall time / models, the number
 the goal of <= 0.5 s refers to) and ``steady`` (between the first and the last record, per model).
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dsd.sweep.driver import run_samples
 from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
+from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
 
 
 def slurm_up() -> bool:

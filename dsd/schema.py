@@ -15,6 +15,7 @@ Version history: 1 (dsd < 0.2) stored the built values in ``widths``/``group_wid
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import pandas as pd
@@ -28,6 +29,66 @@ DESIGN_COLUMNS = ("depths", "widths", "group_widths", "bottleneck_ratios")
 BUILT_COLUMNS = {"widths": "built_widths", "group_widths": "built_group_widths"}
 #: Scalar columns of a parameter shared by all stages, keyed by the space parameter name.
 SHARED_COLUMNS = {"bottleneck_ratio": "bottleneck_ratio", "group_width": "group_width"}
+#: What a samples table needs to be trained.
+SAMPLE_REQUIRED = ("model_id", "depths", "widths", "num_classes", "resolution")
+
+#: Columns a result record adds to its samples row (see docs/CONTRACTS.md for each).
+RESULT_COLUMNS = (
+    "dataset",
+    "epochs",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "momentum",
+    "nesterov",
+    "warmup_epochs",
+    "zero_init_residual",
+    "label_smoothing",
+    "mixup_alpha",
+    "ema",
+    "train_seed",
+    "status",
+    "reason",
+    "top1_err",
+    "top1_err_min",
+    "train_loss",
+    "test_err",
+    "train_seconds",
+    "images_per_second",
+    "device",
+    "torch_version",
+    "dsd_version",
+    "finished_at",
+)
+#: Final statuses of a result record.
+STATUSES = ("ok", "diverged", "failed")
+#: Error columns analysis can read (the final epoch's error, and the best epoch's as pycls/nds).
+METRICS = ("top1_err", "top1_err_min")
+#: What a results table needs to be analysed, besides its metric column.
+RESULTS_REQUIRED = ("model_id", "space", "status")
+#: Columns of the report's best-models table (``top1_err`` stands for the analysed metric).
+BEST_COLUMNS = (
+    "model_id",
+    "space",
+    "top1_err",
+    "depths",
+    "widths",
+    "bottleneck_ratios",
+    "group_widths",
+    "flops",
+    "params",
+    "acts",
+)
+
+
+def blank_result() -> dict:
+    """Every result column with its empty value: a record that failed before training still has
+    the whole schema (NaN errors, empty curves, empty strings)."""
+    empty: dict = {c: math.nan for c in RESULT_COLUMNS}
+    empty.update(train_loss=[], test_err=[], status="failed", reason="")
+    for c in ("dataset", "device", "torch_version", "dsd_version", "finished_at"):
+        empty[c] = ""
+    return empty
 
 
 def regime_json(ranges: dict[str, tuple[float, float]]) -> str:

@@ -1,6 +1,6 @@
 """Helpers for the sweep tests: a driver process to kill, trace-file readers, waiting.
 
-Run as a script it is a sweep driver over fake models (``dsd.sweep.fakes``)::
+Run as a script it is a sweep driver over fake models (``dsd.sweep.testing``)::
 
     python tests/sweep_fixtures.py RUN_DIR --n 10 --seconds 0.5 --slots 2 --trace T [--kind slurm]
 """
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dsd.sweep.driver import run_samples
     from dsd.sweep.executors import ExecutorSettings
-    from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
+    from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
 
     settings = ExecutorSettings(
         kind=args.kind,

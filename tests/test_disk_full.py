@@ -20,8 +20,8 @@ from dsd.cli import main
 from dsd.io import write_table
 from dsd.sweep.driver import run_samples
 from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
 from dsd.sweep.store import RunStore
+from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
 
 SIZE_KB = 2048
 

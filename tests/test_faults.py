@@ -1,7 +1,7 @@
 """Fault tests: the red team's data-loss cases lose nothing.
 
 Damaged records and plans, two `dsd train` processes on one output, a samples CSV, an experiment
-rejected and then corrected, a damaged experiment.yaml. Training is faked (dsd.sweep.fakes) where
+rejected and then corrected, a damaged experiment.yaml. Training is faked (dsd.sweep.testing) where
 the sweep machinery is what is tested.
 """
 
@@ -19,9 +19,9 @@ from dsd.io import exclusive, read_table, write_table
 from dsd.sweep.driver import run_samples
 from dsd.sweep.executors import ExecutorSettings
 from dsd.sweep.experiment import parse_experiment
-from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
 from dsd.sweep.run import run_experiment
 from dsd.sweep.status import run_status
+from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
 
 LOCAL = ExecutorSettings(kind="local", slots=1, threads_per_slot=1, max_retries=1, time_min=5)
 

@@ -273,8 +273,7 @@ def test_a_wheel_ships_every_subpackage_and_the_builtin_spaces():
     on_disk = {
         ".".join(p.parent.relative_to(repo).parts) for p in (repo / "dsd").rglob("__init__.py")
     }
-    assert on_disk | {"dsd._spaces"} == set(cfg["packages"])
-    assert cfg["package-dir"]["dsd._spaces"] == "spaces" and cfg["package-data"]["dsd._spaces"] == [
-        "*.yaml"
-    ]
+    assert on_disk | {"dsd._spaces", "dsd._experiments"} == set(cfg["packages"])
+    for pkg, folder in (("dsd._spaces", "spaces"), ("dsd._experiments", "experiments")):
+        assert cfg["package-dir"][pkg] == folder and cfg["package-data"][pkg] == ["*.yaml"]
     assert {s.name for s in dsd.list_spaces()} == {p.stem for p in (repo / "spaces").glob("*.yaml")}

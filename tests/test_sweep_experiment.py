@@ -122,3 +122,14 @@ def test_cli_needs_a_data_path_for_cifar10_and_writes_nothing(tmp_path, capsys):
     assert main(["run", str(EXPERIMENTS / "cifar10_anynetx.yaml"), "-o", str(run_dir)]) == 2
     assert "cifar10_anynetx.yaml: dataset cifar10 needs a data path" in capsys.readouterr().err
     assert not run_dir.exists()
+
+
+def test_a_builtin_experiment_is_found_by_name_from_anywhere(tmp_path, monkeypatch):
+    from dsd.sweep.experiment import builtin_experiments, resolve_experiment
+
+    monkeypatch.chdir(tmp_path)
+    assert "digits_anynetx" in builtin_experiments()
+    assert load_experiment("digits_anynetx").name == load_experiment("digits_anynetx.yaml").name
+    assert resolve_experiment("digits_anynetx").is_file()
+    (tmp_path / "digits_anynetx.yaml").write_text("not: [an experiment")  # a local file wins
+    assert resolve_experiment("digits_anynetx.yaml").resolve() == tmp_path / "digits_anynetx.yaml"

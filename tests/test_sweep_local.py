@@ -1,6 +1,6 @@
 """The sweep on the local executor: retries, divergence, resume, and surviving SIGKILL.
 
-The work function is dsd.sweep.fakes.fake_train, which logs every start and end to a trace file,
+The work function is dsd.sweep.testing.fake_train, which logs every start and end to a trace file,
 so a test can count how often each model was trained.
 """
 
@@ -18,8 +18,8 @@ from sweep_fixtures import counts, pid_alive, records, start_driver, trace_lines
 from dsd.errors import DataError, DsdError
 from dsd.sweep.driver import collect, run_samples
 from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
 from dsd.sweep.status import lock_holder, run_status
+from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
 
 SETTINGS = ExecutorSettings(slots=2, threads_per_slot=1, max_retries=2)
 

@@ -12,7 +12,7 @@ from sweep_fixtures import counts, records, wait_for
 
 from dsd.sweep.driver import run_samples
 from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
+from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
 
 ray = pytest.importorskip("ray")
 SETTINGS = ExecutorSettings(kind="ray", max_retries=1, cpus_per_task=1)

@@ -6,7 +6,7 @@ import pytest
 
 from dsd.sweep.driver import run_samples
 from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
+from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
 
 ray = pytest.importorskip("ray")
 

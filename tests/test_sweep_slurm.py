@@ -14,9 +14,9 @@ from sweep_fixtures import counts, records, start_driver, wait_for
 from dsd.sweep.driver import run_samples
 from dsd.sweep.exec_slurm import SlurmExecutor
 from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
 from dsd.sweep.store import RunStore
 from dsd.sweep.task import DONE, Task
+from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
 
 SETTINGS = ExecutorSettings(kind="slurm", max_parallel=2, max_retries=1, time_min=5)
 

@@ -17,8 +17,8 @@ import pytest
 from dsd.sweep import exec_slurm
 from dsd.sweep.exec_slurm import SlurmExecutor
 from dsd.sweep.executors import ExecutorSettings, make_executor
-from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
 from dsd.sweep.task import DONE, LOST, Outcome, Task
+from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
 
 SCRIPTS = {
     # sbatch FILE: a new job id; remember the array spec of the script ("-": not an array)

@@ -13,9 +13,9 @@ from dsd.errors import DsdError
 from dsd.sweep.driver import run_samples
 from dsd.sweep.exec_local import LocalExecutor, gpu_worker_envs
 from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.fakes import FakeConfig, fake_samples, fake_train
 from dsd.sweep.store import Owner, RunLock, RunStore
 from dsd.sweep.task import BUSY, DONE, Task, execute
+from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
 
 
 def _foreign_claim(store: RunStore, task_id: str, age_s: float = 0.0, job: str = "") -> None:

@@ -25,10 +25,10 @@ import pandas as pd
 
 from dsd.errors import DataError, DsdError
 from dsd.io import read_table
+from dsd.schema import RESULTS_REQUIRED
 
 ERROR = "top1_err"
-METRICS = ("top1_err", "top1_err_min")
-REQUIRED = ("model_id", "space", "status", ERROR)
+REQUIRED = (*RESULTS_REQUIRED, ERROR)
 SHARED = {"bottleneck_ratio": "b", "group_width": "g"}
 LIST_PARAMS = {
     "depths": "d",

@@ -28,21 +28,10 @@ from dsd.analysis.runtime import report_sections as runtime_sections
 from dsd.analysis.stats import random_search_efficiency
 from dsd.errors import DsdError
 from dsd.io import atomic_path, check_output_path
+from dsd.schema import BEST_COLUMNS
 
 REPORT_SUFFIXES = (".html", ".htm")
 DEFAULT_PARAMS = ("d", "depths", "widths", "b", "g", "w0", "wa", "wm")
-BEST_COLUMNS = (
-    "model_id",
-    "space",
-    ERROR,
-    "depths",
-    "widths",
-    "bottleneck_ratios",
-    "group_widths",
-    "flops",
-    "params",
-    "acts",
-)
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}

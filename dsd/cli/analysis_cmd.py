@@ -212,6 +212,15 @@ def cmd_report(args) -> int:
 
 def register(sub) -> None:
     """Add the analysis commands to the ``dsd`` parser."""
+    _register_edf(sub)
+    _register_compare(sub)
+    _register_bootstrap(sub)
+    _register_fit(sub)
+    _register_report(sub)
+
+
+def _register_edf(sub) -> None:
+    """``dsd edf``: error EDFs."""
     p = _parser(
         sub,
         "edf",
@@ -238,6 +247,9 @@ def register(sub) -> None:
     p.add_argument("--bands", action="store_true", help="shade 95%% bootstrap confidence bands")
     p.set_defaults(func=cmd_edf)
 
+
+def _register_compare(sub) -> None:
+    """``dsd compare``: KS verdicts on pairs of populations."""
     p = _parser(
         sub,
         "compare",
@@ -257,6 +269,9 @@ def register(sub) -> None:
     p.add_argument("--alpha", type=float, default=0.01, help="significance level (default 0.01)")
     p.set_defaults(func=cmd_compare)
 
+
+def _register_bootstrap(sub) -> None:
+    """``dsd bootstrap``: best-value bootstrap."""
     p = _parser(
         sub,
         "bootstrap",
@@ -280,6 +295,9 @@ def register(sub) -> None:
     p.add_argument("--table", help="also write the table (.parquet, .csv, .json)")
     p.set_defaults(func=cmd_bootstrap)
 
+
+def _register_fit(sub) -> None:
+    """``dsd fit``: quantized linear fits."""
     p = _parser(
         sub,
         "fit",
@@ -291,6 +309,9 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", help="figure file (.png, .pdf, .svg)")
     p.set_defaults(func=cmd_fit)
 
+
+def _register_report(sub) -> None:
+    """``dsd report``: the HTML report."""
     p = _parser(
         sub,
         "report",

@@ -55,6 +55,15 @@ TOP_KEYS = (
     "constraints",
 )
 KINDS = ("anynet", "regnet")
+DEFAULT_NETWORK = {
+    "stem": "simple_stem_in",
+    "stem_width": 32,
+    "block": "res_bottleneck_block",
+    "se_ratio": 0.0,
+    "head_width": 0,
+    "num_classes": 1000,
+    "resolution": 224,
+}
 PARAMS = {
     "anynet": ("depth", "width", "bottleneck_ratio", "group_width"),
     "regnet": ("depth", "w0", "wa", "wm", "bottleneck_ratio", "group_width"),
@@ -316,3 +325,122 @@ def check_constraints(path: Path, kind: str, c: Any, stages: int = 4) -> dict[st
         )
     derived.check(path, kind, stages, c)
     return c
+
+
+# --- the whole space ------------------------------------------------------------------------
+
+
+def check_space(chain: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """The validated fields of a :class:`~dsd.spaces.Space` from its ``extends`` chain.
+
+    ``parameters`` maps each parameter to the keyword arguments of a
+    :class:`~dsd.spaces.params.Param`. Every problem is a :class:`SpaceError` naming the file,
+    the key and what is allowed.
+    """
+    merged: dict[str, Any] = {}
+    for _, data in chain:
+        merged = merge(merged, data)
+    path, own = chain[-1]
+    parent = None
+    if len(chain) > 1:
+        ppath, pdata = chain[-2]
+        parent = pdata.get("name") or ppath.stem
+    name = own.get("name") or path.stem
+    if not isinstance(name, str):
+        raise SpaceError(f"{path}: name: expected a string, got {name!r}")
+    kind = merged.get("kind", "anynet")
+    if kind not in KINDS:
+        raise SpaceError(f"{path}: kind: {kind!r} not allowed (allowed: {', '.join(KINDS)})")
+    stages = merged.get("stages", 4)
+    if not isinstance(stages, int) or isinstance(stages, bool) or stages < 1:
+        raise SpaceError(f"{path}: stages: expected a positive integer, got {stages!r}")
+    cons = check_constraints(path, kind, merged.get("constraints"), stages)
+    return {
+        "name": name,
+        "kind": kind,
+        "parameters": check_params(path, kind, merged.get("params")),
+        "network": {**DEFAULT_NETWORK, **check_network(path, merged.get("network", {}))},
+        "stages": stages,
+        "strides": check_strides(path, merged.get("strides", 2), stages),
+        "shared": tuple(cons.get("shared", ())),
+        "non_decreasing": tuple(cons.get("non_decreasing", ())),
+        "num_stages": tuple(cons.get("num_stages", [4, 4])),
+        "non_increasing": tuple(cons.get("non_increasing", ())),
+        "ranges": derived.as_tuple(cons.get("ranges")),
+        "description": _check_description(path, own.get("description", "")),
+        "parent": parent,
+        "paper_size": _check_paper_size(path, own.get("paper_size")),
+        "source": str(path),
+    }
+
+
+def check_strides(path: Path, strides: Any, stages: int) -> tuple[int, ...]:
+    """A positive stride, or one a stage, as a tuple of ``stages`` strides."""
+    if isinstance(strides, int) and not isinstance(strides, bool) and strides >= 1:
+        return (strides,) * stages
+    if (
+        isinstance(strides, list)
+        and len(strides) == stages
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in strides)
+    ):
+        return tuple(strides)
+    raise SpaceError(
+        f"{path}: strides: expected a positive integer or a list of {stages}, got {strides!r}"
+    )
+
+
+def check_params(path: Path, kind: str, raw: Any) -> dict[str, dict[str, Any]]:
+    """Every parameter of a ``kind`` space, checked: exactly the allowed names, sane domains."""
+    from dsd.spaces.params import Param
+
+    allowed = PARAMS[kind]
+    if not isinstance(raw, dict):
+        raise SpaceError(f"{path}: params: expected a mapping of {', '.join(allowed)}")
+    for k in raw:
+        if k not in allowed:
+            raise SpaceError(
+                f"{path}: params: unknown parameter {k!r} for a {kind} space (allowed: {', '.join(allowed)})"
+            )
+    missing = [k for k in allowed if k not in raw]
+    if missing:
+        raise SpaceError(f"{path}: params: missing {', '.join(missing)}")
+    specs = {k: check_param(path, k, raw[k]) for k in allowed}
+    params = {k: Param(k, **spec) for k, spec in specs.items()}
+    for k in ("depth", "width", "group_width", "w0"):
+        if k in params and not params[k].is_int:
+            raise SpaceError(f"{path}: params.{k}: must take integer values")
+        if k in params and params[k].count() == 0:
+            raise SpaceError(
+                f"{path}: params.{k}: empty domain (no multiple of q between low and high)"
+            )
+    if kind == "regnet":
+        if params["w0"].values is None and params["w0"].q % 8:
+            raise SpaceError(
+                f"{path}: params.w0.q: must be a multiple of 8 (RegNet widths are multiples of 8)"
+            )
+        if params["wm"].grid()[0] <= 1:
+            raise SpaceError(f"{path}: params.wm: must be > 1")
+    return specs
+
+
+def check_nonempty(space: Any) -> None:
+    """Refuse a space whose derived constraints leave no configuration."""
+    if (space.ranges or space.non_increasing) and space.size == 0:
+        raise SpaceError(f"{space.source}: constraints: no configuration satisfies them all")
+
+
+def _check_paper_size(path: Path, paper: Any) -> float | None:
+    if paper is None:
+        return None
+    if not isinstance(paper, (int, float)) or isinstance(paper, bool):
+        try:
+            paper = float(paper)
+        except (TypeError, ValueError):
+            raise SpaceError(f"{path}: paper_size: expected a number, got {paper!r}") from None
+    return float(paper)
+
+
+def _check_description(path: Path, desc: Any) -> str:
+    if not isinstance(desc, str):
+        raise SpaceError(f"{path}: description: expected a string")
+    return desc

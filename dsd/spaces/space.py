@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dsd.errors import DsdError, SpaceError
+from dsd.errors import DsdError
 from dsd.nets.complexity import complexity_batch
 from dsd.nets.config import NET_FIELDS, adjust_compatibility, config_hash
 from dsd.nets.regnet import quantized_linear
@@ -29,15 +29,6 @@ from dsd.schema import BUILT_COLUMNS, DESIGN_COLUMNS, SCHEMA_VERSION, regime_jso
 from dsd.spaces import derived, loader
 from dsd.spaces.params import Param
 
-DEFAULT_NETWORK = {
-    "stem": "simple_stem_in",
-    "stem_width": 32,
-    "block": "res_bottleneck_block",
-    "se_ratio": 0.0,
-    "head_width": 0,
-    "num_classes": 1000,
-    "resolution": 224,
-}
 COMPLEXITY = ("flops", "params", "acts")
 #: Bounded effort: a regime the space cannot reach stops after this many candidate draws, or
 #: after HOPELESS_DRAWS draws of which none was in range.
@@ -168,13 +159,8 @@ class Space:
             cand = space._draw(rng, batch)
             drawn += batch
             valid += len(cand["depths"])
-            cx = space._complexity(cand)
-            mask = np.ones(len(cand["depths"]), dtype=bool)
-            for k, (lo, hi) in ranges.items():
-                mask &= (cx[k] >= lo) & (cx[k] <= hi)
-            mask &= derived.mask(space, cand)
-            in_range += int(mask.sum())
-            sel = {k: v[mask] for k, v in {**cand, **cx}.items()}
+            sel = space._accepted(cand, ranges)
+            in_range += len(sel["depths"])
             take = _new_rows(sel, keys, n - kept)
             if len(take):
                 chunks.append({k: v[take] for k, v in sel.items()})
@@ -184,19 +170,24 @@ class Space:
             batch = int(min(1 << 20, max(8192, 1.2 * (n - kept) / rate)))
         stats = SampleStats(drawn, valid, in_range, kept, time.perf_counter() - t0)
         if kept < n:
-            regime = (
-                ", ".join(f"{k} {_si(lo)}..{_si(hi)}" for k, (lo, hi) in ranges.items())
-                or "no range"
-            )
-            raise DsdError(
-                f"{self.name}: found only {kept} of {n} distinct models with {regime} after {drawn:,} draws "
-                f"({in_range:,} in range); widen the range or lower n"
-            )
+            raise DsdError(_shortfall(self.name, n, stats, ranges))
         df = space._frame(chunks, seed, ranges)
         df.attrs["sample_stats"] = dataclasses.asdict(stats)
         return df
 
-    def _draw(self, rng: np.random.Generator, b: int) -> dict[str, np.ndarray]:
+    def _accepted(
+        self, cand: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]]
+    ) -> dict[str, np.ndarray]:
+        """The candidates inside every complexity range and the derived constraints, with their
+        complexity columns added."""
+        cx = self._complexity(cand)
+        mask = np.ones(len(cand["depths"]), dtype=bool)
+        for k, (lo, hi) in ranges.items():
+            mask &= (cx[k] >= lo) & (cx[k] <= hi)
+        mask &= derived.mask(self, cand)
+        return {k: v[mask] for k, v in {**cand, **cx}.items()}
+
+    def _draw(self, rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
         """A batch of candidates: drawn per-stage arrays, their built (adjusted) twins, RegNet params.
 
         AnyNet spaces draw each parameter from its distribution *conditioned* on the space's
@@ -204,7 +195,7 @@ class Space:
         the models that satisfy the constraint.
         """
         if self.kind == "regnet":
-            return self._draw_regnet(rng, b)
+            return self._draw_regnet(rng, count)
         s = self.stages
         vals = {}
         for k, p in self.parameters.items():
@@ -215,7 +206,7 @@ class Space:
                 if k in self.non_decreasing
                 else ""
             )
-            vals[k] = draw_conditioned(p, rng, b, s, rule)
+            vals[k] = draw_conditioned(p, rng, count, s, rule)
         return self._per_stage(
             vals["depth"], vals["width"], vals["bottleneck_ratio"], vals["group_width"]
         )
@@ -233,11 +224,11 @@ class Space:
         }
         return {**out, **(extra or {})}
 
-    def _draw_regnet(self, rng: np.random.Generator, b: int) -> dict[str, np.ndarray]:
+    def _draw_regnet(self, rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
         p = self.parameters
-        d = p["depth"].draw(rng, b).astype(np.int64)
-        w0, wa, wm = p["w0"].draw(rng, b), p["wa"].draw(rng, b), p["wm"].draw(rng, b)
-        bm, gw = p["bottleneck_ratio"].draw(rng, b), p["group_width"].draw(rng, b)
+        d = p["depth"].draw(rng, count).astype(np.int64)
+        w0, wa, wm = p["w0"].draw(rng, count), p["wa"].draw(rng, count), p["wm"].draw(rng, count)
+        bm, gw = p["bottleneck_ratio"].draw(rng, count), p["group_width"].draw(rng, count)
         # Quantized linear widths for every block (the reference generator, vectorised).
         j = np.arange(int(d.max()))
         blockw, s_j = quantized_linear(int(d.max()), w0, wa, wm)
@@ -245,7 +236,7 @@ class Space:
         live = j[None, :] < d[:, None]
         # Widths are non-decreasing along blocks: a stage starts wherever the width changes.
         starts = live & np.concatenate(
-            [np.ones((b, 1), bool), blockw[:, 1:] != blockw[:, :-1]], axis=1
+            [np.ones((count, 1), bool), blockw[:, 1:] != blockw[:, :-1]], axis=1
         )
         n_st = starts.sum(1)
         total = np.where(live, s_j, -1).max(1) + 1
@@ -383,9 +374,9 @@ def space_rng(seed: int, space: str) -> np.random.Generator:
 
 
 def draw_conditioned(
-    p: Param, rng: np.random.Generator, b: int, stages: int, rule: str = ""
+    p: Param, rng: np.random.Generator, count: int, stages: int, rule: str = ""
 ) -> np.ndarray:
-    """``b`` draws of a per-stage parameter, shape ``(b, stages)``, under a constraint ``rule``.
+    """``count`` draws of a per-stage parameter, shape ``(count, stages)``, under a constraint ``rule``.
 
     - ``""``: independent draws from ``p``'s distribution.
     - ``"shared"``: the independent draws conditioned on all stages being equal:
@@ -397,12 +388,12 @@ def draw_conditioned(
       independent draws instead (order statistics) gives a different distribution with fewer ties.
     """
     if rule == "":
-        return p.draw(rng, (b, stages))
+        return p.draw(rng, (count, stages))
     values, probs = p.pmf()
     if rule == "shared":
         w = probs**stages
-        idx = rng.choice(len(values), size=(b, 1), p=w / w.sum())
-        return np.broadcast_to(values[idx], (b, stages))
+        idx = rng.choice(len(values), size=(count, 1), p=w / w.sum())
+        return np.broadcast_to(values[idx], (count, stages))
     if rule != "non_decreasing":
         raise ValueError(f"unknown constraint rule {rule!r}")
     m = len(values)
@@ -410,9 +401,9 @@ def draw_conditioned(
     tails = [np.ones(m)]
     for _ in range(stages - 1):
         tails.append(np.cumsum((probs * tails[-1])[::-1])[::-1])
-    u = rng.random((b, stages))
-    out = np.empty((b, stages), dtype=np.int64)
-    low = np.zeros(b, dtype=np.int64)
+    u = rng.random((count, stages))
+    out = np.empty((count, stages), dtype=np.int64)
+    low = np.zeros(count, dtype=np.int64)
     for i in range(stages):
         cum = np.concatenate([[0.0], np.cumsum(probs * tails[stages - 1 - i])])
         start, total = cum[low], cum[-1]
@@ -420,6 +411,17 @@ def draw_conditioned(
         idx = np.searchsorted(cum, target, side="right") - 1
         out[:, i] = low = np.clip(idx, low, m - 1)
     return values[out]
+
+
+def _shortfall(
+    name: str, n: int, stats: SampleStats, ranges: dict[str, tuple[float, float]]
+) -> str:
+    """What a sampler that could not find ``n`` models reached, in one line."""
+    regime = ", ".join(f"{k} {_si(lo)}..{_si(hi)}" for k, (lo, hi) in ranges.items()) or "no range"
+    return (
+        f"{name}: found only {stats.kept} of {n} distinct models with {regime} after "
+        f"{stats.drawn:,} draws ({stats.in_range:,} in range); widen the range or lower n"
+    )
 
 
 def _check_range(name: str, r) -> tuple[float, float]:
@@ -468,97 +470,15 @@ def _new_rows(sel: dict[str, np.ndarray], keys: set[bytes], limit: int) -> np.nd
 
 
 def load_space(ref: str | os.PathLike) -> Space:
-    """A space by built-in name (``'AnyNetXC'``, case-insensitive) or by YAML path."""
+    """A space by built-in name (``'AnyNetXC'``, case-insensitive) or by YAML path.
+
+    Every check lives in :func:`dsd.spaces.loader.check_space`; this builds the object.
+    """
     chain = loader.load_chain(ref)
-    merged: dict[str, Any] = {}
-    for _, data in chain:
-        merged = loader.merge(merged, data)
-    path, own = chain[-1]
-    parent = None
-    if len(chain) > 1:
-        ppath, pdata = chain[-2]
-        parent = pdata.get("name") or ppath.stem
-    name = own.get("name") or path.stem
-    if not isinstance(name, str):
-        raise SpaceError(f"{path}: name: expected a string, got {name!r}")
-    kind = merged.get("kind", "anynet")
-    if kind not in loader.KINDS:
-        raise SpaceError(f"{path}: kind: {kind!r} not allowed (allowed: {', '.join(loader.KINDS)})")
-    stages = merged.get("stages", 4)
-    if not isinstance(stages, int) or isinstance(stages, bool) or stages < 1:
-        raise SpaceError(f"{path}: stages: expected a positive integer, got {stages!r}")
-    strides = merged.get("strides", 2)
-    if isinstance(strides, int) and not isinstance(strides, bool) and strides >= 1:
-        strides = (strides,) * stages
-    elif (
-        isinstance(strides, list)
-        and len(strides) == stages
-        and all(isinstance(s, int) and s >= 1 for s in strides)
-    ):
-        strides = tuple(strides)
-    else:
-        raise SpaceError(
-            f"{path}: strides: expected a positive integer or a list of {stages}, got {strides!r}"
-        )
-    network = {**DEFAULT_NETWORK, **loader.check_network(path, merged.get("network", {}))}
-    raw_params = merged.get("params")
-    if not isinstance(raw_params, dict):
-        raise SpaceError(f"{path}: params: expected a mapping of {', '.join(loader.PARAMS[kind])}")
-    for k in raw_params:
-        if k not in loader.PARAMS[kind]:
-            raise SpaceError(
-                f"{path}: params: unknown parameter {k!r} for a {kind} space (allowed: {', '.join(loader.PARAMS[kind])})"
-            )
-    missing = [k for k in loader.PARAMS[kind] if k not in raw_params]
-    if missing:
-        raise SpaceError(f"{path}: params: missing {', '.join(missing)}")
-    parameters = {
-        k: Param(k, **loader.check_param(path, k, raw_params[k])) for k in loader.PARAMS[kind]
-    }
-    for k in ("depth", "width", "group_width", "w0"):
-        if k in parameters and not parameters[k].is_int:
-            raise SpaceError(f"{path}: params.{k}: must take integer values")
-        if k in parameters and parameters[k].count() == 0:
-            raise SpaceError(
-                f"{path}: params.{k}: empty domain (no multiple of q between low and high)"
-            )
-    if kind == "regnet":
-        if parameters["w0"].values is None and parameters["w0"].q % 8:
-            raise SpaceError(
-                f"{path}: params.w0.q: must be a multiple of 8 (RegNet widths are multiples of 8)"
-            )
-        if parameters["wm"].grid()[0] <= 1:
-            raise SpaceError(f"{path}: params.wm: must be > 1")
-    cons = loader.check_constraints(path, kind, merged.get("constraints"), stages)
-    num_stages = tuple(cons.get("num_stages", [4, 4]))
-    paper = own.get("paper_size")
-    if paper is not None and not isinstance(paper, (int, float)):
-        try:
-            paper = float(paper)
-        except ValueError:
-            raise SpaceError(f"{path}: paper_size: expected a number, got {paper!r}") from None
-    desc = own.get("description", "")
-    if not isinstance(desc, str):
-        raise SpaceError(f"{path}: description: expected a string")
-    space = Space(
-        name=name,
-        kind=kind,
-        parameters=parameters,
-        network=network,
-        stages=stages,
-        strides=strides,
-        shared=tuple(cons.get("shared", ())),
-        non_decreasing=tuple(cons.get("non_decreasing", ())),
-        num_stages=num_stages,  # type: ignore[arg-type]
-        non_increasing=tuple(cons.get("non_increasing", ())),
-        ranges=derived.as_tuple(cons.get("ranges")),
-        description=desc,
-        parent=parent,
-        paper_size=float(paper) if paper is not None else None,
-        source=str(path),
-    )
-    if (space.ranges or space.non_increasing) and space.size == 0:
-        raise SpaceError(f"{path}: constraints: no configuration satisfies them all")
+    fields = loader.check_space(chain)
+    parameters = {k: Param(k, **spec) for k, spec in fields.pop("parameters").items()}
+    space = Space(parameters=parameters, **fields)
+    loader.check_nonempty(space)
     return dataclasses.replace(space, added=_added(space, chain))
 
 

@@ -13,7 +13,7 @@ The pipeline's third arrow: ``samples.parquet --train (sweep)--> results.parquet
   settings; engines in ``exec_local``, ``exec_slurm``, ``exec_ray``.
 - :mod:`~dsd.sweep.store`       the run directory: records, attempts, claims, the driver lock.
 - :mod:`~dsd.sweep.status`      ``dsd status``.
-- :mod:`~dsd.sweep.fakes`       a stand-in for training, for tests and benchmarks.
+- :mod:`~dsd.sweep.testing`     test fakes: a stand-in for training, for tests and benchmarks.
 
 Names load lazily, so worker processes that only run tasks stay light.
 """

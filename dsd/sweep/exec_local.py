@@ -203,10 +203,6 @@ class LocalExecutor(Executor):
         w.proc, w.conn, w.task = None, None, None
         return outcome
 
-    def worker_pids(self) -> list[int]:
-        """The pids of the running worker processes (for tests and diagnostics)."""
-        return [w.proc.pid for w in self._workers if w.proc is not None and w.proc.is_alive()]
-
     def close(self) -> None:
         """Stop every worker: politely if idle, by SIGKILL if still training."""
         self._queue.clear()

@@ -255,9 +255,33 @@ def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
     )
 
 
+def builtin_experiments_dir() -> Path:
+    """The built-in experiments: the repository's ``experiments/`` (a checkout or editable
+    install), else the copy a wheel ships as ``dsd/_experiments``."""
+    repo = Path(__file__).resolve().parents[2] / "experiments"
+    return repo if repo.is_dir() else Path(__file__).resolve().parents[1] / "_experiments"
+
+
+def builtin_experiments() -> list[str]:
+    """Names of the built-in experiments (``dsd run NAME`` finds them from anywhere)."""
+    d = builtin_experiments_dir()
+    return [p.stem for p in sorted(d.glob("*.yaml"))] if d.is_dir() else []
+
+
+def resolve_experiment(ref: str | os.PathLike) -> Path:
+    """An experiment file by path, or a built-in one by name (``digits_anynetx``)."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    name = path.name.removesuffix(".yaml")
+    if len(path.parts) == 1 and name in builtin_experiments():
+        return builtin_experiments_dir() / f"{name}.yaml"
+    known = ", ".join(builtin_experiments()) or "none"
+    raise DsdError(f"{ref}: no such experiment file (built-in experiments: {known})")
+
+
 def load_experiment(path: str | os.PathLike) -> Experiment:
-    """Read and validate an experiment file (with :func:`dsd.io.load_yaml`'s limits)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DsdError(f"{path}: no such experiment file")
+    """Read and validate an experiment file, or a built-in one by name (with
+    :func:`dsd.io.load_yaml`'s limits)."""
+    path = resolve_experiment(path)
     return parse_experiment(load_yaml(path), str(path))

@@ -4,6 +4,7 @@ Layout of ``RUN_DIR``::
 
     experiment.yaml        the experiment as run (a resume checks it has not changed)
     samples.parquet        the plan: every sampled model of every space
+    plan.json              the task ids of the plan (a resume checks they have not changed)
     records/<task>.json    one final record per finished model (ok / diverged / failed)
     attempts/<task>.<n>    one file per failed attempt (the retry counter survives crashes)
     claims/<task>.json     "being trained by host/pid/job"; its mtime is the heartbeat
@@ -33,6 +34,7 @@ from typing import Any
 
 from dsd import io
 from dsd.errors import DsdError
+from dsd.schema import STATUSES
 
 RECORDS = "records"
 ATTEMPTS = "attempts"
@@ -42,7 +44,7 @@ SAMPLES = "samples.parquet"
 RESULTS = "results.parquet"
 EXPERIMENT = "experiment.yaml"
 DAMAGED = ".damaged"  # suffix of a record set aside because it could not be read
-RECORD_STATUSES = ("ok", "diverged", "failed")
+RECORD_STATUSES = STATUSES
 
 
 def plain(obj: Any) -> Any:
@@ -218,11 +220,6 @@ class RunStore:
             with os.fdopen(fd, "w") as f:
                 f.write(reason)
             return n
-
-    def last_reason(self, task_id: str) -> str:
-        """The reason of the latest failed attempt ('' if none)."""
-        files = sorted((self.root / ATTEMPTS).glob(f"{task_id}.*"), key=lambda p: p.stat().st_mtime)
-        return files[-1].read_text() if files else ""
 
     # -- claims ------------------------------------------------------------------------
     def claim_path(self, task_id: str) -> Path:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dsd.errors import DataError
+from dsd.schema import blank_result
 from dsd.sweep.store import Owner, RunStore
 
 WorkFn = Callable[[Mapping, Any], Mapping]
@@ -77,13 +78,21 @@ def record_status(store: RunStore, task_id: str) -> str:
 
 def failed_record(task: Task, reason: str) -> dict:
     """The final record of a model that failed every attempt."""
+    recipe = {}
+    if hasattr(task.config, "recipe"):  # a TrainConfig: the failed model's recipe is known
+        recipe = {
+            "dataset": task.config.dataset,
+            "epochs": task.config.epochs,
+            **task.config.recipe(),
+        }
     return {
         **dict(task.row),
+        **blank_result(),
+        **recipe,
         "task_id": task.task_id,
         "train_seed": task.train_seed,
         "status": "failed",
         "reason": reason,
-        "top1_err": float("nan"),
         "finished_at": _now(),
     }
 

@@ -1,6 +1,6 @@
 """The training loop of the short schedule: optimizer, schedule, batches, evaluation.
 
-:func:`fit` trains one ``torch.nn.Module`` on one data set with one :class:`TrainConfig` and returns
+:func:`train_epochs` trains one ``torch.nn.Module`` on one data set with one :class:`TrainConfig` and returns
 its per-epoch :class:`Curves`; a non-finite training loss raises :class:`Diverged`. The loop is
 written for speed in the way of airbench: an in-memory data set lives on the device as uint8 and
 each batch is cut by index, augmented and normalised there; on CUDA the forward pass runs under
@@ -281,7 +281,7 @@ class Loop:
         return mean, n
 
 
-def fit(
+def train_epochs(
     model: torch.nn.Module,
     data: Data,
     config: TrainConfig,

@@ -1,6 +1,6 @@
 """One model in, one result record out: :func:`train_row` (for the sweep) and :func:`train`.
 
-A result record is a flat dict: every column of the samples row, then :data:`RESULT_COLUMNS`
+A result record is a flat dict: every column of the samples row, then :data:`dsd.schema.RESULT_COLUMNS`
 (see docs/CONTRACTS.md). Model-level problems never raise: a NaN/inf loss gives
 ``status="diverged"``, any exception while building or training the model gives
 ``status="failed"`` with the exception as ``reason``. Run-level problems (the data set cannot be
@@ -30,36 +30,8 @@ from dsd.nets import AnyNet, build_model, complexity
 from dsd.schema import SCHEMA_VERSION
 from dsd.trainer.config import TrainConfig
 from dsd.trainer.data import Data, load_dataset
-from dsd.trainer.engine import Curves, Diverged, fit, pick_device, steps_per_epoch
+from dsd.trainer.engine import Curves, Diverged, pick_device, steps_per_epoch, train_epochs
 
-RESULT_COLUMNS = (
-    "dataset",
-    "epochs",
-    "lr",
-    "weight_decay",
-    "batch_size",
-    "momentum",
-    "nesterov",
-    "warmup_epochs",
-    "zero_init_residual",
-    "label_smoothing",
-    "mixup_alpha",
-    "ema",
-    "train_seed",
-    "status",
-    "reason",
-    "top1_err",
-    "top1_err_min",
-    "train_loss",
-    "test_err",
-    "train_seconds",
-    "images_per_second",
-    "device",
-    "torch_version",
-    "dsd_version",
-    "finished_at",
-)
-STATUSES = ("ok", "diverged", "failed")
 REASON_MAX_CHARS = 500
 
 ModelBuilder = Callable[[AnyNet], torch.nn.Module]
@@ -145,7 +117,7 @@ def train_row(
     status, reason, curves = "ok", "", Curves()
     try:
         model = (build or build_model)(net)
-        curves = fit(model, data, config, device, on_step=bar.update if bar else None)
+        curves = train_epochs(model, data, config, device, on_step=bar.update if bar else None)
     except Diverged as e:
         status, reason, curves = "diverged", _reason(e), e.curves or Curves()
     except DataError as e:  # e.g. a corrupt image, re-raised from a DataLoader worker
