@@ -195,7 +195,7 @@ def train_samples(
 
     from dsd.io import read_table
     from dsd.sweep.driver import task_ids
-    from dsd.trainer import check_rows, train_row
+    from dsd.trainer import train_row
 
     samples = _planned(samples)
     run_dir = run_dir_for(out)
@@ -207,11 +207,23 @@ def train_samples(
     ids = task_ids(samples, (config.seed,))
     _check_same_plan(run_dir, ids, out)
     done = {str(m) for table in tables for m in table["model_id"]}
-    check_rows(_todo(samples, done, limit), config)
+    _check_data(_todo(samples, done, limit), config)
     work = work or functools.partial(train_row, progress=progress)
     return _run_sweep(
         samples, ids, out, previous, config, limit=limit, progress=progress, work=work
     )
+
+
+def _check_data(rows: list[dict], config) -> None:
+    """Check the device by name and the data set of ``rows`` on the CPU, then free the data: the
+    worker loads its own copy, and this process should hold no GPU memory while it trains."""
+    from dsd.trainer import check_rows, clear_cache, pick_device
+
+    pick_device(config.device)
+    try:
+        check_rows(rows, config.replace(device="cpu"))
+    finally:
+        clear_cache()
 
 
 def _planned(samples: pd.DataFrame) -> pd.DataFrame:
