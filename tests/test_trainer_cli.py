@@ -207,3 +207,26 @@ def test_another_samples_file_into_the_same_output_is_refused(samples, tmp_path,
     assert main(["train", str(other), "-o", str(out), *FAST]) == 2
     _one_error_line(capsys, "belongs to a run of another samples file", "use another output file")
     assert out.read_bytes() == before and len(_records(out)) == 1
+
+
+def test_ctrl_c_writes_the_results_of_the_models_already_trained(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    samples = write_samples(tmp_path / "s.parquet", [tiny_net(w) for w in (16, 24, 32, 40)])
+    out = tmp_path / "r.parquet"
+    argv = [sys.executable, "-m", "dsd", "train", str(samples), "-o", str(out), *FAST]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([*argv, "--epochs", "3"], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not _records(out) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "dsd train: interrupted"
+    res = pd.read_parquet(out)
+    assert 1 <= len(res) < 4 and (res["status"] == "ok").all()
+    assert len(res) == len(_records(out))  # the table holds every record, and nothing else
