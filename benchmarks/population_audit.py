@@ -1,7 +1,7 @@
 """Population audit: the sampling semantics of dsd against the alternatives it replaced.
 
 Prints, for AnyNetXE (no flop range), the depth statistics of three populations: XC draws filtered
-by the constraint (the definition), sorted independent draws (order statistics, dsd < 0.2) and dsd's
+by the constraint (the definition), sorted independent draws (order statistics, dsd 0.1) and dsd's
 conditioned sampler; the share of AnyNetXC rows whose per-stage group widths differ (drawn columns
 vs built columns); and how many demo-regime draws two spaces share under one seed.
 
@@ -34,7 +34,7 @@ def main() -> None:
     print(f"{'population':<38}{'n':>9}{'P(d1=d2)':>10}{'mean sum d':>12}")
     for name, d in (
         ("XC draws filtered (definition)", filt),
-        ("sorted independent draws (dsd < 0.2)", srt),
+        ("sorted independent draws (dsd 0.1)", srt),
         ("dsd conditioned sampler", cond),
     ):
         p, m = _stats(d)

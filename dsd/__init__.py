@@ -6,17 +6,21 @@ One pipeline, four artefacts::
 
 Layers, each importing only from the ones above it:
 
-1. :mod:`dsd.nets`      what a network is: AnyNet config, RegNet widths, complexity, torch builder
-2. :mod:`dsd.spaces`    what a design space is: YAML spaces, constraints, size, vectorised sampler
-3. :mod:`dsd.trainer`   one model, one short schedule (``dsd.train`` is its entry point)
+0. :mod:`dsd.errors`, :mod:`dsd.io`, :mod:`dsd.schema`, :mod:`dsd.validate`: shared helpers
+1. :mod:`dsd.nets`      what a network is: AnyNet/EfficientNet configs, RegNet widths, complexity, builder
+2. :mod:`dsd.spaces`    what a design space is: YAML spaces, constraints, size, conditioned sampler
+3. :mod:`dsd.trainer`   one model, one short schedule (``dsd.train`` is its entry point), timing
 4. :mod:`dsd.sweep`     many models: executors (local, Slurm, Ray), resume, collection
-5. :mod:`dsd.analysis`  populations: EDFs, KS, bootstrap, fits, figures, report
-6. :mod:`dsd.cli`       the ``dsd`` command
+5. :mod:`dsd.analysis`  populations: EDFs, KS, bootstrap, fits, refinement, figures, report
+6. :mod:`dsd.pipeline`  run an experiment, then write its report
+7. :mod:`dsd.cli`       the ``dsd`` command
 
 The public API is importable from here; names load lazily so ``import dsd`` stays cheap.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from dsd._lazy import lazy_exports
 
@@ -65,6 +69,7 @@ _EXPORTS = {
     "load_results": "dsd.analysis",
     "write_report": "dsd.analysis",
     "refine": "dsd.analysis",
+    "compare": "dsd.analysis.compare",
     "write_refined_space": "dsd.analysis",
     "EDF": "dsd.analysis",
     "RegNetFit": "dsd.analysis",
@@ -74,6 +79,45 @@ _EXPORTS = {
     # errors
     "DsdError": "dsd.errors",
 }
+
+if TYPE_CHECKING:  # what editors and type checkers see; tests keep it equal to _EXPORTS
+    from dsd.analysis import (
+        EDF,
+        RegNetFit,
+        bootstrap_best,
+        complexity_weights,
+        derived_params,
+        edf,
+        fit_regnet,
+        ks,
+        load_results,
+        random_search_efficiency,
+        refine,
+        write_refined_space,
+        write_report,
+    )
+    from dsd.analysis.compare import compare
+    from dsd.analysis.runtime import effnet_ratios, published_figures, runtime_correlations
+    from dsd.errors import DsdError
+    from dsd.nets import (
+        AnyNet,
+        EfficientNet,
+        RegNetWidths,
+        baseline_models,
+        build_model,
+        complexity,
+        complexity_batch,
+        model_names,
+        model_zoo,
+        regnet,
+        regnet_widths,
+        zoo_model,
+    )
+    from dsd.pipeline import run_experiment
+    from dsd.spaces import Space, list_spaces, load_space
+    from dsd.sweep import ExecutorSettings, load_experiment, run_samples, run_status
+    from dsd.trainer import TrainConfig, train, train_row
+    from dsd.trainer.timing import Timing, time_model
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 

@@ -8,7 +8,7 @@ nor bottleneck ratios). A parameter the space shares across stages also has a sc
 (``bottleneck_ratio``, ``group_width``); RegNet rows add ``depth``, ``w0``, ``wa``, ``wm``.
 ``regime`` is a JSON mapping of the complexity ranges the sample was matched on.
 
-Version history: 1 (dsd < 0.2) stored the built values in ``widths``/``group_widths`` and had no
+Version history: 1 (dsd 0.1) stored the built values in ``widths``/``group_widths`` and had no
 ``built_*``, shared-scalar or ``regime`` columns; 2 is the layout above.
 """
 
