@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from dsd.cli import ExampleFormatter
+from dsd.schema import SAMPLE_REQUIRED
 
 EPILOG = """\
 examples:
@@ -41,8 +42,6 @@ batch 32, lr 0.2 * batch / 32 and 0.5 warm-up epoch. Each finished model is a re
 OUT.run/ (beside -o OUT; `dsd status OUT.run` reads it); OUT is written from the records at the
 end. Run again with the same -o to resume.
 """
-
-SAMPLE_COLUMNS = ("model_id", "depths", "widths", "num_classes", "resolution")
 
 
 def register(subparsers) -> None:
@@ -165,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         raise DsdError(f"--limit must be >= 0, got {args.limit}")
     config = _config(args)
     out = check_output_path(args.output)
-    samples = read_table(args.samples, required=SAMPLE_COLUMNS)
+    samples = read_table(args.samples, required=SAMPLE_REQUIRED)
     if samples.empty:
         raise DsdError(f"{args.samples}: no models in the samples file")
     with exclusive(out, "dsd train"):
