@@ -140,3 +140,93 @@ def test_help_shows_an_example(capsys):
         "dsd train s.parquet --dataset digits --epochs 3 -o results.parquet"
         in capsys.readouterr().out
     )
+
+
+def _records(out):
+    return sorted((out.parent / f"{out.name}.run" / "records").glob("*.json"))
+
+
+def test_killed_run_loses_at_most_the_model_in_flight_and_resume_skips_the_rest(tmp_path, capsys):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    nets = [tiny_net(w) for w in (16, 24, 32, 40)]
+    samples = write_samples(tmp_path / "s.parquet", nets)
+    out = tmp_path / "r.parquet"
+    argv = [sys.executable, "-m", "dsd", "train", str(samples), "-o", str(out), *FAST]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([*argv, "--epochs", "3"], env=env, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not _records(out) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up or to write the results table
+    proc.wait()
+    kept = {p.stem: json.loads(p.read_text()) for p in _records(out)}
+    assert 1 <= len(kept) < 4 and not out.exists()
+
+    assert main(["train", str(samples), "-o", str(out), *FAST, "--epochs", "3"]) == 0
+    n = len(kept)
+    assert f"trained {4 - n} model(s) ({4 - n} ok); skipped {n}" in capsys.readouterr().out
+    res = pd.read_parquet(out)
+    assert list(res["model_id"]) == list(pd.read_parquet(samples)["model_id"])
+    for task, rec in kept.items():  # not trained again: the same record
+        row = res[res["task_id"] == task].iloc[0]
+        assert row["finished_at"] == rec["finished_at"] and row["top1_err"] == rec["top1_err"]
+
+
+def test_a_results_file_without_run_folder_is_resumed_and_keeps_its_other_rows(
+    samples, tmp_path, capsys
+):
+    import shutil
+
+    out = tmp_path / "r.csv"
+    assert main(["train", str(samples), "-o", str(out), "--limit", "1", *FAST]) == 0
+    shutil.rmtree(tmp_path / "r.csv.run")  # as written by a dsd train without run folders
+    first = pd.read_csv(out)
+    other = first.assign(model_id="another-model")
+    pd.concat([first, other]).to_csv(out, index=False)
+    capsys.readouterr()
+    assert main(["train", str(samples), "-o", str(out), *FAST]) == 0
+    assert "trained 2 model(s) (2 ok); skipped 1" in capsys.readouterr().out
+    res = pd.read_csv(out)
+    assert len(res) == 4 and "another-model" in set(res["model_id"])
+    kept = res[res["model_id"] == first.loc[0, "model_id"]].iloc[0]
+    assert kept["finished_at"] == first.loc[0, "finished_at"]
+
+
+def test_another_samples_file_into_the_same_output_is_refused(samples, tmp_path, capsys):
+    out = tmp_path / "r.parquet"
+    assert main(["train", str(samples), "-o", str(out), "--limit", "1", *FAST]) == 0
+    before = out.read_bytes()
+    other = write_samples(tmp_path / "t.parquet", [tiny_net(w) for w in (48, 56)])
+    capsys.readouterr()
+    assert main(["train", str(other), "-o", str(out), *FAST]) == 2
+    _one_error_line(capsys, "belongs to a run of another samples file", "use another output file")
+    assert out.read_bytes() == before and len(_records(out)) == 1
+
+
+def test_ctrl_c_writes_the_results_of_the_models_already_trained(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    samples = write_samples(tmp_path / "s.parquet", [tiny_net(w) for w in (16, 24, 32, 40)])
+    out = tmp_path / "r.parquet"
+    argv = [sys.executable, "-m", "dsd", "train", str(samples), "-o", str(out), *FAST]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([*argv, "--epochs", "3"], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not _records(out) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "dsd train: interrupted"
+    res = pd.read_parquet(out)
+    assert 1 <= len(res) < 4 and (res["status"] == "ok").all()
+    assert len(res) == len(_records(out))  # the table holds every record, and nothing else

@@ -187,6 +187,12 @@ class Space:
         mask &= derived.mask(self, cand)
         return {k: v[mask] for k, v in {**cand, **cx}.items()}
 
+    def rule(self, param: str) -> str:
+        """The constraint on a per-stage parameter: ``"shared"``, ``"non_decreasing"`` or ``""``."""
+        if param in self.shared:
+            return "shared"
+        return "non_decreasing" if param in self.non_decreasing else ""
+
     def _draw(self, rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
         """A batch of candidates: drawn per-stage arrays, their built (adjusted) twins, RegNet params.
 
@@ -199,13 +205,7 @@ class Space:
         s = self.stages
         vals = {}
         for k, p in self.parameters.items():
-            rule = (
-                "shared"
-                if k in self.shared
-                else "non_decreasing"
-                if k in self.non_decreasing
-                else ""
-            )
+            rule = self.rule(k)
             vals[k] = draw_conditioned(p, rng, count, s, rule)
         return self._per_stage(
             vals["depth"], vals["width"], vals["bottleneck_ratio"], vals["group_width"]
@@ -337,12 +337,8 @@ class Space:
             lines.append(f"  stages: {self.stages}, strides: {list(self.strides)}")
         lines.append("  parameters:")
         for k, p in self.parameters.items():
-            tag = (
-                " [shared]"
-                if k in self.shared
-                else " [non-decreasing]"
-                if k in self.non_decreasing
-                else ""
+            tag = {"shared": " [shared]", "non_decreasing": " [non-decreasing]"}.get(
+                self.rule(k), ""
             )
             lines.append(f"    {k:<17} {p.describe()}{tag}")
         if self.kind == "regnet":

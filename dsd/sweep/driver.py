@@ -228,11 +228,16 @@ def drive(
     *,
     progress: bool = True,
     poll_s: float = 1.0,
+    limit: int | None = None,
 ) -> int:
-    """Run every task without a record to completion; return how many outcomes arrived."""
+    """Run every task without a record (at most ``limit`` of them, in order) to completion;
+    return how many outcomes arrived."""
     done = store.done_ids()
     todo = [t.task_id for t in tasks if t.task_id not in done]
-    bar = _Progress(len(tasks), len(tasks) - len(todo), progress)
+    finished = len(tasks) - len(todo)
+    if limit is not None:
+        todo = todo[:limit]
+    bar = _Progress(finished + len(todo), finished, progress)
     loop = _Loop(store, tasks, executor, bar)
     live = store.live_claims()
     loop.watch = {t for t in todo if t in live}
@@ -321,8 +326,12 @@ def run_samples(
     report: ReportFn | None = None,
     retry_failed: bool = False,
     executor: Executor | None = None,
+    limit: int | None = None,
 ) -> SweepSummary:
     """Train every row of ``samples`` once per seed into ``run_dir``; resume if it exists.
+
+    ``limit`` trains at most that many of the tasks still without a record (the plan is still
+    every task, so a later call with a larger limit, or none, continues the same run).
 
     ``report``, if given, is called with the collected results and ``run_dir`` once every model
     is done and returns the report's path (the sweep knows nothing of analysis; ``dsd run`` passes
@@ -342,6 +351,7 @@ def run_samples(
             report=report,
             retry_failed=retry_failed,
             executor=executor,
+            limit=limit,
         )
 
 
@@ -357,6 +367,7 @@ def run_locked(
     report: ReportFn | None,
     retry_failed: bool,
     executor: Executor | None,
+    limit: int | None = None,
 ) -> SweepSummary:
     """The body of :func:`run_samples`, with the run directory's lock held."""
     t0 = time.time()
@@ -374,7 +385,7 @@ def run_locked(
     own = executor is None
     executor = executor or make_executor(settings, store.root)
     try:
-        trained = drive(store, tasks, executor, progress=progress)
+        trained = drive(store, tasks, executor, progress=progress, limit=limit)
     finally:
         if own:
             executor.close()

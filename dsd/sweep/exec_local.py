@@ -115,10 +115,16 @@ class LocalExecutor(Executor):
     """Runs tasks in worker processes on this machine, each pinned to one GPU (``models_per_gpu``
     workers share it) or one CPU slot."""
 
-    def __init__(self, settings: ExecutorSettings):
+    def __init__(
+        self, settings: ExecutorSettings, worker_envs: Sequence[dict[str, str]] | None = None
+    ):
+        """Workers as ``settings`` asks, or exactly one per entry of ``worker_envs`` (the
+        environment changes of each; ``[{}]`` is one worker that sees what this process sees,
+        as ``dsd train`` uses it)."""
         self._ctx = mp.get_context("spawn")
         self._queue: deque[Task] = deque()
-        self._workers = [_Worker(env) for env in self._worker_envs(settings)]
+        envs = self._worker_envs(settings) if worker_envs is None else worker_envs
+        self._workers = [_Worker(dict(env)) for env in envs]
         self._limit_s = 60.0 * settings.time_min
         self.slots = len(self._workers)
 
