@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dsd.cli import ExampleFormatter
+from dsd.nets.costs import STEMS
 
 
 def parse_range(text: str) -> tuple[float, float]:
@@ -136,7 +137,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", type=positive_int, help="number of classes (overrides the space's)")
     p.add_argument(
         "--stem",
-        choices=("simple_stem_in", "res_stem_in", "res_stem_cifar"),
+        choices=tuple(STEMS),
         help="stem (overrides the space's)",
     )
     p.add_argument("-o", "--output", required=True, help="output file (.parquet, .csv or .json)")
