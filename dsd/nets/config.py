@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -84,8 +84,55 @@ def _per_stage(name: str, value: Any, n: int | None, kind: type) -> tuple:
     return tuple(out)
 
 
+class StagedNet:
+    """What every network family's frozen config shares: per-stage fields, a dict form, rebuilding
+    from a samples row, validated copies. A family sets ``STAGE_FIELDS`` (its list-valued fields)."""
+
+    STAGE_FIELDS: ClassVar[tuple[str, ...]] = ()
+    depths: tuple[int, ...]
+
+    @property
+    def num_stages(self) -> int:
+        """Number of stages of the body."""
+        return len(self.depths)
+
+    @property
+    def depth(self) -> int:
+        """Total number of blocks."""
+        return sum(self.depths)
+
+    def _fields_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)  # type: ignore[call-overload]
+        for k in self.STAGE_FIELDS:
+            d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]):
+        """Build from any mapping with the fields (extra keys, e.g. of a samples row, ignored)."""
+        missing = [k for k in ("depths", "widths") if k not in row]
+        if missing:
+            raise DsdError(f"cannot build an {cls.__name__}: missing {', '.join(missing)}")
+        kwargs = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in row:
+                v = row[f.name]
+                kwargs[f.name] = v.item() if isinstance(v, np.generic) else v
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any):
+        """A copy with some fields changed (validated, and adjusted, again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def hash_json(d: Mapping[str, Any]) -> str:
+    """16 hex characters of the sha1 of canonical JSON (sorted keys, no spaces): a stable id."""
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
-class AnyNet:
+class AnyNet(StagedNet):
     """An AnyNet: stem, per-stage (depth, width, group width, bottleneck ratio, stride), head.
 
     Per-stage fields accept a list (one value a stage) or a scalar (the same for every stage);
@@ -94,6 +141,8 @@ class AnyNet:
     ``se_ratio > 0`` turns the X block into the Y block (squeeze-and-excitation of width
     ``round(se_ratio * w_in)``). ``head_width > 0`` adds a 1x1 conv before pooling.
     """
+
+    STAGE_FIELDS: ClassVar[tuple[str, ...]] = STAGE_FIELDS
 
     depths: tuple[int, ...]
     widths: tuple[int, ...]
@@ -170,41 +219,9 @@ class AnyNet:
             set_(self, name, int(getattr(self, name)))
         set_(self, "se_ratio", float(se))
 
-    @property
-    def num_stages(self) -> int:
-        """Number of stages of the body."""
-        return len(self.depths)
-
-    @property
-    def depth(self) -> int:
-        """Total number of blocks."""
-        return sum(self.depths)
-
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict (lists for per-stage fields)."""
-        d = dataclasses.asdict(self)
-        for k in STAGE_FIELDS:
-            d[k] = list(d[k])
-        return d
-
-    @classmethod
-    def from_dict(cls, row: Mapping[str, Any]) -> AnyNet:
-        """Build from any mapping with the AnyNet fields (extra keys, e.g. of a samples row, ignored)."""
-        missing = [k for k in ("depths", "widths") if k not in row]
-        if missing:
-            raise DsdError(f"cannot build an AnyNet: missing {', '.join(missing)}")
-        kwargs = {}
-        for f in dataclasses.fields(cls):
-            if f.name in row:
-                v = row[f.name]
-                if isinstance(v, np.generic):
-                    v = v.item()
-                kwargs[f.name] = v
-        return cls(**kwargs)
-
-    def replace(self, **changes: Any) -> AnyNet:
-        """A copy with some fields changed (validated and adjusted again)."""
-        return dataclasses.replace(self, **changes)
+        return self._fields_dict()
 
     @property
     def model_id(self) -> str:
@@ -217,5 +234,4 @@ def config_hash(d: Mapping[str, Any]) -> str:
     canon = {k: d[k] for k in (*STAGE_FIELDS, *NET_FIELDS)}
     canon["bottleneck_ratios"] = [float(b) for b in canon["bottleneck_ratios"]]
     canon["se_ratio"] = float(canon["se_ratio"])
-    text = json.dumps(canon, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
+    return hash_json(canon)

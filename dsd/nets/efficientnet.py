@@ -17,17 +17,13 @@ acts), layer by layer with the names of the modules :func:`dsd.nets.build_model`
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from dsd.errors import DsdError
 from dsd.nets.complexity import Layer, _Counter
-from dsd.nets.config import _per_stage
+from dsd.nets.config import StagedNet, _per_stage, hash_json
 
 #: The per-stage fields of an EfficientNet, in order.
 EFFNET_STAGE_FIELDS = ("depths", "widths", "exp_ratios", "kernels", "strides")
@@ -44,13 +40,15 @@ EFFNET_NET_FIELDS = (
 
 
 @dataclass(frozen=True)
-class EfficientNet:
+class EfficientNet(StagedNet):
     """An EfficientNet: stem width, per-stage (depth, width, expansion, kernel, stride), head width.
 
     Per-stage fields accept a list or a scalar (the same for every stage). ``se_ratio`` sizes the
     SE hidden width from the block *input* width; ``dropout`` (before the classifier) and
     ``drop_connect`` (on the residual branch) act only in training and cost nothing.
     """
+
+    STAGE_FIELDS: ClassVar[tuple[str, ...]] = EFFNET_STAGE_FIELDS
 
     depths: tuple[int, ...]
     widths: tuple[int, ...]
@@ -100,40 +98,14 @@ class EfficientNet:
         set_(self, "kernels", kernels)
         set_(self, "strides", strides)
 
-    @property
-    def num_stages(self) -> int:
-        """Number of stages of the body."""
-        return len(self.depths)
-
-    @property
-    def depth(self) -> int:
-        """Total number of blocks."""
-        return sum(self.depths)
-
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict (lists for per-stage fields), with ``family``."""
-        d = dataclasses.asdict(self)
-        for k in EFFNET_STAGE_FIELDS:
-            d[k] = list(d[k])
-        return {"family": self.family, **d}
-
-    @classmethod
-    def from_dict(cls, row: Mapping[str, Any]) -> EfficientNet:
-        """Build from any mapping with the EfficientNet fields (extra keys ignored)."""
-        missing = [k for k in ("depths", "widths") if k not in row]
-        if missing:
-            raise DsdError(f"cannot build an EfficientNet: missing {', '.join(missing)}")
-        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls) if f.name in row})
-
-    def replace(self, **changes: Any) -> EfficientNet:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        return {"family": self.family, **self._fields_dict()}
 
     @property
     def model_id(self) -> str:
         """A stable 16-hex-character hash of the configuration (family included)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha1(text.encode()).hexdigest()[:16]
+        return hash_json(self.to_dict())
 
 
 def mbconv_widths(w_in: int, exp_ratio: float, se_ratio: float) -> tuple[int, int]:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from dsd.nets.efficientnet import EfficientNet, mbconv_widths
-from dsd.nets.model import init_weights
+from dsd.nets.model import SE, init_weights
 
 
 def _conv(w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
@@ -26,19 +26,6 @@ def drop_connect(x: torch.Tensor, rate: float) -> torch.Tensor:
     keep = 1.0 - rate
     mask = torch.empty((x.shape[0], 1, 1, 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
     return x * (mask / keep)
-
-
-class SiLUSE(nn.Module):
-    """Squeeze-and-excitation: global pool, 1x1 reduce + SiLU, 1x1 expand + sigmoid, rescale."""
-
-    def __init__(self, w: int, w_se: int) -> None:
-        super().__init__()
-        self.reduce = nn.Conv2d(w, w_se, 1, bias=True)
-        self.expand = nn.Conv2d(w_se, w, 1, bias=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = x.mean((2, 3), keepdim=True)
-        return x * torch.sigmoid(self.expand(nn.functional.silu(self.reduce(s))))
 
 
 class MBConv(nn.Module):
@@ -63,7 +50,7 @@ class MBConv(nn.Module):
             self.exp = None
         self.dwise = _conv(w_exp, w_exp, k, stride, groups=w_exp)
         self.dwise_bn = nn.BatchNorm2d(w_exp)
-        self.se = SiLUSE(w_exp, w_se) if w_se else None
+        self.se = SE(w_exp, w_se, act=nn.functional.silu) if w_se else None
         self.lin_proj = _conv(w_exp, w_out, 1)
         self.lin_proj_bn = nn.BatchNorm2d(w_out)
         self.has_skip = stride == 1 and w_in == w_out

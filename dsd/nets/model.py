@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -42,16 +43,20 @@ class Stem(nn.Module):
 
 
 class SE(nn.Module):
-    """Squeeze-and-excitation: global pool, 1x1 reduce + ReLU, 1x1 expand + sigmoid, rescale."""
+    """Squeeze-and-excitation: global pool, 1x1 reduce + ``act`` (ReLU in RegNetY, SiLU in
+    EfficientNet), 1x1 expand + sigmoid, rescale."""
 
-    def __init__(self, w: int, w_se: int) -> None:
+    def __init__(
+        self, w: int, w_se: int, act: Callable[[torch.Tensor], torch.Tensor] = torch.relu
+    ) -> None:
         super().__init__()
         self.reduce = nn.Conv2d(w, w_se, 1, bias=True)
         self.expand = nn.Conv2d(w_se, w, 1, bias=True)
+        self.act = act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean((2, 3), keepdim=True)
-        return x * torch.sigmoid(self.expand(torch.relu(self.reduce(s))))
+        return x * torch.sigmoid(self.expand(self.act(self.reduce(s))))
 
 
 class BottleneckTransform(nn.Module):
