@@ -15,19 +15,9 @@ import statistics
 import time
 
 import numpy as np
+from _timing import timed
 
 from dsd.analysis import bootstrap_best, edf, fit_regnet, quantized_linear_widths
-
-
-def timed(fn, repeats: int) -> float:
-    """Median wall time of ``fn`` over ``repeats`` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def naive_bootstrap(x, e, frac=0.25, reps=10_000, seed=0):

@@ -12,25 +12,13 @@ exact sizes); the ratio is what to quote, absolute times on shared machines are 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+from _timing import timed
 from scipy import stats
 
 from dsd.analysis import refinement as rf
 from dsd.spaces import load_space
-
-
-def timed(fn, repeats: int) -> float:
-    """Median wall time of ``fn`` over ``repeats`` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def population(space: str, n: int, seed: int = 0):

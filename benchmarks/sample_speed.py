@@ -12,25 +12,14 @@ what to quote; absolute times on shared machines are noise.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+from _timing import timed
 
 from dsd.nets import AnyNet, complexity, complexity_batch
 from dsd.spaces import load_space
 
 FLOPS = (360e6, 400e6)
-
-
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def scalar_sampler(space, n: int, seed: int = 0) -> int:
