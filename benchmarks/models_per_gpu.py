@@ -50,9 +50,10 @@ def main() -> int:
     from dsd.sweep.exec_local import LocalExecutor
     from dsd.sweep.executors import ExecutorSettings
     from dsd.trainer import TrainConfig
+    from dsd.validate import parse_range
 
     ks = [int(k) for k in args.ks.split(",")]
-    lo, hi = (float(v) for v in args.flops.split(":"))
+    lo, hi = parse_range(args.flops, "--flops")  # the one parser: 360K:2M, 5e5:2e6
     samples = dsd.load_space("AnyNetXA").sample(
         2 * max(ks),
         flops=(lo, hi),

@@ -27,6 +27,7 @@ from dsd.nets import AnyNet, build_model
 from dsd.nets.model import zero_init_residual
 from dsd.trainer import TrainConfig, load_dataset, train_epochs
 from dsd.trainer.engine import tensor_batches
+from dsd.validate import parse_range
 
 RECIPES = {
     "paper (bs128 lr0.05, gamma 1)": dict(batch_size=128, zero_init_residual=False),
@@ -66,7 +67,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    lo, hi = (float(v) for v in args.flops.split(":"))
+    lo, hi = parse_range(args.flops, "--flops")  # the one parser: 360K:2M, 5e5:2e6
     df = dsd.load_space(args.space).sample(
         args.n,
         flops=(lo, hi),
