@@ -27,8 +27,6 @@ SCHEMA_VERSION = 2
 DESIGN_COLUMNS = ("depths", "widths", "group_widths", "bottleneck_ratios")
 #: Per-stage columns as built (after the compatibility rule), keyed by the design column they adjust.
 BUILT_COLUMNS = {"widths": "built_widths", "group_widths": "built_group_widths"}
-#: Scalar columns of a parameter shared by all stages, keyed by the space parameter name.
-SHARED_COLUMNS = {"bottleneck_ratio": "bottleneck_ratio", "group_width": "group_width"}
 #: What a samples table needs to be trained.
 SAMPLE_REQUIRED = ("model_id", "depths", "widths", "num_classes", "resolution")
 

@@ -55,17 +55,17 @@ import pandas as pd
 import yaml
 from scipy import stats as sps
 
-from dsd.analysis.data import ERROR, LIST_PARAMS, _stack, load_results
+from dsd.analysis.data import ERROR, _stack, load_results
 from dsd.analysis.stats import edf, kish_size, ks
 from dsd.errors import DsdError
 from dsd.io import atomic_path, check_output_path
+from dsd.schema import DESIGN_COLUMNS
 from dsd.spaces import derived, loader
 from dsd.spaces.space import Space, load_space
 
 VERDICTS = ("improves", "no loss", "inconclusive", "hurts")
 CORRECTION = "Benjamini-Hochberg"
 QUANTILE = 0.25
-DESIGN_COLUMNS = tuple(LIST_PARAMS)  # depths, widths, bottleneck_ratios, group_widths
 PLURAL = {
     "depth": "depths",
     "width": "widths",

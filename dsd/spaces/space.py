@@ -291,10 +291,10 @@ class Space:
         net = self.network
         lists = {k: cols[k].tolist() for k in (*DESIGN_COLUMNS, *BUILT_COLUMNS.values(), "strides")}
         # model_id names the network that is built: the hash of the adjusted per-stage values.
-        built = {"widths": "built_widths", "group_widths": "built_group_widths"}
-        keys = ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
+        keys = (*DESIGN_COLUMNS, "strides")
         ids = [
-            config_hash({**{k: lists[built.get(k, k)][i] for k in keys}, **net}) for i in range(n)
+            config_hash({**{k: lists[BUILT_COLUMNS.get(k, k)][i] for k in keys}, **net})
+            for i in range(n)
         ]
         data: dict[str, Any] = {
             "model_id": ids,
