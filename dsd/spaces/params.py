@@ -16,6 +16,7 @@ Quantized values are computed as ``k / (1 / q)`` when ``1 / q`` is an integer (`
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -62,6 +63,13 @@ class Param:
 
     def pmf(self) -> tuple[np.ndarray, np.ndarray]:
         """``(values, probabilities)``: the exact distribution :meth:`draw` samples, over :meth:`grid`.
+
+        Computed once per parameter (the sampler asks for it every batch); read-only arrays.
+        """
+        return _pmf(self)
+
+    def _exact_pmf(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`pmf`, computed.
 
         ``values``: uniform over the listed values (a value listed twice counts twice);
         ``uniform``: each multiple of ``q`` in ``[low, high]`` with the share of ``[low, high + q)``
@@ -123,6 +131,13 @@ class Param:
             vals = ", ".join(_fmt(v) for v in self.values)
             return f"uniform over {{{vals}}}"
         return f"{self.dist} over {_fmt(self.low)}..{_fmt(self.high)} step {_fmt(self.q)} ({self.count()} values)"
+
+
+@functools.lru_cache(maxsize=256)
+def _pmf(p: Param) -> tuple[np.ndarray, np.ndarray]:
+    values, probs = p._exact_pmf()
+    values.flags.writeable = probs.flags.writeable = False
+    return values, probs
 
 
 def _fmt(v: float) -> str:
