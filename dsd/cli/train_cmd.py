@@ -271,6 +271,7 @@ def _todo(samples: pd.DataFrame, done: set[str], limit: int | None) -> list[dict
 
 def _run_sweep(samples, ids, out, previous, config, *, limit, progress, work) -> TrainSummary:
     """Adopt the rows of an older results file, run the sweep with one worker, write ``out``."""
+    from dsd.io import read_table
     from dsd.sweep.driver import run_locked
     from dsd.sweep.exec_local import LocalExecutor
     from dsd.sweep.executors import ExecutorSettings
@@ -285,7 +286,7 @@ def _run_sweep(samples, ids, out, previous, config, *, limit, progress, work) ->
         before = store.done_ids() & set(ids)
         try:
             with LocalExecutor(settings, worker_envs=[_worker_env()]) as executor:
-                run_locked(
+                summary = run_locked(
                     samples,
                     run_dir,
                     config,
@@ -302,7 +303,9 @@ def _run_sweep(samples, ids, out, previous, config, *, limit, progress, work) ->
             with contextlib.suppress(Exception):
                 _write_results(run_dir, out, others)
             raise
-        results = _write_results(run_dir, out, others)
+        # run_locked collected the records into RUN/results.parquet: read that one file back.
+        collected = read_table(summary.results) if summary.results else pd.DataFrame()
+        results = _write_results(run_dir, out, others, collected)
     new = results[~results["task_id"].isin(before)] if len(results) else results
     trained = Counter(new["status"]) if len(new) else Counter()
     return TrainSummary(trained=dict(trained), skipped=len(before), results=out)
@@ -332,12 +335,14 @@ def _adopt(store, samples: pd.DataFrame, ids: list[str], previous) -> pd.DataFra
     return previous[~mine] if (~mine).any() else None
 
 
-def _write_results(run_dir: Path, out: Path, others) -> pd.DataFrame:
-    """Collect the run's records (plan order), add OUT's rows of other models, write OUT."""
+def _write_results(run_dir: Path, out: Path, others, results=None) -> pd.DataFrame:
+    """The run's records (plan order; collected now unless given), with OUT's rows of other
+    models, written to OUT."""
     from dsd.io import write_table
     from dsd.sweep.driver import collect
 
-    results = collect(run_dir)
+    if results is None:
+        results = collect(run_dir)
     table = pd.concat([results, others], ignore_index=True) if others is not None else results
     if len(table):
         write_table(table, out)

@@ -27,16 +27,6 @@ from dsd.nets.config import StagedNet, _per_stage, hash_json
 
 #: The per-stage fields of an EfficientNet, in order.
 EFFNET_STAGE_FIELDS = ("depths", "widths", "exp_ratios", "kernels", "strides")
-#: The network-level fields of an EfficientNet.
-EFFNET_NET_FIELDS = (
-    "stem_width",
-    "head_width",
-    "se_ratio",
-    "dropout",
-    "drop_connect",
-    "num_classes",
-    "resolution",
-)
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,7 @@ import torch
 from torch import nn
 
 from dsd.nets.efficientnet import EfficientNet, mbconv_widths
-from dsd.nets.model import SE, init_weights
-
-
-def _conv(w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(w_in, w_out, k, stride=stride, padding=(k - 1) // 2, groups=groups, bias=False)
+from dsd.nets.model import SE, _conv, init_weights
 
 
 def drop_connect(x: torch.Tensor, rate: float) -> torch.Tensor:
