@@ -58,10 +58,10 @@ RESULT_COLUMNS = (
     "dsd_version",
     "finished_at",
 )
+#: The recipe columns of a result (what `TrainConfig` sets identically for every model of a run).
+RECIPE_COLUMNS = RESULT_COLUMNS[: RESULT_COLUMNS.index("train_seed")]
 #: Final statuses of a result record.
 STATUSES = ("ok", "diverged", "failed")
-#: Error columns analysis can read (the final epoch's error, and the best epoch's as pycls/nds).
-METRICS = ("top1_err", "top1_err_min")
 #: What a results table needs to be analysed, besides its metric column.
 RESULTS_REQUIRED = ("model_id", "space", "status")
 #: Columns of the report's best-models table (``top1_err`` stands for the analysed metric).

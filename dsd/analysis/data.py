@@ -25,10 +25,9 @@ import pandas as pd
 
 from dsd.errors import DataError, DsdError
 from dsd.io import read_table
-from dsd.schema import RESULTS_REQUIRED
+from dsd.schema import RECIPE_COLUMNS, RESULTS_REQUIRED
 
 ERROR = "top1_err"
-REQUIRED = (*RESULTS_REQUIRED, ERROR)
 SHARED = {"bottleneck_ratio": "b", "group_width": "g"}
 LIST_PARAMS = {
     "depths": "d",
@@ -41,7 +40,7 @@ SCALARS = ("flops", "params", "acts", "depth", "w0", "wa", "wm")
 
 def _required(metric: str) -> tuple[str, ...]:
     """The columns every results file must have when analysed on ``metric``."""
-    return (*REQUIRED[:-1], metric)
+    return (*RESULTS_REQUIRED, metric)
 
 
 def parse_filter(text: str) -> tuple[str, tuple[str, ...]]:
@@ -103,8 +102,6 @@ def read_results(paths: Sequence[str | os.PathLike], metric: str = ERROR) -> pd.
 
 
 # Columns that define how a model was trained: one model trained two ways is two experiments.
-RECIPE = ("dataset", "epochs", "lr", "weight_decay", "batch_size", "momentum", "warmup_epochs")
-RECIPE = (*RECIPE, "label_smoothing", "mixup_alpha", "ema")
 
 
 def _refuse_repeats(df: pd.DataFrame, sources: list[str]) -> None:
@@ -129,7 +126,7 @@ def _refuse_repeats(df: pd.DataFrame, sources: list[str]) -> None:
             f"(in {files}; {int(dup.sum())} rows repeat a model); give each results file once "
             "and keep one row per model and training seed"
         )
-    recipe = [c for c in RECIPE if c in df.columns]
+    recipe = [c for c in RECIPE_COLUMNS if c in df.columns]
     if recipe:
         per_model = df[["space", "model_id", *recipe]].astype(str).drop_duplicates()
         mixed = per_model.duplicated(["space", "model_id"], keep=False)

@@ -185,7 +185,7 @@ def cmd_compare(args) -> int:
     if not pairs:
         raise DsdError("only one population in the results: nothing to compare")
     for a, b, expect in pairs:
-        err_a, err_b = pops[a]["top1_err"], pops[b]["top1_err"]
+        err_a, err_b = pops[a][args.metric], pops[b][args.metric]
         c = compare(a, err_a, b, err_b, alpha=args.alpha, expect=expect)
         print(f"{a} vs {b}: {c.sentence()}")
     return 0
