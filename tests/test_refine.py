@@ -407,3 +407,16 @@ def test_the_next_space_takes_the_best_improvement_and_compatible_simplification
     # the best improvement only; structural no-loss simplifications, the first one per parameter
     assert picks == ["d <= 20", "shared b", "non-decreasing g"]
     assert list(rf.chosen(table, only_improving=True)["candidate"]) == ["d <= 20"]
+
+
+def test_a_value_listed_twice_counts_once_with_or_without_ranges(tmp_path):
+    """Space.size and the derived-constraint count agree (a share of the space is never > 1)."""
+    base = tmp_path / "dup.yaml"
+    base.write_text(
+        "name: Dup\nextends: AnyNetXA\nparams:\n  bottleneck_ratio: {values: [1, 1, 2]}\n"
+    )
+    child = tmp_path / "dup_range.yaml"
+    child.write_text(
+        f"name: DupR\nextends: {base}\nconstraints: {{ranges: {{w1: [null, 1024]}}}}\n"
+    )
+    assert load_space(child).size == load_space(base).size

@@ -208,7 +208,7 @@ def count(space) -> int:
     if space.kind == "regnet":
         total = 1
         for k, p in space.parameters.items():
-            g = p.grid()
+            g = np.unique(p.grid())  # a value listed twice is one configuration, as Param.count
             q = "d" if k == "depth" else k
             lo, hi = bounds.get(q, (None, None))
             total *= int(np.sum(_inside(g, lo, hi)))
@@ -216,7 +216,7 @@ def count(space) -> int:
     s = space.stages
     total = 1
     for k, p in space.parameters.items():
-        g = p.grid()
+        g = np.unique(p.grid())  # a value listed twice is one configuration, as Param.count
         allowed = np.ones((s, len(g)), dtype=bool)
         short = STAGE_COLUMNS[k][1]
         for i in range(s):
