@@ -52,13 +52,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats as sps
 
-from dsd.analysis.data import ERROR, _stack, load_results
-from dsd.analysis.stats import edf, kish_size, ks
+from dsd.analysis.data import ERROR, _stack, load_results, regime_range
+from dsd.analysis.stats import complexity_weights, edf, kish_size, ks
 from dsd.errors import DsdError
-from dsd.io import atomic_path, check_output_path
+from dsd.io import atomic_path, check_output_path, load_yaml
 from dsd.schema import DESIGN_COLUMNS
 from dsd.spaces import derived, loader
 from dsd.spaces.space import Space, load_space
@@ -216,12 +215,7 @@ def read_candidates(path: str | os.PathLike, space: Space) -> list[Candidate]:
           - {non_decreasing: [width, depth]}
     """
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise DsdError(f"{p}: cannot read candidates ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise DsdError(f"{p}: malformed YAML ({str(e).splitlines()[0]})") from None
+    data = load_yaml(p)  # the limits and one-line errors of every user YAML file
     items = data.get("candidates") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise DsdError(f"{p}: expected a non-empty list under 'candidates:'")
@@ -268,21 +262,14 @@ def resolvable_d(m: float, alpha: float = 0.05, power: float = 0.8, tests: int =
 
 
 def _weights(c: np.ndarray, sides: Sequence[np.ndarray], bins: int, rng_: tuple[float, float]):
-    """Per side NDS weights over shared bins: the largest bin count <= ``bins`` with no empty bin
-    on either side (1 = plain). Returns (weights per side, bins used)."""
-    lo, hi = rng_
+    """Per side NDS weights (:func:`~dsd.analysis.stats.complexity_weights`) over shared bins: the
+    largest bin count <= ``bins`` with no empty bin on either side (1 = plain). Returns (weights
+    per side, bins used)."""
     for b in range(max(bins, 1), 0, -1):
-        edges = np.linspace(lo, hi, b + 1)
-        ws = []
-        for s in sides:
-            v = c[s]
-            j = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, b - 1)
-            m = np.bincount(j, minlength=b)
-            if np.any(m == 0):
-                break
-            ws.append(1.0 / (b * m[j]))
-        else:
-            return ws, b
+        try:
+            return [complexity_weights(c[s], b, rng_) for s in sides], b
+        except DsdError:  # an empty bin on one side: try fewer
+            continue
     return [np.full(int(s.sum()), 1.0 / max(int(s.sum()), 1)) for s in sides], 1
 
 
@@ -348,21 +335,7 @@ def _population(
         raise DsdError(f"only {len(df)} models with a finite {metric}; refine needs a population")
     if "flops" not in df.columns:
         raise DsdError("results have no 'flops' column (needed to normalise the EDFs)")
-    return df.reset_index(drop=True), _regime(df)
-
-
-def _regime(df: pd.DataFrame) -> tuple[float, float] | None:
-    """The flop range the population was sampled in (the schema's ``regime`` column), if any."""
-    if "regime" not in df.columns:
-        return None
-    for text in df["regime"].dropna().unique():
-        try:
-            r = json.loads(text).get("flops")
-        except (ValueError, AttributeError):
-            continue
-        if r and len(r) == 2:
-            return float(r[0]), float(r[1])
-    return None
+    return df.reset_index(drop=True), regime_range(df)
 
 
 def refine(
