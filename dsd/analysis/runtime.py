@@ -16,6 +16,7 @@ The paper's claim: activations predict GPU runtime better than flops.
 
 from __future__ import annotations
 
+import functools
 import html
 from importlib import resources
 
@@ -44,6 +45,12 @@ def published_figures() -> pd.DataFrame:
     Adds ``infer_ms_per_image`` (``infer_ms / batch``: batches differ between rows, so compare
     per image).
     """
+    return _published().copy()
+
+
+@functools.cache
+def _published() -> pd.DataFrame:
+    """The packaged CSV, read once per process (callers get copies)."""
     text = resources.files("dsd.analysis").joinpath("data/published.csv")
     with text.open("r", encoding="utf-8") as f:
         df = pd.read_csv(f, comment="#")

@@ -118,7 +118,7 @@ def _jobs(inputs: list[str], resolution: int | None):
             df = read_table(text, required=("model_id", "depths", "widths"))
             if df.empty:
                 raise DsdError(f"{text}: no models in the file")
-            tables.append((text, df))
+            tables.append(df)
             seen = set()
             for i, row in enumerate(df.to_dict(orient="records")):
                 mid = str(row["model_id"])
@@ -180,9 +180,9 @@ def cmd_time(args: argparse.Namespace) -> int:
             by_id[label] = t
     bar.close()
     parts = [pd.DataFrame(named)] if named else []
-    for _, df in tables:
+    times = pd.DataFrame([{"model_id": k, **v} for k, v in by_id.items()])
+    for df in tables:
         df = df.drop(columns=[c for c in TIMING_COLUMNS if c in df.columns])
-        times = pd.DataFrame([{"model_id": k, **v} for k, v in by_id.items()])
         parts.append(df.assign(model_id=df["model_id"].astype(str)).merge(times, on="model_id"))
     result = pd.concat(parts, ignore_index=True)
     write_table(result, out)
@@ -216,6 +216,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
     """Handler of ``dsd runtime``."""
     import pandas as pd
 
+    from dsd.analysis.figures import check_figure_path, save_figure
     from dsd.analysis.runtime import (
         compare_models,
         effnet_ratios,
@@ -223,12 +224,12 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         plot_runtime,
         runtime_correlations,
     )
-    from dsd.io import check_output_path, read_table
+    from dsd.io import read_table
 
     figs = {}
     for key, path in (("runtime", args.figure), ("compare", args.compare_figure)):
         if path:
-            figs[key] = check_output_path(path, (".png", ".pdf", ".svg"))
+            figs[key] = check_figure_path(path)
     df = pd.concat(
         [read_table(p, required=("model_id", args.time)) for p in args.inputs], ignore_index=True
     )
@@ -251,10 +252,6 @@ def cmd_runtime(args: argparse.Namespace) -> int:
             "\nEfficientNet / RegNetY time ratios at matched flops (published V100, measured here):"
         )
         print(ratios.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
-    from dsd.io import atomic_path
-
     for key, fig in drawn.items():
-        with atomic_path(figs[key]) as tmp:
-            fig.savefig(tmp, format=figs[key].suffix[1:], dpi=120)
-        print(f"wrote {figs[key]}")
+        print(f"wrote {save_figure(fig, figs[key], dpi=120)}")
     return 0
