@@ -156,7 +156,7 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
             f"{path}: not a readable {suffix[1:]} table ({type(e).__name__}: {e})".splitlines()[0]
         ) from None
     if suffix == ".csv":
-        df = _lists_from_json(df)
+        df = lists_from_json(df)
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; is this a dsd file?")
@@ -165,21 +165,22 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
     return upgrade(df, str(path))
 
 
-def _is_list(v: Any) -> bool:
+def is_list(v: Any) -> bool:
     """A list-like cell (list, tuple, numpy array)."""
     return isinstance(v, list | tuple) or (hasattr(v, "tolist") and getattr(v, "ndim", 0) > 0)
 
 
 def _lists_as_json(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its list columns (per-stage depths, widths, ...) as JSON text, for CSV."""
-    cols = [c for c in df.columns if df[c].dtype == object and df[c].map(_is_list).any()]
+    cols = [c for c in df.columns if df[c].dtype == object and df[c].map(is_list).any()]
     as_json = lambda v: json.dumps(v.tolist() if hasattr(v, "tolist") else list(v))  # noqa: E731
-    return df.assign(**{c: df[c].map(lambda v: as_json(v) if _is_list(v) else v) for c in cols})
+    return df.assign(**{c: df[c].map(lambda v: as_json(v) if is_list(v) else v) for c in cols})
 
 
-def _lists_from_json(df: pd.DataFrame) -> pd.DataFrame:
-    """The inverse of :func:`_lists_as_json`: columns whose every value is a JSON list become
-    list columns again (a CSV file has no list type)."""
+def lists_from_json(df: pd.DataFrame) -> pd.DataFrame:
+    """The inverse of :func:`_lists_as_json`: columns whose every non-missing value is a JSON
+    list become list columns again (a CSV file has no list type); missing cells stay missing (a
+    column that only some rows have, e.g. EfficientNet's ``kernels`` beside AnyNet rows)."""
 
     def is_list_text(v: Any) -> bool:
         return isinstance(v, str) and v.startswith("[") and v.endswith("]")
@@ -188,10 +189,11 @@ def _lists_from_json(df: pd.DataFrame) -> pd.DataFrame:
     for c in df.columns:
         col = df[c]
         text = col.dtype == object or pd.api.types.is_string_dtype(col)
-        if not text or not len(col) or not col.map(is_list_text).all():
+        present = col.dropna()
+        if not text or not len(present) or not present.map(is_list_text).all():
             continue
         try:
-            out[c] = pd.Series([json.loads(v) for v in col], index=col.index, dtype=object)
+            out[c] = col.map(lambda v: json.loads(v) if isinstance(v, str) else v).astype(object)
         except ValueError:
             continue  # text that only looks like a list: leave it as text
     return df.assign(**out) if out else df

@@ -152,3 +152,19 @@ def test_one_space_named_twice_in_any_spelling_is_refused():
     for spaces in (["AnyNetXA", "anynetxa"], ["AnyNetXC", str(resolve("AnyNetXC"))]):
         with pytest.raises(DsdError, match="name the same space"):
             parse_experiment({**EXP, "spaces": spaces}, "e.yaml")
+
+
+def test_a_csv_list_column_with_missing_cells_comes_back_as_lists(tmp_path):
+    """A list column only some rows have (EfficientNet kernels beside AnyNet rows) stays a list
+    column after a CSV round trip; its missing cells stay missing."""
+    import numpy as np
+
+    from dsd.io import read_table, write_table
+
+    df = pd.DataFrame(
+        {"model_id": ["a", "b"], "depths": [[1, 2], [3]], "kernels": [[3, 5], np.nan]}
+    )
+    write_table(df, tmp_path / "mixed.csv")
+    back = read_table(tmp_path / "mixed.csv")
+    assert back["depths"].tolist() == [[1, 2], [3]]
+    assert back["kernels"].iloc[0] == [3, 5] and pd.isna(back["kernels"].iloc[1])

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from dsd.errors import DataError, DsdError
-from dsd.io import read_table
+from dsd.io import is_list as _is_list
+from dsd.io import lists_from_json, read_table
 from dsd.schema import RECIPE_COLUMNS, RESULTS_REQUIRED
 
 ERROR = "top1_err"
@@ -155,11 +156,11 @@ def load_results(
         missing = [c for c in _required(metric) if c not in results.columns]
         if missing:
             raise DataError(f"results are missing column(s) {', '.join(missing)}")
-        df = results
+        df = lists_from_json(results)  # a frame read from CSV by hand (files: read_table does it)
     else:
         paths = [results] if isinstance(results, str | os.PathLike) else list(results)
         df = read_results(paths, metric)
-    df = apply_filters(_parse_lists(df), filters)
+    df = apply_filters(df, filters)
     errors = pd.to_numeric(df[metric], errors="coerce")
     return df[np.isfinite(errors)].reset_index(drop=True)
 
@@ -189,22 +190,6 @@ def regime_range(df: pd.DataFrame, column: str = "flops") -> tuple[float, float]
     return ranges.pop() if len(ranges) == 1 else None
 
 
-def _parse_list(v):
-    """A list cell read back from CSV as text (``"[1, 2]"``) as a list; anything else unchanged."""
-    if isinstance(v, str) and v.startswith("["):
-        try:
-            return json.loads(v)
-        except ValueError:
-            return v
-    return v
-
-
-def _parse_lists(df: pd.DataFrame) -> pd.DataFrame:
-    """Per-stage list columns as lists, also when the table came from a CSV file."""
-    text = [c for c in LIST_PARAMS if c in df.columns and df[c].map(type).eq(str).any()]
-    return df.assign(**{c: df[c].map(_parse_list) for c in text}) if text else df
-
-
 def groups(df: pd.DataFrame, by: str = "space") -> dict[str, pd.DataFrame]:
     """Split ``df`` by the column ``by`` (in order of first appearance), names as strings."""
     if by not in df.columns:
@@ -226,11 +211,6 @@ def _stack(column: pd.Series) -> np.ndarray:
     for i, v in enumerate(lists):
         out[i, : len(v)] = v
     return out
-
-
-def _is_list(v) -> bool:
-    """True for list-like cell values (lists, tuples, arrays)."""
-    return isinstance(v, list | tuple | np.ndarray)
 
 
 def derived_params(df: pd.DataFrame) -> pd.DataFrame:

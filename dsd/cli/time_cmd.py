@@ -4,7 +4,6 @@ against flops and activations, and the paper's comparison with ResNe(X)t and Eff
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -95,13 +94,9 @@ def _is_file(text: str) -> bool:
 
 
 def _config_of_row(row: dict):
-    """The network config of a samples/results row (lists read back from CSV as text)."""
+    """The network config of a samples/results row (read_table gives list columns as lists)."""
     from dsd.nets import AnyNet, EfficientNet
 
-    row = {
-        k: (json.loads(v) if isinstance(v, str) and v.startswith("[") else v)
-        for k, v in row.items()
-    }
     if row.get("family") == EfficientNet.family:
         return EfficientNet.from_dict(row)
     return AnyNet.from_dict(row)
