@@ -157,8 +157,9 @@ class _Progress:
 
 def _handle_lost(store: RunStore, task: Task, outcome: Outcome) -> Outcome:
     """Count a vanished attempt; the model fails for good once retries are spent."""
-    if store.has_record(task.task_id):  # it died after writing its record
-        return Outcome(task.task_id, DONE, record_status(store, task.task_id))
+    status = record_status(store, task.task_id)
+    if status:  # it died after writing its record
+        return Outcome(task.task_id, DONE, status)
     store.release(task.task_id)  # its owner is known dead
     n = store.add_attempt(task.task_id, outcome.reason)
     if n > task.max_retries:
@@ -201,9 +202,10 @@ class _Loop:
     def check_watched(self) -> None:
         """Count watched tasks that finished; take over those whose owner went silent."""
         for tid in sorted(self.watch):
-            if self.store.has_record(tid):
+            status = record_status(self.store, tid)
+            if status:
                 self.watch.discard(tid)
-                self.bar.finished(record_status(self.store, tid) or "done")
+                self.bar.finished(status)
             elif not self.store.claim_is_live(tid):
                 self.watch.discard(tid)
                 self.submit([tid])

@@ -110,13 +110,13 @@ def run_status(run_dir: str | os.PathLike) -> RunStatus:
             raise DsdError(f"{run_dir}: the run is starting (driver {holder[0]}); try again soon")
         raise DsdError(f"{run_dir}: not a dsd run directory (no {PLAN}; start it with `dsd run`)")
     store = RunStore(run_dir.resolve())
-    done_ids = store.done_ids()
+    records = {t: store.read_record(t) for t in store.listed_ids() & set(tasks)}  # each read once
+    done_ids = {t for t, rec in records.items() if rec is not None}
     statuses: Counter[str] = Counter()
     finished = []
     for t in tasks:
         if t in done_ids:
-            rec = store.read_record(t) or {}
-            statuses[str(rec.get("status", "?"))] += 1
+            statuses[str(records[t]["status"])] += 1
             with contextlib.suppress(FileNotFoundError):
                 finished.append(store.record_path(t).stat().st_mtime)
     running = len(store.live_claims() - done_ids)

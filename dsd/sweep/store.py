@@ -142,7 +142,7 @@ class RunStore:
 
     def has_record(self, task_id: str) -> bool:
         """Whether ``task_id`` is finished (its record exists and is readable)."""
-        return valid_record(self.read_record(task_id))
+        return self.read_record(task_id) is not None
 
     def write_record(self, task_id: str, record: Mapping) -> None:
         """Store the final record of ``task_id`` atomically."""

@@ -72,7 +72,7 @@ def _now() -> str:
 
 
 def record_status(store: RunStore, task_id: str) -> str:
-    """The status in the record of ``task_id`` ('' if it has none)."""
+    """The status in the record of ``task_id`` ('' if it has no valid record: not finished)."""
     return str((store.read_record(task_id) or {}).get("status", ""))
 
 
@@ -170,13 +170,15 @@ def execute(task: Task) -> Outcome:
 def _execute(task: Task, t0: float) -> Outcome:
     """The body of :func:`execute` (OS errors of the store propagate)."""
     store = RunStore(Path(task.run_dir), task.stale_s)
-    if store.has_record(task.task_id):
-        return Outcome(task.task_id, DONE, record_status(store, task.task_id))
+    status = record_status(store, task.task_id)
+    if status:
+        return Outcome(task.task_id, DONE, status)
     if not store.try_claim(task.task_id, Owner.here()):
         return Outcome(task.task_id, BUSY)
-    if store.has_record(task.task_id):  # finished between our first look and the claim
+    status = record_status(store, task.task_id)
+    if status:  # finished between our first look and the claim
         store.release(task.task_id)
-        return Outcome(task.task_id, DONE, record_status(store, task.task_id))
+        return Outcome(task.task_id, DONE, status)
     try:
         with _Heartbeat(store, task.task_id, task.heartbeat_s):
             try:
