@@ -49,14 +49,12 @@ FILE_MODE = _file_mode()  # at import, before any thread exists (os.umask is pro
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it over ``path`` atomically.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception the temporary file is removed and ``path`` is left untouched. A folder that
+    is missing or not writable is an ``OSError`` naming ``path`` (commands check their outputs
+    up front with :func:`check_output_path`; a sweep stops on it).
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise DsdError(f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise DsdError(f"cannot write {path}: directory {parent} is not writable")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except OSError as e:  # name the file asked for, not the temporary one

@@ -13,9 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from dsd.sweep.driver import REPORT, SweepSummary
+from dsd.sweep.driver import SweepSummary
 from dsd.sweep.run import run_experiment as _run_experiment
 from dsd.sweep.store import RESULTS
+
+#: The report ``dsd run`` writes into its run folder.
+REPORT = "report.html"
 
 
 def write_run_report(results: pd.DataFrame, run_dir: Path) -> Path | None:

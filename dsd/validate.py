@@ -26,7 +26,7 @@ def check_seed(value: Any, where: str = "seed") -> int:
 
 
 def check_numbers(obj: Any, where: str = "") -> None:
-    """Every float field of dataclass ``obj`` is finite and every int field fits in 31 bits."""
+    """Every float field of dataclass ``obj`` is finite and every int field is at most 2**32 - 1 in size."""
     prefix = f"{where} " if where else ""
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)

@@ -30,8 +30,8 @@ STEMS = tuple(STEM_TABLE)
 BLOCKS = tuple(BLOCK_COSTS)
 #: The per-stage fields of an AnyNet, in order.
 STAGE_FIELDS = ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
-#: The network-level fields of an AnyNet.
 MAX_RESOLUTION = 8192  # input side; 224 in the paper
+#: The network-level fields of an AnyNet.
 NET_FIELDS = ("stem", "stem_width", "block", "se_ratio", "head_width", "num_classes", "resolution")
 
 

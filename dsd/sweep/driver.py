@@ -50,7 +50,6 @@ from dsd.sweep.task import (
 
 PLAN = "plan.json"
 DEFAULT_SETTINGS = ExecutorSettings()
-REPORT = "report.html"
 
 
 #: Writes a run's report from its collected results: ``(results, run_dir) -> path or None``.

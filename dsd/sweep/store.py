@@ -44,7 +44,6 @@ SAMPLES = "samples.parquet"
 RESULTS = "results.parquet"
 EXPERIMENT = "experiment.yaml"
 DAMAGED = ".damaged"  # suffix of a record set aside because it could not be read
-RECORD_STATUSES = STATUSES
 
 
 def plain(obj: Any) -> Any:
@@ -88,7 +87,7 @@ def read_json(path: Path) -> dict | None:
 
 def valid_record(record: dict | None) -> bool:
     """Whether ``record`` is a usable final record (a JSON object with a known status)."""
-    return record is not None and record.get("status") in RECORD_STATUSES
+    return record is not None and record.get("status") in STATUSES
 
 
 @dataclass(frozen=True)
