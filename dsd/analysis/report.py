@@ -120,7 +120,7 @@ def _edf_sections(pops, bins: int, seed: int, metric: str = ERROR):
     nedfs = None
     try:
         norm = tables.normalisation(pops, "flops", bins)
-        nedfs = tables.population_edfs(pops, "flops", norm.bins, norm.range, metric=metric)
+        nedfs = tables.normalised_edfs(pops, norm, metric)
     except DsdError as e:
         out.append(_section("Normalised EDFs (flops)", _note(f"not drawn: {e}")))
     else:

@@ -7,6 +7,7 @@ and returns plain pandas DataFrames or dicts of result objects. ``metric`` names
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -90,6 +91,10 @@ class Normalisation:
     requested_bins: int
     source: str
     empty: str = ""
+    #: The weights of each population's models (computed while choosing the bin count).
+    weights: Mapping[str, np.ndarray] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def note(self) -> str:
@@ -146,18 +151,25 @@ def normalisation(
     first_error = ""
     for b in np.arange(bins, 0, -1) if reduce_bins else (bins,):
         try:
-            for name, df in pops.items():
-                try:
-                    _weights(df, column, int(b), lo_hi)
-                except DsdError as e:
-                    raise DsdError(f"{name}: {e}") from None
+            weights = _all_weights(pops, column, int(b), lo_hi)
         except DsdError as e:
             if not reduce_bins or b == 1:
                 raise
             first_error = first_error or str(e).split(";")[0]
             continue
-        return Normalisation(column, lo_hi, int(b), bins, source, first_error)
+        return Normalisation(column, lo_hi, int(b), bins, source, first_error, weights)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _all_weights(pops: Populations, column: str, bins: int, lo_hi) -> dict[str, np.ndarray]:
+    """Each population's NDS weights; an empty bin is a DsdError naming the population."""
+    out = {}
+    for name, df in pops.items():
+        try:
+            out[name] = _weights(df, column, bins, lo_hi)
+        except DsdError as e:
+            raise DsdError(f"{name}: {e}") from None
+    return out
 
 
 def population_edfs(
@@ -174,15 +186,14 @@ def population_edfs(
     """
     if normalize is None:
         return {name: edf(df[metric]) for name, df in pops.items()}
-    norm = normalisation(pops, normalize, bins, range, reduce_bins=False)
-    out = {}
-    for name, df in pops.items():
-        try:
-            w = _weights(df, normalize, norm.bins, norm.range)
-        except DsdError as e:
-            raise DsdError(f"{name}: {e}") from None
-        out[name] = edf(df[metric], weights=w)
-    return out
+    return normalised_edfs(
+        pops, normalisation(pops, normalize, bins, range, reduce_bins=False), metric
+    )
+
+
+def normalised_edfs(pops: Populations, norm: Normalisation, metric: str = ERROR) -> dict[str, EDF]:
+    """Each population's error EDF weighted as ``norm`` (from :func:`normalisation`) says."""
+    return {name: edf(df[metric], weights=norm.weights[name]) for name, df in pops.items()}
 
 
 def ks_matrix(edfs: Mapping[str, EDF]) -> tuple[pd.DataFrame, pd.DataFrame]:

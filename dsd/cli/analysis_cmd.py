@@ -82,7 +82,7 @@ def cmd_edf(args) -> int:
     norm = None
     if args.normalize:
         norm = tables.normalisation(pops, args.normalize, args.bins, lo_hi)
-        edfs = tables.population_edfs(pops, args.normalize, norm.bins, norm.range, args.metric)
+        edfs = tables.normalised_edfs(pops, norm, args.metric)
     else:
         edfs = tables.population_edfs(pops, metric=args.metric)
     print(f"error: {tables.metric_label(args.metric)}")
