@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from dsd.errors import SpaceError
+from dsd.spaces.params import _fmt
 
 #: per-stage parameter -> its row column (drawn design) and short name
 STAGE_COLUMNS = {
@@ -127,7 +128,10 @@ def check(path: Path, kind: str, stages: int, c: Mapping[str, Any]) -> None:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite int or float (not a bool; YAML's .nan and .inf are refused)."""
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
 
 
 def merge_ranges(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,11 +188,7 @@ def mask(space, design: Mapping[str, np.ndarray]) -> np.ndarray:
         out &= np.all(a[:, 1:] <= a[:, :-1], axis=1)
     for name, lo, hi in getattr(space, "ranges", ()):
         v = values(name, design, space.kind, space.stages)
-        ok = np.ones(v.shape, dtype=bool)
-        if lo is not None:
-            ok &= v >= lo - 1e-9
-        if hi is not None:
-            ok &= v <= hi + 1e-9
+        ok = _inside(v, lo, hi)
         out &= ok if ok.ndim == 1 else np.all(ok, axis=1)
     return out
 
@@ -236,7 +236,8 @@ def count(space) -> int:
 
 
 def _inside(g: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
-    ok = np.ones(len(g), dtype=bool)
+    """Elementwise ``lo <= g <= hi`` (a None side is open), with a float tolerance."""
+    ok = np.ones(np.shape(g), dtype=bool)
     if lo is not None:
         ok &= g >= lo - 1e-9
     if hi is not None:
@@ -306,7 +307,3 @@ def describe(ranges: Ranges) -> str:
         else:
             parts.append(f"{name} >= {_fmt(lo)}")
     return ", ".join(parts)
-
-
-def _fmt(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:g}"

@@ -32,7 +32,6 @@ Every problem is a
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from dsd.errors import SpaceError
 from dsd.io import load_yaml
 from dsd.nets.config import BLOCKS, STEMS
 from dsd.spaces import derived
+from dsd.spaces.derived import _is_number
 
 TOP_KEYS = (
     "name",
@@ -186,13 +186,6 @@ def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- validation ---------------------------------------------------------------------------------
-
-
-def _is_number(v: Any) -> bool:
-    """A finite int or float (not a bool; YAML's .nan and .inf are refused)."""
-    if isinstance(v, bool):
-        return False
-    return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
 
 
 def check_network(path: Path, network: Any) -> dict[str, Any]:
