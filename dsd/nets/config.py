@@ -101,7 +101,8 @@ class StagedNet:
         """Total number of blocks."""
         return sum(self.depths)
 
-    def _fields_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict (lists for per-stage fields)."""
         d = dataclasses.asdict(self)  # type: ignore[call-overload]
         for k in self.STAGE_FIELDS:
             d[k] = list(d[k])
@@ -218,10 +219,6 @@ class AnyNet(StagedNet):
         for name in ("stem_width", "head_width", "num_classes", "resolution"):
             set_(self, name, int(getattr(self, name)))
         set_(self, "se_ratio", float(se))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-able dict (lists for per-stage fields)."""
-        return self._fields_dict()
 
     @property
     def model_id(self) -> str:

@@ -90,7 +90,7 @@ class EfficientNet(StagedNet):
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict (lists for per-stage fields), with ``family``."""
-        return {"family": self.family, **self._fields_dict()}
+        return {"family": self.family, **super().to_dict()}
 
     @property
     def model_id(self) -> str:
