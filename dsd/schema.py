@@ -71,6 +71,7 @@ BEST_COLUMNS = (
     "top1_err",
     "depths",
     "widths",
+    "built_widths",
     "bottleneck_ratios",
     "group_widths",
     "flops",

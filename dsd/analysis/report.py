@@ -243,9 +243,7 @@ def build_report(
 
 def _best_columns(metric: str) -> tuple[str, ...]:
     """The best-models table's columns for ``metric`` (the design as drawn, and as built)."""
-    cols = [metric if c == ERROR else c for c in BEST_COLUMNS]
-    at = cols.index("widths") + 1
-    return (*cols[:at], "built_widths", *cols[at:])
+    return tuple(metric if c == ERROR else c for c in BEST_COLUMNS)
 
 
 def _bootstrap_sections(pops, params, reps: int, seed: int, metric: str = ERROR) -> list[str]:
@@ -283,18 +281,12 @@ def _bootstrap_sections(pops, params, reps: int, seed: int, metric: str = ERROR)
     return out
 
 
-def fit_names(table: pd.DataFrame, metric: str = ERROR) -> list[str]:
-    """Legend names of fitted models: space and error (``AnyNetXE 12.3%``), not their hash."""
-    err = table[f"{metric}%"]
-    return [f"{s} {e:.1f}%" for s, e in zip(table["space"], err, strict=True)]
-
-
 def _fit_sections(df: pd.DataFrame, top: int, metric: str = ERROR) -> list[str]:
     """Quantized linear fits of the best models (DDS figure 7)."""
     if "depths" not in df.columns or "widths" not in df.columns:
         return []
     table, fits = tables.fit_table(df, top, metric)
-    fig = figures.plot_fits(fits[: min(5, len(fits))], fit_names(table, metric)[:5])
+    fig = figures.plot_fits(fits[: min(5, len(fits))], tables.fit_names(table, metric)[:5])
     outside = int((~table["in_space"]).sum())
     bound = int((table["at_bound"] != "").sum())
     return [

@@ -282,3 +282,9 @@ def fit_table(
         }
     )
     return table, fits
+
+
+def fit_names(table: pd.DataFrame, metric: str = ERROR) -> list[str]:
+    """Legend names of fitted models: space and error (``AnyNetXE 12.3%``), not their hash."""
+    err = table[f"{metric}%"]
+    return [f"{s} {e:.1f}%" for s, e in zip(table["space"], err, strict=True)]

@@ -152,7 +152,6 @@ def cmd_fit(args) -> int:
     import pandas as pd
 
     from dsd.analysis import figures, tables
-    from dsd.analysis.report import fit_names
 
     out = figures.check_figure_path(args.output) if args.output else None
     if args.top < 1:
@@ -163,7 +162,9 @@ def cmd_fit(args) -> int:
     print(f"best {len(fits)} models by {tables.metric_label(args.metric)}")
     _print(table)
     if out:
-        fig = figures.plot_fits(fits[: args.plot], fit_names(table, args.metric)[: args.plot])
+        fig = figures.plot_fits(
+            fits[: args.plot], tables.fit_names(table, args.metric)[: args.plot]
+        )
         figures.save_figure(fig, out)
         print(f"wrote {out}", file=sys.stderr)
     return 0
