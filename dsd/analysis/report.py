@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dsd import __version__
+from dsd._version import __version__
 from dsd.analysis import figures, tables
 from dsd.analysis.data import ERROR, derived_params, groups, load_results
 from dsd.analysis.runtime import report_sections as runtime_sections

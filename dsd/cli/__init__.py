@@ -21,6 +21,7 @@ import os
 import re
 import sys
 
+from dsd._version import __version__
 from dsd.errors import DsdError
 from dsd.validate import MAX_INT
 
@@ -107,8 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  dsd spaces\n  dsd show RegNetX-400MF\n"
         "  dsd sample --space AnyNetXC --n 500 --flops 360M:400M -o samples.parquet",
     )
-    from dsd import __version__
-
     parser.add_argument("--version", action="version", version=f"dsd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMAND_MODULES:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dsd._version import __version__
 from dsd.errors import DataError, DsdError
 from dsd.nets import AnyNet, build_model, complexity
 from dsd.schema import SCHEMA_VERSION
@@ -167,7 +168,6 @@ def _progress_bar(data: Data, config: TrainConfig, model_id: str):
 
 def _finish(record, config, status, reason, curves, seconds, device) -> dict[str, Any]:
     """Add the result columns to a cleaned samples row."""
-    import dsd
 
     ok = status == "ok"
     record.update(
@@ -185,7 +185,7 @@ def _finish(record, config, status, reason, curves, seconds, device) -> dict[str
         images_per_second=float(curves.images_per_second),
         device=_device_name(device),
         torch_version=torch.__version__,
-        dsd_version=dsd.__version__,
+        dsd_version=__version__,
         finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
     return record
