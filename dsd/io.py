@@ -19,7 +19,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +308,34 @@ def load_yaml(path: str | os.PathLike, error: type[DsdError] = DsdError) -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
         raise error(f"{path}: malformed YAML{where}: {what}"[:500]) from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (the same path, a symlink to it, or a hard link)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): compare the names as resolved
+        return a.resolve() == b.resolve()
+
+
+def distinct_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """``paths`` as Paths; DsdError if two of them name one file (a file given twice would count
+    every row twice)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        twin = next((q for q in out if _same_file(p, q)), None)
+        if twin is not None:
+            same = "given twice" if str(twin) == str(p) else f"the same file as {twin}"
+            raise DsdError(f"{p}: {same}; give each input once")
+        out.append(p)
+    return out
+
+
+def check_not_an_input(output: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> Path:
+    """``output`` as a Path; DsdError if it names one of ``inputs`` (same path, a symlink to it
+    or a hard link): no command writes over a file it reads."""
+    output = Path(output)
+    for p in map(Path, inputs):
+        if _same_file(output, p):
+            raise DsdError(f"{output}: is an input of this command ({p}); write to another file")
+    return output
