@@ -228,10 +228,10 @@ def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
         if c in df.columns:
             _lists(df[c], c, source, finite=False)
     if "regime" in df.columns:
-        for i, cell in enumerate(df["regime"]):
-            problem = _regime_problem(cell)
-            if problem:
-                raise DataError(f"{source}: column regime, row {i}: {problem}"[:500])
+        problems = {c: _regime_problem(c) for c in pd.unique(df["regime"].map(_hashable))}
+        for i, cell in enumerate(df["regime"].map(_hashable)):
+            if problems[cell]:
+                raise DataError(f"{source}: column regime, row {i}: {problems[cell]}"[:500])
     return df
 
 
@@ -278,13 +278,18 @@ def _numbers(
 def _text(col: pd.Series, name: str, source: str) -> pd.Series:
     """``col`` with every present cell as text (numbers and booleans as theirs); DataError for a
     cell that is not a single value (a list, a mapping, bytes)."""
-    if col.dtype == object and col.map(lambda v: v is None or isinstance(v, str)).all():
+    if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
         return col
     bad = col.map(lambda v: not (isinstance(v, str | int | float | bool | np.generic) or v is None))
     if bad.any():
         cell = col[bad].iloc[0]
         _refuse(source, name, bad, f"{str(cell)[:40]!r} is not a name")
     return col.map(lambda v: v if v is None or isinstance(v, str) or _nan(v) else str(v))
+
+
+def _hashable(v):
+    """A regime cell as a dictionary key (text stays text; anything else its repr)."""
+    return v if v is None or isinstance(v, str | float) else repr(v)
 
 
 def _nan(v) -> bool:
@@ -294,6 +299,8 @@ def _nan(v) -> bool:
 
 def _as_numbers(cell) -> np.ndarray | None:
     """A list cell as a 1-d float array, or None when it is not a list of numbers."""
+    if isinstance(cell, np.ndarray) and cell.dtype.kind in "iufb":  # parquet's lists
+        return cell.astype(float, copy=False) if cell.ndim == 1 else None
     if isinstance(cell, str | bytes | dict) or not hasattr(cell, "__len__"):
         return None
     try:
@@ -305,17 +312,29 @@ def _as_numbers(cell) -> np.ndarray | None:
 
 def _lists(col: pd.Series, name: str, source: str, finite: bool = True) -> list[int | None]:
     """The length of each list cell (None where missing); a DataError for any other cell."""
+    what = "a list of finite numbers" if finite else "a list of numbers"
     out: list[int | None] = []
+    arrays = []
     for i, cell in enumerate(col):
-        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        if cell is None or _nan(cell):
             out.append(None)
             continue
         a = _as_numbers(cell)
-        if a is None or (finite and not np.all(np.isfinite(a))):
-            what = "a list of finite numbers" if finite else "a list of numbers"
+        if a is None:
             raise DataError(f"{source}: column {name}, row {i}: {str(cell)[:40]!r} is not {what}")
+        arrays.append(a)
         out.append(a.size)
+    if finite and arrays and not np.isfinite(np.concatenate(arrays)).all():  # one check, all rows
+        i = next(i for i, a in zip(_present(out), arrays, strict=True) if not np.isfinite(a).all())
+        raise DataError(
+            f"{source}: column {name}, row {i}: {str(col.iloc[i])[:40]!r} is not {what}"
+        )
     return out
+
+
+def _present(lengths: list[int | None]) -> list[int]:
+    """The rows whose cell is present."""
+    return [i for i, n in enumerate(lengths) if n is not None]
 
 
 def _stage_lists(df: pd.DataFrame, source: str) -> None:
