@@ -168,3 +168,14 @@ def test_the_populations_carry_edfs_and_normalised_weights_computed_once(base):
     assert pops.normalisation.bins <= 4 and pops.normalisation.source == "regime"
     assert p.nedf.n == int((p.weights > 0).sum())
     assert pops.edfs(True)["AnyNetXA"] is p.nedf and pops.edfs()["AnyNetXA"] is p.edf
+
+
+def test_loaded_populations_are_reused_with_their_options(base, tmp_path):
+    from dsd.analysis import write_report
+
+    pops = load_populations(base, metric="top1_err_min")
+    assert load_populations(pops) is not pops and load_populations(pops).metric == "top1_err_min"
+    page = write_report(pops, tmp_path / "r.html", reps=100, params=("d",), top=2)
+    assert "top1_err_min (best top-1 error over epochs" in page.read_text()
+    with pytest.raises(DsdError, match="loaded with metric='top1_err_min', not 'top1_err'"):
+        load_populations(pops, metric="top1_err")

@@ -346,11 +346,13 @@ def load_populations(
     Every row read is used or counted in its group's ledger with a reason; rows without a group
     key form a group of their own in :attr:`Populations.ledgers` (``(no space)``). A DsdError
     when no row is left to analyse (its message is the ledger). Normalises when
-    ``options.normalise`` names a complexity column (:func:`normalisation`).
+    ``options.normalise`` names a complexity column (:func:`normalisation`). Given loaded
+    :class:`Populations`, returns them with ``options`` for what is drawn from them (refusing
+    options that would load them differently).
     """
-    options = dataclasses.replace(options or AnalysisOptions(), **changes)
+    options = options_for(results, options, changes)
     if isinstance(results, Populations):
-        return results
+        return _reuse(results, options)
     df, sources = read_any(results, options.metric)
     reason = exclusions(df, options.filters, options.metric)
     key = group_key(df, options.by)
@@ -369,6 +371,30 @@ def load_populations(
         )
     pops = Populations(items, ledgers, options, options.sources or sources)
     return normalise(pops, options.normalise) if options.normalise else pops
+
+
+def options_for(results, options: AnalysisOptions | None, changes: Mapping) -> AnalysisOptions:
+    """``options`` with ``changes``; by default those ``results`` were loaded with (when they are
+    :class:`Populations`), else the defaults."""
+    if options is None:
+        options = results.options if isinstance(results, Populations) else AnalysisOptions()
+    return dataclasses.replace(options, **changes)
+
+
+#: The options that decide what populations hold (the others only what is drawn from them).
+LOADING = ("metric", "by", "filters", "normalise", "bins", "range")
+
+
+def _reuse(pops: Populations, options: AnalysisOptions) -> Populations:
+    """Loaded ``pops`` with ``options`` for what is drawn from them; DsdError when ``options``
+    would load them differently."""
+    for name in LOADING:
+        if getattr(options, name) != getattr(pops.options, name):
+            raise DsdError(
+                f"these populations were loaded with {name}={getattr(pops.options, name)!r}, "
+                f"not {getattr(options, name)!r}: load them again"
+            )
+    return Populations(pops, pops.ledgers, options, pops.sources, pops.normalisation)
 
 
 def normalise(pops: Populations, column: str = "flops") -> Populations:

@@ -14,7 +14,6 @@ exports each figure as a file.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import os
 import re
@@ -38,7 +37,13 @@ from dsd.analysis.page import (
     table_html,
     write_page,
 )
-from dsd.analysis.population import AnalysisOptions, Populations, load_populations, normalise
+from dsd.analysis.population import (
+    AnalysisOptions,
+    Populations,
+    load_populations,
+    normalise,
+    options_for,
+)
 from dsd.analysis.refinement import refinement_sections
 from dsd.analysis.runtime import report_sections as runtime_sections
 from dsd.analysis.stats import DIFFERENCE, POWER, random_search_efficiency
@@ -324,8 +329,7 @@ def _build(results, options: AnalysisOptions) -> tuple[str, _Figures]:
 def build_report(results, options: AnalysisOptions | None = None, **changes) -> str:
     """The report's HTML for ``results`` (a DataFrame, results files or loaded
     :class:`Populations`) as ``options`` (with ``changes``, e.g. ``reps=200``) say."""
-    options = dataclasses.replace(options or AnalysisOptions(), **changes)
-    return _build(results, options)[0]
+    return _build(results, options_for(results, options, changes))[0]
 
 
 def check_figures_dir(path: str | os.PathLike) -> Path:
@@ -350,7 +354,7 @@ def write_report(
     figure (``FIGURES/<name>.<figure_format>``, atomically) are written. No output may be one of
     the inputs.
     """
-    options = dataclasses.replace(options or AnalysisOptions(), **changes)
+    options = options_for(results, options, changes)
     path = check_report_path(out_path)
     inputs = (
         []
