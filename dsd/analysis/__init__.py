@@ -62,7 +62,15 @@ from dsd.analysis.population import (
 )
 from dsd.analysis.refinement import ks_sample_size, refine, write_refined_space
 from dsd.analysis.report import build_report, write_report
-from dsd.analysis.runtime import read_timings, runtime_text
+from dsd.analysis.runtime import (
+    compare_models,
+    effnet_ratios,
+    plot_comparison,
+    plot_runtime,
+    read_timings,
+    runtime_correlations,
+    runtime_text,
+)
 from dsd.analysis.stats import (
     ALPHA,
     DIFFERENCE,
@@ -111,10 +119,12 @@ __all__ = [
     "check_report_path",
     "compare",
     "compare_command",
+    "compare_models",
     "complexity_weights",
     "derived_params",
     "edf",
     "edf_command",
+    "effnet_ratios",
     "fit_command",
     "fit_regnet",
     "ks",
@@ -125,15 +135,18 @@ __all__ = [
     "load_results",
     "normalise",
     "plot_bootstrap",
+    "plot_comparison",
     "plot_complexity",
     "plot_edfs",
     "plot_fits",
     "plot_random_search",
+    "plot_runtime",
     "quantized_linear_widths",
     "random_search_efficiency",
     "read_timings",
     "refine",
     "regnet_domain",
+    "runtime_correlations",
     "runtime_text",
     "save_figure",
     "write_refined_space",

@@ -26,7 +26,7 @@ import pandas as pd
 from dsd._version import __version__
 from dsd.analysis import figures, tables
 from dsd.analysis.compare import compare
-from dsd.analysis.data import REASONS, derived_params
+from dsd.analysis.data import LIST_PARAMS, REASONS, derived_params
 from dsd.analysis.fit import UNBOUNDED, regnet_domain
 from dsd.analysis.page import (
     check_report_path,
@@ -217,10 +217,9 @@ def _complexity_section(pops: Populations, figs: _Figures) -> list[str]:
 
 def _available_params(df: pd.DataFrame, params: Sequence[str]) -> list[str]:
     """The parameters with at least two distinct finite values in ``df``."""
-    from_lists = ("depths", "widths", "bottleneck_ratios", "group_widths")
     derived = derived_params(df)
     distinct = {c: derived[c].dropna().nunique() for c in derived.columns}
-    return [p for p in params if (p in df.columns if p in from_lists else distinct.get(p, 0) > 1)]
+    return [p for p in params if (p in df.columns if p in LIST_PARAMS else distinct.get(p, 0) > 1)]
 
 
 def _bootstrap_sections(pops: Populations, figs: _Figures) -> list[str]:
