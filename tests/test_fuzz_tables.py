@@ -194,11 +194,14 @@ def _cases():
 
 
 def _check(argv: list[str], capsys) -> tuple[int, str]:
-    try:
-        code = main(argv)
-    except SystemExit as e:  # argparse
-        code = e.code
+    with warnings.catch_warnings(record=True) as shown:  # a warning would be a line on stderr
+        warnings.simplefilter("always")
+        try:
+            code = main(argv)
+        except SystemExit as e:  # argparse
+            code = e.code
     err = capsys.readouterr().err
+    assert not [str(w.message) for w in shown], err
     assert "Traceback" not in err, err
     assert code in (0, 2), f"exit {code}: {err}"
     if code == 2:

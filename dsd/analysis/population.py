@@ -219,7 +219,10 @@ def _complexity(df: pd.DataFrame, column: str, name: str) -> np.ndarray:
 def shared_range(pops: Mapping[str, pd.DataFrame], column: str) -> tuple[float, float]:
     """The overlap of all populations' ranges of ``column`` (NDS normalises over a shared range)."""
     values = [_complexity(df, column, name) for name, df in pops.items()]
-    lo, hi = max(np.nanmin(v) for v in values), min(np.nanmax(v) for v in values)
+    values = [v[np.isfinite(v)] for v in values]
+    if any(v.size == 0 for v in values):
+        raise DsdError(f"--normalise {column}: a population has no finite {column}")
+    lo, hi = max(v.min() for v in values), min(v.max() for v in values)
     if not lo < hi:
         raise DsdError(f"the populations' {column} ranges do not overlap; give a range LOW:HIGH")
     return float(lo), float(hi)
@@ -258,6 +261,14 @@ def normalisation(
         raise DsdError(f"bins must be from 1 to {MAX_BINS}, got {bins}")
     values = {name: _complexity(df, column, name) for name, df in pops.items()}
     lo_hi, source = _range(pops, column, range)
+    for name, v in values.items():
+        if not np.any((v >= lo_hi[0]) & (v <= lo_hi[1])):
+            v = v[np.isfinite(v)]
+            span = f"its models span [{v.min():.4g}, {v.max():.4g}]" if v.size else "none known"
+            raise DsdError(
+                f"{name}: no model's {column} lies in the {source} range [{lo_hi[0]:.4g}, "
+                f"{lo_hi[1]:.4g}] ({span}); give a range that holds them"
+            )
     start = min([bins, *(max(len(v), 1) for v in values.values())]) if reduce_bins else bins
     first_error = "" if start == bins else f"bin counts above {start} leave a bin empty"
     for b in np.arange(start, 0, -1) if reduce_bins else (bins,):

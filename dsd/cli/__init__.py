@@ -13,7 +13,8 @@ integer from 0 to 2**31 - 1 and every ``float`` option a finite number.
 Any other exception is a bug of dsd (a cause of bad input that is not yet checked where it lives):
 it ends in one line, ``dsd CMD: internal error: TYPE: MESSAGE (at FILE:LINE); please report it``,
 and exit code 70 (EX_SOFTWARE), so a test tells a missed case from handled bad input;
-``DSD_TRACEBACK=1`` shows the traceback instead.
+``DSD_TRACEBACK=1`` shows the traceback instead (and numpy's RuntimeWarnings, otherwise not
+printed: they would add lines to a one-line error, and dsd checks the inputs they are about).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import os
 import re
 import sys
 import traceback
+import warnings
 
 from dsd._version import __version__
 from dsd.errors import DsdError
@@ -144,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            if os.environ.get("DSD_TRACEBACK") != "1":  # numpy's arithmetic notes are not lines
+                warnings.simplefilter("ignore", RuntimeWarning)  # for the user: inputs are checked
+            return int(args.func(args) or 0)
     except DsdError as e:
         return fail(str(e))
     except BrokenPipeError:
