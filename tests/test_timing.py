@@ -83,8 +83,8 @@ def test_time_model_inference_only_and_configs_of_both_families():
     eff = dsd.zoo_model("EfficientNet-B0", resolution=32, num_classes=10)
     t = time_model(eff, batch_size=2, warmup=0, repeats=1, channels_last=True)
     assert t.infer_ms > 0 and t.train_ms > 0 and t.channels_last
-    t = time_model(TINY, batch_size=2, warmup=0, repeats=1, amp=True)  # bf16 autocast on CPU
-    assert t.amp and t.infer_ms > 0 and t.train_ms > 0
+    t = time_model(TINY, batch_size=2, warmup=0, repeats=1, precision="bf16")  # autocast on CPU
+    assert t.precision == "bf16" and t.infer_ms > 0 and t.train_ms > 0
 
 
 @pytest.mark.parametrize(

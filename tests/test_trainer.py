@@ -126,20 +126,20 @@ def test_options_label_smoothing_mixup_ema_and_warmup_run_and_are_recorded():
 
 def test_recipe_defaults_are_the_papers():
     c = TrainConfig(dataset="cifar10", data="/nowhere")
-    assert (c.batch_size, c.base_lr, c.weight_decay, c.momentum) == (128, 0.05, 5e-5, 0.9)
+    assert (c.batch_size, c.lr, c.weight_decay, c.momentum) == (128, 0.05, 5e-5, 0.9)
     big = TrainConfig(dataset="synthetic", batch_size=512)
-    assert big.base_lr == pytest.approx(0.2) and big.recipe()["lr"] == pytest.approx(0.2)
-    assert TrainConfig(dataset="synthetic", batch_size=512, lr=0.3).base_lr == 0.3
+    assert big.lr == pytest.approx(0.2) and big.recipe()["lr"] == pytest.approx(0.2)
+    assert TrainConfig(dataset="synthetic", batch_size=512, lr=0.3).lr == 0.3
     assert (c.label_smoothing, c.mixup_alpha, c.ema, c.warmup_epochs) == (0, 0, 0, 0)
     assert c.zero_init_residual and c.recipe()["zero_init_residual"] is True
 
 
 def test_small_digits_gets_more_steps_by_default_and_explicit_values_win():
     c = TrainConfig()  # digits: 1,347 images, 10 steps an epoch at the paper's batch 128
-    assert (c.batch_size, c.base_lr, c.warmup_epochs) == (32, 0.2, 0.5)
-    assert TrainConfig(batch_size=64).base_lr == pytest.approx(0.4)  # scaled from 0.2 per 32
+    assert (c.batch_size, c.lr, c.warmup_epochs) == (32, 0.2, 0.5)
+    assert TrainConfig(batch_size=64).lr == pytest.approx(0.4)  # scaled from 0.2 per 32
     explicit = TrainConfig(batch_size=128, lr=0.05, warmup_epochs=0.0)
-    assert (explicit.batch_size, explicit.base_lr, explicit.warmup_epochs) == (128, 0.05, 0.0)
+    assert (explicit.batch_size, explicit.lr, explicit.warmup_epochs) == (128, 0.05, 0.0)
     assert c.replace(epochs=3).batch_size == 32  # the resolved values stay in the frozen copy
 
 

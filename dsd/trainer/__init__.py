@@ -8,8 +8,10 @@ on the device and are augmented there) and honestly (NaN/inf -> ``diverged``, an
 - :mod:`dsd.trainer.config`      :class:`TrainConfig`, recipe and data (the paper's defaults)
 - :mod:`dsd.trainer.data`        digits / cifar10 / imagefolder / synthetic, cached per process
 - :mod:`dsd.trainer.transforms`  crops, flips, resizes as torch tensor ops (no torchvision)
-- :mod:`dsd.trainer.engine`      optimizer, per-step cosine schedule, the loop, evaluation
+- :mod:`dsd.trainer.device`      the one check of a device string (:func:`pick_device`), precision
+- :mod:`dsd.trainer.engine`      optimizer, per-step cosine schedule, :class:`TrainState`, evaluation
 - :mod:`dsd.trainer.record`      :func:`train_row` (samples row -> result record) and :func:`train`
+- :mod:`dsd.trainer.timing`      :func:`time_model`: inference and training-step times of one model
 
 Example::
 
@@ -24,28 +26,33 @@ from __future__ import annotations
 from dsd.schema import RESULT_COLUMNS, STATUSES
 from dsd.trainer.config import DATASETS, TrainConfig
 from dsd.trainer.data import clear_cache, load_dataset
-from dsd.trainer.engine import Curves, Diverged, pick_device, train_epochs
-from dsd.trainer.record import (
-    check_rows,
-    dataset_for,
-    sample_row,
-    train,
-    train_row,
-)
+from dsd.trainer.device import DEVICES, PRECISIONS, check_device, device_name, pick_device
+from dsd.trainer.engine import Curves, Diverged, TrainState, train_epochs
+from dsd.trainer.record import check_rows, dataset_for, sample_row, train, train_row
+from dsd.trainer.timing import TIMING_COLUMNS, Timing, time_inputs, time_model
 
 __all__ = [
     "DATASETS",
+    "DEVICES",
+    "PRECISIONS",
     "RESULT_COLUMNS",
     "STATUSES",
+    "TIMING_COLUMNS",
     "Curves",
     "Diverged",
+    "Timing",
     "TrainConfig",
+    "TrainState",
+    "check_device",
     "check_rows",
     "clear_cache",
     "dataset_for",
+    "device_name",
     "load_dataset",
     "pick_device",
     "sample_row",
+    "time_inputs",
+    "time_model",
     "train",
     "train_epochs",
     "train_row",
