@@ -149,6 +149,68 @@ def test_invalid_configs_are_rejected_with_a_clear_message(kwargs, message):
         AnyNet(**kwargs)
 
 
+BIG = 10**30
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_classes": BIG}, r"AnyNet.num_classes: must be an integer from 1 to 1,000,000"),
+        ({"num_classes": 1_000_001}, "AnyNet.num_classes"),
+        ({"widths": [65_537]}, r"AnyNet.widths: must be an integer from 1 to 65,536"),
+        ({"group_widths": BIG}, "AnyNet.group_widths"),
+        ({"depths": [1025]}, r"AnyNet.depths: must be an integer from 1 to 1,024"),
+        ({"depths": [1] * 65, "widths": 8}, "AnyNet.depths: 1 to 64 stages, got 65"),
+        ({"strides": 65}, "AnyNet.strides"),
+        ({"bottleneck_ratios": 2048}, "AnyNet.bottleneck_ratios"),
+        ({"bottleneck_ratios": 1 / 2048}, "AnyNet.bottleneck_ratios"),
+        ({"resolution": 8193}, "AnyNet.resolution"),
+        ({"stem_width": BIG}, "AnyNet.stem_width"),
+        ({"head_width": -1}, "AnyNet.head_width"),
+        ({"se_ratio": 1.5}, "AnyNet.se_ratio"),
+        ({"se_ratio": float("nan")}, "AnyNet.se_ratio"),
+        ({"widths": [float("inf")]}, "AnyNet.widths"),
+        ({"stem": 7}, "AnyNet.stem: unknown stem 7"),
+    ],
+)
+def test_every_network_field_has_an_upper_bound_and_a_one_line_refusal(kwargs, message):
+    fields = {"depths": [1], "widths": [8], **kwargs}
+    with pytest.raises(DsdError, match=message) as e:
+        AnyNet(**fields)
+    assert "\n" not in str(e.value) and len(str(e.value)) <= 300
+
+
+def test_the_bounds_themselves_are_allowed():
+    net = AnyNet(
+        depths=[1024] + [1] * 63,
+        widths=65_536,
+        group_widths=65_536,
+        bottleneck_ratios=1 / 1024,
+        strides=64,
+        stem_width=65_536,
+        head_width=65_536,
+        se_ratio=1.0,
+        num_classes=1_000_000,
+        resolution=8192,
+    )
+    assert net.num_stages == 64 and net.built_group_widths[0] <= net.built_widths[0] * 1024
+
+
+def test_efficientnet_errors_name_efficientnet():
+    net = dsd.zoo_model("EfficientNet-B0")
+    for changes, message in (
+        ({"widths": 0}, "EfficientNet.widths"),
+        ({"widths": [16] * 6}, "EfficientNet.widths: 6 values for 7 stages"),
+        ({"num_classes": BIG}, "EfficientNet.num_classes: must be an integer from 1 to 1,000,000"),
+        ({"kernels": 33}, "EfficientNet.kernels"),
+        ({"exp_ratios": 2000}, "EfficientNet.exp_ratios"),
+        ({"dropout": 1.0}, r"EfficientNet.dropout: must be a number from 0 to 1 \(excluded\)"),
+    ):
+        with pytest.raises(DsdError, match=message) as e:
+            net.replace(**changes)
+        assert "AnyNet" not in str(e.value)
+
+
 # --- three-way complexity checks on random configs ----------------------------------------------
 
 

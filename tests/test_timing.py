@@ -167,6 +167,10 @@ def test_dsd_time_names_and_a_samples_file(tmp_path, capsys):
         (["NoSuchNet-1"], "unknown model 'NoSuchNet-1'"),
         (["ResNet-56", "missing.parquet"], "no such file"),
         (["ResNet-56", "--batch-size", "0"], "--batch-size must be >= 1"),
+        (["ResNet-56", "--device", "gpu"], "unknown device 'gpu' (use auto, cpu, cuda or cuda:N)"),
+        (["ResNet-56", "--device", ""], "unknown device ''"),
+        (["ResNet-56", "--device", "cuda:-1"], "unknown device 'cuda:-1'"),
+        (["ResNet-56", "--device", "meta"], "unknown device 'meta'"),
     ],
 )
 def test_dsd_time_bad_input_is_one_line_and_keeps_the_old_output(tmp_path, capsys, argv, needle):
@@ -302,3 +306,13 @@ def test_dsd_time_a_sampled_parquet_file_keeps_every_column(tmp_path, capsys):
         t = df[df["model_id"] == row["model_id"]].iloc[0]
         assert t["flops"] == dsd.complexity(dsd.AnyNet.from_dict(row))["flops"]
         assert t["infer_ms"] > 0 and t["train_ms"] > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_dsd_time_on_cuda_without_cuda_is_refused(tmp_path, capsys):
+    out = tmp_path / "t.csv"
+    for device in ("cuda", "cuda:0", "cuda:99"):
+        assert main(["time", "ResNet-56", "--device", device, "-o", str(out), *FAST]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"device '{device}': CUDA is not available on this machine" in err, err
+        assert len(err.splitlines()) == 1 and not out.exists()
