@@ -7,6 +7,7 @@ on the device and are augmented there) and honestly (NaN/inf -> ``diverged``, an
 
 - :mod:`dsd.trainer.config`      :class:`TrainConfig`, recipe and data (the paper's defaults)
 - :mod:`dsd.trainer.data`        digits / cifar10 / imagefolder / synthetic, cached per process
+- :mod:`dsd.trainer.cifar`       CIFAR-10 from a folder, torchvision's root or the archive; download
 - :mod:`dsd.trainer.transforms`  crops, flips, resizes as torch tensor ops (no torchvision)
 - :mod:`dsd.trainer.device`      the one check of a device string (:func:`pick_device`), precision
 - :mod:`dsd.trainer.engine`      optimizer, per-step cosine schedule, :class:`TrainState`, evaluation
@@ -24,6 +25,7 @@ Example::
 from __future__ import annotations
 
 from dsd.schema import RESULT_COLUMNS, STATUSES
+from dsd.trainer.cifar import CIFAR10_MD5, CIFAR10_URL, download_cifar10
 from dsd.trainer.config import DATASETS, TrainConfig
 from dsd.trainer.data import clear_cache, load_dataset
 from dsd.trainer.device import DEVICES, PRECISIONS, check_device, device_name, pick_device
@@ -32,6 +34,8 @@ from dsd.trainer.record import check_rows, dataset_for, sample_row, train, train
 from dsd.trainer.timing import TIMING_COLUMNS, Timing, time_inputs, time_model
 
 __all__ = [
+    "CIFAR10_MD5",
+    "CIFAR10_URL",
     "DATASETS",
     "DEVICES",
     "PRECISIONS",
@@ -48,6 +52,7 @@ __all__ = [
     "clear_cache",
     "dataset_for",
     "device_name",
+    "download_cifar10",
     "load_dataset",
     "pick_device",
     "sample_row",
