@@ -12,6 +12,7 @@ on the device and are augmented there) and honestly (NaN/inf -> ``diverged``, an
 - :mod:`dsd.trainer.device`      the one check of a device string (:func:`pick_device`), precision
 - :mod:`dsd.trainer.engine`      optimizer, per-step cosine schedule, :class:`TrainState`, evaluation
 - :mod:`dsd.trainer.record`      :func:`train_row` (samples row -> result record) and :func:`train`
+- :mod:`dsd.trainer.doctor`      :func:`machine_findings`: what ``dsd doctor`` checks on a new machine
 - :mod:`dsd.trainer.timing`      :func:`time_model`: inference and training-step times of one model
 
 Example::
@@ -29,6 +30,7 @@ from dsd.trainer.cifar import CIFAR10_MD5, CIFAR10_URL, download_cifar10
 from dsd.trainer.config import DATASETS, TrainConfig
 from dsd.trainer.data import clear_cache, load_dataset
 from dsd.trainer.device import DEVICES, PRECISIONS, check_device, device_name, pick_device
+from dsd.trainer.doctor import Finding, machine_findings
 from dsd.trainer.engine import Curves, Diverged, TrainState, train_epochs
 from dsd.trainer.record import check_rows, dataset_for, sample_row, train, train_row
 from dsd.trainer.timing import TIMING_COLUMNS, Timing, time_inputs, time_model
@@ -44,6 +46,7 @@ __all__ = [
     "TIMING_COLUMNS",
     "Curves",
     "Diverged",
+    "Finding",
     "Timing",
     "TrainConfig",
     "TrainState",
@@ -54,6 +57,7 @@ __all__ = [
     "device_name",
     "download_cifar10",
     "load_dataset",
+    "machine_findings",
     "pick_device",
     "sample_row",
     "time_inputs",
