@@ -4,21 +4,24 @@ against flops and activations, and the paper's comparison with ResNe(X)t and Eff
 from __future__ import annotations
 
 import argparse
+import sys
 
 from dsd.cli import ExampleFormatter
 from dsd.errors import DsdError
 
 TIME_EPILOG = """\
 examples:
-  dsd time RegNetY-400MF EfficientNet-B0 ResNet-50 --device cpu --batch-size 8 -o times.csv
+  dsd time RegNetY-400MF EfficientNet-B0 ResNet-50 --device cpu --batch-size 8
+  dsd time RegNetY-400MF EfficientNet-B0 ResNet-50 --repeats 20 -o times.csv
   dsd time samples.parquet --resolution 64 --batch-size 16 -o times.parquet
   dsd time EfficientNet-B0 RegNetY-400MF --device cuda --batch-size 256 --precision fp16 \\
       --channels-last -o t.csv
 
 A NAME is a zoo model (dsd show lists them: RegNetX/Y-*, ResNet-*, ResNeXt-*, EfficientNet-B0..B5);
 a file is a samples or results table: its rows come back with the timing columns added (joined by
-model_id), so analysis can use them. Times are the median of --repeats after --warmup iterations;
-the training step is forward + backward + SGD step.
+model_id), so analysis can use them. Times are the median of --repeats after --warmup iterations,
+with their spread (IQR; the table's "spread" is IQR/median): above 20% a warning says the machine
+looks busy. The training step is forward + backward + SGD step. Without -o the table is printed.
 """
 
 RUNTIME_EPILOG = """\
@@ -41,7 +44,7 @@ def _add_time(sub) -> None:
     p.add_argument(
         "inputs", nargs="+", metavar="NAME|FILE", help="zoo model names or samples files"
     )
-    p.add_argument("-o", "--output", required=True, help="timing table (.csv/.parquet/.json)")
+    p.add_argument("-o", "--output", help="write the timing table here (.csv/.parquet/.json)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
     p.add_argument("--batch-size", type=int, default=8, help="batch size (default 8)")
     p.add_argument("--resolution", type=int, help="input resolution (default: each model's)")
@@ -94,14 +97,15 @@ def register(sub) -> None:
 def cmd_time(args: argparse.Namespace) -> int:
     """Handler of ``dsd time``."""
     # lazy: torch and pandas cost ~1.2 s at start-up; dsd --help stays fast
-    from dsd.io import check_output_path, write_table
-    from dsd.trainer import pick_device, time_inputs  # lazy: as above
+    from dsd.io import check_not_an_input, check_output_path, distinct_inputs, write_table
+    from dsd.trainer import pick_device, spread_warning, time_inputs  # lazy: as above
 
     for name in ("batch_size", "repeats", "resolution", "threads"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise DsdError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
-    out = check_output_path(args.output)
+    distinct_inputs(args.inputs)
+    out = args.output and check_output_path(check_not_an_input(args.output, args.inputs))
     pick_device(args.device)
     result = time_inputs(
         args.inputs,
@@ -116,19 +120,23 @@ def cmd_time(args: argparse.Namespace) -> int:
         threads=args.threads,
         train=not args.no_train,
     )
-    write_table(result, out)
+    if out:
+        write_table(result, out)
     print(_times_text(result))
     named = int(result["model"].notna().sum()) if "model" in result else 0
     timed = named + result["model_id"].iloc[named:].nunique()
-    print(
-        f"timed {timed} model(s) on {result['time_device'].iloc[0]} "
-        f"({result['time_threads'].iloc[0]} threads); wrote {out}"
-    )
+    where = f"{result['time_device'].iloc[0]} ({result['time_threads'].iloc[0]} threads)"
+    print(f"timed {timed} model(s) on {where}" + (f"; wrote {out}" if out else ""))
+    if warning := spread_warning(result):
+        print(f"dsd time: warning: {warning}", file=sys.stderr)
     return 0
 
 
 def _times_text(df) -> str:
-    """The timing table as printed: model (name or id), complexity, times per batch and image."""
+    """The timing table as printed: model (name or id), complexity, times per batch and image,
+    spread (the larger IQR / median of the two times, in percent)."""
+    import pandas as pd  # lazy: ~0.3 s at start-up; only dsd time prints this table
+
     label = df["model"].fillna(df["model_id"]) if "model" in df.columns else df["model_id"]
     show = df.assign(model=label.astype(str))
     show["MF"] = (df["flops"] / 1e6).round(1) if "flops" in df.columns else float("nan")
@@ -141,7 +149,9 @@ def _times_text(df) -> str:
     }
     for col, (title, digits) in columns.items():
         show[title] = df[col].round(digits)
-    keep = ["model", "MF", "M acts", *(title for title, _ in columns.values())]
+    spread = [df[f"{k}_ms_iqr"] / df[f"{k}_ms"] for k in ("infer", "train")]
+    show["spread %"] = (100 * pd.concat(spread, axis=1).max(axis=1)).round(0)
+    keep = ["model", "MF", "M acts", *(title for title, _ in columns.values()), "spread %"]
     return show[keep].to_string(index=False)
 
 
@@ -159,12 +169,13 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         runtime_correlations,
         save_figure,
     )
-    from dsd.io import read_table  # lazy: as above
+    from dsd.io import check_not_an_input, distinct_inputs, read_table  # lazy: as above
 
+    distinct_inputs(args.inputs)
     figs = {}
     for key, path in (("runtime", args.figure), ("compare", args.compare_figure)):
         if path:
-            figs[key] = check_figure_path(path)
+            figs[key] = check_figure_path(check_not_an_input(path, args.inputs))
     df = pd.concat(
         [read_table(p, required=("model_id", args.time)) for p in args.inputs], ignore_index=True
     )

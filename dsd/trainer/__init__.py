@@ -33,9 +33,17 @@ from dsd.trainer.device import DEVICES, PRECISIONS, check_device, device_name, p
 from dsd.trainer.doctor import Finding, machine_findings
 from dsd.trainer.engine import Curves, Diverged, TrainState, train_epochs
 from dsd.trainer.record import check_rows, dataset_for, sample_row, train, train_row
-from dsd.trainer.timing import TIMING_COLUMNS, Timing, time_inputs, time_model
+from dsd.trainer.timing import (
+    BUSY_SPREAD,
+    TIMING_COLUMNS,
+    Timing,
+    spread_warning,
+    time_inputs,
+    time_model,
+)
 
 __all__ = [
+    "BUSY_SPREAD",
     "CIFAR10_MD5",
     "CIFAR10_URL",
     "DATASETS",
@@ -60,6 +68,7 @@ __all__ = [
     "machine_findings",
     "pick_device",
     "sample_row",
+    "spread_warning",
     "time_inputs",
     "time_model",
     "train",

@@ -2,7 +2,10 @@
 
 The paper compares networks by their runtime on a GPU as well as by flops (DDS §5). This module
 measures both times for one network the same way every time: random inputs of a fixed seed,
-``warmup`` untimed iterations, then the median of ``repeats`` timed iterations.
+``warmup`` untimed iterations, then the median of ``repeats`` timed iterations, and their spread:
+the interquartile range (IQR). On a shared machine the spread says whether to trust a median: an
+IQR above :data:`BUSY_SPREAD` of the median means other work disturbed the measurement
+(:func:`spread_warning`).
 
 - inference: ``model.eval()`` forward under ``torch.no_grad()``;
 - training step: ``model.train()`` forward, cross-entropy loss, backward, SGD step (momentum 0.9).
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import statistics
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
@@ -38,8 +42,10 @@ from dsd.trainer.device import autocast, check_precision, device_name, grad_scal
 TIMING_COLUMNS = (
     "infer_ms",
     "infer_ms_per_image",
+    "infer_ms_iqr",
     "train_ms",
     "train_ms_per_image",
+    "train_ms_iqr",
     "time_batch_size",
     "time_resolution",
     "time_device",
@@ -51,12 +57,19 @@ TIMING_COLUMNS = (
 )
 
 
+#: IQR / median above which a timing is called disturbed (the machine was busy).
+BUSY_SPREAD = 0.2
+
+
 @dataclass(frozen=True)
 class Timing:
-    """Median times of one model (milliseconds) and the conditions they were measured under."""
+    """Median times of one model (milliseconds), their interquartile ranges over the repeats,
+    and the conditions they were measured under."""
 
     infer_ms: float
     train_ms: float
+    infer_ms_iqr: float
+    train_ms_iqr: float
     batch_size: int
     time_resolution: int
     device: str
@@ -125,10 +138,14 @@ def _timer(device: torch.device) -> Callable[[Callable[[], None]], float]:
     return run_cpu
 
 
-def _median(run, step, warmup: int, repeats: int) -> float:
+def _median_iqr(run, step, warmup: int, repeats: int) -> tuple[float, float]:
+    """Median and interquartile range (linear percentiles, as numpy's) of ``repeats`` timed
+    calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
         run(step)
-    return statistics.median(run(step) for _ in range(repeats))
+    times = [run(step) for _ in range(repeats)]
+    q1, median, q3 = np.percentile(times, [25, 50, 75])
+    return float(median), float(q3 - q1)
 
 
 def _check_counts(batch_size, warmup, repeats, threads) -> None:
@@ -160,8 +177,8 @@ def _module_and_resolution(net: Any, resolution: int | None) -> tuple[Any, Any, 
 
 
 def _measure(model, x, precision: str, warmup: int, repeats: int, train: bool, gen):
-    """``(infer_ms, train_ms)``: medians of inference and of a training step (NaN if not
-    ``train``) on the batch ``x`` (labels drawn from ``gen``)."""
+    """``((infer_ms, iqr), (train_ms, iqr))``: median and IQR of inference and of a training step
+    (NaN if not ``train``) on the batch ``x`` (labels drawn from ``gen``)."""
     dev = x.device
     run = _timer(dev)
 
@@ -172,9 +189,9 @@ def _measure(model, x, precision: str, warmup: int, repeats: int, train: bool, g
     model.eval()
     with torch.no_grad():
         n_out = int(model(x[:1]).shape[1])
-    infer_ms = _median(run, infer, warmup, repeats)
+    infer = _median_iqr(run, infer, warmup, repeats)
     if not train:
-        return infer_ms, float("nan")
+        return infer, (math.nan, math.nan)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     scaler = grad_scaler(precision, dev)
@@ -188,7 +205,7 @@ def _measure(model, x, precision: str, warmup: int, repeats: int, train: bool, g
         scaler.step(opt)
         scaler.update()
 
-    return infer_ms, _median(run, step, warmup, repeats)
+    return infer, _median_iqr(run, step, warmup, repeats)
 
 
 def time_model(
@@ -205,7 +222,7 @@ def time_model(
     train: bool = True,
     seed: int = 0,
 ) -> Timing:
-    """Median inference and training-step times of ``net`` (see the module docstring).
+    """Median inference and training-step times of ``net`` and their IQRs (module docstring).
 
     ``net`` is a config (:class:`dsd.AnyNet`, :class:`dsd.nets.EfficientNet`) or a
     ``torch.nn.Module``; ``resolution`` defaults to the config's (required for a bare module).
@@ -224,10 +241,12 @@ def time_model(
         model = (model if model is not None else build_model(config)).to(dev, memory_format=fmt)
         x = torch.randn(batch_size, 3, resolution, resolution, generator=gen)
         x = x.to(dev).contiguous(memory_format=fmt)
-        infer_ms, train_ms = _measure(model, x, precision, warmup, repeats, train, gen)
+        infer, trained = _measure(model, x, precision, warmup, repeats, train, gen)
     return Timing(
-        infer_ms=float(infer_ms),
-        train_ms=float(train_ms),
+        infer_ms=infer[0],
+        train_ms=trained[0],
+        infer_ms_iqr=infer[1],
+        train_ms_iqr=trained[1],
         batch_size=batch_size,
         time_resolution=resolution,
         device=device_name(dev),
@@ -299,3 +318,28 @@ def time_inputs(
         df = df.drop(columns=[c for c in TIMING_COLUMNS if c in df.columns])
         parts.append(df.assign(model_id=df["model_id"].astype(str)).merge(times, on="model_id"))
     return pd.concat(parts, ignore_index=True)
+
+
+def spread_warning(times: pd.DataFrame, limit: float = BUSY_SPREAD) -> str:
+    """A one-line warning when some models' times varied by more than ``limit`` (IQR / median)
+    between repeats, '' when none did: on a busy machine the medians are not to be trusted."""
+    if "model_id" in times.columns:
+        times = times.drop_duplicates("model_id")  # a model in several rows was timed once
+    spread = _spreads(times)
+    busy = spread > limit
+    if not busy.any():
+        return ""
+    return (
+        f"times of {int(busy.sum())} of {len(spread)} model(s) varied by more than {limit:.0%} "
+        f"between repeats (IQR/median up to {spread.max():.0%}): the machine looks busy; "
+        "time again on an idle machine, with more --repeats or fewer --threads"
+    )
+
+
+def _spreads(times: pd.DataFrame) -> pd.Series:
+    """IQR / median per row, the larger of inference and training step (0 where not timed)."""
+    ratios = [
+        (times[f"{k}_ms_iqr"] / times[f"{k}_ms"]).where(times[f"{k}_ms"] > 0)
+        for k in ("infer", "train")
+    ]
+    return pd.concat(ratios, axis=1).max(axis=1).fillna(0.0)
