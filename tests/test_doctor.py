@@ -89,7 +89,8 @@ def test_a_gpu_without_bf16_advises_fp16(capsys, monkeypatch):
     code, rows, advice = _run(capsys)
     assert rows["GPU 0"] == "Tesla V100-SXM2-32GB, 80 GiB, compute 7.0, bf16 no"
     assert code == 1 and advice == [
-        "GPU 0 has no native bf16 (compute < 8.0): put `precision: fp16` in the experiment's "
+        "GPU 0: this GPU has no native bf16 (compute < 8.0): put `precision: fp16` in the "
+        "experiment's "
         "recipe (the default, auto, uses bf16 on CUDA)"
     ]
 

@@ -27,10 +27,8 @@ def register(sub) -> None:
         formatter_class=ExampleFormatter,
         epilog=EPILOG,
     )
-    p.add_argument(
-        "--data", action="append", metavar="DIR", help="where to look for data sets (repeatable; "
-        "default ./data and ~/data)"
-    )  # fmt: skip
+    where = "where to look for data sets (repeatable; default ./data and ~/data)"
+    p.add_argument("--data", action="append", metavar="DIR", help=where)
     p.add_argument("--compile", action="store_true", help="also check that torch.compile works")
     p.add_argument(
         "--timeout",

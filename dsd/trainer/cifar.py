@@ -189,9 +189,8 @@ def fetch(url: str, part: Path, *, progress: bool = True, timeout: float = 60) -
             start = 0
         length = resp.headers.get("Content-Length")
         total = start + int(length) if length and length.isdigit() else None
-        name = part.name.removesuffix(".part")
-        bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, desc=name,
-                   file=sys.stderr, disable=not progress)  # fmt: skip
+        shown = dict(desc=part.name.removesuffix(".part"), file=sys.stderr, disable=not progress)
+        bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, **shown)
         try:
             with open(part, "ab" if start else "wb") as f:
                 while chunk := _read(resp, url):

@@ -35,6 +35,12 @@ COMPILE_CHECK = (
     "print(float(torch.compile(m)(torch.randn(2, 3, 16, 16, device=dev)).sum()))"
 )
 
+NO_BF16 = (
+    "this GPU has no native bf16 (compute < 8.0): put `precision: fp16` in the experiment's "
+    "recipe (the default, auto, uses bf16 on CUDA)"
+)
+NOTHING = "no CIFAR-10 and no train/ + val/ image folder there (dsd data cifar10 --root DIR)"
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -93,12 +99,12 @@ def _gpus() -> list[Finding]:
     for i in range(n):
         p = torch.cuda.get_device_properties(i)
         bf16 = (p.major, p.minor) >= (8, 0)
-        value = f"{p.name}, {p.total_memory / 2**30:.0f} GiB, compute {p.major}.{p.minor}, "
-        advice = "" if bf16 else (
-            f"GPU {i} has no native bf16 (compute < 8.0): put `precision: fp16` in the "
-            "experiment's recipe (the default, auto, uses bf16 on CUDA)"
-        )  # fmt: skip
-        out.append(Finding(f"GPU {i}", value + f"bf16 {'yes' if bf16 else 'no'}", advice))
+        value = f"{p.name}, {p.total_memory / 2**30:.0f} GiB, compute {p.major}.{p.minor}, bf16 "
+        out.append(
+            Finding(
+                f"GPU {i}", value + ("yes" if bf16 else "no"), "" if bf16 else f"GPU {i}: {NO_BF16}"
+            )
+        )
     return out
 
 
@@ -142,10 +148,7 @@ def _data(roots: Sequence[str], given: bool) -> list[Finding]:
         if found:
             out.append(Finding(f"data {text}", "; ".join(found)))
         elif given:
-            out.append(
-                Finding(f"data {text}", "nothing dsd can read", f"{text}: no CIFAR-10 and no "
-                        "train/ + val/ image folder there (dsd data cifar10 --root DIR downloads one)")
-            )  # fmt: skip
+            out.append(Finding(f"data {text}", "nothing dsd can read", f"{text}: {NOTHING}"))
     if len(out) == 1 and not given:
         out.append(
             Finding("cifar10", f"not under {', '.join(roots)} (dsd data cifar10 fetches it)")
