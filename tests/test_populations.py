@@ -132,8 +132,8 @@ def test_rows_show_the_drawn_design_with_every_constraint(regime):
             assert net.model_id == row["model_id"]
             assert complexity(net)["flops"] == row["flops"]
             assert (
-                list(net.widths) == row["built_widths"]
-                and list(net.group_widths) == row["built_group_widths"]
+                list(net.built_widths) == row["built_widths"]
+                and list(net.built_group_widths) == row["built_group_widths"]
             )
 
 

@@ -93,8 +93,8 @@ def test_every_sampled_model_is_in_range_distinct_and_obeys_the_constraints(name
             # The drawn design: one g for all stages, from the domain (the rule's caps are in built_*).
             assert len(set(g)) == 1 and g[0] == row.group_width
             assert set(g) <= {1, 2, 4, 8, 16, 32}
-        assert list(net.widths) == list(row.built_widths)
-        assert list(net.group_widths) == list(row.built_group_widths)
+        assert list(net.built_widths) == list(row.built_widths)
+        assert list(net.built_group_widths) == list(row.built_group_widths)
         if "width" in space.non_decreasing:
             assert np.all(np.diff(w) >= 0)
         if "depth" in space.non_decreasing:

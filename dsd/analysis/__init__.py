@@ -17,6 +17,7 @@ Only dsd.errors, dsd.io (and the layers above: nets, spaces) are imported here.
 
 from dsd.analysis.data import derived_params, load_results
 from dsd.analysis.figures import (
+    check_figure_path,
     plot_bootstrap,
     plot_complexity,
     plot_edfs,
@@ -27,6 +28,13 @@ from dsd.analysis.figures import (
 from dsd.analysis.fit import RegNetFit, block_widths, fit_regnet, quantized_linear_widths
 from dsd.analysis.refinement import ks_sample_size, refine, write_refined_space
 from dsd.analysis.report import build_report, write_report
+from dsd.analysis.runtime import (
+    compare_models,
+    effnet_ratios,
+    plot_comparison,
+    plot_runtime,
+    runtime_correlations,
+)
 from dsd.analysis.stats import (
     EDF,
     BootstrapResult,
@@ -50,21 +58,27 @@ __all__ = [
     "block_widths",
     "bootstrap_best",
     "build_report",
+    "check_figure_path",
+    "compare_models",
     "complexity_weights",
     "derived_params",
     "edf",
+    "effnet_ratios",
     "fit_regnet",
     "ks",
     "ks_sample_size",
     "load_results",
     "plot_bootstrap",
+    "plot_comparison",
     "plot_complexity",
     "plot_edfs",
     "plot_fits",
     "plot_random_search",
+    "plot_runtime",
     "quantized_linear_widths",
     "random_search_efficiency",
     "refine",
+    "runtime_correlations",
     "save_figure",
     "write_refined_space",
     "write_report",

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from dsd.errors import DsdError
-from dsd.nets.complexity import complexity_batch
 from dsd.nets.config import NET_FIELDS, adjust_compatibility, config_hash
+from dsd.nets.counters import complexity_batch
 from dsd.nets.regnet import quantized_linear
 from dsd.schema import BUILT_COLUMNS, DESIGN_COLUMNS, SCHEMA_VERSION, regime_json
 from dsd.spaces import derived, loader
