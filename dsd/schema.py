@@ -23,8 +23,22 @@ import pandas as pd
 from dsd.errors import DataError
 
 SCHEMA_VERSION = 2
+#: The design parameters of every kind of space: name -> (short form, per-stage column of a row).
+#: Short forms name quantities of a drawn design (``d`` total depth, ``w2`` stage 2's width, see
+#: :mod:`dsd.spaces.constraints`); RegNet's generator parameters have no per-stage column.
+PARAMETERS: dict[str, tuple[str, str | None]] = {
+    "depth": ("d", "depths"),
+    "width": ("w", "widths"),
+    "group_width": ("g", "group_widths"),
+    "bottleneck_ratio": ("b", "bottleneck_ratios"),
+    "w0": ("w0", None),
+    "wa": ("wa", None),
+    "wm": ("wm", None),
+}
 #: Per-stage design columns, as drawn.
-DESIGN_COLUMNS = ("depths", "widths", "group_widths", "bottleneck_ratios")
+DESIGN_COLUMNS = tuple(column for _, column in PARAMETERS.values() if column)
+#: A RegNet row's drawn generator parameters (its ``depth`` is the total depth).
+REGNET_COLUMNS = ("depth", "w0", "wa", "wm")
 #: Per-stage columns as built (after the compatibility rule), keyed by the design column they adjust.
 BUILT_COLUMNS = {"widths": "built_widths", "group_widths": "built_group_widths"}
 #: What a samples table needs to be trained.

@@ -14,8 +14,7 @@ from dsd.errors import DataError
 from dsd.io import read_table, write_table
 from dsd.nets import AnyNet, complexity
 from dsd.schema import SCHEMA_VERSION, upgrade
-from dsd.spaces import load_space
-from dsd.spaces.space import draw_conditioned
+from dsd.spaces import draw_conditioned, load_space
 
 
 def _non_decreasing(a: np.ndarray) -> np.ndarray:
@@ -111,17 +110,17 @@ def test_rows_show_the_drawn_design_with_every_constraint(regime):
             for c in ("depths", "widths", "group_widths", "bottleneck_ratios")
         )
         assert set(g.ravel()) <= gs and set(b.ravel()) <= bs and (w % 8 == 0).all()
-        if "bottleneck_ratio" in space.shared:
+        if "bottleneck_ratio" in space.constraints.shared:
             assert (b == b[:, :1]).all() and (df["bottleneck_ratio"].to_numpy() == b[:, 0]).all()
         else:
             assert "bottleneck_ratio" not in df.columns
-        if "group_width" in space.shared:
+        if "group_width" in space.constraints.shared:
             assert (g == g[:, :1]).all() and (df["group_width"].to_numpy() == g[:, 0]).all()
         else:
             assert "group_width" not in df.columns
-        if "width" in space.non_decreasing:
+        if "width" in space.constraints.non_decreasing:
             assert _non_decreasing(w).all()
-        if "depth" in space.non_decreasing:
+        if "depth" in space.constraints.non_decreasing:
             assert _non_decreasing(d).all()
         assert json.loads(df["regime"].iloc[0]) == {
             "flops": [regime["flops"][0], regime["flops"][1]]

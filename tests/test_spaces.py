@@ -87,17 +87,17 @@ def test_every_sampled_model_is_in_range_distinct_and_obeys_the_constraints(name
             np.array(row.bottleneck_ratios),
         )
         assert len(d) == 4 and np.all((d >= 1) & (w % 8 == 0 if space.kind == "regnet" else w >= 1))
-        if "bottleneck_ratio" in space.shared or space.kind == "regnet":
+        if "bottleneck_ratio" in space.constraints.shared or space.kind == "regnet":
             assert len(set(b)) == 1
-        if "group_width" in space.shared or space.kind == "regnet":
+        if "group_width" in space.constraints.shared or space.kind == "regnet":
             # The drawn design: one g for all stages, from the domain (the rule's caps are in built_*).
             assert len(set(g)) == 1 and g[0] == row.group_width
             assert set(g) <= {1, 2, 4, 8, 16, 32}
         assert list(net.widths) == list(row.built_widths)
         assert list(net.group_widths) == list(row.built_group_widths)
-        if "width" in space.non_decreasing:
+        if "width" in space.constraints.non_decreasing:
             assert np.all(np.diff(w) >= 0)
-        if "depth" in space.non_decreasing:
+        if "depth" in space.constraints.non_decreasing:
             assert np.all(np.diff(d) >= 0)
         if space.kind == "anynet":
             assert np.all(d <= 16) and set(b) <= {1.0, 2.0, 4.0}
@@ -190,13 +190,13 @@ def test_a_user_space_extends_a_builtin_and_overrides_network_fields(tmp_path):
     assert (
         space.name == "my"
         and space.parent == "AnyNetXC"
-        and space.shared == ("bottleneck_ratio", "group_width")
+        and space.constraints.shared == ("bottleneck_ratio", "group_width")
     )
     assert space.network["resolution"] == 32 and space.size == (16 * 16) ** 4 * 18
     child = write(
         tmp_path, "extends: my.yaml\nconstraints: {non_decreasing: [width]}\n", "child.yaml"
     )
-    assert load_space(child).non_decreasing == ("width",)
+    assert load_space(child).constraints.non_decreasing == ("width",)
 
 
 @pytest.mark.parametrize(
