@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from dsd.errors import DataError
 from dsd.io import read_table, write_table
@@ -189,3 +190,76 @@ def test_bootstrap_of_a_planted_best_g_reads_the_drawn_value():
     assert (drawn.low, drawn.median, drawn.high) == (16, 16, 16)
     built = np.array(df["built_group_widths"].tolist())[:, 0]
     assert (built != g).mean() > 0.05  # the rule really changes stage-1 g of many models
+
+
+# --- RegNet sampling as declared (against the reference sampler, transcribed) ---------------------
+
+
+def _reference_regnet(n: int, num_stages: tuple[int, int], seed: int) -> dict[str, np.ndarray]:
+    """The reference sweep's RegNet sampling, transcribed from its algorithm (pycls
+    ``sweep/samplers.py`` regnet_sampler + check_regnet_constraints, ``sweep/random.py``,
+    ``models/regnet.py`` generate_regnet), vectorised here, sharing no code with dsd's sampler.
+
+    Draw d uniform on 1..63; w0, wa, wm log-uniform on (low - min(q, low/2), high], rounded up
+    to q = 8, 0.1, 0.001. Widths: u_j = w0 + wa j, k_j = round(log(u_j / w0) / log wm),
+    w_j = round(w0 wm^k_j / 8) 8. Keep the draw if its number of distinct widths equals
+    max(k_j) + 1 and lies in num_stages.
+    """
+    rng = np.random.default_rng(seed)
+
+    def log_uniform(low, high, q):
+        f = np.exp(-rng.uniform(-np.log(high), -np.log(low - min(q, low / 2)), n))
+        return np.ceil(f / q) * q
+
+    d = np.floor(rng.uniform(1, 64, n)).astype(int)
+    w0, wa, wm = log_uniform(8, 248, 8), log_uniform(8.0, 255.9, 0.1), log_uniform(1.5, 3.0, 0.001)
+    stages, no_empty_stage = np.zeros(n, int), np.zeros(n, bool)
+    for depth in np.unique(d):
+        i = np.flatnonzero(d == depth)
+        u = np.arange(depth)[None, :] * wa[i, None] + w0[i, None]
+        k = np.round(np.log(u / w0[i, None]) / np.log(wm[i, None]))
+        w = np.round(w0[i, None] * wm[i, None] ** k / 8) * 8
+        stages[i] = 1 + (np.diff(np.sort(w, axis=1), axis=1) != 0).sum(1)
+        no_empty_stage[i] = stages[i] == k.max(1) + 1
+    keep = no_empty_stage & (stages >= num_stages[0]) & (stages <= num_stages[1])
+    return {
+        "stages": stages[keep],
+        "depth": d[keep],
+        "w0": w0[keep],
+        "wa": wa[keep],
+        "wm": wm[keep],
+    }
+
+
+@pytest.mark.parametrize("num_stages", [(3, 4), (3, 5), (2, 6)])
+def test_regnet_stage_counts_are_sampled_as_the_reference_sampler_does(tmp_path, num_stages):
+    """Every allowed stage count, in the reference's proportions (chi-square), and the drawn
+    parameters with the reference's distributions (KS). Before: [3, 4] gave only 4-stage
+    models, [3, 5] a numpy broadcasting error."""
+    f = tmp_path / "stages.yaml"
+    f.write_text(
+        f"name: Stages\nextends: RegNet\nconstraints: {{num_stages: {list(num_stages)}}}\n"
+    )
+    df = load_space(f).sample(20_000, seed=0)
+    ref = _reference_regnet(400_000, num_stages, seed=1)
+    got = df["depths"].map(len).to_numpy()
+    assert (got == df["widths"].map(len)).all() and (got == df["strides"].map(len)).all()
+    counts = np.arange(num_stages[0], num_stages[1] + 1)
+    table = [[(got == c).sum() for c in counts], [(ref["stages"] == c).sum() for c in counts]]
+    assert min(table[0]) > 0
+    assert stats.chi2_contingency(table).pvalue > 1e-3, table
+    for col in ("depth", "w0", "wa", "wm"):
+        assert stats.ks_2samp(df[col], ref[col]).pvalue > 1e-3, col
+    assert (df["depths"].map(sum) == df["depth"]).all()
+    if num_stages == (3, 4):  # the figure of the issue: ~43% of the reference's draws have 3 stages
+        assert 0.40 < (ref["stages"] == 3).mean() < 0.47 and 0.40 < (got == 3).mean() < 0.47
+
+
+def test_regnet_rows_of_every_stage_count_build_the_counted_network(tmp_path):
+    f = tmp_path / "stages.yaml"
+    f.write_text("name: Stages\nextends: RegNetX\nconstraints: {num_stages: [3, 5]}\n")
+    df = load_space(f).sample(300, flops=(360e6, 400e6), seed=0)
+    assert set(df["depths"].map(len)) == {3, 4, 5}
+    for row in df.to_dict("records"):
+        net = AnyNet.from_dict(row)
+        assert net.model_id == row["model_id"] and complexity(net)["flops"] == row["flops"]

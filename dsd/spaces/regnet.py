@@ -4,7 +4,9 @@ A candidate draws ``d`` (total depth), ``w0``, ``wa``, ``wm``, ``b`` and ``g``; 
 linear rule (:func:`dsd.nets.regnet.quantized_linear`) gives its per-block widths, and blocks of
 equal width form a stage. As the reference sampler's check, a candidate is valid when no
 quantization stage is empty (the number of distinct widths is ``max(round(s_j)) + 1``) and its
-stage count lies in ``constraints.num_stages`` (default ``[4, 4]``).
+stage count lies in ``constraints.num_stages`` (default ``[4, 4]``); every count in that range is
+sampled with its probability under the drawn parameters (a population of ``num_stages: [3, 4]``
+holds both). Widths above ``MAX_VALUE`` are not valid either (the bound of an AnyNet width).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from dsd.nets.regnet import quantized_linear
 from dsd.spaces.constraints import Allowed, inside
+from dsd.spaces.params import MAX_VALUE
 from dsd.spaces.space import MAX_BATCH, Batch, Space, stage_batch
 
 #: The most block widths a batch evaluates (candidates x blocks of the deepest candidate).
@@ -72,11 +75,11 @@ class RegNetSpace(Space):
     @property
     def max_batch(self) -> int:
         deepest = int(self.parameters["depth"].grid().max())
-        return max(1024, min(MAX_BATCH, MAX_BLOCKS // deepest))
+        return max(64, min(MAX_BATCH, MAX_BLOCKS // deepest))
 
     def draw(self, rng: np.random.Generator, count: int) -> list[Batch]:
         """Draw the six parameters, generate the widths of every block, keep the valid
-        candidates (see the module docstring)."""
+        candidates (see the module docstring): one batch for each stage count drawn."""
         v = {k: p.draw(rng, count) for k, p in self.parameters.items()}
         depth = v["depth"].astype(np.int64)
         blocks, exponents = quantized_linear(int(depth.max()), v["w0"], v["wa"], v["wm"])
@@ -87,13 +90,15 @@ class RegNetSpace(Space):
         )
         stage_count = starts.sum(1)
         low, high = self.num_stages
-        ok = stage_count == np.where(live, exponents, -1).max(1) + 1
-        ok &= (stage_count >= low) & (stage_count <= high)
-        # Stage counts differ between candidates: keep one count per batch.
-        common = np.bincount(stage_count[ok]).argmax() if ok.any() else high
-        target = high if low == high else int(common)
-        rows = np.flatnonzero(ok & (stage_count == target))
-        return [self._stages(rows, target, v, blocks, starts, live)]
+        valid = stage_count == np.where(live, exponents, -1).max(1) + 1
+        valid &= (stage_count >= low) & (stage_count <= high)
+        valid &= np.where(live, blocks, 0).max(1) <= MAX_VALUE  # as an AnyNet's widths
+        return [
+            self._stages(
+                np.flatnonzero(valid & (stage_count == stages)), stages, v, blocks, starts, live
+            )
+            for stages in np.unique(stage_count[valid]).tolist()
+        ]
 
     def _stages(self, rows, stages: int, v, blocks, starts, live) -> Batch:
         """The batch of candidates ``rows``, all of ``stages`` stages, in per-stage form."""
