@@ -161,7 +161,7 @@ def test_negative_seed_is_refused():
 
 def test_schema_version_1_files_are_converted_and_newer_refused(tmp_path, capsys):
     df = load_space("AnyNetXC").sample(5, seed=0)
-    assert (df["schema_version"] == SCHEMA_VERSION).all() and SCHEMA_VERSION == 2
+    assert (df["schema_version"] == SCHEMA_VERSION).all() and SCHEMA_VERSION == 3
     old = df.drop(
         columns=["built_widths", "built_group_widths", "regime", "group_width", "bottleneck_ratio"]
     )
@@ -171,9 +171,10 @@ def test_schema_version_1_files_are_converted_and_newer_refused(tmp_path, capsys
     got = read_table(tmp_path / "v1.parquet")
     assert "schema version 1 file converted" in capsys.readouterr().err
     assert [list(x) for x in got["built_widths"]] == df["built_widths"].tolist()
-    assert (got["schema_version"] == 2).all() and (got["regime"] == "{}").all()
-    newer = df.assign(schema_version=3)
-    with pytest.raises(DataError, match="schema version 3, newer"):
+    assert (got["schema_version"] == 3).all() and (got["regime"] == "{}").all()
+    assert (got["design_id"] == got["model_id"]).all()
+    newer = df.assign(schema_version=4)
+    with pytest.raises(DataError, match="schema version 4, newer"):
         upgrade(newer, "x.parquet")
 
 
@@ -263,3 +264,67 @@ def test_regnet_rows_of_every_stage_count_build_the_counted_network(tmp_path):
     for row in df.to_dict("records"):
         net = AnyNet.from_dict(row)
         assert net.model_id == row["model_id"] and complexity(net)["flops"] == row["flops"]
+
+
+# --- populations are de-duplicated on the design as drawn (design_id, schema 3) ------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_regnet_population_follows_the_sampling_distribution(seed):
+    """P(g) of 3,000 RegNetX models at 360-400MF equals that of independent draws in the regime
+    (the sampling distribution; chi-square). De-duplicating on the built network instead gave
+    P(g=32) = 0.16 against 0.215 (p < 1e-10): settings with large g build the same network more
+    often, and every repeat was dropped. The reference sweep skips only repeated drawn settings."""
+    space = load_space("RegNetX")
+    df = space.sample(3000, flops=(360e6, 400e6), seed=seed)
+    assert df["design_id"].is_unique and df["model_id"].duplicated().sum() > 100
+    rng = np.random.default_rng(1000 + seed)  # independent draws, kept in the regime, no de-dup
+    ref = []
+    while sum(map(len, ref)) < 30_000:
+        for batch in space.draw(rng, 1 << 17):
+            kept = space._accepted(batch, {"flops": (360e6, 400e6)})
+            ref.append(kept["group_width"])
+    ref = np.concatenate(ref)
+    g = df["group_width"].to_numpy()
+    values = [1, 2, 4, 8, 16, 32]
+    table = [[(g == v).sum() for v in values], [(ref == v).sum() for v in values]]
+    assert stats.chi2_contingency(table).pvalue > 1e-3, table
+    assert abs((g == 32).mean() - (ref == 32).mean()) < 0.025
+
+
+def test_design_id_is_the_drawn_design_and_model_id_the_built_network(tmp_path):
+    """Two drawn designs that build one network are two rows of a population (one model_id);
+    design_id is recomputed from a row read back; an AnyNet design the compatibility rule leaves
+    unchanged has design_id == model_id."""
+    from dsd.spaces.space import design_id
+
+    f = tmp_path / "narrow.yaml"  # narrow stages: g is capped at w / b, so designs collide
+    f.write_text(
+        "name: Narrow\nextends: AnyNetXA\nstages: 2\nparams:\n  depth: {values: [1, 2]}\n"
+        "  width: {values: [8, 16, 24]}\n"
+    )
+    df = load_space(f).sample(2000, seed=0)
+    assert df["design_id"].is_unique and df["model_id"].duplicated().sum() > 100
+    twins = df[df["model_id"].duplicated(keep=False)].sort_values("model_id").head(2)
+    assert twins["widths"].map(tuple).nunique() + twins["group_widths"].map(tuple).nunique() > 2
+    unchanged = (df["widths"] == df["built_widths"]) & (
+        df["group_widths"] == df["built_group_widths"]
+    )
+    assert (
+        unchanged.any() and (df.loc[unchanged, "design_id"] == df.loc[unchanged, "model_id"]).all()
+    )
+    assert (df.loc[~unchanged, "design_id"] != df.loc[~unchanged, "model_id"]).all()
+    r = load_space("RegNetX").sample(50, flops=(360e6, 400e6), seed=0)
+    for frame in (df.head(50), r):
+        assert [design_id(row) for row in frame.to_dict("records")] == list(frame["design_id"])
+
+
+def test_version_2_files_get_their_model_id_as_design_id(tmp_path):
+    df = load_space("RegNetX").sample(20, flops=(360e6, 400e6), seed=0)
+    old = df.drop(columns="design_id").assign(schema_version=2)
+    write_table(old, tmp_path / "v2.csv")
+    got = read_table(tmp_path / "v2.csv")
+    assert (got["schema_version"] == 3).all() and list(got["design_id"]) == list(df["model_id"])
+    for bad in (float("inf"), 2.5, "x", 0):
+        with pytest.raises(DataError, match="schema_version is not a whole number"):
+            upgrade(df.assign(schema_version=[bad] * len(df)), "t.csv")

@@ -10,8 +10,10 @@ linear rule). :func:`dsd.spaces.load_space` returns the right one.
 :meth:`Space.sample` is vectorised: draw a batch of candidates as arrays (:meth:`Space.draw`),
 compute the complexity of the whole batch, keep the candidates inside the regime that satisfy
 the constraints and, of those, the first whose design was not drawn before; repeat until ``n``.
-The random stream is keyed on the seed and the space's name: the same seed and space give the
-same rows in the same order, two spaces give independent populations.
+A population is de-duplicated on the design as drawn (:func:`design_id`), as the reference sweep
+skips a drawn configuration it has seen: two RegNet settings that build one network are two rows
+with one ``model_id``. The random stream is keyed on the seed and the space's name: the same
+seed and space give the same rows in the same order, two spaces give independent populations.
 """
 
 from __future__ import annotations
@@ -37,8 +39,16 @@ from dsd.nets.config import (
     STEMS,
     adjust_compatibility,
     config_hash,
+    hash_json,
 )
-from dsd.schema import BUILT_COLUMNS, DESIGN_COLUMNS, PARAMETERS, SCHEMA_VERSION, regime_json
+from dsd.schema import (
+    BUILT_COLUMNS,
+    DESIGN_COLUMNS,
+    PARAMETERS,
+    REGNET_COLUMNS,
+    SCHEMA_VERSION,
+    regime_json,
+)
 from dsd.spaces.constraints import UNCONSTRAINED, Allowed, Constraints, inside, ordered
 from dsd.spaces.params import Param, is_number
 
@@ -266,8 +276,12 @@ class Space(ABC):
         net = self.network
         built = {k: cols[BUILT_COLUMNS.get(k, k)] for k in (*DESIGN_COLUMNS, "strides")}
         ids = [config_hash({**{k: v[i] for k, v in built.items()}, **net}) for i in range(n)]
+        drawn = {k: cols[k] for k in (*DESIGN_COLUMNS, "strides", *REGNET_COLUMNS) if k in cols}
+        drawn = {k: v if isinstance(v, list) else v.tolist() for k, v in drawn.items()}
+        designs = [design_id({**{k: v[i] for k, v in drawn.items()}, **net}) for i in range(n)]
         data: dict[str, Any] = {
             "model_id": ids,
+            "design_id": designs,
             "space": [self.name] * n,
             "seed": np.full(n, seed, dtype=np.int64),
             "schema_version": np.full(n, SCHEMA_VERSION, dtype=np.int64),
@@ -341,15 +355,31 @@ class _Tally:
 
 
 def design_keys(batch: Batch) -> list[bytes]:
-    """One key a candidate that equal networks share: the bytes of its built per-stage values
-    (the network fields are the space's, the same for every candidate)."""
-    columns = ("depths", "built_widths", "built_group_widths", "bottleneck_ratios")
+    """One key a candidate that equal designs share: the bytes of its drawn per-stage values
+    and RegNet parameters (the network fields are the space's, the same for every candidate)."""
     n = len(batch["draw"])
     if n == 0:
         return []
+    columns = [c for c in (*DESIGN_COLUMNS, *REGNET_COLUMNS) if c in batch]
     parts = [np.asarray(batch[c], dtype=np.float64).reshape(n, -1) for c in columns]
     mat = np.ascontiguousarray(np.concatenate(parts, axis=1))
     return [row.tobytes() for row in mat]
+
+
+def design_id(row: Mapping[str, Any]) -> str:
+    """The design id of a samples row: 16 hex characters of the sha1 of the canonical JSON of the
+    design as drawn (``depths``, ``widths``, ``group_widths``, ``bottleneck_ratios``,
+    ``strides``), RegNet's drawn ``depth``, ``w0``, ``wa``, ``wm`` when the row has them, and the
+    network fields. The recipe of :func:`dsd.nets.config_hash` (which hashes the network as
+    built, the ``model_id``): an AnyNet design the compatibility rule leaves unchanged has
+    ``design_id == model_id``."""
+    design = {k: [int(x) for x in row[k]] for k in ("depths", "widths", "group_widths", "strides")}
+    design["bottleneck_ratios"] = [float(b) for b in row["bottleneck_ratios"]]
+    design.update({k: row[k] for k in NET_FIELDS}, se_ratio=float(row["se_ratio"]))
+    if all(k in row for k in REGNET_COLUMNS):
+        design.update(depth=int(row["depth"]), w0=int(row["w0"]))
+        design.update(wa=float(row["wa"]), wm=float(row["wm"]))
+    return hash_json(design)
 
 
 def space_rng(seed: int, space: str) -> np.random.Generator:
