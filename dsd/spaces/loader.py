@@ -36,6 +36,7 @@ keys refused); numbers are bounded (:mod:`dsd.spaces.params`, ``MAX_STAGES``, th
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -97,9 +98,11 @@ def resolve(ref: str | os.PathLike, relative_to: Path | None = None) -> Path:
     if path.is_file():
         return path.resolve()
     where = f"{relative_to}: extends: " if relative_to else ""
+    close = difflib.get_close_matches(str(ref).lower(), list(by_lower), n=2, cutoff=0.6)
+    guess = f"did you mean {' or '.join(by_lower[c] for c in close)}? " if close else ""
     raise SpaceError(
-        f"{where}no space named {str(ref)!r} (built-in: {', '.join(builtin_names())}) "
-        "and no such file"
+        f"{where}no space named {str(ref)!r} and no such file: {guess}"
+        f"(built-in: {', '.join(builtin_names())})"
     )
 
 

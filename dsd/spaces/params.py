@@ -104,15 +104,13 @@ class Param:
                 raise SpaceError(
                     f"{key}: missing '{k}' (a range needs 'low' and 'high'; or give 'values')"
                 )
-            if not is_number(spec[k]):
-                raise SpaceError(f"{key}.{k}: expected a number, got {spec[k]!r}"[:300])
+            if not is_number(spec[k]) or not 0 < spec[k] <= MAX_VALUE:
+                raise SpaceError(
+                    f"{key}.{k}: expected a number above 0, at most {MAX_VALUE}, got {spec[k]!r}"
+                )
         q, low, high = spec.get("q", 1), spec["low"], spec["high"]
         if not is_number(q) or q <= 0:
             raise SpaceError(f"{key}.q: expected a positive number, got {q!r}"[:300])
-        if not 0 < low <= MAX_VALUE:
-            raise SpaceError(f"{key}.low: must be > 0 and at most {MAX_VALUE}, got {low}")
-        if high > MAX_VALUE:
-            raise SpaceError(f"{key}.high: at most {MAX_VALUE}, got {high}")
         if low > high:
             raise SpaceError(f"{key}: reversed range low={low} > high={high}")
         if (high - low) / q > MAX_VALUES:

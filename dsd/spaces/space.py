@@ -142,7 +142,7 @@ class Space(ABC):
     def with_network(self, **overrides: Any) -> Space:
         """The same space with network fields overridden (``resolution``, ``num_classes``, ...)."""
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        net = check_network(self.source or self.name, {**self.network, **overrides})
+        net = check_network(self.name, {**self.network, **overrides})
         return dataclasses.replace(self, network=net)
 
     def with_constraints(self, extra: Constraints | Mapping[str, Any]) -> Space:
