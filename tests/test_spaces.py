@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -484,3 +485,11 @@ def test_dsd_show_leads_with_the_close_matches(capsys):
         "no space named 'AnyNetXF' and no such file: did you mean AnyNetXE"
         in capsys.readouterr().err
     )
+
+
+def test_a_space_path_that_is_not_a_file_is_named(tmp_path):
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)  # reading it would block: refused before any read
+    for path in (tmp_path, fifo):
+        with pytest.raises(SpaceError, match=f"{path}: not a regular file"):
+            load_space(path)

@@ -98,6 +98,8 @@ def resolve(ref: str | os.PathLike, relative_to: Path | None = None) -> Path:
     if path.is_file():
         return path.resolve()
     where = f"{relative_to}: extends: " if relative_to else ""
+    if path.exists():
+        raise SpaceError(f"{where}{path}: not a regular file (a space file is a YAML file)")
     close = difflib.get_close_matches(str(ref).lower(), list(by_lower), n=2, cutoff=0.6)
     guess = f"did you mean {' or '.join(by_lower[c] for c in close)}? " if close else ""
     raise SpaceError(

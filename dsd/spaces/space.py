@@ -49,7 +49,14 @@ from dsd.schema import (
     SCHEMA_VERSION,
     regime_json,
 )
-from dsd.spaces.constraints import UNCONSTRAINED, Allowed, Constraints, inside, ordered
+from dsd.spaces.constraints import (
+    ORDERS,
+    UNCONSTRAINED,
+    Allowed,
+    Constraints,
+    inside,
+    ordered,
+)
 from dsd.spaces.params import Param, is_number
 
 COMPLEXITY = ("flops", "params", "acts")
@@ -166,7 +173,7 @@ class Space(ABC):
         ok = np.ones(len(design["depths"]), dtype=bool)
         if len(ok) == 0:
             return ok
-        for kind in ("shared", "non_decreasing", "non_increasing"):
+        for kind in ORDERS:
             for p in getattr(c, kind):
                 ok &= ordered(kind, np.asarray(design[PARAMETERS[p][1]]))
         for q, low, high in c.ranges:
