@@ -117,6 +117,8 @@ def _refuse_repeats(df: pd.DataFrame, sources: list[str]) -> None:
     src = pd.Series(sources, index=df.index)
     key = ["space", "model_id", *(["train_seed"] if "train_seed" in df.columns else [])]
     keys = df[key].astype(str)
+    if "design_id" in df.columns:  # schema 3: a row is a design; two designs may build one model
+        keys["model_id"] = df["design_id"].fillna(df["model_id"]).astype(str)
     dup = keys.duplicated(keep=False)
     if dup.any():
         first = keys[dup].iloc[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 
 from dsd.cli import ExampleFormatter
 from dsd.errors import DsdError
@@ -91,8 +92,7 @@ def _layer_table(net, cx: dict) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """Handler of ``dsd show``."""
-    from dsd.spaces import load_space  # lazy: the spaces layer loads pandas (~0.3 s at start-up)
+    from dsd.spaces import builtin_names, load_space  # lazy: dsd.spaces loads pandas (~0.5 s)
 
     network = {
         k: v
@@ -105,16 +105,25 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     try:
         space = load_space(args.name)
-    except DsdError as e:
+    except DsdError:
         if args.name.endswith((".yaml", ".yml")) or "/" in args.name:
             raise
-        raise DsdError(
-            f"{args.name!r} is neither a model of the zoo ({', '.join(model_names())}) nor a space ({e})"
-        ) from None
+        raise DsdError(unknown_name(args.name, model_names(), builtin_names())) from None
     if args.layers:
         raise DsdError("--layers applies to a model, not to a space")
     print((space.with_network(**network) if network else space).describe())
     return 0
+
+
+def unknown_name(name: str, models: list[str], spaces: list[str]) -> str:
+    """One line for a name that is neither a model nor a space: the close matches first."""
+    names = {n.lower(): n for n in [*models, *spaces]}
+    close = difflib.get_close_matches(name.lower(), list(names), n=3, cutoff=0.6)
+    guess = f"did you mean {' or '.join(names[c] for c in close)}? " if close else ""
+    return (
+        f"{name!r} is neither a model of the zoo nor a space: {guess}(spaces: {', '.join(spaces)}; "
+        f"models: {', '.join(models)})"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
