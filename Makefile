@@ -2,14 +2,19 @@
 #   make demo   the main job on the embedded default data (no download, no GPU) and its result
 #   make test   the test suite
 # A CPU build of torch is installed first: a bare `torch` requirement resolves to a CUDA build.
+# On a CUDA machine, `make gpu` (CUDA=cu126|cu128|cu130, default cu128) installs a CUDA build of
+# torch from the PyTorch wheel index instead, then dsd, then runs `dsd doctor` to show what it got.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-TORCH ?= torch==2.13.0
+TORCH_VERSION ?= 2.13.0
+TORCH ?= torch==$(TORCH_VERSION)
+CUDA ?= cu128
+TORCH_INDEX ?= https://download.pytorch.org/whl/$(CUDA)
 STAMP := $(VENV)/.dsd-installed
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench venv gpu clean
 
 venv: $(STAMP)
 
@@ -19,6 +24,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
+
+# A CUDA build of torch (pinned with its local version label, e.g. torch==2.13.0+cu128, so that it
+# replaces a CPU build already in the venv), then dsd itself, then a check of what was installed.
+gpu:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install "torch==$(TORCH_VERSION)+$(CUDA)" --index-url $(TORCH_INDEX)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+	$(BIN)/dsd doctor
 
 # The main job: sample AnyNetXA, XC and RegNetX at a tiny regime, train every model on the embedded
 # digits data, collect runs/demo/results.parquet and write runs/demo/report.html. Run again: resumes.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of dsd in one call, for a machine with a CUDA GPU (see README, "Benchmarks"):
 #
+#   0. dsd doctor --compile: torch build, GPUs, bf16, torch.compile, threads;
 #   1. the tests that need CUDA (bf16 fast path, the device column, ...);
 #   2. the trainer against a plain DataLoader loop: fp32 vs bf16, NCHW vs channels_last,
 #      torch.compile on and off (benchmarks/train_speed.py --device cuda --compile);
@@ -40,9 +41,10 @@ raise SystemExit(0 if ok else 2)
 PY
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "gpu_check: no CUDA GPU here" >&2; exit 2; }
 
+part "0. dsd doctor" doctor.txt "$PY" -m dsd doctor --compile --timeout 300
 part "1. CUDA tests" tests.log \
   "$PY" -m pytest -q -p no:cacheprovider -k "cuda or gpu" tests/test_trainer.py \
-  tests/test_trainer_cli.py tests/test_sweep_store.py
+  tests/test_trainer_cli.py tests/test_sweep_store.py tests/test_doctor.py
 part "2. trainer vs plain loop (bf16, channels_last, compile)" train_speed.txt \
   "$PY" benchmarks/train_speed.py --device cuda --compile --workers 8
 part "3. models per GPU (CIFAR-scale, 32x32)" models_per_gpu.txt \
@@ -50,6 +52,7 @@ part "3. models per GPU (CIFAR-scale, 32x32)" models_per_gpu.txt \
 
 echo
 echo "== summary ($(cat "$OUT/machine.txt"))"
+echo "doctor: $(tail -n 1 "$OUT/doctor.txt")"
 echo "CUDA tests: $(tail -n 1 "$OUT/tests.log")"
 cat "$OUT/train_speed.txt" "$OUT/models_per_gpu.txt"
 echo "(logs in $OUT)"

@@ -11,7 +11,7 @@ in minutes. On a GPU, run it at full scale with the published batch sizes in min
 
     python benchmarks/model_timing.py                                  # CPU: --scale 0.25, batch 8
     python benchmarks/model_timing.py --device cuda --scale 1 --batch-size 64 --repeats 20
-    python benchmarks/model_timing.py --device cuda --scale 1 --batch-size 64 --amp --channels-last
+    python benchmarks/model_timing.py --device cuda --scale 1 --batch-size 64 --precision fp16 --channels-last
 
 The paper's claim to check on a GPU: RegNetY is up to 5x faster than EfficientNet at matched flops.
 Published V100 figures (pycls MODEL_ZOO): EfficientNet-B0..B5 train 1.7-4.2x slower than the matched
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, help="CPU threads (default torch's)")
-    p.add_argument("--amp", action="store_true")
+    p.add_argument("--precision", default="fp32", choices=("auto", "bf16", "fp16", "fp32"))
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--no-train", action="store_true")
     args = p.parse_args(argv)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             device=args.device,
             channels_last=args.channels_last,
-            amp=args.amp,
+            precision=args.precision,
             warmup=args.warmup,
             repeats=args.repeats,
             threads=args.threads,
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     first = df.iloc[0]
     print(
         f"{first['time_device']}, {first['time_threads']} threads, batch {args.batch_size}, "
-        f"resolution x{scale:g}, amp {args.amp}, channels_last {args.channels_last}; "
+        f"resolution x{scale:g}, precision {args.precision}, channels_last {args.channels_last}; "
         f"median of {args.repeats} after {args.warmup} warm-up"
     )
     table = pd.DataFrame(

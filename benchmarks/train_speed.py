@@ -8,7 +8,7 @@ momentum 0.9, Nesterov, weight decay 5e-5), in one process, one after the other.
   arrays, per-sample transforms in numpy (normalise, flip, pad, crop), default collate,
   ``DataLoader(shuffle, drop_last, num_workers=--workers, pin_memory on CUDA)``, fp32, and the loss
   read back every step (pycls reads loss and top-1 every step for its meters).
-* **dsd**: :class:`dsd.trainer.engine.Loop` over :func:`dsd.trainer.engine.tensor_batches`: the data
+* **dsd**: :class:`dsd.trainer.TrainState` over :func:`dsd.trainer.engine.tensor_batches`: the data
   set lives on the device as uint8, batches are cut by index and augmented there; bf16 autocast on
   CUDA; the loss is read back every 25 steps. Variants: ``channels_last``, ``torch.compile``.
 
@@ -46,9 +46,9 @@ import torch
 import torch.nn.functional as F
 
 from dsd.nets import AnyNet, build_model, complexity, zoo_model
-from dsd.trainer import TrainConfig
+from dsd.trainer import TrainConfig, TrainState, pick_device
 from dsd.trainer.data import TensorData, load_synthetic
-from dsd.trainer.engine import Loop, pick_device, tensor_batches, use_channels_last
+from dsd.trainer.engine import tensor_batches, use_channels_last
 
 
 @dataclass(frozen=True)
@@ -146,11 +146,11 @@ def dsd_loop(case: Case, data: TensorData, device, warmup: int, steps: int, **op
         dataset="synthetic", epochs=1, batch_size=case.batch, device=str(device), **options
     )
     data = data.to(device)
-    loop = Loop.create(fresh_model(case.net), data, config, device)
-    batches = tensor_batches(data, case.batch, loop.gen, use_channels_last(config, device))
-    loop.train_epoch(itertools.islice(batches, warmup))  # ends with a host read: synced
+    state = TrainState.create(fresh_model(case.net), data, config, device)
+    batches = tensor_batches(data, case.batch, state.gen, use_channels_last(config, device))
+    state.train_epoch(itertools.islice(batches, warmup))  # ends with a host read: synced
     t0 = time.perf_counter()
-    loop.train_epoch(itertools.islice(batches, steps))
+    state.train_epoch(itertools.islice(batches, steps))
     return steps * case.batch / (time.perf_counter() - t0)
 
 

@@ -30,8 +30,7 @@ _EXPORTS = {
     # nets
     "AnyNet": "dsd.nets",
     "regnet": "dsd.nets",
-    "RegNetWidths": "dsd.nets",
-    "regnet_widths": "dsd.nets",
+    "quantized_linear": "dsd.nets",
     "complexity": "dsd.nets",
     "complexity_batch": "dsd.nets",
     "build_model": "dsd.nets",
@@ -41,8 +40,8 @@ _EXPORTS = {
     "baseline_models": "dsd.nets",
     "EfficientNet": "dsd.nets",
     # timing (trainer layer)
-    "time_model": "dsd.trainer.timing",
-    "Timing": "dsd.trainer.timing",
+    "time_model": "dsd.trainer",
+    "Timing": "dsd.trainer",
     # spaces
     "Space": "dsd.spaces",
     "load_space": "dsd.spaces",
@@ -101,22 +100,20 @@ if TYPE_CHECKING:  # what editors and type checkers see; tests keep it equal to 
     from dsd.nets import (
         AnyNet,
         EfficientNet,
-        RegNetWidths,
         baseline_models,
         build_model,
         complexity,
         complexity_batch,
         model_names,
         model_zoo,
+        quantized_linear,
         regnet,
-        regnet_widths,
         zoo_model,
     )
     from dsd.pipeline import run_experiment
     from dsd.spaces import Space, list_spaces, load_space
     from dsd.sweep import ExecutorSettings, load_experiment, run_samples, run_status
-    from dsd.trainer import TrainConfig, train, train_row
-    from dsd.trainer.timing import Timing, time_model
+    from dsd.trainer import Timing, TrainConfig, time_model, train, train_row
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 

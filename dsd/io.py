@@ -276,12 +276,36 @@ def _yaml_limits(text: str) -> str:
     return ""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (YAML says keys are
+    unique; PyYAML would keep the last one silently). Keys brought in by a merge (``<<``) may be
+    overridden, as YAML's merge allows."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                if (key.tag, key.value) in first:
+                    line = first[(key.tag, key.value)]
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key.value!r} (first at line {line})",
+                        key.start_mark,
+                    )
+                first[(key.tag, key.value)] = key.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
 def load_yaml(path: str | os.PathLike, error: type[DsdError] = DsdError) -> Any:
     """Parse a user's YAML file safely; raise ``error`` with one line naming the file and problem.
 
     Refuses files over ``YAML_MAX_BYTES``, text that is not UTF-8, nesting deeper than
-    ``YAML_MAX_DEPTH`` and documents that expand (through aliases) to more than
-    ``YAML_MAX_NODES`` values. OS errors (missing file, no permission) are raised as ``error``.
+    ``YAML_MAX_DEPTH``, documents that expand (through aliases) to more than ``YAML_MAX_NODES``
+    values, and a key given twice in one mapping (named, with its lines). OS errors (missing
+    file, no permission) are raised as ``error``.
     """
     path = Path(path)
     try:
@@ -301,7 +325,7 @@ def load_yaml(path: str | os.PathLike, error: type[DsdError] = DsdError) -> Any:
         problem = _yaml_limits(text)
         if problem:
             raise error(f"{path}: refused: {problem}")
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no objects built
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

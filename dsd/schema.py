@@ -6,10 +6,16 @@ visible, e.g. one b and one g for AnyNetXC), and the per-stage values **as built
 compatibility rule in ``built_widths`` and ``built_group_widths`` (the rule changes neither depths
 nor bottleneck ratios). A parameter the space shares across stages also has a scalar column
 (``bottleneck_ratio``, ``group_width``); RegNet rows add ``depth``, ``w0``, ``wa``, ``wm``.
-``regime`` is a JSON mapping of the complexity ranges the sample was matched on.
+``regime`` is a JSON mapping of the complexity ranges the sample was matched on. ``model_id``
+names the network as built; ``design_id`` the design as drawn (:func:`dsd.spaces.space.design_id`:
+the drawn per-stage lists, strides, RegNet's ``depth``, ``w0``, ``wa``, ``wm`` and the network
+fields, hashed as ``model_id`` hashes the built ones). A population holds each design once, so two
+rows may share a ``model_id``; rows are identified by (``space``, ``design_id``, ``train_seed``).
 
 Version history: 1 (dsd 0.1) stored the built values in ``widths``/``group_widths`` and had no
-``built_*``, shared-scalar or ``regime`` columns; 2 is the layout above.
+``built_*``, shared-scalar or ``regime`` columns; 2 added them; 3 adds ``design_id`` (populations
+de-duplicated on the drawn design; version 1 and 2 ones were de-duplicated on the built network,
+so their ``design_id`` is their ``model_id``).
 """
 
 from __future__ import annotations
@@ -23,9 +29,23 @@ import pandas as pd
 
 from dsd.errors import DataError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: The design parameters of every kind of space: name -> (short form, per-stage column of a row).
+#: Short forms name quantities of a drawn design (``d`` total depth, ``w2`` stage 2's width, see
+#: :mod:`dsd.spaces.constraints`); RegNet's generator parameters have no per-stage column.
+PARAMETERS: dict[str, tuple[str, str | None]] = {
+    "depth": ("d", "depths"),
+    "width": ("w", "widths"),
+    "group_width": ("g", "group_widths"),
+    "bottleneck_ratio": ("b", "bottleneck_ratios"),
+    "w0": ("w0", None),
+    "wa": ("wa", None),
+    "wm": ("wm", None),
+}
 #: Per-stage design columns, as drawn.
-DESIGN_COLUMNS = ("depths", "widths", "group_widths", "bottleneck_ratios")
+DESIGN_COLUMNS = tuple(column for _, column in PARAMETERS.values() if column)
+#: A RegNet row's drawn generator parameters (its ``depth`` is the total depth).
+REGNET_COLUMNS = ("depth", "w0", "wa", "wm")
 #: Per-stage columns as built (after the compatibility rule), keyed by the design column they adjust.
 BUILT_COLUMNS = {"widths": "built_widths", "group_widths": "built_group_widths"}
 #: What a samples table needs to be trained.
@@ -97,27 +117,37 @@ def regime_json(ranges: dict[str, tuple[float, float]]) -> str:
 
 
 def upgrade(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
-    """``df`` in the current schema: version-1 tables are converted, newer ones refused.
+    """``df`` in the current schema: older tables are converted, newer ones refused.
 
-    A version-1 table recorded only the built per-stage values, so the conversion copies them into
-    the ``built_*`` columns and says (once, on stderr) that its design columns are the built network,
-    not the drawn design. Tables without ``schema_version`` (hand-made) are returned unchanged.
+    Version 1 recorded only the built per-stage values, so its conversion copies them into the
+    ``built_*`` columns and says (once, on stderr) that its design columns are the built network,
+    not the drawn design. Versions 1 and 2 get ``design_id = model_id`` (their populations were
+    de-duplicated on the built network). Tables without ``schema_version`` (hand-made) are
+    returned unchanged.
     """
     if "schema_version" not in df.columns or df.empty:
         return df
     versions = pd.to_numeric(df["schema_version"], errors="coerce")
-    if versions.isna().any():
-        raise DataError(f"{source}: schema_version is not a number in some rows")
-    newest = int(versions.max())
-    if newest > SCHEMA_VERSION:
+    if not versions.map(lambda v: math.isfinite(v) and v >= 1 and float(v).is_integer()).all():
+        raise DataError(f"{source}: schema_version is not a whole number >= 1 in some rows")
+    if versions.max() > SCHEMA_VERSION:
         raise DataError(
-            f"{source}: written with schema version {newest}, newer than this dsd's "
-            f"{SCHEMA_VERSION}; upgrade dsd to read it"
+            f"{source}: written with schema version {int(versions.max())}, newer than this "
+            f"dsd's {SCHEMA_VERSION}; upgrade dsd to read it"
         )
-    old = versions < 2
-    if not old.any():
+    if (versions == SCHEMA_VERSION).all():
         return df
     df = df.copy()
+    if (versions < 2).any():
+        _from_version_1(df, versions < 2, source)
+    if "model_id" in df.columns:
+        df["design_id"] = df["model_id"].where(versions < 3, df.get("design_id"))
+    df["schema_version"] = SCHEMA_VERSION
+    return df
+
+
+def _from_version_1(df: pd.DataFrame, old: pd.Series, source: str) -> None:
+    """Version-1 rows in place: their design columns were the built network."""
     for design, built in BUILT_COLUMNS.items():
         if design in df.columns:
             if built not in df.columns:
@@ -127,13 +157,11 @@ def upgrade(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
     if "regime" not in df.columns:
         df["regime"] = "{}"
     df.loc[old, "regime"] = df.loc[old, "regime"].fillna("{}")
-    df["schema_version"] = SCHEMA_VERSION
     print(
         f"dsd: {source}: schema version 1 file converted: its design columns hold the built "
         "(compatibility-adjusted) network, not the drawn design",
         file=sys.stderr,
     )
-    return df
 
 
 # --- validation of a table's known columns (where tables are read: dsd.io.read_table) ---------

@@ -19,7 +19,8 @@ def test_generator_gives_the_papers_regnetx_400mf_widths():
 def test_generator_agrees_with_dsd_nets_on_the_model_zoo():
     for name, z in dsd.model_zoo().items():
         ours = quantized_linear_widths(z.depth, z.w0, z.wa, z.wm).astype(int).tolist()
-        assert ours == list(dsd.regnet_widths(z.depth, z.w0, z.wa, z.wm).block_widths), name
+        net = z.net()  # its design: the generated widths per stage
+        assert ours == np.repeat(net.widths, net.depths).tolist(), name
 
 
 def test_generator_is_vectorised_over_a_grid():
@@ -56,11 +57,11 @@ def test_fit_recovers_random_regnets_exactly():
 
 def test_fit_recovers_the_zoo_including_w0_above_256():
     for name, z in dsd.model_zoo().items():
-        w = dsd.regnet_widths(z.depth, z.w0, z.wa, z.wm).block_widths
+        w = tuple(dsd.quantized_linear(z.depth, z.w0, z.wa, z.wm)[0].astype(int).tolist())
         fit = fit_regnet(w, domain=UNBOUNDED)
         assert fit.e_fit == 0.0 and fit.widths == tuple(w), name
     x32 = dsd.model_zoo()["RegNetX-32GF"]
-    w = dsd.regnet_widths(23, 320, 69.86, 2.0).block_widths
+    w = tuple(dsd.quantized_linear(23, 320, 69.86, 2.0)[0].astype(int).tolist())
     assert x32.w0 == 320 and fit_regnet(w, domain=UNBOUNDED).w0 == 320
 
 
@@ -121,7 +122,7 @@ def test_fit_reaches_the_optimum_beyond_wm_4():
 def test_fit_says_where_the_optimum_lies():
     zoo = dsd.model_zoo()
     for name, z in zoo.items():
-        w = dsd.regnet_widths(z.depth, z.w0, z.wa, z.wm).block_widths
+        w = tuple(dsd.quantized_linear(z.depth, z.w0, z.wa, z.wm)[0].astype(int).tolist())
         fit = fit_regnet(w, domain=UNBOUNDED)
         assert fit.at_bound == (), name
         # an exact fit inside the paper's ranges is preferred among ties; X-32GF has w0 = 320
@@ -174,7 +175,7 @@ def test_by_default_the_fit_stays_in_the_regnet_space_read_from_its_file():
 
 def test_regnets_of_the_space_are_fitted_exactly_within_it():
     for name, z in dsd.model_zoo().items():
-        fit = fit_regnet(dsd.regnet_widths(z.depth, z.w0, z.wa, z.wm).block_widths)
+        fit = fit_regnet(tuple(dsd.quantized_linear(z.depth, z.w0, z.wa, z.wm)[0].astype(int)))
         if z.w0 <= 248:
             assert fit.e_fit == 0.0 and fit.in_space, name
         else:  # RegNetX-32GF's w0 = 320 lies outside: the best fit within the space is not exact

@@ -73,8 +73,8 @@ def test_resnet_and_resnext_are_anynets_with_the_reference_structure():
     assert r50.widths == x50.widths == (256, 512, 1024, 2048)
     assert r50.strides == (1, 2, 2, 2)
     # ResNet: one group of width w/4; ResNeXt 32x4d: 32 groups of 4 channels at the first stage.
-    assert r50.group_widths == (64, 128, 256, 512)
-    assert x50.group_widths == (4, 8, 16, 32)
+    assert r50.built_group_widths == (64, 128, 256, 512)
+    assert x50.built_group_widths == (4, 8, 16, 32)
     first = next(x for x in layers(x50) if x.name == "s1.b1.f.b")
     assert (first.w_in, first.groups) == (128, 32)
 

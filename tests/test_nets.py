@@ -22,7 +22,7 @@ from dsd.nets import (
     complexity_batch,
     layers,
     model_zoo,
-    regnet_widths,
+    quantized_linear,
 )
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -33,25 +33,27 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def test_regnetx_400mf_published_complexity():
     net = dsd.regnet(depth=22, w0=24, wa=24.48, wm=2.54, group_width=16)
-    assert net.widths == (32, 64, 160, 384)
+    assert net.built_widths == (32, 64, 160, 384)
     assert net.depths == (1, 2, 7, 12)
     assert dsd.complexity(net) == {"flops": 397_678_568, "params": 5_157_512, "acts": 3_143_272}
 
 
 def test_regnety_400mf_published_complexity():
     net = dsd.zoo_model("RegNetY-400MF")
-    assert net.se_ratio == 0.25 and net.group_widths == (8, 8, 8, 8)
+    assert net.se_ratio == 0.25 and net.built_group_widths == (8, 8, 8, 8)
     assert dsd.complexity(net) == {"flops": 401_849_056, "params": 4_344_144, "acts": 3_892_496}
 
 
 def test_generated_widths_of_regnetx_400mf_before_adjustment():
     # PAPER.md: generated widths 24, 64, 152, 392 with g = 16 become 32, 64, 160, 384.
-    g = regnet_widths(22, 24, 24.48, 2.54)
-    assert g.widths == (24, 64, 152, 392)
+    block, s = quantized_linear(22, 24, 24.48, 2.54)
+    g = dsd.regnet(depth=22, w0=24, wa=24.48, wm=2.54, group_width=16)
+    assert g.widths == (24, 64, 152, 392)  # the design: the generated widths
     assert g.depths == (1, 2, 7, 12)
-    assert len(g.block_widths) == 22 and g.num_stages == 4 == g.total_stages
+    assert len(block) == 22 and len(g.widths) == 4 == int(s.max()) + 1
     w, gw = adjust_compatibility(g.widths, 1.0, 16)
     assert w.tolist() == [32, 64, 160, 384] and gw.tolist() == [16, 16, 16, 16]
+    assert (g.built_widths, g.built_group_widths) == (tuple(w.tolist()), tuple(gw.tolist()))
 
 
 def test_zoo_has_the_papers_24_models_near_their_nominal_flops():
@@ -145,6 +147,68 @@ def test_scalars_apply_to_every_stage_and_dict_round_trips():
 def test_invalid_configs_are_rejected_with_a_clear_message(kwargs, message):
     with pytest.raises(DsdError, match=message):
         AnyNet(**kwargs)
+
+
+BIG = 10**30
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_classes": BIG}, r"AnyNet.num_classes: must be an integer from 1 to 1,000,000"),
+        ({"num_classes": 1_000_001}, "AnyNet.num_classes"),
+        ({"widths": [65_537]}, r"AnyNet.widths: must be an integer from 1 to 65,536"),
+        ({"group_widths": BIG}, "AnyNet.group_widths"),
+        ({"depths": [1025]}, r"AnyNet.depths: must be an integer from 1 to 1,024"),
+        ({"depths": [1] * 65, "widths": 8}, "AnyNet.depths: 1 to 64 stages, got 65"),
+        ({"strides": 65}, "AnyNet.strides"),
+        ({"bottleneck_ratios": 2048}, "AnyNet.bottleneck_ratios"),
+        ({"bottleneck_ratios": 1 / 2048}, "AnyNet.bottleneck_ratios"),
+        ({"resolution": 8193}, "AnyNet.resolution"),
+        ({"stem_width": BIG}, "AnyNet.stem_width"),
+        ({"head_width": -1}, "AnyNet.head_width"),
+        ({"se_ratio": 1.5}, "AnyNet.se_ratio"),
+        ({"se_ratio": float("nan")}, "AnyNet.se_ratio"),
+        ({"widths": [float("inf")]}, "AnyNet.widths"),
+        ({"stem": 7}, "AnyNet.stem: unknown stem 7"),
+    ],
+)
+def test_every_network_field_has_an_upper_bound_and_a_one_line_refusal(kwargs, message):
+    fields = {"depths": [1], "widths": [8], **kwargs}
+    with pytest.raises(DsdError, match=message) as e:
+        AnyNet(**fields)
+    assert "\n" not in str(e.value) and len(str(e.value)) <= 300
+
+
+def test_the_bounds_themselves_are_allowed():
+    net = AnyNet(
+        depths=[1024] + [1] * 63,
+        widths=65_536,
+        group_widths=65_536,
+        bottleneck_ratios=1 / 1024,
+        strides=64,
+        stem_width=65_536,
+        head_width=65_536,
+        se_ratio=1.0,
+        num_classes=1_000_000,
+        resolution=8192,
+    )
+    assert net.num_stages == 64 and net.built_group_widths[0] <= net.built_widths[0] * 1024
+
+
+def test_efficientnet_errors_name_efficientnet():
+    net = dsd.zoo_model("EfficientNet-B0")
+    for changes, message in (
+        ({"widths": 0}, "EfficientNet.widths"),
+        ({"widths": [16] * 6}, "EfficientNet.widths: 6 values for 7 stages"),
+        ({"num_classes": BIG}, "EfficientNet.num_classes: must be an integer from 1 to 1,000,000"),
+        ({"kernels": 33}, "EfficientNet.kernels"),
+        ({"exp_ratios": 2000}, "EfficientNet.exp_ratios"),
+        ({"dropout": 1.0}, r"EfficientNet.dropout: must be a number from 0 to 1 \(excluded\)"),
+    ):
+        with pytest.raises(DsdError, match=message) as e:
+            net.replace(**changes)
+        assert "AnyNet" not in str(e.value)
 
 
 # --- three-way complexity checks on random configs ----------------------------------------------
@@ -250,14 +314,14 @@ def test_vectorised_complexity_equals_scalar_on_random_batches():
             nets.append(
                 proto.replace(
                     depths=[*other.depths[:k], *proto.depths[k:]],
-                    widths=[*other.widths[:k], *proto.widths[k:]],
-                    group_widths=[*other.group_widths[:k], *proto.group_widths[k:]],
+                    widths=[*other.built_widths[:k], *proto.built_widths[k:]],
+                    group_widths=[*other.built_group_widths[:k], *proto.built_group_widths[k:]],
                     bottleneck_ratios=[*other.bottleneck_ratios[:k], *proto.bottleneck_ratios[k:]],
                     strides=[*other.strides[:k], *proto.strides[k:]],
                 )
             )
         arr = {
-            f: np.array([getattr(x, f) for x in nets])
+            f: np.array([getattr(x, f"built_{f}" if "widths" in f else f) for x in nets])
             for f in ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
         }
         fields = {
@@ -283,8 +347,8 @@ def test_zoo_vectorised_equals_scalar():
         net = entry.net()
         got = complexity_batch(
             [net.depths],
-            [net.widths],
-            [net.group_widths],
+            [net.built_widths],
+            [net.built_group_widths],
             [net.bottleneck_ratios],
             [net.strides],
             se_ratio=net.se_ratio,
@@ -330,8 +394,6 @@ def test_quantized_linear_matches_a_scalar_transcription_on_random_parameters():
     """One RegNet generator for nets, the sampler and the fit, checked against plain-Python math."""
     import math
 
-    from dsd.nets.regnet import quantized_linear
-
     rng = np.random.default_rng(7)
     for _ in range(500):
         d = int(rng.integers(1, 64))
@@ -344,9 +406,10 @@ def test_quantized_linear_matches_a_scalar_transcription_on_random_parameters():
             ref.append(round(w0 * wm**s / 8) * 8)
         got, _ = quantized_linear(d, w0, wa, wm)
         assert got.astype(int).tolist() == ref, (d, w0, wa, wm)
-        assert list(regnet_widths(d, w0, wa, wm).block_widths) == ref
+        net = dsd.regnet(depth=d, w0=w0, wa=wa, wm=wm, group_width=8)
+        assert np.repeat(net.widths, net.depths).tolist() == ref
     # The case where the fit's former copy (log1p) disagreed with nets and the reference.
-    assert regnet_widths(25, 48, 19.2, 1.96).depths == (1, 4, 6, 13, 1)
+    assert dsd.regnet(depth=25, w0=48, wa=19.2, wm=1.96, group_width=8).depths == (1, 4, 6, 13, 1)
     from dsd.analysis.fit import quantized_linear_widths
 
     assert np.unique(quantized_linear_widths(25, 48, 19.2, 1.96), return_counts=True)[

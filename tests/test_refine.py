@@ -16,7 +16,8 @@ from dsd.analysis import refinement as rf
 from dsd.cli import main
 from dsd.errors import DsdError, SpaceError
 from dsd.io import write_table
-from dsd.spaces import derived, load_space
+from dsd.schema import PARAMETERS
+from dsd.spaces import Constraints, load_space
 
 FLOPS = (360e6, 400e6)
 
@@ -49,15 +50,16 @@ def _brute_force(space) -> int:
         k: np.array(list(itertools.product(p.grid(), repeat=s)))
         for k, p in space.parameters.items()
     }
-    names = list(derived.STAGE_COLUMNS)
+    names = list(space.parameters)
     idx = np.indices([len(seqs[k]) for k in names]).reshape(len(names), -1)
-    design = {derived.STAGE_COLUMNS[k][0]: seqs[k][i] for k, i in zip(names, idx, strict=True)}
-    ok = derived.mask(space, design)
-    for k in space.shared:
-        a = design[derived.STAGE_COLUMNS[k][0]]
+    design = {PARAMETERS[k][1]: seqs[k][i] for k, i in zip(names, idx, strict=True)}
+    c = space.constraints
+    ok = space.satisfies(design, Constraints(non_increasing=c.non_increasing, ranges=c.ranges))
+    for k in space.constraints.shared:
+        a = design[PARAMETERS[k][1]]
         ok &= np.all(a == a[:, :1], axis=1)
-    for k in space.non_decreasing:
-        ok &= np.all(np.diff(design[derived.STAGE_COLUMNS[k][0]], axis=1) >= 0, axis=1)
+    for k in space.constraints.non_decreasing:
+        ok &= np.all(np.diff(design[PARAMETERS[k][1]], axis=1) >= 0, axis=1)
     return int(ok.sum())
 
 
@@ -81,7 +83,22 @@ def test_size_of_built_in_spaces_is_unchanged_by_the_derived_counter():
     # The dynamic programme agrees with the closed forms when no derived constraint is present.
     for name in ("AnyNetXA", "AnyNetXB", "AnyNetXD", "AnyNetXE", "RegNetX"):
         s = load_space(name)
-        assert derived.count(s) == s.size
+        assert _closed_form(s) == s.size
+
+
+def _closed_form(space) -> int:
+    """A space's size without ranges: m (shared), C(m + S - 1, S) (non-decreasing) or m**S values
+    a parameter (RegNet: m), multiplied."""
+    total = 1
+    for k, p in space.parameters.items():
+        m, rule = p.count(), space.constraints.rule(k)
+        if space.kind == "regnet" or rule == "shared":
+            total *= m
+        elif rule == "non_decreasing":
+            total *= math.comb(m + space.stages - 1, space.stages)
+        else:
+            total *= m**space.stages
+    return total
 
 
 def test_regnet_ranges_restrict_the_grids(tmp_path):
@@ -141,7 +158,7 @@ def test_a_child_narrows_its_parents_ranges(tmp_path):
     )
     (tmp_path / "b.yaml").write_text("extends: a.yaml\nconstraints:\n  ranges: {d: [2, 20]}\n")
     s = load_space(tmp_path / "b.yaml")
-    assert s.ranges == (("d", 4.0, 20.0), ("w1", None, 64.0))
+    assert s.constraints.ranges == (("d", 4.0, 20.0), ("w1", None, 64.0))
     assert "d" in s.describe() and "4 <= d <= 20" in s.describe()
 
 
@@ -190,7 +207,7 @@ def test_written_space_samples_only_the_refinement(planted, tmp_path):
     assert 'extends: "AnyNetXA"' in text and "non_decreasing: [width" in text
     assert "# non-decreasing widths: improves" in text
     s = load_space(out)
-    assert s.parent == "AnyNetXA" and "width" in s.non_decreasing
+    assert s.parent == "AnyNetXA" and "width" in s.constraints.non_decreasing
     nxt = s.sample(200, flops=FLOPS, seed=3)
     assert _nondecreasing_widths(nxt).all()
 
@@ -302,7 +319,7 @@ def test_cli_refine_writes_space_table_and_report(planted, tmp_path, capsys):
     assert rc == 0
     assert "non-decreasing widths" in text.splitlines()[3] and "improves" in text
     assert "models per population" in text and "refined space ->" in text
-    assert "width" in load_space(out).non_decreasing
+    assert "width" in load_space(out).constraints.non_decreasing
     page = rep.read_text()
     assert "Refinement candidates: AnyNetXA" in page and page.count("<img") == 3
     assert main(["spaces", str(out)]) == 0

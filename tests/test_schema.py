@@ -26,7 +26,7 @@ def test_a_failed_record_has_every_result_column_and_its_recipe():
 def test_the_schema_version_and_columns_are_written_once():
     sources = {p: p.read_text(encoding="utf-8") for p in ROOT.rglob("*.py")}
     defs = [p.name for p, s in sources.items() if re.search(r"^SCHEMA_VERSION\s*=", s, re.M)]
-    assert defs == ["schema.py"] and SCHEMA_VERSION == 2
+    assert defs == ["schema.py"] and SCHEMA_VERSION == 3
     literal = [
         p.name for p, s in sources.items() if re.search(r"[\"']schema_version[\"']\s*:\s*\d", s)
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 
 import numpy as np
@@ -24,7 +25,8 @@ from dsd.analysis.runtime import (
 )
 from dsd.cli import main
 from dsd.errors import DsdError
-from dsd.trainer.timing import TIMING_COLUMNS, time_model
+from dsd.trainer import timing
+from dsd.trainer.timing import TIMING_COLUMNS, Timing, spread_warning, time_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -83,8 +85,8 @@ def test_time_model_inference_only_and_configs_of_both_families():
     eff = dsd.zoo_model("EfficientNet-B0", resolution=32, num_classes=10)
     t = time_model(eff, batch_size=2, warmup=0, repeats=1, channels_last=True)
     assert t.infer_ms > 0 and t.train_ms > 0 and t.channels_last
-    t = time_model(TINY, batch_size=2, warmup=0, repeats=1, amp=True)  # bf16 autocast on CPU
-    assert t.amp and t.infer_ms > 0 and t.train_ms > 0
+    t = time_model(TINY, batch_size=2, warmup=0, repeats=1, precision="bf16")  # autocast on CPU
+    assert t.precision == "bf16" and t.infer_ms > 0 and t.train_ms > 0
 
 
 @pytest.mark.parametrize(
@@ -167,6 +169,10 @@ def test_dsd_time_names_and_a_samples_file(tmp_path, capsys):
         (["NoSuchNet-1"], "unknown model 'NoSuchNet-1'"),
         (["ResNet-56", "missing.parquet"], "no such file"),
         (["ResNet-56", "--batch-size", "0"], "--batch-size must be >= 1"),
+        (["ResNet-56", "--device", "gpu"], "unknown device 'gpu' (use auto, cpu, cuda or cuda:N)"),
+        (["ResNet-56", "--device", ""], "unknown device ''"),
+        (["ResNet-56", "--device", "cuda:-1"], "unknown device 'cuda:-1'"),
+        (["ResNet-56", "--device", "meta"], "unknown device 'meta'"),
     ],
 )
 def test_dsd_time_bad_input_is_one_line_and_keeps_the_old_output(tmp_path, capsys, argv, needle):
@@ -302,3 +308,110 @@ def test_dsd_time_a_sampled_parquet_file_keeps_every_column(tmp_path, capsys):
         t = df[df["model_id"] == row["model_id"]].iloc[0]
         assert t["flops"] == dsd.complexity(dsd.AnyNet.from_dict(row))["flops"]
         assert t["infer_ms"] > 0 and t["train_ms"] > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_dsd_time_on_cuda_without_cuda_is_refused(tmp_path, capsys):
+    out = tmp_path / "t.csv"
+    for device in ("cuda", "cuda:0", "cuda:99"):
+        assert main(["time", "ResNet-56", "--device", device, "-o", str(out), *FAST]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"device '{device}': CUDA is not available on this machine" in err, err
+        assert len(err.splitlines()) == 1 and not out.exists()
+
+
+# --- spread: a researcher on a shared node ------------------------------------------------------
+
+
+class Scheduled(nn.Module):
+    """A module whose n-th forward sleeps ``schedule[n]`` milliseconds (a known spread)."""
+
+    def __init__(self, schedule: list[float]) -> None:
+        super().__init__()
+        self.schedule, self.calls = schedule, 0
+        self.fc = nn.Linear(3, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.schedule[self.calls % len(self.schedule)] / 1e3)
+        self.calls += 1
+        return self.fc(x.mean((2, 3)))
+
+
+def test_the_spread_is_the_interquartile_range_of_the_repeats():
+    # call 0 is the probe of the output width; then four timed calls of 20, 40, 60, 80 ms
+    t = time_model(Scheduled([0, 20, 40, 60, 80]), resolution=4, warmup=0, repeats=4, train=False)
+    q1, q3 = np.percentile([20, 40, 60, 80], [25, 75])
+    assert t.infer_ms == pytest.approx(50, abs=6)
+    assert t.infer_ms_iqr == pytest.approx(q3 - q1, abs=6)  # 30 ms
+    assert math.isnan(t.train_ms_iqr)
+    steady = time_model(Sleepy(20), resolution=4, warmup=1, repeats=5)
+    assert steady.infer_ms_iqr < 5 and steady.train_ms_iqr < 5
+
+
+def test_spread_warning_counts_models_beyond_a_fifth_of_their_median():
+    df = pd.DataFrame(
+        {
+            "model_id": ["a", "b", "b", "c"],
+            "infer_ms": [10.0, 10.0, 10.0, 10.0],
+            "infer_ms_iqr": [1.0, 5.0, 5.0, 0.5],
+            "train_ms": [30.0, 30.0, 30.0, float("nan")],
+            "train_ms_iqr": [9.0, 1.0, 1.0, float("nan")],
+        }
+    )
+    assert spread_warning(df) == (
+        "times of 2 of 3 model(s) varied by more than 20% between repeats (IQR/median up to 50%): "
+        "the machine looks busy; time again on an idle machine, with more --repeats or fewer --threads"
+    )
+    assert spread_warning(df, limit=0.6) == ""
+
+
+def test_dsd_time_without_an_output_prints_the_table_and_writes_nothing(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(["time", "ResNet-56", "--resolution", "16", *FAST]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[-2:] == ["spread", "%"] and out[1].split()[0] == "ResNet-56"
+    assert out[-1] == "timed 1 model(s) on cpu (1 threads)"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dsd_time_warns_when_the_machine_looks_busy(tmp_path, capsys, monkeypatch):
+    def noisy(net, **options):
+        return Timing(10.0, 30.0, 4.0, 3.0, 2, 16, "cpu", 1, False, "fp32", 0, 5)
+
+    monkeypatch.setattr(timing, "time_model", noisy)
+    assert main(["time", "ResNet-56", "RegNetX-200MF", *FAST]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (
+        "dsd time: warning: times of 2 of 2 model(s) varied by more than 20% between repeats "
+        "(IQR/median up to 40%): the machine looks busy; time again on an idle machine, with "
+        "more --repeats or fewer --threads"
+    )
+    assert "40.0" in captured.out  # the spread column, in percent
+
+
+def test_repeated_inputs_and_outputs_over_inputs_are_refused(tmp_path, capsys):
+    samples = tmp_path / "s.csv"
+    _samples_csv(samples)
+    link = tmp_path / "same.csv"
+    os.link(samples, link)
+    before = samples.read_bytes()
+    for argv, needle in (
+        (["time", str(samples), str(samples)], "given twice; give each input once"),
+        (["time", str(samples), str(link)], f"the same file as {samples}"),
+        (["time", "ResNet-56", str(samples), "-o", str(link)], "is an input of this command"),
+    ):
+        assert main([*argv, *FAST]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and needle in err[0], err
+    assert samples.read_bytes() == before
+    times = tmp_path / "t.csv"
+    _timed_population(6).to_csv(times, index=False)
+    assert main(["runtime", str(times), str(times)]) == 2
+    assert "given twice" in capsys.readouterr().err
+    figure = tmp_path / "t.png"
+    os.link(times, figure)
+    assert main(["runtime", str(times), "--figure", str(figure)]) == 2
+    assert "is an input of this command" in capsys.readouterr().err
+    assert figure.read_bytes() == times.read_bytes()

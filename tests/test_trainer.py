@@ -13,7 +13,16 @@ import dsd
 from dsd.errors import DataError, DsdError
 from dsd.nets import build_model
 from dsd.nets.model import zero_init_residual
-from dsd.trainer import RESULT_COLUMNS, TrainConfig, sample_row, train, train_row
+from dsd.trainer import (
+    RESULT_COLUMNS,
+    TrainConfig,
+    check_device,
+    pick_device,
+    sample_row,
+    train,
+    train_row,
+)
+from dsd.trainer.device import autocast_dtype
 from dsd.trainer.engine import lr_at
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -126,20 +135,20 @@ def test_options_label_smoothing_mixup_ema_and_warmup_run_and_are_recorded():
 
 def test_recipe_defaults_are_the_papers():
     c = TrainConfig(dataset="cifar10", data="/nowhere")
-    assert (c.batch_size, c.base_lr, c.weight_decay, c.momentum) == (128, 0.05, 5e-5, 0.9)
+    assert (c.batch_size, c.lr, c.weight_decay, c.momentum) == (128, 0.05, 5e-5, 0.9)
     big = TrainConfig(dataset="synthetic", batch_size=512)
-    assert big.base_lr == pytest.approx(0.2) and big.recipe()["lr"] == pytest.approx(0.2)
-    assert TrainConfig(dataset="synthetic", batch_size=512, lr=0.3).base_lr == 0.3
+    assert big.lr == pytest.approx(0.2) and big.recipe()["lr"] == pytest.approx(0.2)
+    assert TrainConfig(dataset="synthetic", batch_size=512, lr=0.3).lr == 0.3
     assert (c.label_smoothing, c.mixup_alpha, c.ema, c.warmup_epochs) == (0, 0, 0, 0)
     assert c.zero_init_residual and c.recipe()["zero_init_residual"] is True
 
 
 def test_small_digits_gets_more_steps_by_default_and_explicit_values_win():
     c = TrainConfig()  # digits: 1,347 images, 10 steps an epoch at the paper's batch 128
-    assert (c.batch_size, c.base_lr, c.warmup_epochs) == (32, 0.2, 0.5)
-    assert TrainConfig(batch_size=64).base_lr == pytest.approx(0.4)  # scaled from 0.2 per 32
+    assert (c.batch_size, c.lr, c.warmup_epochs) == (32, 0.2, 0.5)
+    assert TrainConfig(batch_size=64).lr == pytest.approx(0.4)  # scaled from 0.2 per 32
     explicit = TrainConfig(batch_size=128, lr=0.05, warmup_epochs=0.0)
-    assert (explicit.batch_size, explicit.base_lr, explicit.warmup_epochs) == (128, 0.05, 0.0)
+    assert (explicit.batch_size, explicit.lr, explicit.warmup_epochs) == (128, 0.05, 0.0)
     assert c.replace(epochs=3).batch_size == 32  # the resolved values stay in the frozen copy
 
 
@@ -234,3 +243,85 @@ def test_default_recipe_teaches_sampled_tiny_models_digits_in_three_epochs():
     config = TrainConfig(dataset="digits", epochs=3, num_workers=0)
     errors = [train_row(row, config)["top1_err"] for row in rows.to_dict(orient="records")]
     assert np.median(errors) < 0.5, errors
+
+
+# --- devices: one check for dsd train, dsd time and the sweep -------------------------------------
+
+
+@pytest.fixture
+def two_gpus(monkeypatch):
+    """A machine that says it has two CUDA devices (nothing is run on them)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    """A machine without CUDA, whatever this one has."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+
+
+@pytest.mark.parametrize(
+    "bad", ["gpu", "", "cuda:-1", "meta", "CPU", "cuda:1 ", "cuda:01", 3, None]
+)
+def test_device_spellings_outside_the_four_are_refused_by_name(bad):
+    with pytest.raises(DsdError, match=r"unknown device .*\(use auto, cpu, cuda or cuda:N\)"):
+        check_device(bad)
+    with pytest.raises(DataError, match="unknown device"):
+        pick_device(bad)
+    if isinstance(bad, str):
+        with pytest.raises(DsdError, match="unknown device"):
+            TrainConfig(device=bad)
+
+
+def test_devices_a_machine_with_two_gpus_has(two_gpus):
+    assert pick_device("cuda:1") == torch.device("cuda:1")
+    assert pick_device("cuda") == torch.device("cuda") and pick_device("auto").type == "cuda"
+    assert pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(DataError, match=r"'cuda:2': this machine has 2 GPU\(s\), cuda:0..cuda:1"):
+        pick_device("cuda:2")
+    with pytest.raises(DataError, match="cuda:99"):
+        pick_device("cuda:99")
+
+
+def test_cuda_without_cuda_is_refused_not_run_on_the_cpu(no_cuda):
+    assert pick_device("auto") == torch.device("cpu")
+    for name in ("cuda", "cuda:0"):
+        with pytest.raises(DataError, match=f"'{name}': CUDA is not available on this machine"):
+            pick_device(name)
+    TrainConfig(device="cuda")  # the spelling is fine where the recipe is written
+
+
+def test_precision_values_and_their_autocast_types():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert autocast_dtype("auto", cpu) is None and autocast_dtype("auto", cuda) is torch.bfloat16
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert autocast_dtype("fp16", cpu) is torch.float16 and autocast_dtype("fp32", cuda) is None
+    with pytest.raises(DsdError, match="unknown precision 'amp'"):
+        TrainConfig(precision="amp")
+
+
+def test_fp16_and_bf16_training_learn_digits_on_the_cpu():
+    for precision in ("bf16", "fp16"):
+        rec = train(tiny_net(32, resolution=12), "digits", epochs=2, precision=precision, **FAST)
+        assert rec["status"] == "ok" and rec["top1_err"] < 0.5, (precision, rec["reason"])
+
+
+def test_dsd_train_refuses_a_device_it_cannot_use_in_one_line(tmp_path, capsys, two_gpus):
+    from trainer_fixtures import write_samples
+
+    from dsd.cli import main
+
+    samples = write_samples(tmp_path / "s.parquet", [tiny_net(16)])
+    out = tmp_path / "r.parquet"
+    for device, needle in (
+        ("gpu", "unknown device 'gpu'"),
+        ("meta", "unknown device 'meta'"),
+        ("cuda:-1", "unknown device 'cuda:-1'"),
+        ("cuda:2", "this machine has 2 GPU(s)"),
+    ):
+        assert main(["train", str(samples), "-o", str(out), "--device", device]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and needle in err[0], err
+        assert not out.exists() and not (tmp_path / "r.parquet.run").exists()

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import pickle
 import shutil
+import tarfile
 
 import numpy as np
 import pytest
 import torch
-from trainer_fixtures import cifar_images, tiny_net, write_cifar, write_imagefolder
+from trainer_fixtures import (
+    cifar_archive,
+    cifar_images,
+    tiny_net,
+    write_cifar,
+    write_imagefolder,
+    write_samples,
+)
 
+from dsd.cli import main
 from dsd.errors import DataError
 from dsd.trainer import clear_cache, load_dataset, train
 from dsd.trainer import transforms as T
@@ -175,3 +184,99 @@ def test_evaluation_decodes_large_jpegs_at_a_reduced_scale_but_never_below_the_c
     item, _ = FolderSplit(((str(path), 0),), 32, train=False)[0]
     assert item.shape == (3, 32, 32)
     assert (item[0].float() - 200).abs().max() <= 3 and (item[2].float() - 50).abs().max() <= 3
+
+
+# --- CIFAR-10 as torchvision users have it ----------------------------------------------------------
+
+
+def _same_images(d, n_per_batch):
+    """``d`` holds the fixture's images: batch 2's rows at their place, labels too."""
+    data, labels = cifar_images(n_per_batch, seed=1)  # data_batch_2
+    rows = slice(n_per_batch, 2 * n_per_batch)
+    assert d.train_x.shape == (5 * n_per_batch, 3, 32, 32) and len(d.test_y) == n_per_batch
+    assert torch.equal(d.train_x[rows], torch.from_numpy(data.reshape(-1, 3, 32, 32)))
+    assert d.train_y[rows].tolist() == labels
+
+
+@pytest.mark.parametrize("str_keys", [False, True])
+def test_cifar10_from_the_root_the_folder_and_the_archive_in_place(tmp_path, str_keys):
+    archive = tmp_path / "root" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    archive.write_bytes(cifar_archive(8, str_keys=str_keys))
+    _same_images(load_cifar10(str(archive), 32), 8)  # the .tar.gz, read in place
+    _same_images(load_cifar10(str(archive.parent), 32), 8)  # a root holding only the archive
+    with tarfile.open(archive) as tar:
+        tar.extractall(archive.parent, filter="data")
+    archive.unlink()
+    assert (archive.parent / "cifar-10-batches-py" / "data_batch_5").is_file()
+    _same_images(load_cifar10(str(archive.parent), 32), 8)  # torchvision's root
+    _same_images(load_cifar10(str(archive.parent / "cifar-10-batches-py"), 32), 8)  # the folder
+    _same_images(load_cifar10(str(write_cifar(tmp_path / "plain", 8, str_keys=str_keys)), 32), 8)
+
+
+def test_cifar10_archive_problems_are_one_line_data_errors(tmp_path):
+    bad = tmp_path / "cifar-10-python.tar.gz"
+    bad.write_bytes(cifar_archive(8)[:300])  # truncated gzip
+    with pytest.raises(DataError, match="cannot read the archive"):
+        load_cifar10(str(bad), 32)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(DataError, match="is a file but not a tar archive"):
+        load_cifar10(str(text), 32)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match=r"missing .*data_batch_1 \(expected .*cifar-10-python"):
+        load_cifar10(str(empty), 32)
+
+
+def test_a_pickle_that_would_run_code_is_refused_not_run(tmp_path):
+    root = write_cifar(tmp_path / "cifar", 4)
+
+    class Boom:
+        def __reduce__(self):
+            return (shutil.rmtree, (str(root),))
+
+    with open(root / "test_batch", "wb") as f:
+        pickle.dump({b"data": Boom(), b"labels": [0]}, f)
+    with pytest.raises(DataError, match=r"test_batch is not a CIFAR-10 batch .*shutil.rmtree"):
+        load_cifar10(str(root), 32)
+    assert root.is_dir()
+
+
+# --- resolutions a data set serves ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dataset", "resolution", "needle"),
+    [
+        ("digits", 64, "dataset digits has 8x8 images, served at resolutions 4 to 32"),
+        ("cifar10", 224, "dataset cifar10 has 32x32 images, served at resolutions 4 to 32"),
+        ("cifar10", 33, "the model has resolution 33 (sample with --resolution 32)"),
+        ("digits", 3, "resolution 3 is too small"),
+    ],
+)
+def test_samples_at_a_resolution_the_data_does_not_serve_are_refused_before_training(
+    tmp_path, capsys, dataset, resolution, needle
+):
+    samples = write_samples(tmp_path / "s.parquet", [tiny_net(16, resolution=resolution)])
+    out = tmp_path / "r.parquet"
+    data = ["--data", str(write_cifar(tmp_path / "c", 8))] if dataset == "cifar10" else []
+    argv = ["train", str(samples), "-o", str(out), "--dataset", dataset, *data, "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    assert not out.exists() and not (tmp_path / "r.parquet.run").exists()
+
+
+def test_resolutions_a_data_set_serves_load():
+    assert load_dataset("digits", None, 32).resolution == 32
+    with pytest.raises(DataError, match="digits"):
+        load_dataset("digits", None, 33)
+    assert load_dataset("synthetic", None, 300, synthetic_size=4).resolution == 300
+
+
+def test_an_image_folder_serves_any_resolution(tmp_path):
+    root = write_imagefolder(tmp_path / "imgs")
+    d = load_dataset("imagefolder", str(root), 224)
+    item, _ = FolderSplit(d.val, 224, train=False)[0]
+    assert item.shape == (3, 224, 224)

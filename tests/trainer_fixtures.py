@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import pickle
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +45,42 @@ def cifar_images(n: int, seed: int) -> tuple[np.ndarray, list[int]]:
     return data, labels
 
 
-def write_cifar(root: Path, n_per_batch: int = 40) -> Path:
+CIFAR_NAMES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+
+
+def cifar_batch(name: str, n: int, seed: int, str_keys: bool = False) -> bytes:
+    """One pickled CIFAR-10 batch: byte keys as the authors' Python 2 pickles, or str keys."""
+    data, labels = cifar_images(n, seed=seed)
+    d = {b"data": data, b"labels": labels, b"batch_label": name.encode()}
+    if str_keys:
+        d = {k.decode(): v for k, v in d.items()}
+    return pickle.dumps(d, protocol=2)
+
+
+def write_cifar(root: Path, n_per_batch: int = 40, str_keys: bool = False) -> Path:
     """The CIFAR-10 python layout (data_batch_1..5, test_batch) with random images."""
     root.mkdir(parents=True, exist_ok=True)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for i, name in enumerate(names):
-        data, labels = cifar_images(n_per_batch, seed=i)
-        with open(root / name, "wb") as f:
-            pickle.dump({b"data": data, b"labels": labels, b"batch_label": name.encode()}, f)
+    for i, name in enumerate(CIFAR_NAMES):
+        (root / name).write_bytes(cifar_batch(name, n_per_batch, seed=i, str_keys=str_keys))
     return root
+
+
+def cifar_archive(n_per_batch: int = 8, str_keys: bool = False) -> bytes:
+    """A small ``cifar-10-python.tar.gz`` with the real layout: ``cifar-10-batches-py/`` holding
+    the six batches, ``batches.meta`` and ``readme.html`` (images as :func:`write_cifar`'s)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        members = {
+            n: cifar_batch(n, n_per_batch, seed=i, str_keys=str_keys)
+            for i, n in enumerate(CIFAR_NAMES)
+        }
+        members["batches.meta"] = pickle.dumps({b"label_names": [b"airplane"] * 10}, protocol=2)
+        members["readme.html"] = b"<html></html>"
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def write_imagefolder(root: Path, classes=("cat", "dog", "owl"), n_train=6, n_val=2) -> Path:

@@ -33,7 +33,14 @@ from dsd.analysis.stats import check_fractions
 from dsd.errors import DataError, DsdError
 from dsd.io import distinct_inputs, lists_from_json, read_table
 from dsd.io import is_list as _is_list
-from dsd.schema import NUMBER_COLUMNS, RECIPE_COLUMNS, RESULTS_REQUIRED, STATUSES, check_table
+from dsd.schema import (
+    NUMBER_COLUMNS,
+    PARAMETERS,
+    RECIPE_COLUMNS,
+    RESULTS_REQUIRED,
+    STATUSES,
+    check_table,
+)
 
 ERROR = "top1_err"
 #: Why a row read is not analysed, in the order they are checked (a row gets the first).
@@ -45,13 +52,10 @@ REASONS = (
     "non-finite metric",
     "missing group key",
 )
-SHARED = {"bottleneck_ratio": "b", "group_width": "g"}
-LIST_PARAMS = {
-    "depths": "d",
-    "widths": "w",
-    "bottleneck_ratios": "b",
-    "group_widths": "g",
-}
+#: Shared parameters' scalar columns and per-stage list columns, by their short names
+#: (from the one table of parameter names, :data:`dsd.schema.PARAMETERS`).
+SHARED = {p: PARAMETERS[p][0] for p in ("bottleneck_ratio", "group_width")}
+LIST_PARAMS = {column: short for short, column in PARAMETERS.values() if column}
 SCALARS = ("flops", "params", "acts", "depth", "w0", "wa", "wm")
 
 
@@ -184,6 +188,8 @@ def refuse_repeats(df: pd.DataFrame, sources: Sequence[str]) -> None:
     if not len(df):
         return
     ident = id_column(df)
+    if ident == "design_id":  # schema 3: a row is a design (two designs may build one model)
+        df = df.assign(design_id=df["design_id"].fillna(df["model_id"]))
     src = pd.Series(list(sources), index=df.index)
     key = _typed(df, ["space", ident, *(["train_seed"] if "train_seed" in df.columns else [])])
     dup = key.duplicated(keep=False)

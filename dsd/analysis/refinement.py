@@ -16,7 +16,7 @@ For each candidate, the models that satisfy it (``in``) are compared with the re
 - the difference ``in - out`` of the normalised EDF's 25th percentile (a robust "how good are the
   good models" statistic), with a percentile bootstrap interval (resamples of the whole population,
   drawn once and shared by all candidates, each split into its two sides; NDS weights kept);
-- the exact share of the *space* kept (from exact sizes, :func:`dsd.spaces.derived.count`) and the
+- the exact share of the *space* kept (from exact sizes, :attr:`dsd.spaces.Space.size`) and the
   share and number of models behind each side.
 
 Verdicts (``alpha`` the level, ``tolerance`` the largest difference of the 25th percentile that
@@ -39,7 +39,6 @@ detected with power at least ``1 - beta`` when ``sqrt(m) >= (c_a + z_{1-beta} / 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -47,7 +46,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -62,9 +60,9 @@ from dsd.analysis.page import section as _section
 from dsd.analysis.stats import complexity_weights, edf, kish_size, ks
 from dsd.errors import DsdError
 from dsd.io import atomic_path, check_output_path, load_yaml
-from dsd.schema import DESIGN_COLUMNS
-from dsd.spaces import derived, loader
-from dsd.spaces.space import Space, load_space
+from dsd.schema import DESIGN_COLUMNS, PARAMETERS
+from dsd.spaces import Constraints, Space, load_space
+from dsd.spaces.loader import builtin_dir
 
 VERDICTS = ("improves", "no loss", "inconclusive", "hurts")
 CORRECTION = "Benjamini-Hochberg"
@@ -106,42 +104,12 @@ class Candidate:
 
 def _candidate_space(space: Space, constraints: Mapping[str, Any]) -> Space:
     """``space`` with ``constraints`` added (validated as a space file's would be)."""
-    old = {
-        "shared": list(space.shared),
-        "non_decreasing": list(space.non_decreasing),
-        "non_increasing": list(space.non_increasing),
-        "ranges": {k: [lo, hi] for k, lo, hi in space.ranges},
-    }
-    merged = loader.merge({"constraints": old}, {"constraints": dict(constraints)})["constraints"]
-    where = Path(space.source or space.name)
-    loader.check_constraints(where, space.kind, merged, space.stages)
-    return dataclasses.replace(
-        space,
-        shared=tuple(merged.get("shared", ())),
-        non_decreasing=tuple(merged.get("non_decreasing", ())),
-        non_increasing=tuple(merged.get("non_increasing", ())),
-        ranges=derived.as_tuple(merged.get("ranges")),
-    )
+    return space.with_constraints(constraints)
 
 
 def holds(candidate: Candidate, design: Mapping[str, np.ndarray], space: Space) -> np.ndarray:
     """Which drawn designs satisfy ``candidate`` (bool array)."""
-    c = candidate.mapping
-    n = len(design["depths"])
-    out = np.ones(n, dtype=bool)
-    for p in c.get("shared", []):
-        a = design[derived.STAGE_COLUMNS[p][0]]
-        out &= np.all(a == a[:, :1], axis=1)
-    for p in c.get("non_decreasing", []):
-        a = design[derived.STAGE_COLUMNS[p][0]]
-        out &= np.all(a[:, 1:] >= a[:, :-1], axis=1)
-    stub = SimpleNamespace(
-        kind=space.kind,
-        stages=space.stages,
-        non_increasing=tuple(c.get("non_increasing", [])),
-        ranges=derived.as_tuple(c.get("ranges")),
-    )
-    return out & derived.mask(stub, design)
+    return space.satisfies(design, Constraints.parse(candidate.mapping, space.source or space.name))
 
 
 def design_arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -170,13 +138,13 @@ def default_candidates(
     if space.kind == "anynet":
         free = [k for k, p in space.parameters.items() if p.count() > 1]
         for p in ("bottleneck_ratio", "group_width"):
-            if p in free and p not in (*space.shared, *space.non_decreasing, *space.non_increasing):
+            if p in free and not space.constraints.rule(p):
                 name = f"shared {p.replace('_', ' ')}"
                 out.append(Candidate.of(name, "shared", {"shared": [p]}))
         for p in ("width", "depth", "bottleneck_ratio", "group_width"):
-            if p not in free or p in space.shared:
+            if p not in free or space.constraints.rule(p) == "shared":
                 continue
-            if p not in space.non_decreasing and p not in space.non_increasing:
+            if not space.constraints.rule(p):
                 out.append(
                     Candidate.of(
                         f"non-decreasing {PLURAL[p]}", "non_decreasing", {"non_decreasing": [p]}
@@ -189,16 +157,17 @@ def default_candidates(
                 )
         names = ["d"]
         for p in free:
-            short = derived.STAGE_COLUMNS[p][1]
-            names += [p] if p in space.shared else [f"{short}{i + 1}" for i in range(space.stages)]
+            short = PARAMETERS[p][0]
+            shared = space.constraints.rule(p) == "shared"
+            names += [p] if shared else [f"{short}{i + 1}" for i in range(space.stages)]
     else:
         names = [
             q
-            for q in derived.REGNET_QUANTITIES
+            for q in space.allowed.quantities
             if space.parameters["depth" if q == "d" else q].count() > 1
         ]
     for q in names:
-        v = derived.values(q, design, space.kind, space.stages)
+        v = space.quantity(q, design)
         v = v[:, 0] if v.ndim == 2 else v
         v = v[np.isfinite(v)]
         if v.size == 0:
@@ -548,7 +517,7 @@ def space_yaml(
     table: pd.DataFrame, space: Space, out: Path, picks: pd.DataFrame, sources: str = ""
 ) -> str:
     """The text of the refined space file (``extends`` the input space; a comment per constraint)."""
-    builtin = Path(space.source).resolve().parent == loader.builtin_dir().resolve()
+    builtin = Path(space.source).resolve().parent == builtin_dir().resolve()
     if builtin or not space.source:
         parent = space.name
     else:

@@ -5,7 +5,7 @@
   (Pearson r of time against each, and Spearman's rho), over a timed population (NaN below 3
   models: the comparison with published figures needs none);
 - :func:`published_figures`: the published ImageNet figures of the RegNets and the baselines
-  (V100 times, top-1 error), shipped as ``dsd/analysis/data/published.csv`` with its source;
+  (V100 times, top-1 error), shipped as ``dsd/analysis/published.csv`` with its source;
 - :func:`compare_models`: those figures beside the times measured here, per image;
 - :func:`effnet_ratios`: EfficientNet-Bk against its flops-matched RegNetY, time ratios published
   (V100) and measured here;
@@ -60,7 +60,7 @@ def published_figures() -> pd.DataFrame:
 @functools.cache
 def _published() -> pd.DataFrame:
     """The packaged CSV, read once per process (callers get copies)."""
-    text = resources.files("dsd.analysis").joinpath("data/published.csv")
+    text = resources.files("dsd.analysis").joinpath("published.csv")
     with text.open("r", encoding="utf-8") as f:
         df = pd.read_csv(f, comment="#")
     df["infer_ms_per_image"] = df["infer_ms"] / df["batch"]

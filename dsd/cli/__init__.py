@@ -43,6 +43,8 @@ COMMAND_MODULES = (
     "analysis_cmd",
     "time_cmd",
     "refine_cmd",
+    "data_cmd",
+    "doctor_cmd",
 )
 
 EXIT_USAGE = 2

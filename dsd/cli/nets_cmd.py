@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 
 from dsd.cli import ExampleFormatter
 from dsd.errors import DsdError
+from dsd.nets import complexity, layers, model_names, zoo_model
 
 
 def _table(rows: list[tuple], right_from: int = 1) -> str:
@@ -23,9 +25,7 @@ def _table(rows: list[tuple], right_from: int = 1) -> str:
 
 
 def show_model(net, title: str, with_layers: bool) -> str:
-    """Per-stage structure, complexity and (optionally) a per-layer table."""
-    from dsd.nets import complexity
-
+    """Per-stage structure as built, complexity and (optionally) a per-layer table."""
     cx = complexity(net)
     if getattr(net, "family", None) == "efficientnet":
         return _show_effnet(net, title, cx, with_layers)
@@ -36,11 +36,18 @@ def show_model(net, title: str, with_layers: bool) -> str:
         + f", {net.num_classes} classes at {net.resolution}x{net.resolution}"
     ]
     rows = [("stage", "depth", "width", "group width", "b", "stride")]
-    for i, (d, w, g, b, s) in enumerate(
-        zip(net.depths, net.widths, net.group_widths, net.bottleneck_ratios, net.strides), 1
-    ):
+    stages = zip(
+        net.depths, net.built_widths, net.built_group_widths, net.bottleneck_ratios, net.strides
+    )
+    for i, (d, w, g, b, s) in enumerate(stages, 1):
         rows.append((f"s{i}", d, w, g, f"{b:g}", s))
-    lines += [_table(rows), "", *_totals(net, cx)]
+    lines.append(_table(rows))
+    if (net.widths, net.group_widths) != (net.built_widths, net.built_group_widths):
+        lines.append(
+            f"(designed widths {list(net.widths)}, group widths {list(net.group_widths)}; "
+            "the compatibility rule builds the values above)"
+        )
+    lines += ["", *_totals(net, cx)]
     if with_layers:
         lines += ["", _layer_table(net, cx)]
     return "\n".join(lines)
@@ -73,48 +80,19 @@ def _show_effnet(net, title: str, cx: dict, with_layers: bool) -> str:
 
 def _layer_table(net, cx: dict) -> str:
     """Per-layer flops, params and acts, with the totals."""
-    from dsd.nets import layers
-
     rows = [
         ("layer", "op", "in", "out", "k", "stride", "groups", "size", "flops", "params", "acts")
     ]
     for x in layers(net):
-        rows.append(
-            (
-                x.name,
-                x.op,
-                x.w_in,
-                x.w_out,
-                x.k,
-                x.stride,
-                x.groups,
-                f"{x.h_out}x{x.h_out}",
-                f"{x.flops:,}",
-                f"{x.params:,}",
-                f"{x.acts:,}",
-            )
-        )
-    rows.append(
-        (
-            "total",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            f"{cx['flops']:,}",
-            f"{cx['params']:,}",
-            f"{cx['acts']:,}",
-        )
-    )
+        size = f"{x.h_out}x{x.h_out}"
+        cost = (f"{x.flops:,}", f"{x.params:,}", f"{x.acts:,}")
+        rows.append((x.name, x.op, x.w_in, x.w_out, x.k, x.stride, x.groups, size, *cost))
+    rows.append(("total", *[""] * 7, f"{cx['flops']:,}", f"{cx['params']:,}", f"{cx['acts']:,}"))
     return _table(rows, right_from=2)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from dsd.nets import model_names, zoo_model
-    from dsd.spaces import load_space
+    from dsd.spaces import builtin_names, load_space  # lazy: dsd.spaces loads pandas (~0.5 s)
 
     network = {
         k: v
@@ -127,16 +105,25 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     try:
         space = load_space(args.name)
-    except DsdError as e:
+    except DsdError:
         if args.name.endswith((".yaml", ".yml")) or "/" in args.name:
             raise
-        raise DsdError(
-            f"{args.name!r} is neither a model of the zoo ({', '.join(model_names())}) nor a space ({e})"
-        ) from None
+        raise DsdError(unknown_name(args.name, model_names(), builtin_names())) from None
     if args.layers:
         raise DsdError("--layers applies to a model, not to a space")
     print((space.with_network(**network) if network else space).describe())
     return 0
+
+
+def unknown_name(name: str, models: list[str], spaces: list[str]) -> str:
+    """One line for a name that is neither a model nor a space: the close matches first."""
+    names = {n.lower(): n for n in [*models, *spaces]}
+    close = difflib.get_close_matches(name.lower(), list(names), n=3, cutoff=0.6)
+    guess = f"did you mean {' or '.join(names[c] for c in close)}? " if close else ""
+    return (
+        f"{name!r} is neither a model of the zoo nor a space: {guess}(spaces: {', '.join(spaces)}; "
+        f"models: {', '.join(models)})"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:

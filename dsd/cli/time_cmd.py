@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from dsd.cli import ExampleFormatter
 from dsd.errors import DsdError
 
 TIME_EPILOG = """\
 examples:
-  dsd time RegNetY-400MF EfficientNet-B0 ResNet-50 --device cpu --batch-size 8 -o times.csv
+  dsd time RegNetY-400MF EfficientNet-B0 ResNet-50 --device cpu --batch-size 8
+  dsd time RegNetY-400MF EfficientNet-B0 ResNet-50 --repeats 20 -o times.csv
   dsd time samples.parquet --resolution 64 --batch-size 16 -o times.parquet
-  dsd time EfficientNet-B0 RegNetY-400MF --device cuda --batch-size 256 --amp --channels-last -o t.csv
+  dsd time EfficientNet-B0 RegNetY-400MF --device cuda --batch-size 256 --precision fp16 \\
+      --channels-last -o t.csv
 
 A NAME is a zoo model (dsd show lists them: RegNetX/Y-*, ResNet-*, ResNeXt-*, EfficientNet-B0..B5);
 a file is a samples or results table: its rows come back with the timing columns added (joined by
-model_id), so analysis can use them. Times are the median of --repeats after --warmup iterations;
-the training step is forward + backward + SGD step.
+model_id), so analysis can use them. Times are the median of --repeats after --warmup iterations,
+with their spread (IQR; the table's "spread" is IQR/median): above 20% a warning says the machine
+looks busy. The training step is forward + backward + SGD step. Without -o the table is printed.
 """
 
 RUNTIME_EPILOG = """\
@@ -42,12 +44,17 @@ def _add_time(sub) -> None:
     p.add_argument(
         "inputs", nargs="+", metavar="NAME|FILE", help="zoo model names or samples files"
     )
-    p.add_argument("-o", "--output", required=True, help="timing table (.csv/.parquet/.json)")
+    p.add_argument("-o", "--output", help="write the timing table here (.csv/.parquet/.json)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
     p.add_argument("--batch-size", type=int, default=8, help="batch size (default 8)")
     p.add_argument("--resolution", type=int, help="input resolution (default: each model's)")
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
-    p.add_argument("--amp", action="store_true", help="autocast (bf16 on CPU, fp16 on CUDA)")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("auto", "bf16", "fp16", "fp32"),
+        help="autocast of the forward pass (default fp32; auto: bf16 on CUDA, as the trainer)",
+    )
     p.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
     p.add_argument("--warmup", type=int, default=2, help="untimed iterations (default 2)")
     p.add_argument("--repeats", type=int, default=5, help="timed iterations (default 5)")
@@ -87,144 +94,88 @@ def register(sub) -> None:
     _add_runtime(sub)
 
 
-def _is_file(text: str) -> bool:
-    from dsd.io import TABLE_SUFFIXES
-
-    return Path(text).suffix.lower() in TABLE_SUFFIXES or Path(text).exists()
-
-
-def _config_of_row(row: dict):
-    """The network config of a samples/results row (read_table gives list columns as lists)."""
-    from dsd.nets import AnyNet, EfficientNet
-
-    if row.get("family") == EfficientNet.family:
-        return EfficientNet.from_dict(row)
-    return AnyNet.from_dict(row)
-
-
-def _jobs(inputs: list[str], resolution: int | None):
-    """``(label, config, source)`` per model to time, every input checked before any timing."""
-    from dsd.io import read_table
-    from dsd.nets import zoo_model
-
-    jobs, tables = [], []
-    for text in inputs:
-        if _is_file(text):
-            df = read_table(text, required=("model_id", "depths", "widths"))
-            if df.empty:
-                raise DsdError(f"{text}: no models in the file")
-            tables.append(df)
-            seen = set()
-            for i, row in enumerate(df.to_dict(orient="records")):
-                mid = str(row["model_id"])
-                if mid in seen:
-                    continue
-                seen.add(mid)
-                try:
-                    net = _config_of_row(row)
-                except (DsdError, TypeError, ValueError) as e:
-                    raise DsdError(f"{text}: row {i}: not a network ({e})") from None
-                jobs.append((mid, net, text))
-        else:
-            jobs.append((text, zoo_model(text), None))
-    if resolution is not None:
-        jobs = [(label, net.replace(resolution=resolution), src) for label, net, src in jobs]
-    return jobs, tables
-
-
 def cmd_time(args: argparse.Namespace) -> int:
     """Handler of ``dsd time``."""
-    import pandas as pd
-    from tqdm import tqdm
-
-    from dsd.io import check_output_path, write_table
-    from dsd.nets import complexity
-    from dsd.trainer.engine import pick_device
-    from dsd.trainer.timing import TIMING_COLUMNS, time_model
+    # lazy: torch and pandas cost ~1.2 s at start-up; dsd --help stays fast
+    from dsd.io import check_not_an_input, check_output_path, distinct_inputs, write_table
+    from dsd.trainer import pick_device, spread_warning, time_inputs  # lazy: as above
 
     for name in ("batch_size", "repeats", "resolution", "threads"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise DsdError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
-    if args.warmup < 0:
-        raise DsdError(f"--warmup must be >= 0, got {args.warmup}")
-    out = check_output_path(args.output)
+    distinct_inputs(args.inputs)
+    out = args.output and check_output_path(check_not_an_input(args.output, args.inputs))
     pick_device(args.device)
-    jobs, tables = _jobs(args.inputs, args.resolution)
-    named, by_id = [], {}
-    bar = tqdm(jobs, desc="timing", unit="model", file=sys.stderr, disable=args.no_progress)
-    for label, net, source in bar:
-        bar.set_postfix_str(label)
-        t = time_model(
-            net,
-            batch_size=args.batch_size,
-            device=args.device,
-            channels_last=args.channels_last,
-            amp=args.amp,
-            warmup=args.warmup,
-            repeats=args.repeats,
-            threads=args.threads,
-            train=not args.no_train,
-        ).to_dict()
-        if source is None:
-            family = getattr(net, "family", "anynet")
-            named.append(
-                {"model": label, "family": family, "model_id": net.model_id, **complexity(net), **t}
-            )
-        else:
-            by_id[label] = t
-    bar.close()
-    parts = [pd.DataFrame(named)] if named else []
-    times = pd.DataFrame([{"model_id": k, **v} for k, v in by_id.items()])
-    for df in tables:
-        df = df.drop(columns=[c for c in TIMING_COLUMNS if c in df.columns])
-        parts.append(df.assign(model_id=df["model_id"].astype(str)).merge(times, on="model_id"))
-    result = pd.concat(parts, ignore_index=True)
-    write_table(result, out)
-    _print_times(result)
-    print(
-        f"timed {len(jobs)} model(s) on {result['time_device'].iloc[0]} "
-        f"({result['time_threads'].iloc[0]} threads); wrote {out}"
+    result = time_inputs(
+        args.inputs,
+        resolution=args.resolution,
+        progress=not args.no_progress,
+        batch_size=args.batch_size,
+        device=args.device,
+        channels_last=args.channels_last,
+        precision=args.precision,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        threads=args.threads,
+        train=not args.no_train,
     )
+    if out:
+        write_table(result, out)
+    print(_times_text(result))
+    named = int(result["model"].notna().sum()) if "model" in result else 0
+    timed = named + result["model_id"].iloc[named:].nunique()
+    where = f"{result['time_device'].iloc[0]} ({result['time_threads'].iloc[0]} threads)"
+    print(f"timed {timed} model(s) on {where}" + (f"; wrote {out}" if out else ""))
+    if warning := spread_warning(result):
+        print(f"dsd time: warning: {warning}", file=sys.stderr)
     return 0
 
 
-def _print_times(df) -> None:
-    import pandas as pd
+def _times_text(df) -> str:
+    """The timing table as printed: model (name or id), complexity, times per batch and image,
+    spread (the larger IQR / median of the two times, in percent)."""
+    import pandas as pd  # lazy: ~0.3 s at start-up; only dsd time prints this table
 
-    label = df["model"] if "model" in df.columns else pd.Series([None] * len(df))
-    show = pd.DataFrame(
-        {
-            "model": label.fillna(df["model_id"]).astype(str),
-            "MF": (df["flops"] / 1e6).round(1) if "flops" in df.columns else float("nan"),
-            "M acts": (df["acts"] / 1e6).round(2) if "acts" in df.columns else float("nan"),
-            "infer ms/batch": df["infer_ms"].round(2),
-            "infer ms/img": df["infer_ms_per_image"].round(3),
-            "train ms/batch": df["train_ms"].round(2),
-            "train ms/img": df["train_ms_per_image"].round(3),
-        }
-    )
-    print(show.to_string(index=False))
+    label = df["model"].fillna(df["model_id"]) if "model" in df.columns else df["model_id"]
+    show = df.assign(model=label.astype(str))
+    show["MF"] = (df["flops"] / 1e6).round(1) if "flops" in df.columns else float("nan")
+    show["M acts"] = (df["acts"] / 1e6).round(2) if "acts" in df.columns else float("nan")
+    columns = {
+        "infer_ms": ("infer ms/batch", 2),
+        "infer_ms_per_image": ("infer ms/img", 3),
+        "train_ms": ("train ms/batch", 2),
+        "train_ms_per_image": ("train ms/img", 3),
+    }
+    for col, (title, digits) in columns.items():
+        show[title] = df[col].round(digits)
+    spread = [df[f"{k}_ms_iqr"] / df[f"{k}_ms"] for k in ("infer", "train")]
+    show["spread %"] = (100 * pd.concat(spread, axis=1).max(axis=1)).round(0)
+    keep = ["model", "MF", "M acts", *(title for title, _ in columns.values()), "spread %"]
+    return show[keep].to_string(index=False)
 
 
 def cmd_runtime(args: argparse.Namespace) -> int:
     """Handler of ``dsd runtime``."""
+    # lazy: matplotlib, scipy and pandas cost ~1.5 s at start-up; dsd --help stays fast
     import pandas as pd
 
-    from dsd.analysis.figures import check_figure_path, save_figure
-    from dsd.analysis.runtime import (
+    from dsd.analysis import (  # lazy: as above
+        check_figure_path,
         compare_models,
         effnet_ratios,
         plot_comparison,
         plot_runtime,
         runtime_correlations,
+        save_figure,
     )
-    from dsd.io import read_table
+    from dsd.io import check_not_an_input, distinct_inputs, read_table  # lazy: as above
 
+    distinct_inputs(args.inputs)
     figs = {}
     for key, path in (("runtime", args.figure), ("compare", args.compare_figure)):
         if path:
-            figs[key] = check_figure_path(path)
+            figs[key] = check_figure_path(check_not_an_input(path, args.inputs))
     df = pd.concat(
         [read_table(p, required=("model_id", args.time)) for p in args.inputs], ignore_index=True
     )
@@ -242,11 +193,10 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         if not cmp.empty:
             print("\npublished ImageNet figures (V100) and times measured here (ms per image):")
             print(cmp.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-        ratios = effnet_ratios(df)
         print(
             "\nEfficientNet / RegNetY time ratios at matched flops (published V100, measured here):"
         )
-        print(ratios.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+        print(effnet_ratios(df).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     for key, fig in drawn.items():
         print(f"wrote {save_figure(fig, figs[key], dpi=120)}")
     return 0

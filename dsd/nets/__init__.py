@@ -1,14 +1,18 @@
 """Layer 1, networks: what a network *is*.
 
-- :class:`AnyNet`: the frozen config (stem, per-stage d/w/g/b/stride, head) with the reference's
-  compatibility adjustment applied; :func:`adjust_compatibility` is that rule, vectorised.
-- :func:`regnet` / :func:`regnet_widths`: quantized-linear widths from ``(d, w0, wa, wm)``;
-  :func:`model_zoo` / :func:`zoo_model`: the paper's RegNetX/RegNetY models by name.
+- :class:`AnyNet`: the frozen config (stem, per-stage d/w/g/b/stride, head): the design as given
+  and the network built from it (``built_widths``, ``built_group_widths``) by the reference's
+  compatibility rule, :func:`adjust_compatibility` (vectorised). :data:`LIMITS`: every field's
+  upper bound.
+- :func:`quantized_linear`: the RegNet generator, per-block widths from ``(d, w0, wa, wm)``
+  (vectorised); :func:`regnet` the AnyNet it designs; :func:`model_zoo` / :func:`zoo_model`: the
+  paper's RegNetX/RegNetY models by name.
 - :func:`complexity` (exact flops, params, acts; :func:`layers` lists them per layer) and its
   vectorised twin :func:`complexity_batch`.
 - :class:`EfficientNet` (MBConv blocks) and :func:`baseline_models`: the paper's baselines
   (ResNet/ResNeXt-50/101/152 as AnyNets, CIFAR ResNet-56/110, EfficientNet-B0..B5), also by name
-  through :func:`zoo_model` (:func:`model_names` lists every name).
+  through :func:`zoo_model` (:func:`model_names` lists every name); :func:`net_from_row` rebuilds
+  either family from a table row.
 - :func:`build_model`: the ``torch.nn.Module`` (torch is imported only when it is called).
 
 To add a block (a stem likewise, in :data:`dsd.nets.costs.STEMS` and ``model.Stem``):
@@ -16,7 +20,8 @@ To add a block (a stem likewise, in :data:`dsd.nets.costs.STEMS` and ``model.Ste
 1. Its cost function in :mod:`dsd.nets.costs`: the layers it has, in forward order and by
    submodule name, through the counter ``c`` (ints or arrays alike: see that module); add it to
    :data:`~dsd.nets.costs.BLOCK_COSTS`. Its name is then valid in an :class:`AnyNet` and in space
-   files, and both :func:`complexity` and :func:`complexity_batch` count it.
+   files, and both counters of :mod:`dsd.nets.counters` (:func:`complexity`,
+   :func:`complexity_batch`) count it.
 2. Its module in :mod:`dsd.nets.model`, with the same submodule names; add its constructor to
    ``BLOCK_MODULES``.
 3. The tests: ``tests/test_nets.py`` draws random nets over every block and checks params and
@@ -31,9 +36,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dsd.nets.complexity import Layer, complexity, complexity_batch, layers
+from dsd.nets.baselines import baseline_models
 from dsd.nets.config import (
     BLOCKS,
+    LIMITS,
     NET_FIELDS,
     STAGE_FIELDS,
     STEMS,
@@ -41,14 +47,15 @@ from dsd.nets.config import (
     adjust_compatibility,
     config_hash,
 )
+from dsd.nets.counters import Layer, complexity, complexity_batch, layers
 from dsd.nets.efficientnet import EfficientNet, efficientnet_zoo
 from dsd.nets.regnet import (
-    RegNetWidths,
     ZooEntry,
     model_names,
     model_zoo,
+    net_from_row,
+    quantized_linear,
     regnet,
-    regnet_widths,
     zoo_model,
 )
 
@@ -58,31 +65,28 @@ if TYPE_CHECKING:
 
 def build_model(net: AnyNet | EfficientNet) -> nn.Module:
     """The ``torch.nn.Module`` of ``net`` (see :mod:`dsd.nets.model`, :mod:`dsd.nets.effnet_model`)."""
+    # lazy: torch costs ~1 s at start-up; dsd show, dsd spaces and dsd sample never build a module
+    from dsd.nets.effnet_model import EffNetModel
+    from dsd.nets.model import AnyNetModel  # lazy: as above
+
     if isinstance(net, EfficientNet):
-        from dsd.nets.effnet_model import EffNetModel
-
         return EffNetModel(net)
-    from dsd.nets.model import build_model as _build
-
-    return _build(net)
-
-
-def baseline_models() -> dict[str, AnyNet | EfficientNet]:
-    """The paper's baselines by name (see :mod:`dsd.nets.baselines`)."""
-    from dsd.nets.baselines import baseline_models as _baselines
-
-    return _baselines()
+    if not isinstance(net, AnyNet):
+        raise TypeError(
+            f"build_model expects an AnyNet or an EfficientNet, got {type(net).__name__}"
+        )
+    return AnyNetModel(net)
 
 
 __all__ = [
     "BLOCKS",
+    "LIMITS",
     "NET_FIELDS",
     "STAGE_FIELDS",
     "STEMS",
     "AnyNet",
     "EfficientNet",
     "Layer",
-    "RegNetWidths",
     "ZooEntry",
     "adjust_compatibility",
     "baseline_models",
@@ -94,7 +98,8 @@ __all__ = [
     "layers",
     "model_names",
     "model_zoo",
+    "net_from_row",
+    "quantized_linear",
     "regnet",
-    "regnet_widths",
     "zoo_model",
 ]

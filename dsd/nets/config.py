@@ -4,9 +4,14 @@ An AnyNet (DDS §3.2) is a stem, a body of stages and a head. Stage ``i`` has ``
 blocks of width ``w_i``; the first block of a stage has stride ``s_i``. For the X block the
 bottleneck ratio ``b_i`` (bottleneck width = ``w_i / b_i``) and the group width ``g_i`` apply.
 
-Construction applies the reference implementation's compatibility rule
-(:func:`adjust_compatibility`) to bottleneck blocks, so ``net.widths`` and ``net.group_widths`` are
-what is built and counted.
+The config keeps the **design** it was given (``widths``, ``group_widths``: docs/GLOSSARY.md) and
+the network that is **built** from it (``built_widths``, ``built_group_widths``): the reference
+implementation's compatibility rule (:func:`adjust_compatibility`) applied to bottleneck blocks.
+The builder, the complexity counters and :attr:`AnyNet.model_id` use the built values.
+
+Every field has an upper bound (:data:`LIMITS`), generous beyond any published network and small
+enough that every value is a plain 64-bit integer in tables and in the vectorised counter; a value
+out of bounds is refused in one line naming the class and the field.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -28,11 +33,147 @@ from dsd.nets.costs import STEMS as STEM_TABLE
 #: The stem and block names (the tables themselves are in :mod:`dsd.nets.costs`).
 STEMS = tuple(STEM_TABLE)
 BLOCKS = tuple(BLOCK_COSTS)
-#: The per-stage fields of an AnyNet, in order.
+#: The per-stage fields of an AnyNet's design, in order.
 STAGE_FIELDS = ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
-MAX_RESOLUTION = 8192  # input side; 224 in the paper
 #: The network-level fields of an AnyNet.
 NET_FIELDS = ("stem", "stem_width", "block", "se_ratio", "head_width", "num_classes", "resolution")
+
+#: Upper bounds of the network fields (inclusive): stages, blocks in a stage, any channel count
+#: (widths, group widths, stem, head, EfficientNet's), stride, the ratios ``b`` and ``1 / b`` and
+#: EfficientNet's expansion, classes, input side, SE ratio, kernel side.
+LIMITS = {
+    "stages": 64,
+    "depth": 1024,
+    "width": 65_536,
+    "stride": 64,
+    "ratio": 1024,
+    "classes": 1_000_000,
+    "resolution": 8192,
+    "se_ratio": 1.0,
+    "kernel": 31,
+}
+MAX_RESOLUTION = LIMITS["resolution"]
+
+
+class Bound(NamedTuple):
+    """What one field accepts: an ``int`` or ``float`` from ``low`` to ``high`` (``high`` itself
+    excluded when ``open_high``), or, when ``names`` is set, one of those names."""
+
+    kind: type = int
+    low: float = 1
+    high: float = LIMITS["width"]
+    open_high: bool = False
+    names: tuple[str, ...] = ()
+
+
+def _describe(bound: Bound) -> str:
+    if bound.names:
+        return f"one of {', '.join(bound.names)}"
+    if bound.kind is int:
+        return f"an integer from {int(bound.low):,} to {int(bound.high):,}"
+    return (
+        f"a number from {bound.low:g} to {bound.high:g}{' (excluded)' if bound.open_high else ''}"
+    )
+
+
+def _value(owner: str, name: str, v: Any, bound: Bound) -> Any:
+    """``v`` checked against ``bound`` (as a Python int, float or str); DsdError naming the field."""
+    if bound.names:
+        if isinstance(v, str) and v in bound.names:
+            return v
+        raise DsdError(f"{owner}.{name}: unknown {name} {v!r} (allowed: {', '.join(bound.names)})")
+    ok = not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+    if ok and bound.kind is int and not isinstance(v, (int, np.integer)):
+        ok = math.isfinite(v) and float(v).is_integer()
+        if not ok:
+            raise DsdError(f"{owner}.{name}: {v!r} is not an integer")
+    if ok:
+        v = int(v) if bound.kind is int else float(v)
+        ok = bound.low <= v and (v < bound.high if bound.open_high else v <= bound.high)
+    if not ok:
+        raise DsdError(f"{owner}.{name}: must be {_describe(bound)}, got {v!r}"[:300])
+    return v
+
+
+def _stage_values(owner: str, name: str, value: Any, n: int | None, bound: Bound) -> tuple:
+    """A per-stage field as a tuple of ``n`` checked values (a scalar applies to every stage)."""
+    value = value.tolist() if isinstance(value, np.ndarray) else value
+    if isinstance(value, (str, bytes, Mapping)):
+        raise DsdError(f"{owner}.{name}: expected a number or a list of numbers, got {value!r}")
+    if isinstance(value, Sequence):
+        values = list(value)
+    elif n is None:
+        raise DsdError(f"{owner}.{name}: a scalar needs the number of stages from depths")
+    else:
+        values = [value] * n
+    if n is None and not 1 <= len(values) <= LIMITS["stages"]:
+        raise DsdError(f"{owner}.{name}: 1 to {LIMITS['stages']} stages, got {len(values)}")
+    if n is not None and len(values) != n:
+        raise DsdError(f"{owner}.{name}: {len(values)} values for {n} stages")
+    return tuple(_value(owner, name, v, bound) for v in values)
+
+
+class StagedNet:
+    """What every network family's frozen config shares: fields checked against their bounds, a
+    dict form, rebuilding from a samples row, validated copies. A family declares its fields'
+    bounds in ``STAGE_BOUNDS`` (per-stage; ``depths`` first) and ``NET_BOUNDS`` (network-level)."""
+
+    STAGE_BOUNDS: ClassVar[dict[str, Bound]] = {}
+    NET_BOUNDS: ClassVar[dict[str, Bound]] = {}
+    depths: tuple[int, ...]
+
+    def _checked(self) -> dict[str, Any]:
+        """Every declared field, normalised (tuples, Python numbers) and checked; not yet set."""
+        owner = type(self).__name__
+        values: dict[str, Any] = {}
+        for name, bound in self.STAGE_BOUNDS.items():
+            n = len(values["depths"]) if values else None
+            values[name] = _stage_values(owner, name, getattr(self, name), n, bound)
+        for name, bound in self.NET_BOUNDS.items():
+            values[name] = _value(owner, name, getattr(self, name), bound)
+        return values
+
+    def _set(self, values: Mapping[str, Any]) -> None:
+        for k, v in values.items():
+            object.__setattr__(self, k, v)
+
+    @property
+    def num_stages(self) -> int:
+        """Number of stages of the body."""
+        return len(self.depths)
+
+    @property
+    def depth(self) -> int:
+        """Total number of blocks."""
+        return sum(self.depths)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a JSON-able dict (lists for per-stage fields)."""
+        d = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]):
+        """Build from any mapping with the fields (extra keys, e.g. of a samples row, ignored)."""
+        missing = [k for k in ("depths", "widths") if k not in row]
+        if missing:
+            raise DsdError(f"cannot build an {cls.__name__}: missing {', '.join(missing)}")
+        kwargs = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.init and f.name in row:
+                v = row[f.name]
+                kwargs[f.name] = v.item() if isinstance(v, np.generic) else v
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any):
+        """A copy with some fields changed (validated, and built, again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def hash_json(d: Mapping[str, Any]) -> str:
+    """16 hex characters of the sha1 of canonical JSON (sorted keys, no spaces): a stable id."""
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def adjust_compatibility(widths, bottleneck_ratios, group_widths):
@@ -45,7 +186,7 @@ def adjust_compatibility(widths, bottleneck_ratios, group_widths):
         v = max(q, round(v / q) * q)          # round half to even, like Python's round
         w = int(v / m)
 
-    Works elementwise on scalars or numpy arrays of any (broadcastable) shape; returns
+    Works elementwise on scalars or numpy arrays of any (broadcastable) shape; returns the built
     ``(widths, group_widths)`` as int64 arrays. The bottleneck ratios are unchanged.
     """
     w = np.asarray(widths, dtype=np.float64)
@@ -59,77 +200,7 @@ def adjust_compatibility(widths, bottleneck_ratios, group_widths):
     return w, g
 
 
-def _per_stage(name: str, value: Any, n: int | None, kind: type) -> tuple:
-    """Normalise a per-stage field: a scalar applies to every stage."""
-    if isinstance(value, (str, bytes)) or isinstance(value, Mapping):
-        raise DsdError(f"AnyNet.{name}: expected a number or a list of numbers, got {value!r}")
-    if isinstance(value, (Sequence, np.ndarray)):
-        values = list(np.asarray(value).tolist())
-    else:
-        if n is None:
-            raise DsdError(f"AnyNet.{name}: a scalar needs the number of stages from depths")
-        values = [value] * n
-    if n is not None and len(values) != n:
-        raise DsdError(f"AnyNet.{name}: {len(values)} values for {n} stages")
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise DsdError(f"AnyNet.{name}: {v!r} is not a number")
-        if kind is int:
-            if float(v) != int(v):
-                raise DsdError(f"AnyNet.{name}: {v!r} is not an integer")
-            out.append(int(v))
-        else:
-            out.append(float(v))
-    return tuple(out)
-
-
-class StagedNet:
-    """What every network family's frozen config shares: per-stage fields, a dict form, rebuilding
-    from a samples row, validated copies. A family sets ``STAGE_FIELDS`` (its list-valued fields)."""
-
-    STAGE_FIELDS: ClassVar[tuple[str, ...]] = ()
-    depths: tuple[int, ...]
-
-    @property
-    def num_stages(self) -> int:
-        """Number of stages of the body."""
-        return len(self.depths)
-
-    @property
-    def depth(self) -> int:
-        """Total number of blocks."""
-        return sum(self.depths)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-able dict (lists for per-stage fields)."""
-        d = dataclasses.asdict(self)  # type: ignore[call-overload]
-        for k in self.STAGE_FIELDS:
-            d[k] = list(d[k])
-        return d
-
-    @classmethod
-    def from_dict(cls, row: Mapping[str, Any]):
-        """Build from any mapping with the fields (extra keys, e.g. of a samples row, ignored)."""
-        missing = [k for k in ("depths", "widths") if k not in row]
-        if missing:
-            raise DsdError(f"cannot build an {cls.__name__}: missing {', '.join(missing)}")
-        kwargs = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.name in row:
-                v = row[f.name]
-                kwargs[f.name] = v.item() if isinstance(v, np.generic) else v
-        return cls(**kwargs)
-
-    def replace(self, **changes: Any):
-        """A copy with some fields changed (validated, and adjusted, again)."""
-        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
-
-
-def hash_json(d: Mapping[str, Any]) -> str:
-    """16 hex characters of the sha1 of canonical JSON (sorted keys, no spaces): a stable id."""
-    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
+_WIDTH = Bound(int, 1, LIMITS["width"])
 
 
 @dataclass(frozen=True)
@@ -138,12 +209,28 @@ class AnyNet(StagedNet):
 
     Per-stage fields accept a list (one value a stage) or a scalar (the same for every stage);
     ``depths`` sets the number of stages (one or more). ``bottleneck_ratios`` is the paper's
-    ``b``: the bottleneck width is ``w / b`` (``b < 1`` gives an inverted bottleneck).
-    ``se_ratio > 0`` turns the X block into the Y block (squeeze-and-excitation of width
-    ``round(se_ratio * w_in)``). ``head_width > 0`` adds a 1x1 conv before pooling.
+    ``b``: the bottleneck width is ``w / b`` (``b < 1`` gives an inverted bottleneck, ``1 / b``
+    an integer). ``se_ratio > 0`` turns the X block into the Y block (squeeze-and-excitation of
+    width ``round(se_ratio * w_in)``). ``head_width > 0`` adds a 1x1 conv before pooling.
+    ``built_widths`` and ``built_group_widths`` are the network built from the design.
     """
 
-    STAGE_FIELDS: ClassVar[tuple[str, ...]] = STAGE_FIELDS
+    STAGE_BOUNDS: ClassVar[dict[str, Bound]] = {
+        "depths": Bound(int, 1, LIMITS["depth"]),
+        "widths": _WIDTH,
+        "group_widths": _WIDTH,
+        "bottleneck_ratios": Bound(float, 1 / LIMITS["ratio"], LIMITS["ratio"]),
+        "strides": Bound(int, 1, LIMITS["stride"]),
+    }
+    NET_BOUNDS: ClassVar[dict[str, Bound]] = {
+        "stem": Bound(names=STEMS),
+        "stem_width": _WIDTH,
+        "block": Bound(names=BLOCKS),
+        "se_ratio": Bound(float, 0, LIMITS["se_ratio"]),
+        "head_width": Bound(int, 0, LIMITS["width"]),
+        "num_classes": Bound(int, 1, LIMITS["classes"]),
+        "resolution": Bound(int, 1, LIMITS["resolution"]),
+    }
 
     depths: tuple[int, ...]
     widths: tuple[int, ...]
@@ -157,77 +244,40 @@ class AnyNet(StagedNet):
     head_width: int = 0
     num_classes: int = 1000
     resolution: int = 224
+    built_widths: tuple[int, ...] = field(init=False, repr=False)
+    built_group_widths: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        depths = _per_stage("depths", self.depths, None, int)
-        n = len(depths)
-        if n < 1:
-            raise DsdError("AnyNet.depths: at least one stage is needed")
-        widths = _per_stage("widths", self.widths, n, int)
-        gws = _per_stage("group_widths", self.group_widths, n, int)
-        bs = _per_stage("bottleneck_ratios", self.bottleneck_ratios, n, float)
-        strides = _per_stage("strides", self.strides, n, int)
-        for name, vals in (
-            ("depths", depths),
-            ("widths", widths),
-            ("group_widths", gws),
-            ("strides", strides),
-        ):
-            if any(v < 1 for v in vals):
-                raise DsdError(f"AnyNet.{name}: every value must be >= 1, got {list(vals)}")
-        for b in bs:
-            m = 1.0 / b if b > 0 else 0.0
-            if not (b > 0 and math.isfinite(b)) or (m > 1 and m != int(m)):
+        v = self._checked()
+        for b in v["bottleneck_ratios"]:
+            if b < 1 and not (1.0 / b).is_integer():
                 raise DsdError(
-                    f"AnyNet.bottleneck_ratios: {b!r} not allowed (need b > 0, and 1/b an integer when b < 1)"
+                    f"AnyNet.bottleneck_ratios: {b!r} not allowed (1/b must be an integer when b < 1)"
                 )
-        if self.stem not in STEMS:
-            raise DsdError(f"AnyNet.stem: unknown stem {self.stem!r} (allowed: {', '.join(STEMS)})")
-        if self.block not in BLOCKS:
+        built = (v["widths"], v["group_widths"])
+        if v["block"] == "res_bottleneck_block":
+            w, g = adjust_compatibility(v["widths"], v["bottleneck_ratios"], v["group_widths"])
+            built = (tuple(w.tolist()), tuple(g.tolist()))
+        elif v["se_ratio"] > 0:
             raise DsdError(
-                f"AnyNet.block: unknown block {self.block!r} (allowed: {', '.join(BLOCKS)})"
+                f"AnyNet.se_ratio: SE is only defined for res_bottleneck_block, not {v['block']}"
             )
-        for name in ("stem_width", "num_classes", "resolution"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise DsdError(f"AnyNet.{name}: must be a positive integer, got {v!r}")
-        if self.resolution > MAX_RESOLUTION:  # an image that large cannot be held in memory
-            raise DsdError(f"AnyNet.resolution: at most {MAX_RESOLUTION}, got {self.resolution}")
-        hw = self.head_width
-        if isinstance(hw, bool) or not isinstance(hw, (int, np.integer)) or hw < 0:
-            raise DsdError(f"AnyNet.head_width: must be an integer >= 0, got {hw!r}")
-        se = self.se_ratio
-        if (
-            isinstance(se, bool)
-            or not isinstance(se, (int, float, np.number))
-            or not 0 <= se < math.inf
-        ):
-            raise DsdError(f"AnyNet.se_ratio: must be a number >= 0, got {se!r}")
-        if self.block == "res_bottleneck_block":
-            w_adj, g_adj = adjust_compatibility(widths, bs, gws)
-            widths, gws = tuple(int(x) for x in w_adj), tuple(int(x) for x in g_adj)
-        elif se > 0:
-            raise DsdError(
-                f"AnyNet.se_ratio: SE is only defined for res_bottleneck_block, not {self.block}"
-            )
-        set_ = object.__setattr__
-        set_(self, "depths", depths)
-        set_(self, "widths", widths)
-        set_(self, "group_widths", gws)
-        set_(self, "bottleneck_ratios", bs)
-        set_(self, "strides", strides)
-        for name in ("stem_width", "head_width", "num_classes", "resolution"):
-            set_(self, name, int(getattr(self, name)))
-        set_(self, "se_ratio", float(se))
+        self._set({**v, "built_widths": built[0], "built_group_widths": built[1]})
 
     @property
     def model_id(self) -> str:
-        """A stable 16-hex-character hash of the configuration."""
-        return config_hash(self.to_dict())
+        """A stable 16-hex-character hash of the network as built (:func:`config_hash`)."""
+        d = self.to_dict()
+        return config_hash(
+            {**d, "widths": d["built_widths"], "group_widths": d["built_group_widths"]}
+        )
 
 
 def config_hash(d: Mapping[str, Any]) -> str:
-    """Stable hash of an AnyNet dict: canonical JSON (sorted keys), sha1, 16 hex chars."""
+    """Stable hash of a built AnyNet: canonical JSON of ``STAGE_FIELDS`` and ``NET_FIELDS``, sha1,
+    16 hex chars. ``d["widths"]`` and ``d["group_widths"]`` must hold the *built* values (the
+    canonical form has used these keys since the first model id; renaming them would change
+    every id)."""
     canon = {k: d[k] for k in (*STAGE_FIELDS, *NET_FIELDS)}
     canon["bottleneck_ratios"] = [float(b) for b in canon["bottleneck_ratios"]]
     canon["se_ratio"] = float(canon["se_ratio"])

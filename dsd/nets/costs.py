@@ -3,8 +3,8 @@
 Each cost function names the layers of one part, in the order and with the names of the modules
 :mod:`dsd.nets.model` builds, by calling a *counter* ``c``: ``c.conv``, ``c.bn``, ``c.maxpool``,
 ``c.linear`` and the spatial size ``c.h``. Two counters run the same functions
-(:mod:`dsd.nets.complexity`): the per-layer walker on Python ints (one config, one
-:class:`~dsd.nets.complexity.Layer` per call) and the vectorised totals on numpy arrays (N
+(:mod:`dsd.nets.counters`): the per-layer walker on Python ints (one config, one
+:class:`~dsd.nets.counters.Layer` per call) and the vectorised totals on numpy arrays (N
 configs at once; a layer that exists for some configs only is passed ``when=`` a boolean array).
 So widths, strides and sizes here are ints or int64 arrays alike: write them with arithmetic,
 comparisons, ``|`` / ``&`` and :func:`iround`, never ``if`` on a width.

@@ -11,22 +11,20 @@ MBConv(``w_in -> w_out``, expansion ``e``, kernel ``k``, stride ``s``): a 1x1 ex
 1x1 projection to ``w_out``, and an identity skip (with drop-connect in training) when ``s == 1``
 and ``w_in == w_out``.
 
-:func:`layers` counts it in the conventions of :mod:`dsd.nets.complexity` (exact flops, params,
-acts), layer by layer with the names of the modules :func:`dsd.nets.build_model` builds.
+:func:`effnet_cost` names its layers for the counters of :mod:`dsd.nets.counters` (exact flops,
+params, acts), layer by layer with the names of the modules :func:`dsd.nets.build_model` builds.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dsd.errors import DsdError
-from dsd.nets.complexity import Layer, _Counter
-from dsd.nets.config import StagedNet, _per_stage, hash_json
+from dsd.nets.config import LIMITS, Bound, StagedNet, hash_json
 
-#: The per-stage fields of an EfficientNet, in order.
-EFFNET_STAGE_FIELDS = ("depths", "widths", "exp_ratios", "kernels", "strides")
+_WIDTH = Bound(int, 1, LIMITS["width"])
+_RATE = Bound(float, 0.0, 1.0, open_high=True)
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,22 @@ class EfficientNet(StagedNet):
     ``drop_connect`` (on the residual branch) act only in training and cost nothing.
     """
 
-    STAGE_FIELDS: ClassVar[tuple[str, ...]] = EFFNET_STAGE_FIELDS
+    STAGE_BOUNDS: ClassVar[dict[str, Bound]] = {
+        "depths": Bound(int, 1, LIMITS["depth"]),
+        "widths": _WIDTH,
+        "exp_ratios": Bound(float, 1.0, LIMITS["ratio"]),
+        "kernels": Bound(int, 1, LIMITS["kernel"]),
+        "strides": Bound(int, 1, LIMITS["stride"]),
+    }
+    NET_BOUNDS: ClassVar[dict[str, Bound]] = {
+        "stem_width": _WIDTH,
+        "head_width": _WIDTH,
+        "se_ratio": Bound(float, 0.0, LIMITS["se_ratio"]),
+        "dropout": _RATE,
+        "drop_connect": _RATE,
+        "num_classes": Bound(int, 1, LIMITS["classes"]),
+        "resolution": Bound(int, 1, LIMITS["resolution"]),
+    }
 
     depths: tuple[int, ...]
     widths: tuple[int, ...]
@@ -57,36 +70,12 @@ class EfficientNet(StagedNet):
     family = "efficientnet"
 
     def __post_init__(self) -> None:
-        depths = _per_stage("depths", self.depths, None, int)
-        n = len(depths)
-        if n < 1:
-            raise DsdError("EfficientNet.depths: at least one stage is needed")
-        widths = _per_stage("widths", self.widths, n, int)
-        exps = _per_stage("exp_ratios", self.exp_ratios, n, float)
-        kernels = _per_stage("kernels", self.kernels, n, int)
-        strides = _per_stage("strides", self.strides, n, int)
-        for name, vals in (("depths", depths), ("widths", widths), ("strides", strides)):
-            if any(v < 1 for v in vals):
-                raise DsdError(f"EfficientNet.{name}: every value must be >= 1, got {list(vals)}")
-        if any(k < 1 or k % 2 == 0 for k in kernels):
-            raise DsdError(f"EfficientNet.kernels: every kernel must be odd, got {list(kernels)}")
-        if any(not (e >= 1 and math.isfinite(e)) for e in exps):
-            raise DsdError(f"EfficientNet.exp_ratios: every ratio must be >= 1, got {list(exps)}")
-        for name in ("stem_width", "head_width", "num_classes", "resolution"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise DsdError(f"EfficientNet.{name}: must be a positive integer, got {v!r}")
-        for name, hi in (("se_ratio", math.inf), ("dropout", 1.0), ("drop_connect", 1.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < hi:
-                raise DsdError(f"EfficientNet.{name}: must be a number in [0, {hi}), got {v!r}")
-            object.__setattr__(self, name, float(v))
-        set_ = object.__setattr__
-        set_(self, "depths", depths)
-        set_(self, "widths", widths)
-        set_(self, "exp_ratios", exps)
-        set_(self, "kernels", kernels)
-        set_(self, "strides", strides)
+        values = self._checked()
+        if any(k % 2 == 0 for k in values["kernels"]):
+            raise DsdError(
+                f"EfficientNet.kernels: every kernel must be odd, got {list(values['kernels'])}"
+            )
+        self._set(values)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict (lists for per-stage fields), with ``family``."""
@@ -103,9 +92,9 @@ def mbconv_widths(w_in: int, exp_ratio: float, se_ratio: float) -> tuple[int, in
     return int(w_in * exp_ratio), int(w_in * se_ratio)
 
 
-def effnet_layers(net: EfficientNet) -> list[Layer]:
-    """Every counted layer of ``net`` in forward order, named like the built module's submodules."""
-    c = _Counter(net.resolution)
+def effnet_cost(c, net: EfficientNet) -> None:
+    """Count every layer of ``net`` with the counter ``c`` (see :mod:`dsd.nets.costs`), in forward
+    order and with the names of the modules :func:`dsd.nets.build_model` builds."""
     c.h = c.conv("stem.conv", 3, net.stem_width, 3, 2)
     c.bn("stem.bn", net.stem_width)
     w_in = net.stem_width
@@ -128,7 +117,6 @@ def effnet_layers(net: EfficientNet) -> list[Layer]:
     c.conv("head.conv", w_in, net.head_width, 1)
     c.bn("head.bn", net.head_width)
     c.linear("head.fc", net.head_width, net.num_classes)
-    return c.layers
 
 
 # EfficientNet-B0..B5 as the reference trains them:

@@ -2,7 +2,7 @@
 
 Stem (``conv``, ``bn``), stages ``s1..s7`` of :class:`MBConv` blocks (``exp``, ``dwise``, ``se``,
 ``lin_proj``), head (``conv``, ``bn``, ``fc``); submodule names match
-:func:`dsd.nets.efficientnet.effnet_layers`, which counts each of them. Activations are SiLU;
+:func:`dsd.nets.efficientnet.effnet_cost`, which counts each of them. Activations are SiLU;
 initialisation is the AnyNet one (:func:`dsd.nets.model.init_weights`).
 """
 
@@ -108,22 +108,11 @@ class EffNetModel(nn.Module):
         w_in = net.stem_width
         stages = zip(net.depths, net.widths, net.exp_ratios, net.kernels, net.strides)
         for i, (d, w, e, k, s) in enumerate(stages, start=1):
-            blocks = [
-                (
-                    f"b{j}",
-                    MBConv(
-                        w_in if j == 1 else w,
-                        w,
-                        e,
-                        k,
-                        s if j == 1 else 1,
-                        net.se_ratio,
-                        net.drop_connect,
-                    ),
-                )
-                for j in range(1, d + 1)
-            ]
-            self.add_module(f"s{i}", nn.Sequential(OrderedDict(blocks)))
+            blocks = OrderedDict()
+            for j in range(1, d + 1):
+                args = (w_in if j == 1 else w, w, e, k, s if j == 1 else 1)
+                blocks[f"b{j}"] = MBConv(*args, net.se_ratio, net.drop_connect)
+            self.add_module(f"s{i}", nn.Sequential(blocks))
             w_in = w
         self.head = EffHead(w_in, net.head_width, net.num_classes, net.dropout)
         self.apply(init_weights)

@@ -2,7 +2,8 @@
 
 One small class per concept of the paper: stem, bottleneck transform (``a``, ``b``, ``se``,
 ``c``), residual block (``proj`` shortcut + ``f``), stage (``b1..bd``), head. Submodule names
-match :func:`dsd.nets.complexity.layers`, which counts each of them. Initialisation follows the
+match :func:`dsd.nets.counters.layers`, which counts each of them (the *built* widths and group
+widths of the config). Initialisation follows the
 reference: He normal (fan-out) for convs, BN gamma 1 and beta 0, FC weights N(0, 0.01), bias 0.
 """
 
@@ -155,21 +156,26 @@ BLOCK_MODULES = {
 
 
 class AnyNetModel(nn.Module):
-    """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the AnyNet built."""
+    """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the AnyNet built
+    (forward: N x 3 x H x W -> N x num_classes logits)."""
 
     def __init__(self, net: AnyNet) -> None:
         super().__init__()
+        if not isinstance(net, AnyNet):
+            raise TypeError(f"AnyNetModel expects an AnyNet, got {type(net).__name__}")
         self.config = net
         self.stem = Stem(net.stem, net.stem_width)
         block = BLOCK_MODULES[net.block]
         w_in = net.stem_width
-        stages = zip(net.depths, net.widths, net.strides, net.bottleneck_ratios, net.group_widths)
+        stages = zip(
+            net.depths, net.built_widths, net.strides, net.bottleneck_ratios, net.built_group_widths
+        )
         for i, (d, w, s, b, g) in enumerate(stages, start=1):
-            blocks = [
-                (f"b{j}", block(w_in if j == 1 else w, w, s if j == 1 else 1, b, g, net.se_ratio))
-                for j in range(1, d + 1)
-            ]
-            self.add_module(f"s{i}", nn.Sequential(OrderedDict(blocks)))
+            blocks = OrderedDict()
+            for j in range(1, d + 1):
+                args = (w_in if j == 1 else w, w, s if j == 1 else 1, b, g, net.se_ratio)
+                blocks[f"b{j}"] = block(*args)
+            self.add_module(f"s{i}", nn.Sequential(blocks))
             w_in = w
         self.head = Head(w_in, net.head_width, net.num_classes)
         self.apply(init_weights)
@@ -209,10 +215,3 @@ def zero_init_residual(model: nn.Module) -> int:
             nn.init.zeros_(last.weight)
             count += 1
     return count
-
-
-def build_model(net: AnyNet) -> AnyNetModel:
-    """The ``torch.nn.Module`` of ``net`` (forward: N x 3 x H x W -> N x num_classes logits)."""
-    if not isinstance(net, AnyNet):
-        raise TypeError(f"build_model expects an AnyNet, got {type(net).__name__}")
-    return AnyNetModel(net)

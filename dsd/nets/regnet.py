@@ -7,46 +7,16 @@ multiple of ``q = 8``. Blocks of equal width form a stage. The paper's model zoo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from dsd.errors import DsdError
-from dsd.nets.config import AnyNet
-
-
-@dataclass(frozen=True)
-class RegNetWidths:
-    """What the RegNet generator gives for ``(d, w0, wa, wm)``.
-
-    ``block_widths``: quantized per-block widths (length ``d``); ``widths``/``depths``: per stage;
-    ``continuous``: the linear ``u_j``; ``total_stages``: ``max(round(s_j)) + 1`` (a stage of
-    the quantization can be empty after rounding to multiples of ``q``, so ``num_stages`` can be
-    smaller).
-    """
-
-    block_widths: tuple[int, ...]
-    widths: tuple[int, ...]
-    depths: tuple[int, ...]
-    continuous: tuple[float, ...]
-    total_stages: int
-
-    @property
-    def num_stages(self) -> int:
-        """Number of distinct widths, i.e. of stages."""
-        return len(self.widths)
-
-
-def _check(depth, w0, wa, wm, q):
-    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
-        raise DsdError(f"RegNet depth must be a positive integer, got {depth!r}")
-    if not w0 > 0 or w0 % q:
-        raise DsdError(f"RegNet w0 must be a positive multiple of {q}, got {w0!r}")
-    if not wa >= 0:
-        raise DsdError(f"RegNet wa must be >= 0, got {wa!r}")
-    if not wm > 1:
-        raise DsdError(f"RegNet wm must be > 1, got {wm!r}")
+from dsd.nets.baselines import baseline_models
+from dsd.nets.config import LIMITS, AnyNet
+from dsd.nets.efficientnet import EfficientNet
 
 
 def quantized_linear(d: int, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -56,8 +26,11 @@ def quantized_linear(d: int, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.nda
     number of blocks evaluated. Returns ``(block_widths, s)``, both of shape ``broadcast + (d,)``:
     ``u_j = w0 + wa * j``, ``s_j = round(log(u_j / w0) / log(wm))`` and
     ``block_widths_j = round(w0 * wm ** s_j / q) * q`` (float64, integral). Callers with
-    per-model depths evaluate ``max(d)`` blocks and mask the rest. Used by :func:`regnet_widths`,
-    the RegNet sampler and the quantized-linear fit.
+    per-model depths evaluate ``max(d)`` blocks and mask the rest. Used by :func:`regnet`, the
+    RegNet sampler and the quantized-linear fit.
+
+    >>> quantized_linear(4, 24, 24.48, 2.54)[0].tolist()   # RegNetX-400MF's first four blocks
+    [24.0, 64.0, 64.0, 152.0]
     """
     w0, wa, wm = (np.asarray(a, dtype=np.float64)[..., None] for a in (w0, wa, wm))
     u = np.arange(int(d), dtype=np.float64) * wa + w0
@@ -65,20 +38,23 @@ def quantized_linear(d: int, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.nda
     return np.round(w0 * np.power(wm, s) / q) * q, s
 
 
-def regnet_widths(depth: int, w0: float, wa: float, wm: float, q: int = 8) -> RegNetWidths:
-    """Per-block and per-stage widths of the RegNet ``(d, w0, wa, wm)``, quantized to ``q``."""
-    _check(depth, w0, wa, wm, q)
-    u = np.arange(int(depth)) * wa + w0
-    block, s = quantized_linear(int(depth), w0, wa, wm, q)
-    block = block.astype(np.int64)
+def _stages(depth: int, w0: float, wa: float, wm: float) -> tuple[tuple, tuple]:
+    """``(depths, widths)`` per stage of the RegNet ``(d, w0, wa, wm)``: blocks of equal
+    generated width form a stage (checked parameters; DsdError naming the bad one)."""
+    whole = isinstance(depth, (int, float, np.number)) and float(depth).is_integer()
+    if isinstance(depth, bool) or not whole or not 1 <= depth <= LIMITS["depth"]:
+        raise DsdError(
+            f"RegNet depth must be an integer from 1 to {LIMITS['depth']}, got {depth!r}"
+        )
+    if not 0 < w0 <= LIMITS["width"] or w0 % 8:
+        raise DsdError(f"RegNet w0 must be a positive multiple of 8, got {w0!r}")
+    if not 0 <= wa <= LIMITS["width"]:
+        raise DsdError(f"RegNet wa must be from 0 to {LIMITS['width']}, got {wa!r}")
+    if not 1 < wm <= LIMITS["ratio"]:
+        raise DsdError(f"RegNet wm must be > 1 and at most {LIMITS['ratio']}, got {wm!r}")
+    block = quantized_linear(int(depth), w0, wa, wm)[0].astype(np.int64)
     widths, depths = np.unique(block, return_counts=True)
-    return RegNetWidths(
-        block_widths=tuple(block.tolist()),
-        widths=tuple(widths.tolist()),
-        depths=tuple(depths.tolist()),
-        continuous=tuple(u.tolist()),
-        total_stages=int(s.max()) + 1,
-    )
+    return tuple(depths.tolist()), tuple(widths.tolist())
 
 
 def regnet(
@@ -93,15 +69,17 @@ def regnet(
 ) -> AnyNet:
     """The AnyNet of the RegNet ``(d, w0, wa, wm)`` with shared group width and bottleneck ratio.
 
-    ``network_fields`` are AnyNet's network-level fields (``stem``, ``num_classes``, ...).
+    Its design ``widths`` are the generated ones (:func:`quantized_linear`); ``built_widths``
+    are the network after the compatibility rule. ``network_fields`` are AnyNet's network-level
+    fields (``stem``, ``num_classes``, ...).
     """
-    g = regnet_widths(depth, w0, wa, wm)
     for k in ("depths", "widths", "group_widths", "bottleneck_ratios"):
         if k in network_fields:
             raise DsdError(f"regnet() generates {k}; it cannot be given")
+    depths, widths = _stages(depth, w0, wa, wm)
     return AnyNet(
-        depths=g.depths,
-        widths=g.widths,
+        depths=depths,
+        widths=widths,
         group_widths=group_width,
         bottleneck_ratios=bottleneck_ratio,
         se_ratio=se_ratio,
@@ -180,8 +158,6 @@ def model_zoo() -> dict[str, ZooEntry]:
 def model_names() -> list[str]:
     """Every model :func:`zoo_model` knows: the 24 RegNets, then the baselines
     (:func:`dsd.nets.baselines.baseline_models`)."""
-    from dsd.nets.baselines import baseline_models
-
     return [*model_zoo(), *baseline_models()]
 
 
@@ -192,8 +168,6 @@ def zoo_model(name: str, **network_fields: Any):
     :class:`dsd.nets.efficientnet.EfficientNet`; ``network_fields`` (``resolution``,
     ``num_classes``, ...) override the model's own.
     """
-    from dsd.nets.baselines import baseline_models
-
     zoo = model_zoo()
     entry = {k.lower(): v for k, v in zoo.items()}.get(name.lower())
     if entry is not None:
@@ -203,3 +177,11 @@ def zoo_model(name: str, **network_fields: Any):
     if net is None:
         raise DsdError(f"unknown model {name!r} (known: {', '.join([*zoo, *base])})")
     return net.replace(**network_fields) if network_fields else net
+
+
+def net_from_row(row: Mapping[str, Any]) -> AnyNet | EfficientNet:
+    """The network config of a samples/results row (or a config's ``to_dict()``): an
+    :class:`EfficientNet` when its ``family`` says so, else an :class:`AnyNet`."""
+    if row.get("family") == EfficientNet.family:
+        return EfficientNet.from_dict(row)
+    return AnyNet.from_dict(row)

@@ -1,46 +1,56 @@
-"""Loading and validating design-space files (``spaces/*.yaml``), with ``extends:``.
+"""Reading, validating and writing design-space files (``spaces/*.yaml``), with ``extends:``.
 
 A space file is a mapping::
 
     name: AnyNetXB                 # optional; defaults to the file's stem
-    extends: AnyNetXA              # a built-in name or a path (relative to this file)
+    extends: AnyNetXA              # a built-in name, or a path (relative to this file)
     description: b_i shared by all stages
     paper_size: 6.8e16             # the paper's Table 1 figure, shown beside the exact size
     kind: anynet                   # anynet | regnet (inherited)
-    stages: 4                      # anynet only
-    strides: 2                     # a scalar or one value a stage
+    stages: 4                      # anynet only (at most 16)
+    strides: 2                     # one stride, or (anynet) one a stage
     network: {stem: simple_stem_in, stem_width: 32, block: res_bottleneck_block,
               se_ratio: 0.0, head_width: 0, num_classes: 1000, resolution: 224}
     params:                        # anynet: depth, width, bottleneck_ratio, group_width
-      depth: {low: 1, high: 16, q: 1, dist: log_uniform}          # regnet: + w0, wa, wm
+      depth: {low: 1, high: 16, q: 1, dist: log_uniform}          # regnet: depth, w0, wa, wm, b, g
       group_width: {values: [1, 2, 4, 8, 16, 32]}
-    constraints:
-      shared: [bottleneck_ratio]   # one value for every stage
-      non_decreasing: [width]      # w_{i+1} >= w_i
-      num_stages: [4, 4]           # regnet only: keep settings with this many stages
-      non_increasing: [depth]      # x_{i+1} <= x_i (keeps the parent's draws that satisfy it)
-      ranges:                      # bounds on quantities of the drawn design (null: open side)
-        d: [null, 20]              # total depth; see dsd.spaces.derived for every quantity
-        w1: [16, null]
+    constraints:                   # see dsd.spaces.constraints
+      shared: [bottleneck_ratio]
+      ranges: {d: [null, 20]}
 
-A child deep-merges over its parent: ``network`` keys and ``params`` entries replace the
-parent's, the ``shared``, ``non_decreasing`` and ``non_increasing`` lists add to them, and
-``ranges`` on the same quantity intersect.
-Every problem is a
-:class:`~dsd.errors.SpaceError` naming the file, the key and what is allowed.
+A child deep-merges over its parent: ``network`` keys and ``params`` entries replace the parent's;
+constraints add to the parent's (:meth:`~dsd.spaces.constraints.Constraints.merge`).
+
+Names and references: a space's name is plain text (printable, no ``/``) of at most
+``MAX_NAME`` characters, and a file outside the built-in folder may not take a built-in space's
+name (a refinement of AnyNetXA needs its own). A reference (``extends:``, ``dsd sample --space``)
+that is a built-in space's name, in any case, always means the built-in space; anything else is
+a path, in ``extends:`` relative to the extending file.
+
+Every problem is a :class:`~dsd.errors.SpaceError` naming the file, the key and what is allowed.
+Files are read by :func:`dsd.io.load_yaml` (limits on size, encoding, depth, aliases; duplicate
+keys refused); numbers are bounded (:mod:`dsd.spaces.params`, ``MAX_STAGES``, the network's
+``NETWORK_MAX``). :func:`write_space` writes a child space file with the YAML library.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from dsd.errors import SpaceError
-from dsd.io import load_yaml
-from dsd.nets.config import BLOCKS, STEMS
-from dsd.spaces import derived
-from dsd.spaces.derived import _is_number
+from dsd.io import atomic_path, check_output_path, load_yaml
+from dsd.spaces.anynet import AnyNetSpace
+from dsd.spaces.constraints import MAX_STAGES, UNCONSTRAINED, Constraints
+from dsd.spaces.params import Param
+from dsd.spaces.regnet import RegNetSpace
+from dsd.spaces.space import DEFAULT_NETWORK, Space, check_network
 
 TOP_KEYS = (
     "name",
@@ -54,32 +64,10 @@ TOP_KEYS = (
     "params",
     "constraints",
 )
-KINDS = ("anynet", "regnet")
-DEFAULT_NETWORK = {
-    "stem": "simple_stem_in",
-    "stem_width": 32,
-    "block": "res_bottleneck_block",
-    "se_ratio": 0.0,
-    "head_width": 0,
-    "num_classes": 1000,
-    "resolution": 224,
-}
-PARAMS = {
-    "anynet": ("depth", "width", "bottleneck_ratio", "group_width"),
-    "regnet": ("depth", "w0", "wa", "wm", "bottleneck_ratio", "group_width"),
-}
-PARAM_KEYS = ("values", "low", "high", "q", "dist")
-CONSTRAINT_KEYS = ("shared", "non_decreasing", "num_stages", "non_increasing", "ranges")
-STAGE_PARAMS = ("depth", "width", "bottleneck_ratio", "group_width")
-NETWORK_TYPES = {
-    "stem": str,
-    "stem_width": int,
-    "block": str,
-    "se_ratio": float,
-    "head_width": int,
-    "num_classes": int,
-    "resolution": int,
-}
+KINDS: dict[str, type[Space]] = {"anynet": AnyNetSpace, "regnet": RegNetSpace}
+#: The longest space name, in characters (and twice that in UTF-8 bytes: it names files).
+MAX_NAME = 100
+MAX_DESCRIPTION = 1000
 
 
 def builtin_dir() -> Path:
@@ -98,32 +86,30 @@ def builtin_names() -> list[str]:
     return [p.stem for p in sorted(d.glob("*.yaml"))] if d.is_dir() else []
 
 
-def resolve(ref: str, relative_to: Path | None = None) -> Path:
-    """The file of a space given by built-in name or path."""
-    p = Path(ref).expanduser()
-    candidates = []
-    if relative_to is not None and not p.is_absolute():
-        candidates.append(relative_to.parent / p)
-    candidates.append(p)
-    for c in candidates:
-        if c.is_file():
-            return c.resolve()
-    builtin = builtin_dir() / f"{ref}.yaml"
-    if "/" not in ref and not ref.endswith((".yaml", ".yml")):
-        by_lower = {n.lower(): n for n in builtin_names()}
-        if ref.lower() in by_lower:
-            return (builtin_dir() / f"{by_lower[ref.lower()]}.yaml").resolve()
-    if builtin.is_file():
-        return builtin.resolve()
+def resolve(ref: str | os.PathLike, relative_to: Path | None = None) -> Path:
+    """The file of a space: a built-in space's name (any case), else a path (relative to the
+    file ``relative_to`` when given)."""
+    by_lower = {n.lower(): n for n in builtin_names()}
+    if str(ref).lower() in by_lower:
+        return (builtin_dir() / f"{by_lower[str(ref).lower()]}.yaml").resolve()
+    path = Path(ref).expanduser()
+    if relative_to is not None and not path.is_absolute():
+        path = relative_to.parent / path
+    if path.is_file():
+        return path.resolve()
     where = f"{relative_to}: extends: " if relative_to else ""
+    if path.exists():
+        raise SpaceError(f"{where}{path}: not a regular file (a space file is a YAML file)")
+    close = difflib.get_close_matches(str(ref).lower(), list(by_lower), n=2, cutoff=0.6)
+    guess = f"did you mean {' or '.join(by_lower[c] for c in close)}? " if close else ""
     raise SpaceError(
-        f"{where}no space named {ref!r} (built-in: {', '.join(builtin_names())}) and no such file"
+        f"{where}no space named {str(ref)!r} and no such file: {guess}"
+        f"(built-in: {', '.join(builtin_names())})"
     )
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one space file into a mapping, with one-line errors (and dsd.io.load_yaml's limits
-    on size, encoding, depth and alias expansion)."""
+    """Parse one space file into a mapping of the known top-level keys."""
     data = load_yaml(path, SpaceError)
     if data is None:
         raise SpaceError(f"{path}: empty file (expected a mapping with keys {', '.join(TOP_KEYS)})")
@@ -138,302 +124,232 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def load_chain(ref: str | os.PathLike) -> list[tuple[Path, dict[str, Any]]]:
     """The files from the root ancestor to ``ref``, each parsed; detects cycles."""
     chain: list[tuple[Path, dict[str, Any]]] = []
-    seen: list[Path] = []
-    path = resolve(str(ref))
+    path = resolve(ref)
     while True:
-        if path in seen:
-            cycle = " -> ".join(p.name for p in [*seen, path])
-            raise SpaceError(f"{seen[0]}: extends forms a cycle ({cycle})")
-        seen.append(path)
+        if path in [p for p, _ in chain]:
+            cycle = " -> ".join(p.name for p in [*(p for p, _ in chain), path])
+            raise SpaceError(f"{chain[0][0]}: extends forms a cycle ({cycle})")
         data = read_yaml(path)
         chain.append((path, data))
         parent = data.get("extends")
         if parent is None:
-            break
+            return chain[::-1]
         if not isinstance(parent, str) or not parent:
             raise SpaceError(
                 f"{path}: extends: expected a space name or a file path, got {parent!r}"
             )
         path = resolve(parent, relative_to=path)
-    return chain[::-1]
 
 
-def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
-    """The child's keys over the base's (see the module docstring for the rules)."""
-    out = {
-        k: v for k, v in base.items() if k not in ("name", "description", "paper_size", "extends")
-    }
-    for k, v in child.items():
-        if k in ("network", "params") and isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = {**out[k], **v}
-        elif k == "constraints" and isinstance(v, dict) and isinstance(out.get(k), dict):
-            merged = dict(out[k])
-            for ck, cv in v.items():
-                if (
-                    ck in ("shared", "non_decreasing", "non_increasing")
-                    and isinstance(cv, list)
-                    and isinstance(merged.get(ck), list)
-                ):
-                    merged[ck] = [*merged[ck], *[x for x in cv if x not in merged[ck]]]
-                elif ck == "ranges" and isinstance(cv, dict) and isinstance(merged.get(ck), dict):
-                    merged[ck] = derived.merge_ranges(merged[ck], cv)
-                else:
-                    merged[ck] = cv
-            out[k] = merged
-        else:
-            out[k] = v
-    return out
-
-
-# --- validation ---------------------------------------------------------------------------------
-
-
-def check_network(path: Path, network: Any) -> dict[str, Any]:
-    """Validate the ``network`` mapping."""
-    if not isinstance(network, dict):
-        raise SpaceError(f"{path}: network: expected a mapping of {', '.join(NETWORK_TYPES)}")
-    out = {}
-    for k, v in network.items():
-        if k not in NETWORK_TYPES:
-            raise SpaceError(
-                f"{path}: network: unknown key {k!r} (allowed: {', '.join(NETWORK_TYPES)})"
-            )
-        want = NETWORK_TYPES[k]
-        if want is str and not isinstance(v, str):
-            raise SpaceError(f"{path}: network.{k}: expected a string, got {v!r}")
-        if want is int and (not isinstance(v, int) or isinstance(v, bool)):
-            raise SpaceError(f"{path}: network.{k}: expected an integer, got {v!r}")
-        if want is float and not _is_number(v):
-            raise SpaceError(f"{path}: network.{k}: expected a number, got {v!r}")
-        out[k] = v
-    if "stem" in out and out["stem"] not in STEMS:
-        raise SpaceError(
-            f"{path}: network.stem: {out['stem']!r} is not a stem (allowed: {', '.join(STEMS)})"
-        )
-    if "block" in out and out["block"] not in BLOCKS:
-        raise SpaceError(
-            f"{path}: network.block: {out['block']!r} is not a block (allowed: {', '.join(BLOCKS)})"
-        )
-    for k in ("stem_width", "num_classes", "resolution"):
-        if k in out and out[k] < 1:
-            raise SpaceError(f"{path}: network.{k}: must be >= 1, got {out[k]}")
-    for k in ("se_ratio", "head_width"):
-        if k in out and out[k] < 0:
-            raise SpaceError(f"{path}: network.{k}: must be >= 0, got {out[k]}")
-    return out
-
-
-def check_param(path: Path, name: str, spec: Any) -> dict[str, Any]:
-    """Validate one ``params`` entry; returns the normalised spec."""
-    key = f"{path}: params.{name}"
-    if not isinstance(spec, dict):
-        raise SpaceError(f"{key}: expected a mapping with 'values' or 'low'/'high' (+ 'q', 'dist')")
-    for k in spec:
-        if k not in PARAM_KEYS:
-            raise SpaceError(f"{key}: unknown key {k!r} (allowed: {', '.join(PARAM_KEYS)})")
-    if "values" in spec:
-        extra = [k for k in ("low", "high", "q") if k in spec]
-        if extra:
-            raise SpaceError(f"{key}: give either 'values' or 'low'/'high', not both")
-        vals = spec["values"]
-        if not isinstance(vals, list):
-            raise SpaceError(f"{key}.values: expected a list of numbers, got {vals!r}")
-        if not vals:
-            raise SpaceError(f"{key}.values: empty domain (give at least one value)")
-        bad = [v for v in vals if not _is_number(v) or v <= 0]
-        if bad:
-            raise SpaceError(f"{key}.values: {bad[0]!r} is not a positive number")
-        if spec.get("dist", "uniform") != "uniform":
-            raise SpaceError(
-                f"{key}.dist: a 'values' domain is drawn 'uniform', got {spec['dist']!r}"
-            )
-        return {"values": tuple(vals), "dist": "uniform"}
-    for k in ("low", "high"):
-        if k not in spec:
-            raise SpaceError(
-                f"{key}: missing '{k}' (a range needs 'low' and 'high'; or give 'values')"
-            )
-        if not _is_number(spec[k]):
-            raise SpaceError(f"{key}.{k}: expected a number, got {spec[k]!r}")
-    q = spec.get("q", 1)
-    if not _is_number(q) or q <= 0:
-        raise SpaceError(f"{key}.q: expected a positive number, got {q!r}")
-    low, high = spec["low"], spec["high"]
-    if low <= 0:
-        raise SpaceError(f"{key}.low: must be > 0, got {low}")
-    if low > high:
-        raise SpaceError(f"{key}: reversed range low={low} > high={high}")
-    dist = spec.get("dist", "uniform")
-    if dist not in ("uniform", "log_uniform"):
-        raise SpaceError(
-            f"{key}.dist: unknown distribution {dist!r} (allowed: uniform, log_uniform)"
-        )
-    return {"low": low, "high": high, "q": q, "dist": dist}
-
-
-def check_constraints(path: Path, kind: str, c: Any, stages: int = 4) -> dict[str, Any]:
-    """Validate the ``constraints`` mapping."""
-    if c is None:
-        return {}
-    if not isinstance(c, dict):
-        raise SpaceError(f"{path}: constraints: expected a mapping of {', '.join(CONSTRAINT_KEYS)}")
-    for k, v in c.items():
-        if k not in CONSTRAINT_KEYS:
-            raise SpaceError(
-                f"{path}: constraints: unknown key {k!r} (allowed: {', '.join(CONSTRAINT_KEYS)})"
-            )
-        if k in ("shared", "non_decreasing"):
-            allowed = STAGE_PARAMS if kind == "anynet" else ()
-            if not isinstance(v, list):
-                raise SpaceError(f"{path}: constraints.{k}: expected a list of parameter names")
-            for x in v:
-                if x not in allowed:
-                    what = (
-                        ", ".join(allowed) if allowed else "nothing (RegNet stages are generated)"
-                    )
-                    raise SpaceError(
-                        f"{path}: constraints.{k}: {x!r} not allowed (allowed: {what})"
-                    )
-        if k == "num_stages":
-            ok = (
-                isinstance(v, list)
-                and len(v) == 2
-                and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)
-            )
-            if not ok:
-                raise SpaceError(
-                    f"{path}: constraints.num_stages: expected [min, max] positive integers, got {v!r}"
-                )
-            if v[0] > v[1]:
-                raise SpaceError(f"{path}: constraints.num_stages: reversed range {v}")
-            if kind != "regnet":
-                raise SpaceError(
-                    f"{path}: constraints.num_stages: only for regnet spaces (use 'stages' for anynet)"
-                )
-    shared, nondec = set(c.get("shared", [])), set(c.get("non_decreasing", []))
-    both = shared & nondec
-    if both:
-        raise SpaceError(
-            f"{path}: constraints: {sorted(both)[0]!r} is both shared and non_decreasing"
-        )
-    derived.check(path, kind, stages, c)
-    return c
-
-
-# --- the whole space ------------------------------------------------------------------------
-
-
-def check_space(chain: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
-    """The validated fields of a :class:`~dsd.spaces.Space` from its ``extends`` chain.
-
-    ``parameters`` maps each parameter to the keyword arguments of a
-    :class:`~dsd.spaces.params.Param`. Every problem is a :class:`SpaceError` naming the file,
-    the key and what is allowed.
-    """
-    merged: dict[str, Any] = {}
-    for _, data in chain:
-        merged = merge(merged, data)
+def load_space(ref: str | os.PathLike) -> Space:
+    """A space by built-in name (``'AnyNetXC'``, any case) or by YAML path, validated."""
+    chain = load_chain(ref)
     path, own = chain[-1]
-    parent = None
-    if len(chain) > 1:
-        ppath, pdata = chain[-2]
-        parent = pdata.get("name") or ppath.stem
-    name = own.get("name") or path.stem
-    if not isinstance(name, str):
-        raise SpaceError(f"{path}: name: expected a string, got {name!r}")
-    kind = merged.get("kind", "anynet")
+    where = str(path)
+    merged: dict[str, Any] = {}
+    constraints = Constraints()
+    for file, data in chain:
+        for k in ("kind", "stages", "strides"):
+            merged[k] = data.get(k, merged.get(k))
+        for k in ("network", "params"):
+            merged[k] = _merge_mapping(merged.get(k), data.get(k))
+        constraints = constraints.merge(Constraints.parse(data.get("constraints"), str(file)))
+    kind = merged["kind"] or "anynet"
     if kind not in KINDS:
-        raise SpaceError(f"{path}: kind: {kind!r} not allowed (allowed: {', '.join(KINDS)})")
-    stages = merged.get("stages", 4)
-    if not isinstance(stages, int) or isinstance(stages, bool) or stages < 1:
-        raise SpaceError(f"{path}: stages: expected a positive integer, got {stages!r}")
-    cons = check_constraints(path, kind, merged.get("constraints"), stages)
-    return {
-        "name": name,
-        "kind": kind,
-        "parameters": check_params(path, kind, merged.get("params")),
-        "network": {**DEFAULT_NETWORK, **check_network(path, merged.get("network", {}))},
-        "stages": stages,
-        "strides": check_strides(path, merged.get("strides", 2), stages),
-        "shared": tuple(cons.get("shared", ())),
-        "non_decreasing": tuple(cons.get("non_decreasing", ())),
-        "num_stages": tuple(cons.get("num_stages", [4, 4])),
-        "non_increasing": tuple(cons.get("non_increasing", ())),
-        "ranges": derived.as_tuple(cons.get("ranges")),
-        "description": _check_description(path, own.get("description", "")),
-        "parent": parent,
-        "paper_size": _check_paper_size(path, own.get("paper_size")),
-        "source": str(path),
+        raise SpaceError(f"{where}: kind: {kind!r} not allowed (allowed: {', '.join(KINDS)})")
+    cls = KINDS[kind]
+    space = cls(
+        name=check_name(where, own.get("name") or path.stem, builtin=path.parent == _builtin()),
+        parameters=_params(where, cls, merged["params"]),
+        network={**DEFAULT_NETWORK, **check_network(where, merged["network"] or {})},
+        description=_description(where, own.get("description", "")),
+        parent=_name_of(*chain[-2]) if len(chain) > 1 else None,
+        paper_size=_paper_size(where, own.get("paper_size")),
+        source=where,
+        **_layout(where, cls, merged),
+    ).with_constraints(constraints)
+    if space.size == 0:
+        raise SpaceError(f"{where}: constraints: no configuration satisfies them all")
+    return dataclasses.replace(space, added=_added(space, chain))
+
+
+def list_spaces() -> list[Space]:
+    """The built-in spaces."""
+    return [load_space(name) for name in builtin_names()]
+
+
+def write_space(
+    path: str | os.PathLike,
+    *,
+    name: str,
+    extends: str | os.PathLike | Space,
+    description: str = "",
+    constraints: Constraints | Mapping[str, Any] = UNCONSTRAINED,
+    notes: Iterable[str] = (),
+) -> Space:
+    """Write a space file that ``extends`` a parent and adds ``constraints``; return its space.
+
+    ``extends``: a space (written as its built-in name, or its file's path relative to
+    ``path``), a built-in name or a path. ``notes`` become header comments, one line each (line
+    breaks and other control characters written as escapes). The body is written by
+    ``yaml.safe_dump``, atomically, and read back with :func:`load_space` before it replaces
+    ``path`` (a space that does not load, or a built-in's name, leaves ``path`` as it was).
+    """
+    path = check_output_path(path, (".yaml", ".yml"))
+    if not isinstance(constraints, Constraints):
+        constraints = Constraints.parse(constraints, str(path))
+    body = {
+        "name": check_name(str(path), name, builtin=False),
+        "extends": _reference(extends, path),
+        "description": _description(str(path), description),
+        "constraints": constraints.to_yaml_dict(),
     }
+    header = "".join(f"# {escaped(note)}\n" for note in notes)
+    text = header + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=100)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        space = load_space(tmp)
+    return dataclasses.replace(space, source=str(path.resolve()))
 
 
-def check_strides(path: Path, strides: Any, stages: int) -> tuple[int, ...]:
-    """A positive stride, or one a stage, as a tuple of ``stages`` strides."""
-    if isinstance(strides, int) and not isinstance(strides, bool) and strides >= 1:
-        return (strides,) * stages
-    if (
-        isinstance(strides, list)
-        and len(strides) == stages
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in strides)
-    ):
-        return tuple(strides)
-    raise SpaceError(
-        f"{path}: strides: expected a positive integer or a list of {stages}, got {strides!r}"
+def escaped(text: str) -> str:
+    """``text`` on one line: every character that is not printable (line breaks, control
+    characters, lone surrogates) written as its Python escape."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text)
     )
 
 
-def check_params(path: Path, kind: str, raw: Any) -> dict[str, dict[str, Any]]:
-    """Every parameter of a ``kind`` space, checked: exactly the allowed names, sane domains."""
-    from dsd.spaces.params import Param
+def check_name(where: str, name: Any, builtin: bool) -> str:
+    """A space's name: plain printable text, no ``/``, at most MAX_NAME characters; outside the
+    built-in folder (``builtin`` false), not a built-in space's name."""
+    if not isinstance(name, str) or not name.strip():
+        raise SpaceError(f"{where}: name: expected a non-empty string, got {name!r}"[:300])
+    if not name.isprintable() or any(c in name for c in "/\\") or name in (".", ".."):
+        raise SpaceError(
+            f"{where}: name: {escaped(name)[:120]!r} has a control character or a path "
+            "separator; a space name is plain text"
+        )
+    if len(name) > MAX_NAME or len(name.encode()) > 2 * MAX_NAME:
+        raise SpaceError(f"{where}: name: longer than {MAX_NAME} characters ({len(name)})")
+    if not builtin and name.lower() in {n.lower() for n in builtin_names()}:
+        raise SpaceError(
+            f"{where}: name: {name!r} is a built-in space's name; give this space its own "
+            "(extends: names the parent)"
+        )
+    return name
 
-    allowed = PARAMS[kind]
-    if not isinstance(raw, dict):
-        raise SpaceError(f"{path}: params: expected a mapping of {', '.join(allowed)}")
-    for k in raw:
-        if k not in allowed:
-            raise SpaceError(
-                f"{path}: params: unknown parameter {k!r} for a {kind} space (allowed: {', '.join(allowed)})"
-            )
+
+# --- the fields of a space ----------------------------------------------------------------------
+
+
+def _builtin() -> Path:
+    return builtin_dir().resolve()
+
+
+def _name_of(path: Path, data: Mapping[str, Any]) -> str:
+    return data.get("name") or path.stem
+
+
+def _merge_mapping(base: Any, child: Any) -> Any:
+    """A child's mapping entries over its parent's (anything else: the child's, for the checks)."""
+    if isinstance(base, Mapping) and isinstance(child, Mapping):
+        return {**base, **child}
+    return base if child is None else child
+
+
+def _params(where: str, cls: type[Space], raw: Any) -> dict[str, Param]:
+    """Every parameter of a ``cls`` space: exactly its names, each a valid domain."""
+    allowed = cls.PARAMETERS
+    if not isinstance(raw, Mapping):
+        raise SpaceError(f"{where}: params: expected a mapping of {', '.join(allowed)}")
+    unknown = [k for k in raw if k not in allowed]
+    if unknown:
+        raise SpaceError(
+            f"{where}: params: unknown parameter {unknown[0]!r} for a {cls.kind} space "
+            f"(allowed: {', '.join(allowed)})"
+        )
     missing = [k for k in allowed if k not in raw]
     if missing:
-        raise SpaceError(f"{path}: params: missing {', '.join(missing)}")
-    specs = {k: check_param(path, k, raw[k]) for k in allowed}
-    params = {k: Param(k, **spec) for k, spec in specs.items()}
-    for k in ("depth", "width", "group_width", "w0"):
-        if k in params and not params[k].is_int:
-            raise SpaceError(f"{path}: params.{k}: must take integer values")
-        if k in params and params[k].count() == 0:
+        raise SpaceError(f"{where}: params: missing {', '.join(missing)}")
+    return {k: Param.load(k, raw[k], where) for k in allowed}
+
+
+def _layout(where: str, cls: type[Space], merged: Mapping[str, Any]) -> dict[str, Any]:
+    """The stages of a space: AnyNet ``stages`` and ``strides``; RegNet one ``stride``."""
+    strides, stages = merged.get("strides"), merged.get("stages")
+    strides = 2 if strides is None else strides
+    if cls is RegNetSpace:
+        if stages is not None:
             raise SpaceError(
-                f"{path}: params.{k}: empty domain (no multiple of q between low and high)"
+                f"{where}: stages: a regnet space generates its stages (use constraints.num_stages)"
             )
-    if kind == "regnet":
-        if params["w0"].values is None and params["w0"].q % 8:
-            raise SpaceError(
-                f"{path}: params.w0.q: must be a multiple of 8 (RegNet widths are multiples of 8)"
-            )
-        if params["wm"].grid()[0] <= 1:
-            raise SpaceError(f"{path}: params.wm: must be > 1")
-    return specs
+        if not _positive(strides):
+            raise SpaceError(f"{where}: strides: expected one positive integer, got {strides!r}")
+        return {"stride": strides}
+    stages = 4 if stages is None else stages
+    if not _positive(stages) or stages > MAX_STAGES:
+        raise SpaceError(
+            f"{where}: stages: expected a positive integer up to {MAX_STAGES}, got {stages!r}"[:300]
+        )
+    if _positive(strides):
+        return {"stages": stages, "strides": (strides,) * stages}
+    if isinstance(strides, list) and len(strides) == stages and all(map(_positive, strides)):
+        return {"stages": stages, "strides": tuple(strides)}
+    raise SpaceError(
+        f"{where}: strides: expected a positive integer or a list of {stages}, got {strides!r}"[
+            :300
+        ]
+    )
 
 
-def check_nonempty(space: Any) -> None:
-    """Refuse a space whose derived constraints leave no configuration."""
-    if (space.ranges or space.non_increasing) and space.size == 0:
-        raise SpaceError(f"{space.source}: constraints: no configuration satisfies them all")
+def _positive(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64
 
 
-def _check_paper_size(path: Path, paper: Any) -> float | None:
-    if paper is None:
+def _description(where: str, text: Any) -> str:
+    """A description on one line: its line breaks and tabs as spaces; nothing else unprintable."""
+    if not isinstance(text, str):
+        raise SpaceError(f"{where}: description: expected a string")
+    text = " ".join(text.split())
+    if not text.isprintable() or len(text) > MAX_DESCRIPTION:
+        raise SpaceError(
+            f"{where}: description: plain text of at most {MAX_DESCRIPTION} characters expected"
+        )
+    return text
+
+
+def _paper_size(where: str, value: Any) -> float | None:
+    if value is None:
         return None
-    if not isinstance(paper, (int, float)) or isinstance(paper, bool):
+    if isinstance(value, str):
         try:
-            paper = float(paper)
-        except (TypeError, ValueError):
-            raise SpaceError(f"{path}: paper_size: expected a number, got {paper!r}") from None
-    return float(paper)
+            value = float(value)  # YAML 1.1 reads 3e8 (no dot) as text
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e300:
+        raise SpaceError(f"{where}: paper_size: expected a finite number, got {value!r}"[:300])
+    return float(value)
 
 
-def _check_description(path: Path, desc: Any) -> str:
-    if not isinstance(desc, str):
-        raise SpaceError(f"{path}: description: expected a string")
-    return desc
+def _reference(extends: str | os.PathLike | Space, path: Path) -> str:
+    """How a space file at ``path`` names its parent ``extends``."""
+    if not isinstance(extends, Space):
+        return str(extends)
+    source = Path(extends.source).resolve() if extends.source else None
+    if source is None or source.parent == _builtin():
+        return extends.name
+    return os.path.relpath(source, path.resolve().parent)
+
+
+def _added(space: Space, chain: list[tuple[Path, dict[str, Any]]]) -> str:
+    """What this space adds to its parent, in words (for ``dsd spaces``)."""
+    if len(chain) < 2:
+        return "none"
+    parent = load_space(chain[-2][0])
+    out = space.constraints.words(parent.constraints)
+    out += [
+        f"{k} in {p.short()}" for k, p in space.parameters.items() if p != parent.parameters.get(k)
+    ]
+    out += [f"{k}={v}" for k, v in space.network.items() if parent.network.get(k) != v]
+    return "; ".join(out) or "none"

@@ -12,15 +12,32 @@ reference sampler (pycls ``sweep/random.py``):
 Quantized values are computed as ``k / (1 / q)`` when ``1 / q`` is an integer (``q = 0.1``,
 ``0.001``), which gives the double nearest to the decimal ``k * q``, as the reference's
 ``Decimal`` arithmetic does.
+
+Bounds (far beyond any real space): a domain has at most ``MAX_VALUES`` values, each at most
+``MAX_VALUE``; a bottleneck ratio below 1 is ``1 / k`` for an integer ``k`` (the rule of
+:func:`dsd.nets.adjust_compatibility`).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from dsd.errors import SpaceError
+
+#: Numbers in a space file are at most this large in magnitude (far beyond any real value).
+MAX_NUMBER = 1e15
+#: The most values one parameter's domain may have, and the largest value.
+MAX_VALUES = 100_000
+MAX_VALUE = 1 << 16
+SPEC_KEYS = ("values", "low", "high", "q", "dist")
+#: Parameters whose values must be integers.
+INTEGRAL = ("depth", "width", "group_width", "w0")
 
 
 @dataclass(frozen=True)
@@ -33,6 +50,79 @@ class Param:
     high: float | None = None
     q: float = 1
     dist: str = "uniform"
+
+    @classmethod
+    def load(cls, name: str, spec: Any, where: str) -> Param:
+        """A ``params`` entry of a space file, validated (SpaceError naming ``where`` and key)."""
+        key = f"{where}: params.{name}"
+        if not isinstance(spec, Mapping):
+            raise SpaceError(
+                f"{key}: expected a mapping with 'values' or 'low'/'high' (+ 'q', 'dist')"
+            )
+        unknown = [k for k in spec if k not in SPEC_KEYS]
+        if unknown:
+            raise SpaceError(f"{key}: unknown key {unknown[0]!r} (allowed: {', '.join(SPEC_KEYS)})")
+        param = cls._values(name, spec, key) if "values" in spec else cls._range(name, spec, key)
+        if name in INTEGRAL and not param.is_int:
+            raise SpaceError(f"{key}: must take integer values")
+        if param.count() == 0:
+            raise SpaceError(f"{key}: empty domain (no multiple of q between low and high)")
+        if param.count() > MAX_VALUES:
+            raise SpaceError(f"{key}: {param.count():,} values; at most {MAX_VALUES:,} allowed")
+        if name == "bottleneck_ratio":
+            bad = [b for b in param.grid() if b < 1 and not (1 / b).is_integer()]
+            if bad:
+                raise SpaceError(f"{key}: {fmt(bad[0])} not allowed (b >= 1, or 1/b an integer)")
+        return param
+
+    @classmethod
+    def _values(cls, name: str, spec: Mapping, key: str) -> Param:
+        if any(k in spec for k in ("low", "high", "q")):
+            raise SpaceError(f"{key}: give either 'values' or 'low'/'high', not both")
+        vals = spec["values"]
+        if not isinstance(vals, list):
+            raise SpaceError(f"{key}.values: expected a list of numbers, got {vals!r}"[:300])
+        if not vals:
+            raise SpaceError(f"{key}.values: empty domain (give at least one value)")
+        bad = [v for v in vals if not is_number(v) or not 0 < v <= MAX_VALUE]
+        if bad:
+            raise SpaceError(
+                f"{key}.values: {bad[0]!r} is not a number from 0 to {MAX_VALUE}"[:300]
+            )
+        if spec.get("dist", "uniform") != "uniform":
+            raise SpaceError(
+                f"{key}.dist: a 'values' domain is drawn 'uniform', got {spec['dist']!r}"[:300]
+            )
+        if len(vals) > MAX_VALUES:
+            raise SpaceError(f"{key}.values: {len(vals):,} values; at most {MAX_VALUES:,} allowed")
+        return cls(name, values=tuple(vals))
+
+    @classmethod
+    def _range(cls, name: str, spec: Mapping, key: str) -> Param:
+        for k in ("low", "high"):
+            if k not in spec:
+                raise SpaceError(
+                    f"{key}: missing '{k}' (a range needs 'low' and 'high'; or give 'values')"
+                )
+            if not is_number(spec[k]) or not 0 < spec[k] <= MAX_VALUE:
+                raise SpaceError(
+                    f"{key}.{k}: expected a number above 0, at most {MAX_VALUE}, got {spec[k]!r}"
+                )
+        q, low, high = spec.get("q", 1), spec["low"], spec["high"]
+        if not is_number(q) or q <= 0:
+            raise SpaceError(f"{key}.q: expected a positive number, got {q!r}"[:300])
+        if low > high:
+            raise SpaceError(f"{key}: reversed range low={low} > high={high}")
+        if (high - low) / q > MAX_VALUES:
+            raise SpaceError(
+                f"{key}: more than {MAX_VALUES:,} values; at most {MAX_VALUES:,} allowed"
+            )
+        dist = spec.get("dist", "uniform")
+        if dist not in ("uniform", "log_uniform"):
+            raise SpaceError(
+                f"{key}.dist: unknown distribution {dist!r} (allowed: uniform, log_uniform)"[:300]
+            )
+        return cls(name, low=low, high=high, q=q, dist=dist)
 
     @property
     def is_int(self) -> bool:
@@ -121,16 +211,16 @@ class Param:
     def short(self) -> str:
         """A compact domain, e.g. ``{1, 2, 4}`` or ``8..1024/8``."""
         if self.values is not None:
-            return "{" + ", ".join(_fmt(v) for v in self.values) + "}"
-        step = "" if self.q == 1 else f"/{_fmt(self.q)}"
-        return f"{_fmt(self.low)}..{_fmt(self.high)}{step}"
+            return "{" + ", ".join(fmt(v) for v in self.values) + "}"
+        step = "" if self.q == 1 else f"/{fmt(self.q)}"
+        return f"{fmt(self.low)}..{fmt(self.high)}{step}"
 
     def describe(self) -> str:
         """A short human description, e.g. ``log_uniform over 8..1024 step 8 (128 values)``."""
         if self.values is not None:
-            vals = ", ".join(_fmt(v) for v in self.values)
+            vals = ", ".join(fmt(v) for v in self.values)
             return f"uniform over {{{vals}}}"
-        return f"{self.dist} over {_fmt(self.low)}..{_fmt(self.high)} step {_fmt(self.q)} ({self.count()} values)"
+        return f"{self.dist} over {fmt(self.low)}..{fmt(self.high)} step {fmt(self.q)} ({self.count()} values)"
 
 
 @functools.lru_cache(maxsize=256)
@@ -140,5 +230,16 @@ def _pmf(p: Param) -> tuple[np.ndarray, np.ndarray]:
     return values, probs
 
 
-def _fmt(v: float) -> str:
+def fmt(v: float) -> str:
+    """A number as a person writes it: ``8``, ``0.25``."""
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def is_number(v: Any) -> bool:
+    """A finite int or float no larger than MAX_NUMBER (not a bool; YAML's .nan and .inf, and
+    integers beyond any float, are refused without converting them)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    if isinstance(v, float) and not math.isfinite(v):
+        return False
+    return abs(v) <= MAX_NUMBER  # an int compared, never converted

@@ -7,9 +7,13 @@ on the device and are augmented there) and honestly (NaN/inf -> ``diverged``, an
 
 - :mod:`dsd.trainer.config`      :class:`TrainConfig`, recipe and data (the paper's defaults)
 - :mod:`dsd.trainer.data`        digits / cifar10 / imagefolder / synthetic, cached per process
+- :mod:`dsd.trainer.cifar`       CIFAR-10 from a folder, torchvision's root or the archive; download
 - :mod:`dsd.trainer.transforms`  crops, flips, resizes as torch tensor ops (no torchvision)
-- :mod:`dsd.trainer.engine`      optimizer, per-step cosine schedule, the loop, evaluation
+- :mod:`dsd.trainer.device`      the one check of a device string (:func:`pick_device`), precision
+- :mod:`dsd.trainer.engine`      optimizer, per-step cosine schedule, :class:`TrainState`, evaluation
 - :mod:`dsd.trainer.record`      :func:`train_row` (samples row -> result record) and :func:`train`
+- :mod:`dsd.trainer.doctor`      :func:`machine_findings`: what ``dsd doctor`` checks on a new machine
+- :mod:`dsd.trainer.timing`      :func:`time_model`: inference and training-step times of one model
 
 Example::
 
@@ -22,30 +26,51 @@ Example::
 from __future__ import annotations
 
 from dsd.schema import RESULT_COLUMNS, STATUSES
+from dsd.trainer.cifar import CIFAR10_MD5, CIFAR10_URL, download_cifar10
 from dsd.trainer.config import DATASETS, TrainConfig
 from dsd.trainer.data import clear_cache, load_dataset
-from dsd.trainer.engine import Curves, Diverged, pick_device, train_epochs
-from dsd.trainer.record import (
-    check_rows,
-    dataset_for,
-    sample_row,
-    train,
-    train_row,
+from dsd.trainer.device import DEVICES, PRECISIONS, check_device, device_name, pick_device
+from dsd.trainer.doctor import Finding, machine_findings
+from dsd.trainer.engine import Curves, Diverged, TrainState, train_epochs
+from dsd.trainer.record import check_rows, dataset_for, sample_row, train, train_row
+from dsd.trainer.timing import (
+    BUSY_SPREAD,
+    TIMING_COLUMNS,
+    Timing,
+    spread_warning,
+    time_inputs,
+    time_model,
 )
 
 __all__ = [
+    "BUSY_SPREAD",
+    "CIFAR10_MD5",
+    "CIFAR10_URL",
     "DATASETS",
+    "DEVICES",
+    "PRECISIONS",
     "RESULT_COLUMNS",
     "STATUSES",
+    "TIMING_COLUMNS",
     "Curves",
     "Diverged",
+    "Finding",
+    "Timing",
     "TrainConfig",
+    "TrainState",
+    "check_device",
     "check_rows",
     "clear_cache",
     "dataset_for",
+    "device_name",
+    "download_cifar10",
     "load_dataset",
+    "machine_findings",
     "pick_device",
     "sample_row",
+    "spread_warning",
+    "time_inputs",
+    "time_model",
     "train",
     "train_epochs",
     "train_row",

@@ -4,7 +4,7 @@ Fairness is the point of the short schedule: the paper trains every sampled mode
 recipe, so the recipe is one immutable object passed to every call, never a global.
 
 Defaults are the paper's (DDS §3.1, pycls where the paper is silent): SGD with momentum 0.9
-(Nesterov, as pycls), batch 128, base learning rate 0.05 scaled linearly with ``batch_size / 128``,
+(Nesterov, as pycls), batch 128, learning rate (``lr``) 0.05 scaled linearly with ``batch_size / 128``,
 weight decay 5e-5 on every parameter, half-period cosine schedule **per step** (the learning rate
 falls smoothly within an epoch, which matters for 1-10 epoch schedules), no warm-up. Label
 smoothing, mixup and EMA exist as options and are off by default.
@@ -37,17 +37,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsd.errors import DsdError
+from dsd.trainer.device import check_device, check_precision
 from dsd.validate import check_numbers, check_seed
 
-# The paper's base learning rate at batch 128; scaled linearly for other batch sizes.
-BASE_LR = 0.05
-BASE_BATCH = 128
-# Defaults of batch_size, lr (at that batch; scaled linearly for another) and warm-up epochs.
-PAPER_DEFAULTS = {"batch_size": BASE_BATCH, "lr": BASE_LR, "warmup_epochs": 0.0}
+# Defaults of batch_size, lr (at that batch; scaled linearly for another) and warm-up epochs:
+# the paper's lr 0.05 at batch 128.
+PAPER_DEFAULTS = {"batch_size": 128, "lr": 0.05, "warmup_epochs": 0.0}
 DATASET_DEFAULTS = {"digits": {"batch_size": 32, "lr": 0.2, "warmup_epochs": 0.5}}
 
 DATASETS = ("digits", "cifar10", "imagefolder", "synthetic")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 SWITCHES = ("auto", "on", "off")
 
 
@@ -61,7 +59,9 @@ class TrainConfig:
     ``ema`` is the per-step decay of an exponential moving average of the weights (0 = off); when
     on, the averaged model is the one evaluated. ``warmup_epochs`` ramps the learning rate
     linearly from ``warmup_factor * lr`` over that many epochs (fractions allowed).
-    ``amp``: bf16 autocast, ``"auto"`` = on for CUDA only. ``channels_last``: ``"auto"`` = on for
+    ``device``: ``auto | cpu | cuda | cuda:N`` (:mod:`dsd.trainer.device`). ``precision``:
+    ``auto`` (bf16 autocast on CUDA, fp32 elsewhere), ``bf16``, ``fp16`` (with a gradient
+    scaler) or ``fp32``. ``channels_last``: ``"auto"`` = on for
     CPU only (measured faster there, 1.1-1.7x; not yet measured on a GPU, so off there);
     ``compile`` (torch.compile) is off by default. See benchmarks/train_speed.py.
     """
@@ -82,7 +82,7 @@ class TrainConfig:
     ema: float = 0.0
     seed: int = 0
     device: str = "auto"
-    amp: str = "auto"
+    precision: str = "auto"
     channels_last: str = "auto"
     compile: bool = False
     eval_batch_size: int = 1024
@@ -104,13 +104,12 @@ class TrainConfig:
             object.__setattr__(self, "warmup_epochs", preset["warmup_epochs"])
         if self.dataset in ("cifar10", "imagefolder") and not self.data:
             raise DsdError(f"dataset {self.dataset} needs a data path (--data DIR)")
-        if self.device.split(":")[0] not in DEVICES:
-            raise DsdError(f"unknown device {self.device!r} (use auto, cpu, cuda, cuda:N or mps)")
-        for name in ("amp", "channels_last"):
-            if getattr(self, name) not in SWITCHES:
-                raise DsdError(
-                    f"{name} must be one of {', '.join(SWITCHES)}, got {getattr(self, name)!r}"
-                )
+        check_device(self.device)
+        check_precision(self.precision)
+        if self.channels_last not in SWITCHES:
+            raise DsdError(
+                f"channels_last must be one of {', '.join(SWITCHES)}, got {self.channels_last!r}"
+            )
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 2, f"batch size must be >= 2, got {self.batch_size}")
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
@@ -129,15 +128,10 @@ class TrainConfig:
             f"({self.synthetic_size} images)",
         )
 
-    @property
-    def base_lr(self) -> float:
-        """The learning rate used (``lr``, resolved from the data set's default when made)."""
-        return float(self.lr)
-
     def recipe(self) -> dict[str, Any]:
         """The recipe columns of a result record (identical for every model of a run)."""
         return {
-            "lr": self.base_lr,
+            "lr": float(self.lr),
             "weight_decay": float(self.weight_decay),
             "batch_size": int(self.batch_size),
             "momentum": float(self.momentum),

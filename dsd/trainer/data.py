@@ -19,20 +19,26 @@ Anything wrong with the data (missing file, corrupt pickle, no images) raises
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from dsd.errors import DataError
+from dsd.nets import LIMITS
 from dsd.trainer import transforms as T
+from dsd.trainer.cifar import read_cifar10
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-CIFAR_FILES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
+#: The resolutions each data set serves (inclusive): digits (8x8) and CIFAR-10 (32x32) are
+#: resized, up to 32; a model sampled at ImageNet's 224 would see them upsampled 7-28 times, so it
+#: is refused before training. Image folders and synthetic data serve any resolution.
+RESOLUTIONS = {"digits": (4, 32), "cifar10": (4, 32)}
+MAX_RESOLUTION = LIMITS["resolution"]
 DIGITS_TEST_FRACTION = 0.25  # fixed stratified split of the 1797 digits: 1347 train, 450 test
 DIGITS_SPLIT_SEED = 0
 
@@ -123,10 +129,23 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
+def check_resolution(name: str, resolution: int) -> None:
+    """DataError unless data set ``name`` serves images at ``resolution`` (:data:`RESOLUTIONS`)."""
+    low, high = RESOLUTIONS.get(name, (4, MAX_RESOLUTION))
+    if low <= resolution <= high:
+        return
+    if resolution < low:
+        raise DataError(f"resolution {resolution} is too small (need >= {low})")
+    native = {"digits": 8, "cifar10": 32}[name]
+    raise DataError(
+        f"dataset {name} has {native}x{native} images, served at resolutions {low} to {high}; "
+        f"the model has resolution {resolution} (sample with --resolution {min(high, 32)})"
+    )
+
+
 def _load(name: str, path: str | None, resolution: int, num_classes: int, size: int) -> Data:
     """Load a data set from disk (uncached)."""
-    if resolution < 4:
-        raise DataError(f"resolution {resolution} is too small (need >= 4)")
+    check_resolution(name, resolution)
     if name == "digits":
         return load_digits(resolution)
     if name == "synthetic":
@@ -177,8 +196,9 @@ def load_digits(resolution: int) -> TensorData:
     A fixed stratified split (25% test, seed 0). Augmentation: random crop with padding
     ``resolution // 8``; no flips (a mirrored digit is another symbol).
     """
+    # lazy: scikit-learn costs ~0.9 s at import (measured); only the digits data set needs it
     from sklearn.datasets import load_digits as sk_digits
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # lazy: as above
 
     bunch = sk_digits()
     images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
@@ -197,43 +217,21 @@ def load_digits(resolution: int) -> TensorData:
 
 
 def load_cifar10(path: str, resolution: int) -> TensorData:
-    """CIFAR-10 in its python-pickle layout (``data_batch_1..5``, ``test_batch``) under ``path``.
+    """CIFAR-10 in its python-pickle layout, from the folder of batches, the folder holding
+    ``cifar-10-batches-py/`` (torchvision's root) or the ``.tar.gz`` (:mod:`dsd.trainer.cifar`).
 
     Images are resized when ``resolution != 32``. Augmentation: random crop with padding
     ``resolution // 8`` (4 at 32) and horizontal flip, as in pycls.
     """
-    root = Path(path)
-    if not root.is_dir():
-        raise DataError(f"cifar10: {root} is not a readable directory")
-    parts = {name: _read_cifar_batch(root / name) for name in CIFAR_FILES}
-    train_x = torch.cat([parts[f"data_batch_{i}"][0] for i in range(1, 6)])
-    train_y = torch.cat([parts[f"data_batch_{i}"][1] for i in range(1, 6)])
-    test_x, test_y = parts["test_batch"]
+    parts = read_cifar10(path)
+    train = [parts[f"data_batch_{i}"] for i in range(1, 6)]
+    train_x = torch.from_numpy(np.concatenate([x for x, _ in train]))
+    train_y = torch.from_numpy(np.concatenate([y for _, y in train]))
+    test_x, test_y = (torch.from_numpy(a) for a in parts["test_batch"])
     train_x, test_x = T.resize(train_x, resolution), T.resize(test_x, resolution)
     return _tensor_data(
         "cifar10", 10, (train_x, train_y), (test_x, test_y), pad=resolution // 8, flip=True
     )
-
-
-def _read_cifar_batch(file: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """One CIFAR-10 pickle -> (uint8 N x 3 x 32 x 32, int64 labels); DataError if unusable."""
-    if not file.is_file():
-        raise DataError(f"cifar10: missing {file} (expected data_batch_1..5 and test_batch)")
-    try:
-        with open(file, "rb") as f:
-            d = pickle.load(f, encoding="bytes")
-        data = np.asarray(d[b"data"], dtype=np.uint8)
-        labels = np.asarray(d[b"labels"], dtype=np.int64)
-        x = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
-    except Exception as e:  # corrupt pickle, wrong keys, wrong sizes
-        raise DataError(
-            f"cifar10: {file} is not a CIFAR-10 batch ({type(e).__name__}: {e})"
-        ) from None
-    if len(labels) != len(x) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
-        raise DataError(
-            f"cifar10: {file} has {len(labels)} labels for {len(x)} images, or labels outside 0..9"
-        )
-    return x, torch.from_numpy(labels)
 
 
 def load_synthetic(resolution: int, num_classes: int, size: int, seed: int = 0) -> TensorData:
@@ -326,8 +324,6 @@ def decode_image(path: str, min_side: int | None = None) -> torch.Tensor:
     ``min_side`` lets Pillow decode a JPEG at a reduced scale whose sides stay >= ``min_side``
     (much faster for evaluation, which shrinks the image anyway).
     """
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             if min_side is not None:

@@ -4,7 +4,7 @@
 its per-epoch :class:`Curves`; a non-finite training loss raises :class:`Diverged`. The loop is
 written for speed in the way of airbench: an in-memory data set lives on the device as uint8 and
 each batch is cut by index, augmented and normalised there; on CUDA the forward pass runs under
-bf16 autocast with ``cudnn.benchmark``; the loss is summed on the device and read back only every
+bf16 autocast (``precision``, :mod:`dsd.trainer.device`) with ``cudnn.benchmark``; the loss is summed on the device and read back only every
 ``CHECK_EVERY`` steps (every step on CPU, where reading is free). Image folders go through a
 DataLoader with workers, pinned memory and persistent workers.
 
@@ -15,7 +15,6 @@ for step ``t`` of ``T``, times a linear warm-up factor from ``warmup_factor`` to
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
@@ -31,6 +30,7 @@ from dsd.nets.model import zero_init_residual
 from dsd.trainer import transforms as T
 from dsd.trainer.config import TrainConfig
 from dsd.trainer.data import Data, FolderData, FolderSplit, TensorData
+from dsd.trainer.device import autocast, grad_scaler
 
 # Read the (device-side) running loss back to the host every this many steps on accelerators.
 CHECK_EVERY = 25
@@ -59,23 +59,11 @@ class Curves:
         return self.train_images / self.step_seconds if self.step_seconds > 0 else float("nan")
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA if present, else CPU; anything else is taken as given (and checked)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DataError(f"device {name}: CUDA is not available on this machine")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise DataError(f"device {name}: MPS is not available on this machine")
-    return device
-
-
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.SGD:
     """SGD with momentum and weight decay on every parameter (pycls's default)."""
     return torch.optim.SGD(
         model.parameters(),
-        lr=config.base_lr,
+        lr=config.lr,
         momentum=config.momentum,
         weight_decay=config.weight_decay,
         nesterov=config.nesterov and config.momentum > 0,
@@ -83,22 +71,15 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.S
 
 
 def lr_at(
-    step: int, total: int, base_lr: float, warmup_steps: int = 0, warmup_factor: float = 0.1
+    step: int, total: int, lr: float, warmup_steps: int = 0, warmup_factor: float = 0.1
 ) -> float:
-    """Learning rate of step ``step`` (0-based) of ``total``: half-period cosine, linear warm-up."""
-    lr = base_lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
+    """Learning rate of step ``step`` (0-based) of ``total`` for the recipe's ``lr``: half-period
+    cosine, linear warm-up."""
+    lr *= 0.5 * (1.0 + math.cos(math.pi * step / total))
     if step < warmup_steps:
         alpha = step / warmup_steps
         lr *= warmup_factor * (1.0 - alpha) + alpha
     return lr
-
-
-def autocast(device: torch.device, config: TrainConfig) -> contextlib.AbstractContextManager:
-    """bf16 autocast when ``amp`` is on (``auto``: on for CUDA only), else a no-op."""
-    on = config.amp == "on" or (config.amp == "auto" and device.type == "cuda")
-    if not on:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 def use_channels_last(config: TrainConfig, device: torch.device) -> bool:
@@ -194,12 +175,14 @@ def steps_per_epoch(data: Data, batch_size: int) -> int:
 
 
 @dataclass
-class Loop:
-    """The mutable state of one model's training: module, optimizer, EMA, RNGs, step counter."""
+class TrainState:
+    """The mutable state of one model's training: module, optimizer, gradient scaler, EMA, RNGs,
+    step counter; :meth:`train_epoch` advances it."""
 
     model: torch.nn.Module
     run: torch.nn.Module  # ``model``, or its torch.compile wrapper
     opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
     ema: EMA | None
     config: TrainConfig
     device: torch.device
@@ -212,7 +195,7 @@ class Loop:
     @classmethod
     def create(
         cls, model: torch.nn.Module, data: Data, config: TrainConfig, device: torch.device
-    ) -> Loop:
+    ) -> TrainState:
         """Move ``model`` to ``device`` and set up the optimizer, EMA and seeded generators."""
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
@@ -228,6 +211,7 @@ class Loop:
             model=model,
             run=torch.compile(model) if config.compile else model,
             opt=make_optimizer(model, config),
+            scaler=grad_scaler(config.precision, device),
             ema=EMA(model, config.ema) if config.ema > 0 else None,
             config=config,
             device=device,
@@ -246,16 +230,17 @@ class Loop:
         """One SGD step at the scheduled learning rate; returns the (detached) loss."""
         cfg = self.config
         for group in self.opt.param_groups:
-            group["lr"] = lr_at(self.step, self.total, cfg.base_lr, self.warmup, cfg.warmup_factor)
+            group["lr"] = lr_at(self.step, self.total, cfg.lr, self.warmup, cfg.warmup_factor)
         x, y2, lam = mixup(x, y, cfg.mixup_alpha, self.rng, self.gen)
-        with autocast(self.device, cfg):
+        with autocast(cfg.precision, self.device):
             logits = self.run(x)
         loss = _loss(logits, y, cfg.label_smoothing)
         if lam < 1.0:
             loss = lam * loss + (1.0 - lam) * _loss(logits, y2, cfg.label_smoothing)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
         if self.ema is not None:
             self.ema.update(self.model)
         self.step += 1
@@ -289,14 +274,14 @@ def train_epochs(
     on_step: Callable[[], None] | None = None,
 ) -> Curves:
     """Train ``model`` for ``config.epochs`` epochs; evaluate after each. Raises Diverged."""
-    loop = Loop.create(model, data, config, device)
+    state = TrainState.create(model, data, config, device)
     loaders = _folder_loaders(data, config, device)
     curves = Curves()
     for _ in range(config.epochs):
-        batches = _train_batches(data, config, loop.gen, device, loaders)
+        batches = _train_batches(data, config, state.gen, device, loaders)
         t0 = time.perf_counter()
         try:
-            loss, n = loop.train_epoch(batches, on_step)
+            loss, n = state.train_epoch(batches, on_step)
         except Diverged as e:
             curves.train_loss.append(float("nan"))
             e.curves = curves
@@ -304,7 +289,7 @@ def train_epochs(
         curves.step_seconds += time.perf_counter() - t0
         curves.train_images += n * config.batch_size
         curves.train_loss.append(loss)
-        curves.test_err.append(evaluate(loop.eval_model, data, config, device, loaders))
+        curves.test_err.append(evaluate(state.eval_model, data, config, device, loaders))
     return curves
 
 
@@ -357,7 +342,7 @@ def evaluate(
     wrong = torch.zeros((), dtype=torch.long, device=device)
     count = 0
     for x, y in batches:
-        with autocast(device, config):
+        with autocast(config.precision, device):
             wrong += (model(x).argmax(1) != y).sum()
         count += len(y)
     return wrong.item() / max(count, 1)

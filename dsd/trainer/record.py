@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from dsd._version import __version__
 from dsd.errors import DataError, DsdError
@@ -31,7 +32,8 @@ from dsd.nets import AnyNet, build_model, complexity
 from dsd.schema import SCHEMA_VERSION
 from dsd.trainer.config import TrainConfig
 from dsd.trainer.data import Data, load_dataset
-from dsd.trainer.engine import Curves, Diverged, pick_device, steps_per_epoch, train_epochs
+from dsd.trainer.device import device_name, pick_device
+from dsd.trainer.engine import Curves, Diverged, steps_per_epoch, train_epochs
 
 REASON_MAX_CHARS = 500
 
@@ -39,17 +41,14 @@ ModelBuilder = Callable[[AnyNet], torch.nn.Module]
 
 
 def sample_row(net: AnyNet, space: str = "custom", seed: int = 0) -> dict[str, Any]:
-    """A samples-table row for one AnyNet (model_id, config, complexity), like ``dsd sample``."""
-    fields = net.to_dict()
+    """A samples-table row for one AnyNet (model_id, design, built values, complexity), like
+    ``dsd sample``; a hand-made net's design is the one it was given."""
     return {
         "model_id": net.model_id,
         "space": space,
         "seed": seed,
         "schema_version": SCHEMA_VERSION,
-        **fields,
-        # A hand-made net was not drawn from a space: its design is the built network.
-        "built_widths": fields["widths"],
-        "built_group_widths": fields["group_widths"],
+        **net.to_dict(),
         "regime": "{}",
         **complexity(net),
     }
@@ -108,7 +107,7 @@ def train_row(
     try:
         net = AnyNet.from_dict(row)
     except (DsdError, TypeError, ValueError) as e:
-        return _finish(record, config, "failed", _reason(e), Curves(), 0.0, "")
+        return _result_record(record, config, "failed", _failure_reason(e), Curves(), 0.0, "")
     record.setdefault("model_id", net.model_id)
     device = pick_device(config.device)
     data = dataset_for(config, net, device)
@@ -120,17 +119,18 @@ def train_row(
         model = (build or build_model)(net)
         curves = train_epochs(model, data, config, device, on_step=bar.update if bar else None)
     except Diverged as e:
-        status, reason, curves = "diverged", _reason(e), e.curves or Curves()
+        status, reason, curves = "diverged", _failure_reason(e), e.curves or Curves()
     except DataError as e:  # e.g. a corrupt image, re-raised from a DataLoader worker
         raise DataError(_last_line(e)) from None
     except Exception as e:  # a model-level failure: OOM, a bad config, a module that raises
-        status, reason = "failed", _reason(e)
+        status, reason = "failed", _failure_reason(e)
     finally:
         if bar is not None:
             bar.close()
     if status != "ok" and device.type == "cuda":
         torch.cuda.empty_cache()  # after the except block, which kept the failed model alive
-    return _finish(record, config, status, reason, curves, time.perf_counter() - t0, device)
+    seconds = time.perf_counter() - t0
+    return _result_record(record, config, status, reason, curves, seconds, device)
 
 
 def train(
@@ -160,15 +160,12 @@ def train(
 
 def _progress_bar(data: Data, config: TrainConfig, model_id: str):
     """A tqdm bar over all training steps of one model (stderr, removed when done)."""
-    from tqdm import tqdm
-
     total = steps_per_epoch(data, config.batch_size) * config.epochs
     return tqdm(total=total, desc=f"model {model_id}", unit="step", leave=False, file=sys.stderr)
 
 
-def _finish(record, config, status, reason, curves, seconds, device) -> dict[str, Any]:
+def _result_record(record, config, status, reason, curves, seconds, device) -> dict[str, Any]:
     """Add the result columns to a cleaned samples row."""
-
     ok = status == "ok"
     record.update(
         dataset=config.dataset,
@@ -183,22 +180,12 @@ def _finish(record, config, status, reason, curves, seconds, device) -> dict[str
         test_err=[float(v) for v in curves.test_err],
         train_seconds=float(seconds),
         images_per_second=float(curves.images_per_second),
-        device=_device_name(device),
+        device=device_name(device),
         torch_version=torch.__version__,
         dsd_version=__version__,
         finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
     return record
-
-
-def _device_name(device) -> str:
-    """``cpu``, or ``cuda:0 (NVIDIA H200)`` with the accelerator's name."""
-    if not isinstance(device, torch.device):
-        return str(device)
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    return device.type
 
 
 def _last_line(e: BaseException) -> str:
@@ -209,7 +196,7 @@ def _last_line(e: BaseException) -> str:
     return lines[-1].split("DataError: ", 1)[-1]
 
 
-def _reason(e: BaseException) -> str:
+def _failure_reason(e: BaseException) -> str:
     """An exception as one short line: ``Type: message``."""
     text = " ".join(str(e).split())
     return f"{type(e).__name__}: {text}"[:REASON_MAX_CHARS]

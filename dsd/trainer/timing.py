@@ -2,7 +2,10 @@
 
 The paper compares networks by their runtime on a GPU as well as by flops (DDS §5). This module
 measures both times for one network the same way every time: random inputs of a fixed seed,
-``warmup`` untimed iterations, then the median of ``repeats`` timed iterations.
+``warmup`` untimed iterations, then the median of ``repeats`` timed iterations, and their spread:
+the interquartile range (IQR). On a shared machine the spread says whether to trust a median: an
+IQR above :data:`BUSY_SPREAD` of the median means other work disturbed the measurement
+(:func:`spread_warning`).
 
 - inference: ``model.eval()`` forward under ``torch.no_grad()``;
 - training step: ``model.train()`` forward, cross-entropy loss, backward, SGD step (momentum 0.9).
@@ -16,48 +19,63 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import statistics
+import math
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
+from tqdm import tqdm
 
 from dsd.errors import DsdError
-from dsd.trainer.engine import pick_device
-from dsd.trainer.record import _device_name
+from dsd.io import TABLE_SUFFIXES, read_table
+from dsd.nets import build_model, complexity, net_from_row, zoo_model
+from dsd.trainer.device import autocast, check_precision, device_name, grad_scaler, pick_device
 
 #: The columns a timing adds to a table (conditions prefixed ``time_`` so they never clash with
 #: a results file's own ``device`` or ``batch_size``).
 TIMING_COLUMNS = (
     "infer_ms",
     "infer_ms_per_image",
+    "infer_ms_iqr",
     "train_ms",
     "train_ms_per_image",
+    "train_ms_iqr",
     "time_batch_size",
     "time_resolution",
     "time_device",
     "time_threads",
     "time_channels_last",
-    "time_amp",
+    "time_precision",
     "time_warmup",
     "time_repeats",
 )
 
 
+#: IQR / median above which a timing is called disturbed (the machine was busy).
+BUSY_SPREAD = 0.2
+
+
 @dataclass(frozen=True)
 class Timing:
-    """Median times of one model (milliseconds) and the conditions they were measured under."""
+    """Median times of one model (milliseconds), their interquartile ranges over the repeats,
+    and the conditions they were measured under."""
 
     infer_ms: float
     train_ms: float
+    infer_ms_iqr: float
+    train_ms_iqr: float
     batch_size: int
     time_resolution: int
     device: str
     threads: int
     channels_last: bool
-    amp: bool
+    precision: str
     warmup: int
     repeats: int
 
@@ -96,7 +114,7 @@ def _threads(device: torch.device, threads: int | None) -> Iterator[int]:
         torch.set_num_threads(before)
 
 
-def _timer(device: torch.device):
+def _timer(device: torch.device) -> Callable[[Callable[[], None]], float]:
     """A function ``run(step) -> ms`` that times one call of ``step`` on ``device``."""
     if device.type == "cuda":
 
@@ -120,10 +138,74 @@ def _timer(device: torch.device):
     return run_cpu
 
 
-def _median(run, step, warmup: int, repeats: int) -> float:
+def _median_iqr(run, step, warmup: int, repeats: int) -> tuple[float, float]:
+    """Median and interquartile range (linear percentiles, as numpy's) of ``repeats`` timed
+    calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
         run(step)
-    return statistics.median(run(step) for _ in range(repeats))
+    times = [run(step) for _ in range(repeats)]
+    q1, median, q3 = np.percentile(times, [25, 50, 75])
+    return float(median), float(q3 - q1)
+
+
+def _check_counts(batch_size, warmup, repeats, threads) -> None:
+    """DsdError unless the counts are integers of sensible size."""
+    for name, v, low in (
+        ("batch_size", batch_size, 1),
+        ("warmup", warmup, 0),
+        ("repeats", repeats, 1),
+        ("threads", 1 if threads is None else threads, 1),
+    ):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise DsdError(f"time_model: {name} must be an integer >= {low}, got {v!r}")
+
+
+def _module_and_resolution(net: Any, resolution: int | None) -> tuple[Any, Any, int]:
+    """``(config, module or None, resolution)``: a module is deep-copied (its weights stay as
+    they are); a config is built later, under the seed and thread count of the measurement."""
+    if isinstance(net, torch.nn.Module):
+        config, model = getattr(net, "config", None), copy.deepcopy(net)
+    else:
+        config, model = net, None
+    if resolution is None:
+        resolution = getattr(config, "resolution", None)
+        if resolution is None:
+            raise DsdError("time_model: give resolution= for a module without a config")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise DsdError(f"time_model: resolution must be a positive integer, got {resolution!r}")
+    return config, model, resolution
+
+
+def _measure(model, x, precision: str, warmup: int, repeats: int, train: bool, gen):
+    """``((infer_ms, iqr), (train_ms, iqr))``: median and IQR of inference and of a training step
+    (NaN if not ``train``) on the batch ``x`` (labels drawn from ``gen``)."""
+    dev = x.device
+    run = _timer(dev)
+
+    def infer() -> None:
+        with torch.no_grad(), autocast(precision, dev):
+            model(x)
+
+    model.eval()
+    with torch.no_grad():
+        n_out = int(model(x[:1]).shape[1])
+    infer = _median_iqr(run, infer, warmup, repeats)
+    if not train:
+        return infer, (math.nan, math.nan)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    scaler = grad_scaler(precision, dev)
+    y = torch.randint(0, n_out, (x.shape[0],), generator=gen).to(dev)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with autocast(precision, dev):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    return infer, _median_iqr(run, step, warmup, repeats)
 
 
 def time_model(
@@ -133,92 +215,131 @@ def time_model(
     resolution: int | None = None,
     device: str = "cpu",
     channels_last: bool = False,
-    amp: bool = False,
+    precision: str = "fp32",
     warmup: int = 2,
     repeats: int = 5,
     threads: int | None = None,
     train: bool = True,
     seed: int = 0,
 ) -> Timing:
-    """Median inference and training-step times of ``net`` (see the module docstring).
+    """Median inference and training-step times of ``net`` and their IQRs (module docstring).
 
     ``net`` is a config (:class:`dsd.AnyNet`, :class:`dsd.nets.EfficientNet`) or a
     ``torch.nn.Module``; ``resolution`` defaults to the config's (required for a bare module).
-    ``amp`` runs under autocast (bfloat16 on CPU, float16 with a gradient scaler on CUDA).
+    ``precision`` is the trainer's (:data:`dsd.trainer.device.PRECISIONS`): ``fp32`` (default),
+    ``bf16`` or ``fp16`` autocast (fp16 with a gradient scaler), ``auto`` (bf16 on CUDA).
     ``train=False`` skips the training step (``train_ms`` is then NaN).
     """
-    for name, v, low in (
-        ("batch_size", batch_size, 1),
-        ("warmup", warmup, 0),
-        ("repeats", repeats, 1),
-    ):
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise DsdError(f"time_model: {name} must be an integer >= {low}, got {v!r}")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise DsdError(f"time_model: threads must be a positive integer, got {threads!r}")
-    if isinstance(net, torch.nn.Module):
-        model = copy.deepcopy(net)
-        config = getattr(net, "config", None)
-    else:
-        from dsd.nets import build_model
-
-        config, model = net, None
-    if resolution is None:
-        resolution = getattr(config, "resolution", None)
-        if resolution is None:
-            raise DsdError("time_model: give resolution= for a module without a config")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-        raise DsdError(f"time_model: resolution must be a positive integer, got {resolution!r}")
+    _check_counts(batch_size, warmup, repeats, threads)
+    check_precision(precision)
+    config, model, resolution = _module_and_resolution(net, resolution)
     dev = pick_device(device)
     gen = torch.Generator().manual_seed(seed)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     with _threads(dev, threads) as n_threads:
         torch.manual_seed(seed)
-        if model is None:
-            model = build_model(config)
-        fmt = torch.channels_last if channels_last else torch.contiguous_format
-        model = model.to(dev, memory_format=fmt)
+        model = (model if model is not None else build_model(config)).to(dev, memory_format=fmt)
         x = torch.randn(batch_size, 3, resolution, resolution, generator=gen)
         x = x.to(dev).contiguous(memory_format=fmt)
-        run = _timer(dev)
-        cast = (
-            torch.autocast(dev.type, dtype=torch.float16 if dev.type == "cuda" else torch.bfloat16)
-            if amp
-            else contextlib.nullcontext()
-        )
-
-        def infer() -> None:
-            with torch.no_grad(), cast:
-                model(x)
-
-        model.eval()
-        with torch.no_grad():
-            n_out = int(model(x[:1]).shape[1])
-        infer_ms = _median(run, infer, warmup, repeats)
-        train_ms = float("nan")
-        if train:
-            model.train()
-            opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-            scaler = torch.amp.GradScaler(dev.type, enabled=amp and dev.type == "cuda")
-            y = torch.randint(0, n_out, (batch_size,), generator=gen).to(dev)
-
-            def step() -> None:
-                opt.zero_grad(set_to_none=True)
-                with cast:
-                    loss = torch.nn.functional.cross_entropy(model(x), y)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-
-            train_ms = _median(run, step, warmup, repeats)
+        infer, trained = _measure(model, x, precision, warmup, repeats, train, gen)
     return Timing(
-        infer_ms=float(infer_ms),
-        train_ms=float(train_ms),
+        infer_ms=infer[0],
+        train_ms=trained[0],
+        infer_ms_iqr=infer[1],
+        train_ms_iqr=trained[1],
         batch_size=batch_size,
         time_resolution=resolution,
-        device=_device_name(dev),
+        device=device_name(dev),
         threads=int(n_threads),
         channels_last=bool(channels_last),
-        amp=bool(amp),
+        precision=precision,
         warmup=warmup,
         repeats=repeats,
     )
+
+
+def _is_file(text: str) -> bool:
+    """Whether an input of :func:`time_inputs` names a table (by suffix, or because it exists)."""
+    return Path(text).suffix.lower() in TABLE_SUFFIXES or Path(text).exists()
+
+
+def _jobs(inputs: Sequence[str]) -> tuple[list[tuple[str, Any, str | None]], list[pd.DataFrame]]:
+    """``(label, config, source)`` per model to time (a model in several rows or tables once)
+    and the tables read; every input is checked before any timing."""
+    jobs, tables, seen = [], [], set()
+    for text in inputs:
+        if not _is_file(text):
+            jobs.append((text, zoo_model(text), None))
+            continue
+        df = read_table(text, required=("model_id", "depths", "widths"))
+        if df.empty:
+            raise DsdError(f"{text}: no models in the file")
+        tables.append(df)
+        for i, row in enumerate(df.to_dict(orient="records")):
+            mid = str(row["model_id"])
+            if mid not in seen:
+                seen.add(mid)
+                try:
+                    jobs.append((mid, net_from_row(row), text))
+                except (DsdError, TypeError, ValueError) as e:
+                    raise DsdError(f"{text}: row {i}: not a network ({e})") from None
+    return jobs, tables
+
+
+def time_inputs(
+    inputs: Sequence[str], *, resolution: int | None = None, progress: bool = True, **options: Any
+) -> pd.DataFrame:
+    """Time zoo models by name and the models of samples/results tables by path.
+
+    Returns one table: a row per named model (``model``, ``family``, ``model_id``, complexity
+    and :data:`TIMING_COLUMNS`), then every row of each table with the timing columns of its
+    model joined by ``model_id`` (a model repeated in a table is timed once). ``resolution``
+    overrides every model's; ``options`` go to :func:`time_model`.
+    """
+    jobs, tables = _jobs(inputs)
+    if resolution is not None:
+        jobs = [(label, net.replace(resolution=resolution), src) for label, net, src in jobs]
+    named, by_id = [], {}
+    bar = tqdm(jobs, desc="timing", unit="model", file=sys.stderr, disable=not progress)
+    for label, net, source in bar:
+        bar.set_postfix_str(label)
+        t = time_model(net, **options).to_dict()
+        if source is None:
+            family = getattr(net, "family", "anynet")
+            named.append(
+                {"model": label, "family": family, "model_id": net.model_id, **complexity(net), **t}
+            )
+        else:
+            by_id[label] = t
+    bar.close()
+    parts = [pd.DataFrame(named)] if named else []
+    times = pd.DataFrame([{"model_id": k, **v} for k, v in by_id.items()])
+    for df in tables:
+        df = df.drop(columns=[c for c in TIMING_COLUMNS if c in df.columns])
+        parts.append(df.assign(model_id=df["model_id"].astype(str)).merge(times, on="model_id"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def spread_warning(times: pd.DataFrame, limit: float = BUSY_SPREAD) -> str:
+    """A one-line warning when some models' times varied by more than ``limit`` (IQR / median)
+    between repeats, '' when none did: on a busy machine the medians are not to be trusted."""
+    if "model_id" in times.columns:
+        times = times.drop_duplicates("model_id")  # a model in several rows was timed once
+    spread = _spreads(times)
+    busy = spread > limit
+    if not busy.any():
+        return ""
+    return (
+        f"times of {int(busy.sum())} of {len(spread)} model(s) varied by more than {limit:.0%} "
+        f"between repeats (IQR/median up to {spread.max():.0%}): the machine looks busy; "
+        "time again on an idle machine, with more --repeats or fewer --threads"
+    )
+
+
+def _spreads(times: pd.DataFrame) -> pd.Series:
+    """IQR / median per row, the larger of inference and training step (0 where not timed)."""
+    ratios = [
+        (times[f"{k}_ms_iqr"] / times[f"{k}_ms"]).where(times[f"{k}_ms"] > 0)
+        for k in ("infer", "train")
+    ]
+    return pd.concat(ratios, axis=1).max(axis=1).fillna(0.0)

@@ -1,4 +1,4 @@
-"""Exact complexity of AnyNets: flops, params, acts, by the reference's conventions.
+"""Exact complexity of networks: flops, params, acts, by the reference's conventions.
 
 - flops: multiply-adds of convolutions and fully connected layers, bias adds included; batch
   norm, ReLU, pooling and the SE multiply count 0.
@@ -7,7 +7,8 @@
 
 Each layer's cost is :func:`conv_cost` (convs and fully connected layers) or a batch norm's
 ``2 * w`` params; which layers a stem, block or head has is written once, in
-:mod:`dsd.nets.costs`. Two counters run those cost functions:
+:mod:`dsd.nets.costs` (EfficientNet's in :func:`dsd.nets.efficientnet.effnet_cost`). Two counters
+run those cost functions:
 
 - :func:`layers` walks a network layer by layer (Python ints), in the order and with the names
   of the modules :func:`dsd.nets.build_model` builds; :func:`complexity` sums it.
@@ -30,6 +31,7 @@ import numpy as np
 
 from dsd.nets.config import AnyNet
 from dsd.nets.costs import BLOCK_COSTS, head_cost, out_size, stem_cost
+from dsd.nets.efficientnet import EfficientNet, effnet_cost
 
 
 @dataclass(frozen=True)
@@ -175,22 +177,20 @@ class _Totals:
         return {"flops": self.flops, "params": self.params, "acts": self.acts}
 
 
-def layers(net: AnyNet) -> list[Layer]:
-    """Every counted layer of ``net`` in forward order, named like the built module's submodules.
-
-    ``net`` is an :class:`AnyNet` or a :class:`dsd.nets.efficientnet.EfficientNet`.
-    """
-    if not isinstance(net, AnyNet):
-        from dsd.nets.efficientnet import EfficientNet, effnet_layers
-
-        if isinstance(net, EfficientNet):
-            return effnet_layers(net)
-        raise TypeError(f"expected an AnyNet or an EfficientNet, got {type(net).__name__}")
+def layers(net: AnyNet | EfficientNet) -> list[Layer]:
+    """Every counted layer of ``net`` in forward order, named like the built module's submodules."""
     c = _Counter(net.resolution)
+    if isinstance(net, EfficientNet):
+        effnet_cost(c, net)
+        return c.layers
+    if not isinstance(net, AnyNet):
+        raise TypeError(f"expected an AnyNet or an EfficientNet, got {type(net).__name__}")
     stem_cost(c, net.stem, net.stem_width)
     block_cost = BLOCK_COSTS[net.block]
     w_in = net.stem_width
-    stages = zip(net.depths, net.widths, net.strides, net.bottleneck_ratios, net.group_widths)
+    stages = zip(
+        net.depths, net.built_widths, net.strides, net.bottleneck_ratios, net.built_group_widths
+    )
     for i, (d, w, s, b, g) in enumerate(stages, start=1):
         for j in range(1, d + 1):
             block_cost(c, f"s{i}.b{j}", w_in, w, s if j == 1 else 1, b, g, net.se_ratio)
@@ -199,7 +199,7 @@ def layers(net: AnyNet) -> list[Layer]:
     return c.layers
 
 
-def complexity(net: AnyNet) -> dict[str, int]:
+def complexity(net: AnyNet | EfficientNet) -> dict[str, int]:
     """Exact ``{'flops', 'params', 'acts'}`` of ``net`` (integers; see the module docstring)."""
     ls = layers(net)
     return {
@@ -239,8 +239,9 @@ def complexity_batch(
 ) -> dict[str, np.ndarray]:
     """Vectorised twin of :func:`complexity` for N configs of S stages each.
 
-    Per-stage arguments are arrays of shape (N, S) (or broadcastable to it), already adjusted
-    for compatibility (:func:`dsd.nets.adjust_compatibility`); the network-level fields are shared
+    Per-stage arguments are arrays of shape (N, S) (or broadcastable to it) of the *built*
+    networks (widths and group widths after :func:`dsd.nets.adjust_compatibility`, as
+    ``AnyNet.built_widths``); the network-level fields are shared
     by the batch. Returns int64 arrays of shape (N,).
     """
     d, w, g, b, s = _stage_arrays(depths, widths, group_widths, bottleneck_ratios, strides)

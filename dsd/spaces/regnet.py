@@ -1,0 +1,138 @@
+"""RegNet design spaces (DDS §3.3): stages generated from six drawn parameters.
+
+A candidate draws ``d`` (total depth), ``w0``, ``wa``, ``wm``, ``b`` and ``g``; the quantized
+linear rule (:func:`dsd.nets.regnet.quantized_linear`) gives its per-block widths, and blocks of
+equal width form a stage. As the reference sampler's check, a candidate is valid when no
+quantization stage is empty (the number of distinct widths is ``max(round(s_j)) + 1``) and its
+stage count lies in ``constraints.num_stages`` (default ``[4, 4]``); every count in that range is
+sampled with its probability under the drawn parameters (a population of ``num_stages: [3, 4]``
+holds both). Widths above ``MAX_VALUE`` are not valid either (the bound of an AnyNet width).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from dsd.nets.regnet import quantized_linear
+from dsd.spaces.constraints import Allowed, inside
+from dsd.spaces.params import MAX_VALUE
+from dsd.spaces.space import MAX_BATCH, Batch, Space, stage_batch
+
+#: The most block widths a batch evaluates (candidates x blocks of the deepest candidate).
+MAX_BLOCKS = 1 << 23
+
+
+@dataclass(frozen=True)
+class RegNetSpace(Space):
+    """A RegNet space: its stages are generated (one ``stride`` for every stage)."""
+
+    stride: int = 2
+
+    kind: ClassVar[str] = "regnet"
+    PARAMETERS: ClassVar[tuple[str, ...]] = (
+        "depth",
+        "w0",
+        "wa",
+        "wm",
+        "bottleneck_ratio",
+        "group_width",
+    )
+    #: What ranges may bound: ``d`` is the total depth, the others the parameter itself.
+    QUANTITIES: ClassVar[tuple[str, ...]] = ("d", *PARAMETERS[1:])
+
+    @property
+    def allowed(self) -> Allowed:
+        """Ranges on the six parameters and ``num_stages``; no orders (stages are generated)."""
+        return Allowed(self.kind, (), self.QUANTITIES, num_stages=True)
+
+    @property
+    def num_stages(self) -> tuple[int, int]:
+        """The stage counts a candidate may have."""
+        return self.constraints.num_stages or (4, 4)
+
+    @property
+    def size(self) -> int:
+        """The product of the quantized parameter grids within their ranges: the settings the
+        sampler can draw, before the stage-count check. Many settings give the same network, so
+        this over-counts distinct networks; the paper does not say how its 3.0e8 is counted."""
+        bounds = self.constraints.bounds()
+        counts = [
+            int(np.sum(inside(np.unique(p.grid()), *bounds.get(q, (None, None)))))
+            for q, p in zip(self.QUANTITIES, self.parameters.values(), strict=True)
+        ]
+        return math.prod(counts)
+
+    @property
+    def degrees_of_freedom(self) -> int:
+        """Parameters with more than one value (6 for the RegNet space)."""
+        return sum(1 for p in self.parameters.values() if p.count() > 1)
+
+    @property
+    def max_batch(self) -> int:
+        deepest = int(self.parameters["depth"].grid().max())
+        return max(64, min(MAX_BATCH, MAX_BLOCKS // deepest))
+
+    def draw(self, rng: np.random.Generator, count: int) -> list[Batch]:
+        """Draw the six parameters, generate the widths of every block, keep the valid
+        candidates (see the module docstring): one batch for each stage count drawn."""
+        v = {k: p.draw(rng, count) for k, p in self.parameters.items()}
+        depth = v["depth"].astype(np.int64)
+        blocks, exponents = quantized_linear(int(depth.max()), v["w0"], v["wa"], v["wm"])
+        live = np.arange(blocks.shape[1])[None, :] < depth[:, None]
+        # Widths are non-decreasing along blocks: a stage starts wherever the width changes.
+        starts = live & np.concatenate(
+            [np.ones((count, 1), bool), blocks[:, 1:] != blocks[:, :-1]], axis=1
+        )
+        stage_count = starts.sum(1)
+        low, high = self.num_stages
+        valid = stage_count == np.where(live, exponents, -1).max(1) + 1
+        valid &= (stage_count >= low) & (stage_count <= high)
+        valid &= np.where(live, blocks, 0).max(1) <= MAX_VALUE  # as an AnyNet's widths
+        return [
+            self._stages(
+                np.flatnonzero(valid & (stage_count == stages)), stages, v, blocks, starts, live
+            )
+            for stages in np.unique(stage_count[valid]).tolist()
+        ]
+
+    def _stages(self, rows, stages: int, v, blocks, starts, live) -> Batch:
+        """The batch of candidates ``rows``, all of ``stages`` stages, in per-stage form."""
+        first, alive = starts[rows], live[rows]
+        stage_of = np.cumsum(first, axis=1) - 1
+        depths = np.zeros((len(rows), stages), dtype=np.int64)
+        row_of = np.broadcast_to(np.arange(len(rows))[:, None], first.shape)
+        np.add.at(depths, (row_of[alive], stage_of[alive]), 1)
+        widths = blocks[rows][first].reshape(len(rows), stages)
+        b, g = v["bottleneck_ratio"][rows], v["group_width"][rows]
+        batch = stage_batch(
+            depths,
+            widths,
+            np.broadcast_to(g[:, None], depths.shape),
+            np.broadcast_to(b[:, None], depths.shape),
+            (self.stride,) * stages,
+        )
+        batch["draw"] = rows
+        batch["depth"] = v["depth"][rows].astype(np.int64)
+        batch["w0"] = v["w0"][rows].astype(np.int64)
+        batch["wa"] = v["wa"][rows].astype(np.float64)
+        batch["wm"] = v["wm"][rows].astype(np.float64)
+        batch["bottleneck_ratio"] = b.astype(np.float64)
+        batch["group_width"] = g.astype(np.int64)
+        return batch
+
+    def quantity(self, name: str, design: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``d``: the total depth (the drawn ``depth``); the others: the drawn parameter."""
+        return np.asarray(design["depth" if name == "d" else name], dtype=float)
+
+    def layout(self) -> str:
+        low, high = self.num_stages
+        count = str(low) if low == high else f"{low} to {high}"
+        return (
+            f"{count}, generated by quantized linear widths (no empty quantization stage), "
+            f"stride {self.stride}"
+        )
