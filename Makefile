@@ -45,7 +45,7 @@ demo: $(STAMP)
 	@echo
 	@echo "What the paper found: sharing b and g across stages (AnyNetXC) loses nothing against the"
 	@echo "unconstrained AnyNetXA (DDS 3.2); RegNetX, quantized linear widths, is clearly better (DDS 3.3)."
-	@echo "What this run found (two-sample KS test, significance level 0.01):"
+	@echo "What this run found (two-sample KS test at dsd's significance level, with its power):"
 	@$(BIN)/dsd compare runs/demo/results.parquet --pair AnyNetXA:AnyNetXC=same --pair AnyNetXA:RegNetX=differ
 
 test: $(STAMP)

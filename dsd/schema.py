@@ -24,6 +24,7 @@ import json
 import math
 import sys
 
+import numpy as np
 import pandas as pd
 
 from dsd.errors import DataError
@@ -161,3 +162,241 @@ def _from_version_1(df: pd.DataFrame, old: pd.Series, source: str) -> None:
         "(compatibility-adjusted) network, not the drawn design",
         file=sys.stderr,
     )
+
+
+# --- validation of a table's known columns (where tables are read: dsd.io.read_table) ---------
+
+#: Columns that hold one number a row (NaN = missing); anything else (text, a list, inf) is refused.
+NUMBER_COLUMNS = (
+    "seed",
+    "stem_width",
+    "se_ratio",
+    "head_width",
+    "num_classes",
+    "resolution",
+    "bottleneck_ratio",
+    "group_width",
+    "depth",
+    "w0",
+    "wa",
+    "wm",
+    "flops",
+    "params",
+    "acts",
+    "epochs",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "momentum",
+    "warmup_epochs",
+    "label_smoothing",
+    "mixup_alpha",
+    "ema",
+    "train_seed",
+    "train_seconds",
+    "images_per_second",
+    "infer_ms",
+    "infer_ms_per_image",
+    "train_ms",
+    "train_ms_per_image",
+)
+#: Error columns: fractions in [0, 1]; NaN and +-inf are kept (analysis names them in its ledger).
+ERROR_COLUMNS = ("top1_err", "top1_err_min")
+#: Per-stage list columns: lists of finite numbers, one entry a stage, of one length in a row.
+STAGE_LIST_COLUMNS = (*DESIGN_COLUMNS, *BUILT_COLUMNS.values(), "strides")
+#: Per-epoch list columns: lists of numbers (NaN allowed: a diverged epoch).
+CURVE_COLUMNS = ("train_loss", "test_err")
+#: Complexity names a ``regime`` may hold.
+REGIME_KEYS = ("flops", "params", "acts")
+#: Columns of names and labels: each cell text (a number read from CSV becomes its text).
+TEXT_COLUMNS = (
+    "model_id",
+    "design_id",
+    "space",
+    "status",
+    "reason",
+    "dataset",
+    "device",
+    "torch_version",
+    "dsd_version",
+    "finished_at",
+    "stem",
+    "block",
+    "task_id",
+)
+
+
+def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
+    """``df`` if its known columns hold what the schema says; else a DataError naming ``source``,
+    the column and the first bad row (0-based), e.g. ``r.csv: column flops, row 3: 'abc' is not a
+    number``.
+
+    Checked: ``schema_version`` (a whole number >= 1), :data:`NUMBER_COLUMNS` (numbers, finite
+    or missing), :data:`ERROR_COLUMNS` (numbers; finite ones in [0, 1]), ``model_id`` (present
+    in every row), :data:`TEXT_COLUMNS` (text or missing: a number there is returned as its
+    text, as a CSV file of digits would need; a list is refused), :data:`STAGE_LIST_COLUMNS`
+    (lists of finite numbers, one length a row), :data:`CURVE_COLUMNS` (lists of numbers) and
+    ``regime`` (a JSON object of ``[low, high]`` number pairs). Unknown columns are not checked.
+    """
+    if "schema_version" in df.columns:
+        _numbers(df["schema_version"], "schema_version", source, low=1, whole=True, missing=False)
+    for c in NUMBER_COLUMNS:
+        if c in df.columns:
+            _numbers(df[c], c, source)
+    for c in ERROR_COLUMNS:
+        if c in df.columns:
+            _numbers(df[c], c, source, low=0, high=1, inf=True)
+    if "model_id" in df.columns and df["model_id"].isna().any():
+        _refuse(source, "model_id", df["model_id"].isna(), "missing (every row needs an id)")
+    texts = {c: _text(df[c], c, source) for c in TEXT_COLUMNS if c in df.columns}
+    if any(not t.equals(df[c]) for c, t in texts.items()):
+        df = df.assign(**texts)
+    _stage_lists(df, source)
+    for c in CURVE_COLUMNS:
+        if c in df.columns:
+            _lists(df[c], c, source, finite=False)
+    if "regime" in df.columns:
+        problems = {c: _regime_problem(c) for c in pd.unique(df["regime"].map(_hashable))}
+        for i, cell in enumerate(df["regime"].map(_hashable)):
+            if problems[cell]:
+                raise DataError(f"{source}: column regime, row {i}: {problems[cell]}"[:500])
+    return df
+
+
+def _refuse(source: str, column: str, bad: pd.Series, what: str) -> None:
+    """DataError for the first row of ``bad`` (a boolean Series)."""
+    i = int(np.flatnonzero(bad.to_numpy())[0])
+    raise DataError(f"{source}: column {column}, row {i}: {what}"[:500])
+
+
+def _numbers(
+    col: pd.Series,
+    name: str,
+    source: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    whole: bool = False,
+    inf: bool = False,
+    missing: bool = True,
+) -> None:
+    """Refuse a cell of ``col`` that is not a number (or out of range, infinite, fractional)."""
+    v = pd.to_numeric(col, errors="coerce").astype(float)
+    text = v.isna() & col.notna()
+    if text.any():
+        cell = col[text].iloc[0]
+        _refuse(source, name, text, f"{str(cell)[:40]!r} is not a number")
+    if not missing and v.isna().any():
+        _refuse(source, name, v.isna(), "missing")
+    a = v.to_numpy()
+    if not inf and np.isinf(a).any():
+        _refuse(source, name, pd.Series(np.isinf(a)), f"{a[np.isinf(a)][0]} is not finite")
+    fin = np.isfinite(a)
+    checks = [(fin & (a != np.round(a)), "not a whole number")] if whole else []
+    if low is not None:
+        checks.append((fin & (a < low), f"below {low:g}"))
+    if high is not None:
+        checks.append((fin & (a > high), f"above {high:g}"))
+    for bad, what in checks:
+        if bad.any():
+            hint = " (errors are fractions: 25% is 0.25)" if name in ERROR_COLUMNS else ""
+            _refuse(source, name, pd.Series(bad), f"{a[bad][0]:g} is {what}{hint}")
+
+
+def _text(col: pd.Series, name: str, source: str) -> pd.Series:
+    """``col`` with every present cell as text (numbers and booleans as theirs); DataError for a
+    cell that is not a single value (a list, a mapping, bytes)."""
+    if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
+        return col
+    bad = col.map(lambda v: not (isinstance(v, str | int | float | bool | np.generic) or v is None))
+    if bad.any():
+        cell = col[bad].iloc[0]
+        _refuse(source, name, bad, f"{str(cell)[:40]!r} is not a name")
+    return col.map(lambda v: v if v is None or isinstance(v, str) or _nan(v) else str(v))
+
+
+def _hashable(v):
+    """A regime cell as a dictionary key (text stays text; anything else its repr)."""
+    return v if v is None or isinstance(v, str | float) else repr(v)
+
+
+def _nan(v) -> bool:
+    """A float NaN (a missing cell)."""
+    return isinstance(v, float | np.floating) and bool(np.isnan(v))
+
+
+def _as_numbers(cell) -> np.ndarray | None:
+    """A list cell as a 1-d float array, or None when it is not a list of numbers."""
+    if isinstance(cell, np.ndarray) and cell.dtype.kind in "iufb":  # parquet's lists
+        return cell.astype(float, copy=False) if cell.ndim == 1 else None
+    if isinstance(cell, str | bytes | dict) or not hasattr(cell, "__len__"):
+        return None
+    try:
+        a = np.asarray(list(cell), dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return a if a.ndim == 1 else None
+
+
+def _lists(col: pd.Series, name: str, source: str, finite: bool = True) -> list[int | None]:
+    """The length of each list cell (None where missing); a DataError for any other cell."""
+    what = "a list of finite numbers" if finite else "a list of numbers"
+    out: list[int | None] = []
+    arrays = []
+    for i, cell in enumerate(col):
+        if cell is None or _nan(cell):
+            out.append(None)
+            continue
+        a = _as_numbers(cell)
+        if a is None:
+            raise DataError(f"{source}: column {name}, row {i}: {str(cell)[:40]!r} is not {what}")
+        arrays.append(a)
+        out.append(a.size)
+    if finite and arrays and not np.isfinite(np.concatenate(arrays)).all():  # one check, all rows
+        i = next(i for i, a in zip(_present(out), arrays, strict=True) if not np.isfinite(a).all())
+        raise DataError(
+            f"{source}: column {name}, row {i}: {str(col.iloc[i])[:40]!r} is not {what}"
+        )
+    return out
+
+
+def _present(lengths: list[int | None]) -> list[int]:
+    """The rows whose cell is present."""
+    return [i for i, n in enumerate(lengths) if n is not None]
+
+
+def _stage_lists(df: pd.DataFrame, source: str) -> None:
+    """Every per-stage list is a list of finite numbers, all of one length within a row."""
+    lengths = {c: _lists(df[c], c, source) for c in STAGE_LIST_COLUMNS if c in df.columns}
+    if len(lengths) < 2:
+        return
+    first, *rest = lengths
+    for c in rest:
+        for i, (a, b) in enumerate(zip(lengths[first], lengths[c], strict=True)):
+            if a is not None and b is not None and a != b:
+                raise DataError(
+                    f"{source}: column {c}, row {i}: {b} stages, but {first} has {a} (one "
+                    "entry a stage)"
+                )
+
+
+def _regime_problem(cell) -> str:
+    """'' if ``cell`` is a valid regime (missing, or JSON ``{"flops": [low, high], ...}``)."""
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return ""
+    try:
+        regime = json.loads(cell) if isinstance(cell, str) else None
+    except ValueError:
+        regime = None
+    if not isinstance(regime, dict):
+        return f'{str(cell)[:40]!r} is not a JSON object such as {{"flops": [1e6, 2e6]}}'
+    for key, value in regime.items():
+        if key not in REGIME_KEYS:
+            return f"unknown complexity {str(key)[:40]!r} (use {', '.join(REGIME_KEYS)})"
+        ok = isinstance(value, list) and len(value) == 2
+        ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        if not ok or math.isnan(value[0]) or math.isnan(value[1]) or not value[0] <= value[1]:
+            return f"{key}: {str(value)[:40]} is not a range [low, high] of two numbers"
+        if value[0] < 0 or math.isinf(value[0]):
+            return f"{key}: {str(value)[:40]} has a low end that is negative or infinite"
+    return ""

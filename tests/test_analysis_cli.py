@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from html.parser import HTMLParser
 
+import numpy as np
 import pandas as pd
 import pytest
 from analysis_fixtures import D_STAR, synthetic_results
@@ -12,6 +13,7 @@ from scipy.stats import ks_2samp
 
 from dsd.analysis import write_report
 from dsd.cli import main
+from dsd.errors import DsdError
 from dsd.io import write_table
 
 
@@ -210,3 +212,138 @@ def test_an_empty_bin_is_a_note_not_a_missing_section(tmp_path, capsys):
     text = path.read_text()
     assert "Normalised EDFs (flops)" in text and "not drawn" not in text
     assert "10 bins were requested but" in text
+
+
+def test_fit_fits_each_population_separately_within_the_regnet_space(tmp_path, capsys):
+    # a demo-like pair: RegNetX's models are better, so a ranking across spaces is mostly RegNetX
+    xa = synthetic_results(20, "AnyNetXA", 3, failed=0)
+    rx = synthetic_results(20, "RegNetX", 4, failed=0, regnet=True, offset=-0.02)
+    both = pd.concat([xa, rx], ignore_index=True)
+    assert (both.nsmallest(20, "top1_err")["space"] == "RegNetX").sum() > 10
+    write_table(both, tmp_path / "mix.parquet")
+    assert (
+        main(["fit", str(tmp_path / "mix.parquet"), "--top", "5", "-o", str(tmp_path / "f.png")])
+        == 0
+    )
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0] == "best 5 models of each space by top1_err (top-1 error at the final epoch, %)"
+    rows = [line.split() for line in lines[2:]]
+    assert [r[1] for r in rows] == ["AnyNetXA"] * 5 + ["RegNetX"] * 5
+    best_xa = xa.nsmallest(5, "top1_err")["model_id"].tolist()
+    assert [r[0] for r in rows[:5]] == best_xa
+    assert all(r[8] == "True" for r in rows)  # within the RegNet space by default
+    assert all(float(r[7]) == 0 for r in rows[5:])  # RegNets, fitted exactly
+    assert "RegNetX: its models are RegNets" in err and "e_fit is 0 by construction" in err
+    assert "AnyNetXA: 20 rows read, 20 used" in err
+    assert (tmp_path / "f.png").read_bytes().startswith(b"\x89PNG")
+    assert main(["fit", str(tmp_path / "mix.parquet"), "--top", "2", "--unbounded"]) == 0
+    assert "unbounded fits" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_the_edf_ledger_names_every_row_not_used(tmp_path, capsys):
+    df = synthetic_results(150, "AnyNetXA", 0, failed=0)
+    df.loc[:49, "top1_err"] = np.nan
+    write_table(df, tmp_path / "r.parquet")
+    assert main(["edf", str(tmp_path / "r.parquet")]) == 0
+    out, err = capsys.readouterr()
+    header, row = out.splitlines()[1].split(), out.splitlines()[2].split()
+    assert header[-3:] == ["read", "excluded", "edf_mean%"] and row[1] == "100"
+    assert row[-3:-1] == ["150", "50"]
+    assert "note: AnyNetXA: 150 rows read, 100 used; excluded: 50 non-finite top1_err" in err
+
+
+def test_normalise_is_spelled_once_and_bins_are_bounded(files, capsys):
+    outs = []
+    for flag in ("--normalise", "--normalize"):
+        assert main(["edf", files["a1"], files["r"], flag, "flops", "--bins", "4"]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] and "normalised EDFs:" in outs[0]
+    assert main(["edf", files["a1"], "--normalise", "flops", "--bins", "2147483647"]) == 2
+    assert "bins must be from 1 to 1000" in capsys.readouterr().err
+    # more bins than models: the search starts at the population size, with a note
+    assert main(["edf", files["r"], "--normalise", "flops", "--bins", "1000"]) == 0
+    assert "bin counts above 150 leave a bin empty" in capsys.readouterr().out
+
+
+def test_complexity_reads_in_units():
+    from dsd.analysis.tables import complexity_text
+
+    assert complexity_text(562506) == "0.563 MF" and complexity_text(4.0e9) == "4 GF"
+    assert complexity_text(397678568) == "398 MF"
+    assert complexity_text(5157512, "params") == "5.16 M" and complexity_text(np.nan) == "-"
+
+
+def test_report_exports_each_figure_and_states_ledger_and_verdicts(files, tmp_path):
+    figs = tmp_path / "figs"
+    path = write_report(
+        [files["a1"], files["r"]], tmp_path / "r.html", reps=200, figures=figs, params=("d",)
+    )
+    page = _Page()
+    text = path.read_text()
+    page.feed(text)
+    written = sorted(p.name for p in figs.iterdir())
+    assert len(written) == len(page.imgs) and all(n.endswith(".png") for n in written)
+    assert {"edf.png", "edf_normalised.png", "random_search.png", "complexity.png"} <= set(written)
+    assert all((figs / n).read_bytes().startswith(b"\x89PNG") for n in written)
+    assert "Rows read, used and excluded" in text and "Verdicts" in text
+    assert "<th>read</th>" in text and "<th>failed</th>" in text  # the ledger table
+    assert " MF<" in text or " GF<" in text  # complexity in units in the tables
+    svg = write_report(files["r"], tmp_path / "s.html", reps=200, params=("d",),
+                       figures=tmp_path / "svg", figure_format="svg")  # fmt: skip
+    assert svg.exists() and (tmp_path / "svg" / "edf.svg").read_bytes().startswith(b"<?xml")
+
+
+def test_an_unexpected_exception_is_one_line_with_exit_70(files, capsys, monkeypatch):
+    import dsd.analysis
+
+    def broken(*args, **kwargs):
+        return 1 / 0
+
+    monkeypatch.setattr(dsd.analysis, "edf_command", broken)
+    assert main(["edf", files["a1"]]) == 70
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("dsd edf: internal error: ZeroDivisionError: division by zero (at ")
+    assert "(at dsd/cli/analysis_cmd.py:" in line and line.endswith(
+        "please report it; DSD_TRACEBACK=1 shows the traceback"
+    )
+    monkeypatch.setenv("DSD_TRACEBACK", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["edf", files["a1"]])
+
+
+def test_plot_functions_draw_on_the_axes_given_and_return_them(files):
+    from matplotlib.figure import Figure
+
+    from dsd.analysis import edf, plot_bootstrap, plot_edfs
+
+    fig = Figure()
+    ax = fig.add_subplot(1, 2, 2)
+    assert plot_edfs({"a": edf([0.2, 0.3])}, ax=ax) is ax and len(ax.lines) == 1
+    axes = Figure().subplots(1, 2)
+    r = dsd_bootstrap = __import__("dsd").bootstrap_best(np.arange(8.0), np.linspace(0.2, 0.5, 8))
+    got = plot_bootstrap(np.arange(8.0), np.linspace(0.2, 0.5, 8), r, ["d"], ax=axes[:1])
+    assert got[0] is axes[0] and dsd_bootstrap is r
+    with pytest.raises(DsdError, match="1 panel"):
+        plot_bootstrap(np.arange(8.0), np.linspace(0.2, 0.5, 8), r, ["d"], ax=axes)
+
+
+def test_runtime_compares_named_models_even_below_three(tmp_path, capsys):
+    from dsd.analysis import runtime_text
+
+    times = pd.DataFrame(
+        {
+            "model": ["EfficientNet-B0", "RegNetY-400MF"],
+            "model_id": ["a", "b"],
+            "flops": [385825092, 397678568],
+            "acts": [6748036, 3143272],
+            "infer_ms_per_image": [6.0, 2.0],
+            "train_ms_per_image": [30.0, 10.0],
+        }
+    )
+    text = runtime_text(times)
+    assert "correlations need at least 3" in text and "EfficientNet-B0" in text
+    assert "3.00" in text  # the measured B0 / 400MF inference ratio
+    times.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["runtime", str(tmp_path / "t.csv")]) == 0
+    assert "EfficientNet / RegNetY" in capsys.readouterr().out

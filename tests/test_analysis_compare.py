@@ -14,8 +14,9 @@ from dsd.io import write_table
 
 
 def _pops(shift: float, n: int = 40, seed: int = 0):
+    """Two populations of errors (fractions: uniform on [0.3, 0.7], the second shifted)."""
     rng = np.random.default_rng(seed)
-    return rng.uniform(0.1, 0.5, n), rng.uniform(0.1, 0.5, n) + shift
+    return rng.uniform(0.3, 0.7, n), rng.uniform(0.3, 0.7, n) + shift
 
 
 def test_a_shifted_population_is_significant_and_named_better():
@@ -69,3 +70,31 @@ def test_cli_prints_one_sentence_a_pair(tmp_path, capsys):
     assert main(["compare", str(path), "--pair", "XA:XZ"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no population 'XZ'" in err[0]
+
+
+def test_no_difference_says_whether_the_populations_could_have_seen_one():
+    from dsd.analysis import ks_models_needed, ks_power
+
+    rng = np.random.default_rng(1)
+    # 20 vs 20 of one distribution (the demo's size): no difference, and no power to see one
+    small = compare("XA", rng.uniform(0.3, 0.5, 20), "XC", rng.uniform(0.3, 0.5, 20), expect="same")
+    assert not small.significant and not small.conclusive
+    assert small.verdict == "not enough models to tell"
+    assert small.power == pytest.approx(ks_power(20, 20, 0.2, 0.05)) and small.needed == 159
+    text = small.sentence()
+    assert "not enough models to tell: power 0.07 to see a KS difference of 0.2" in text
+    assert "159 models a population give power 0.8" in text
+    assert "agrees with the paper" not in text and "neither confirm nor contradict" in text
+    # 400 vs 400: the same answer now means something
+    rng = np.random.default_rng(2)  # a draw with p = 0.91
+    big = compare("XA", rng.uniform(0.3, 0.5, 400), "XC", rng.uniform(0.3, 0.5, 400), expect="same")
+    assert big.verdict == "same" and big.power > 0.99 and ks_models_needed() == big.needed
+    assert "large enough" in big.sentence() and "This agrees with the paper" in big.sentence()
+    # a difference found needs no power statement
+    a, b = _pops(-0.2)
+    assert compare("A", a, "B", b).verdict == "differ"
+
+
+def test_compare_refuses_errors_that_are_not_fractions():
+    with pytest.raises(DsdError, match=r"population B: errors are fractions"):
+        compare("A", [0.1, 0.2], "B", [20.0, 30.0])

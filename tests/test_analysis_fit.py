@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import dsd
-from dsd.analysis import block_widths, fit_regnet, quantized_linear_widths
+from dsd.analysis import UNBOUNDED, block_widths, fit_regnet, quantized_linear_widths
 from dsd.errors import DsdError
 
 
@@ -47,7 +47,7 @@ def _random_regnets(count: int, seed: int):
 
 def test_fit_recovers_random_regnets_exactly():
     for params, w in _random_regnets(100, seed=0):
-        fit = fit_regnet(w)
+        fit = fit_regnet(w, domain=UNBOUNDED)  # wa below the RegNet space's 8 included
         assert fit.e_fit == 0.0, params
         assert fit.widths == tuple(w.tolist()), params
         assert fit.d == params[0] and fit.w0 == params[1]
@@ -58,14 +58,11 @@ def test_fit_recovers_random_regnets_exactly():
 def test_fit_recovers_the_zoo_including_w0_above_256():
     for name, z in dsd.model_zoo().items():
         w = tuple(dsd.quantized_linear(z.depth, z.w0, z.wa, z.wm)[0].astype(int).tolist())
-        fit = fit_regnet(w)
+        fit = fit_regnet(w, domain=UNBOUNDED)
         assert fit.e_fit == 0.0 and fit.widths == tuple(w), name
     x32 = dsd.model_zoo()["RegNetX-32GF"]
-    assert (
-        x32.w0 == 320
-        and fit_regnet(tuple(dsd.quantized_linear(23, 320, 69.86, 2.0)[0].astype(int).tolist())).w0
-        == 320
-    )
+    w = tuple(dsd.quantized_linear(23, 320, 69.86, 2.0)[0].astype(int).tolist())
+    assert x32.w0 == 320 and fit_regnet(w, domain=UNBOUNDED).w0 == 320
 
 
 def test_fit_of_a_non_regnet_reports_its_own_e_fit():
@@ -112,25 +109,74 @@ def _brute_force_e_fit(obs, w0s, points: int = 400) -> float:
 def test_fit_reaches_the_optimum_beyond_wm_4():
     # one large jump: a cap at wm = 4 gave e_fit 0.36; the optimum is ~0.055 at wm ~ 8
     obs = [24] * 13 + [16] + [192] * 10 + [512]
-    fit = fit_regnet(obs)
+    fit = fit_regnet(obs, domain=UNBOUNDED)
     expected = (np.log(24 / 16) + np.log(512 / 192)) / 25  # 24 x 14 then 192 x 11
     assert fit.e_fit == pytest.approx(expected)
     assert fit.e_fit <= _brute_force_e_fit(obs, w0s=range(8, 65, 8)) + 1e-12
     assert 6 < fit.wm < 12 and fit.at_bound == ()
     assert fit.wm_search[1] >= 2 * 512 / 8
-    assert not fit.in_space and fit.outside_space == ("wm",)
+    # wa 3.3 is below the RegNet space file's wa >= 8 (the space is read from spaces/RegNet.yaml)
+    assert not fit.in_space and fit.outside_space == ("wa", "wm")
 
 
 def test_fit_says_where_the_optimum_lies():
     zoo = dsd.model_zoo()
     for name, z in zoo.items():
-        fit = fit_regnet(
-            tuple(dsd.quantized_linear(z.depth, z.w0, z.wa, z.wm)[0].astype(int).tolist())
-        )
+        w = tuple(dsd.quantized_linear(z.depth, z.w0, z.wa, z.wm)[0].astype(int).tolist())
+        fit = fit_regnet(w, domain=UNBOUNDED)
         assert fit.at_bound == (), name
         # an exact fit inside the paper's ranges is preferred among ties; X-32GF has w0 = 320
         assert fit.outside_space == (("w0",) if z.w0 >= 256 else ()), name
     # widths growing by 1.6% a block want wm < 1.1: the fit says it sits on the search limit
-    slow = fit_regnet([512 + 8 * i for i in range(12)])
+    slow = fit_regnet([512 + 8 * i for i in range(12)], domain=UNBOUNDED)
     assert slow.at_bound == ("wm_min",) and "wm" in slow.outside_space
     assert slow.e_fit > 0
+
+
+def _brute_force_in_space(obs, points: int = 200) -> float:
+    """The smallest e_fit over a dense grid of the RegNet space file's ranges (w0 every multiple of
+    8 in 8..248, wa in [8, 255.9], wm in [1.5, 3]), written independently of the fit's search."""
+    params = dsd.load_space("RegNet").parameters
+    obs = np.asarray(obs, dtype=float)
+    j = np.arange(obs.size)
+    was = np.concatenate(
+        (np.linspace(params["wa"].low, params["wa"].high, points),
+         np.geomspace(params["wa"].low, params["wa"].high, points))
+    )[:, None, None]  # fmt: skip
+    wm = np.linspace(params["wm"].low, params["wm"].high, points)[None, :, None]
+    best = np.inf
+    for w0 in range(int(params["w0"].low), int(params["w0"].high) + 1, 8):
+        s = np.round(np.log((w0 + was * j) / w0) / np.log(wm))
+        pred = np.maximum(np.round(w0 * wm**s / 8) * 8, 8)
+        best = min(best, float(np.abs(np.log(pred / obs)).mean(axis=-1).min()))
+    return best
+
+
+def test_by_default_the_fit_stays_in_the_regnet_space_read_from_its_file():
+    from dsd.analysis import regnet_domain
+
+    params = dsd.load_space("RegNet").parameters
+    dom = regnet_domain()
+    assert dom.w0 == (params["w0"].low, params["w0"].high) and dom.wm == (1.5, 3.0)
+    assert dom.wa == (params["wa"].low, params["wa"].high) and dom.d == (1, 63)
+    # a random, non-monotone AnyNetXA design looks "regular" only with an unbounded wm
+    obs = [48] + [16] * 23 + [904] * 8
+    free = fit_regnet(obs, domain=UNBOUNDED)
+    assert free.e_fit == pytest.approx(0.0343, abs=1e-3) and free.wm > 50
+    assert free.domain == "unbounded" and "wm" in free.outside_space
+    fit = fit_regnet(obs)
+    assert fit.domain == "RegNet space" and fit.in_space
+    assert dom.wm[0] <= fit.wm <= dom.wm[1] and dom.wa[0] <= fit.wa <= dom.wa[1]
+    brute = _brute_force_in_space(obs)  # 1.48 on this grid (1.467 on a 500-point one); fit: 1.461
+    assert brute - 0.03 <= fit.e_fit <= brute + 1e-12
+    assert fit.e_fit > 1.4  # no RegNet of the space is close to this design
+    assert fit.e_fit == pytest.approx(np.mean(np.abs(np.log(np.array(fit.widths) / np.array(obs)))))
+
+
+def test_regnets_of_the_space_are_fitted_exactly_within_it():
+    for name, z in dsd.model_zoo().items():
+        fit = fit_regnet(tuple(dsd.quantized_linear(z.depth, z.w0, z.wa, z.wm)[0].astype(int)))
+        if z.w0 <= 248:
+            assert fit.e_fit == 0.0 and fit.in_space, name
+        else:  # RegNetX-32GF's w0 = 320 lies outside: the best fit within the space is not exact
+            assert fit.e_fit > 0 and fit.in_space and fit.w0 <= 248, name

@@ -37,7 +37,7 @@ def test_edf_matches_scipy_ecdf_off_the_sample_and_its_left_limit_on_it():
     e = np.round(rng.random(300), 2)  # ties on purpose
     f = edf(e)
     ref = stats.ecdf(e).cdf
-    grid = np.linspace(-0.1, 1.1, 997)
+    grid = np.linspace(0.0, 1.0, 997)  # errors are fractions: evaluate refuses values outside
     off = ~np.isin(np.round(grid, 10), np.round(e, 10))
     assert np.allclose(f.evaluate(grid[off]), ref.evaluate(grid[off]))
     for x in np.unique(e):
@@ -229,3 +229,59 @@ def test_docstring_examples_hold():
 
     result = doctest.testmod(module)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def _mc_power(n: int, draw_b, alpha: float = 0.05, reps: int = 1000, seed: int = 0) -> float:
+    """Share of ``reps`` pairs of samples (uniform vs ``draw_b``) that scipy's ks_2samp rejects."""
+    rng = np.random.default_rng(seed)
+    hits = sum(stats.ks_2samp(rng.random(n), draw_b(rng, n)).pvalue < alpha for _ in range(reps))
+    return hits / reps
+
+
+def _near_one_point(rng, n, d=0.2, x0=0.5):
+    """The least favourable alternative: the uniform with mass d moved from just below x0 to
+    just above it, so the two CDFs differ by d near x0 only."""
+    u = rng.random(n)
+    moved = (u >= x0 - d) & (u < x0)
+    return np.where(moved, x0 + (u - (x0 - d)) * 1e-3, u)
+
+
+def test_ks_power_matches_a_monte_carlo_estimate_with_scipy():
+    from dsd.analysis import ALPHA, ks_models_needed, ks_power
+
+    assert ALPHA == 0.05
+    for n in (40, 80, 159):
+        expected = ks_power(n, n, 0.2, 0.05)
+        # against the least favourable alternative the approximation is the power (MC s.e. <= 0.016)
+        assert _mc_power(n, _near_one_point) == pytest.approx(expected, abs=0.05), n
+        # a shift of the whole distribution by 0.2 is seen more often: the power is a lower bound
+        assert _mc_power(n, lambda rng, k: rng.random(k) + 0.2, reps=300) >= expected - 0.03
+    # the sample-size guidance inverts it: 159 models a population for D = 0.2 at power 0.8
+    assert ks_models_needed(0.2, 0.05, 0.8) == 159
+    assert ks_power(159, 159, 0.2, 0.05) >= 0.8 > ks_power(158, 158, 0.2, 0.05)
+    assert ks_power(20, 20, 0.2, 0.05) < 0.1 and ks_power(0, 20) == 0.0
+    with pytest.raises(DsdError):
+        ks_power(20, 20, 0.0)
+
+
+def test_errors_are_fractions_and_values_in_another_unit_are_refused():
+    f = edf([0.2, 0.3, 0.4])
+    assert f.unit == "fraction" and f.evaluate(0.35) == pytest.approx(2 / 3)
+    for percent in (5, 35.0, -0.1, 1.01):
+        with pytest.raises(DsdError, match=r"fractions in \[0, 1\]"):
+            f.evaluate(percent)
+    with pytest.raises(DsdError, match=r"35% is 0.35"):
+        edf([0.2, 35.0])
+    assert np.all((f.grid() >= 0) & (f.grid() <= 1))
+
+
+def test_bootstrap_reps_are_bounded_and_drawn_in_blocks_of_one_stream(monkeypatch):
+    import dsd.analysis.stats as module
+
+    rng = np.random.default_rng(10)
+    x, e = rng.random(80), rng.random(80)
+    whole = bootstrap_best(x, e, reps=3000, seed=4)
+    monkeypatch.setattr(module, "BLOCK", 1000)  # 50 repetitions of m = 20 a block
+    assert np.array_equal(bootstrap_best(x, e, reps=3000, seed=4).samples, whole.samples)
+    with pytest.raises(DsdError, match="reps <= 1,000,000"):
+        bootstrap_best(x, e, reps=1_000_001)

@@ -1,21 +1,37 @@
 """dsd.analysis: populations of trained models — error EDFs, KS, bootstrap, fits, figures, report.
 
-Layout::
+Layout (each module imports only the ones above it)::
 
-    stats.py    edf, complexity_weights (normalised EDF), ks, bootstrap_best, random_search_efficiency
-    fit.py      fit_regnet: the quantized linear form (w0, wa, wm, e_fit) of a model's block widths
-    data.py     load_results (merge files, key=value filters, metric), derived_params (d, d1.., w1..,
-                the drawn shared b, g, ...), regime_range (the sampling regime of the rows)
-    tables.py   per-population summaries (n, effective n), normalisation (range from the regime,
-                bin count without empty bins), KS matrix, bootstrap and fit tables
-    figures.py  matplotlib figures (EDFs, bootstrap bands, fits, complexity), save_figure
-    report.py   write_report: one self-contained HTML page
+    stats.py       edf, complexity_weights (normalised EDF), ks, ks_power, bootstrap_best,
+                   random_search_efficiency; ALPHA, the one default significance level
+    page.py        HTML pieces: CSS, note, section, table_html, figure_html, page (imports no analysis)
+    fit.py         fit_regnet: the quantized linear form (w0, wa, wm, e_fit) of a model's block
+                   widths, within the RegNet space (regnet_domain) or UNBOUNDED
+    data.py        reading results (each file once, validated, repeats refused), why each row is
+                   excluded, derived_params (d, d1.., w1.., the drawn shared b, g, ...), regime_range
+    population.py  AnalysisOptions; load_populations -> Populations of Population values (rows,
+                   Ledger, EDF, normalised EDF), loaded once; normalisation (NDS weights)
+    tables.py      summaries with ledgers, KS matrix, bootstrap, per-population fit and best tables
+    figures.py     matplotlib figures (EDFs, bootstrap bands, fits, complexity), ax= in, axes out
+    compare.py     compare: KS verdicts in words, with their power
+    runtime.py     runtime against complexity, published figures (DDS §5)
     refinement.py  refine: test candidate refinements of a space on one population (dsd refine)
+    report.py      write_report: one self-contained HTML page (and its figures as files)
+    commands.py    edf_command, bootstrap_command, fit_command, compare_command: what the CLI calls
 
-Only dsd.errors, dsd.io (and the layers above: nets, spaces) are imported here.
+Errors are fractions in [0, 1] in the API and in files, percent in figures, tables and printed
+text. Only dsd.errors, dsd.io, dsd.schema (and the layers above: nets, spaces) are imported here.
 """
 
-from dsd.analysis.data import derived_params, load_results
+from dsd.analysis.commands import (
+    Output,
+    bootstrap_command,
+    compare_command,
+    edf_command,
+    fit_command,
+)
+from dsd.analysis.compare import Comparison, compare
+from dsd.analysis.data import REASONS, derived_params, load_results
 from dsd.analysis.figures import (
     check_figure_path,
     plot_bootstrap,
@@ -25,7 +41,25 @@ from dsd.analysis.figures import (
     plot_random_search,
     save_figure,
 )
-from dsd.analysis.fit import RegNetFit, block_widths, fit_regnet, quantized_linear_widths
+from dsd.analysis.fit import (
+    UNBOUNDED,
+    FitDomain,
+    RegNetFit,
+    block_widths,
+    fit_regnet,
+    quantized_linear_widths,
+    regnet_domain,
+)
+from dsd.analysis.page import check_report_path
+from dsd.analysis.population import (
+    MAX_BINS,
+    AnalysisOptions,
+    Ledger,
+    Population,
+    Populations,
+    load_populations,
+    normalise,
+)
 from dsd.analysis.refinement import ks_sample_size, refine, write_refined_space
 from dsd.analysis.report import build_report, write_report
 from dsd.analysis.runtime import (
@@ -33,10 +67,16 @@ from dsd.analysis.runtime import (
     effnet_ratios,
     plot_comparison,
     plot_runtime,
+    read_timings,
     runtime_correlations,
+    runtime_text,
 )
 from dsd.analysis.stats import (
+    ALPHA,
+    DIFFERENCE,
     EDF,
+    MAX_REPS,
+    POWER,
     BootstrapResult,
     ConfidenceBand,
     KSResult,
@@ -45,29 +85,55 @@ from dsd.analysis.stats import (
     complexity_weights,
     edf,
     ks,
+    ks_models_needed,
+    ks_power,
     random_search_efficiency,
 )
 
 __all__ = [
+    "ALPHA",
+    "DIFFERENCE",
     "EDF",
+    "MAX_BINS",
+    "MAX_REPS",
+    "POWER",
+    "REASONS",
+    "UNBOUNDED",
+    "AnalysisOptions",
     "BootstrapResult",
+    "Comparison",
     "ConfidenceBand",
+    "FitDomain",
     "KSResult",
+    "Ledger",
+    "Output",
+    "Population",
+    "Populations",
     "RandomSearchResult",
     "RegNetFit",
     "block_widths",
     "bootstrap_best",
+    "bootstrap_command",
     "build_report",
     "check_figure_path",
+    "check_report_path",
+    "compare",
+    "compare_command",
     "compare_models",
     "complexity_weights",
     "derived_params",
     "edf",
+    "edf_command",
     "effnet_ratios",
+    "fit_command",
     "fit_regnet",
     "ks",
+    "ks_models_needed",
+    "ks_power",
     "ks_sample_size",
+    "load_populations",
     "load_results",
+    "normalise",
     "plot_bootstrap",
     "plot_comparison",
     "plot_complexity",
@@ -77,8 +143,11 @@ __all__ = [
     "plot_runtime",
     "quantized_linear_widths",
     "random_search_efficiency",
+    "read_timings",
     "refine",
+    "regnet_domain",
     "runtime_correlations",
+    "runtime_text",
     "save_figure",
     "write_refined_space",
     "write_report",

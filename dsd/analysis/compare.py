@@ -2,9 +2,14 @@
 
 The paper's question about a refinement is whether the refined space's error distribution is
 the same as its parent's or better. :func:`compare` answers it for a pair of populations with
-the two-sample KS test (:func:`dsd.analysis.stats.ks`) at a chosen significance level, and
-:meth:`Comparison.sentence` says the answer in one sentence a newcomer can read, optionally set
-against what the paper found (``expect="same"`` or ``"differ"``).
+the two-sample KS test (:func:`dsd.analysis.stats.ks`) at a significance level (default
+:data:`~dsd.analysis.stats.ALPHA`), and :meth:`Comparison.sentence` says the answer in one
+sentence a newcomer can read, optionally set against what the paper found (``expect="same"`` or
+``"differ"``). A "no difference" is only evidence of sameness when the populations were large
+enough to see a difference: every such sentence states the power to detect a KS difference of
+:data:`~dsd.analysis.stats.DIFFERENCE` (:func:`~dsd.analysis.stats.ks_power`) and, below
+:data:`~dsd.analysis.stats.POWER`, says "not enough models to tell" with the number needed.
+Errors are fractions in the arguments and percent in the sentence.
 
 Example::
 
@@ -20,7 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsd.analysis.stats import ks
+from dsd.analysis.stats import (
+    ALPHA,
+    DIFFERENCE,
+    POWER,
+    check_fractions,
+    ks,
+    ks_models_needed,
+    ks_power,
+)
 from dsd.errors import DsdError
 
 EXPECTATIONS = ("same", "differ")
@@ -28,7 +41,9 @@ EXPECTATIONS = ("same", "differ")
 
 @dataclass(frozen=True)
 class Comparison:
-    """The KS test of two error populations ``a`` and ``b`` and their medians and minima."""
+    """The KS test of two error populations ``a`` and ``b`` (errors as fractions), their medians
+    and minima, and the test's ``power`` to detect a KS difference of ``difference`` at these
+    sizes (``needed``: models per population for power :data:`~dsd.analysis.stats.POWER`)."""
 
     a: str
     b: str
@@ -42,11 +57,27 @@ class Comparison:
     pvalue: float
     alpha: float
     expect: str | None = None
+    power: float = float("nan")
+    needed: int = 0
+    difference: float = DIFFERENCE
 
     @property
     def significant(self) -> bool:
         """Whether the KS p-value is below ``alpha``."""
         return self.pvalue < self.alpha
+
+    @property
+    def conclusive(self) -> bool:
+        """Significant, or large enough (power >= POWER) for "no difference" to mean the EDFs
+        differ by less than ``difference``."""
+        return self.significant or self.power >= POWER
+
+    @property
+    def verdict(self) -> str:
+        """``differ``, ``same`` or ``not enough models to tell``."""
+        if self.significant:
+            return "differ"
+        return "same" if self.conclusive else "not enough models to tell"
 
     @property
     def better(self) -> str:
@@ -55,38 +86,49 @@ class Comparison:
 
     @property
     def as_expected(self) -> bool | None:
-        """Whether the verdict matches ``expect`` (None without an expectation)."""
+        """Whether the test's outcome (significant or not) matches ``expect`` (None without an
+        expectation); see :attr:`conclusive` for whether a non-significant one means anything."""
         if self.expect is None:
             return None
         return self.significant == (self.expect == "differ")
 
     def sentence(self) -> str:
-        """The verdict in one sentence (with the numbers behind it)."""
+        """The verdict in one sentence (with the numbers behind it, errors in percent)."""
         numbers = (
             f"median error {self.median_a:.1%} vs {self.median_b:.1%}, best {self.best_a:.1%} vs "
             f"{self.best_b:.1%}; KS D = {self.statistic:.2f}, p = {self.pvalue:.2g}, "
             f"{self.n_a} and {self.n_b} models"
         )
+        return f"{self._verdict_text()} ({numbers}).{self._paper_note()}"
+
+    def _verdict_text(self) -> str:
         if self.significant:
             worse = self.b if self.better == self.a else self.a
-            verdict = (
+            return (
                 f"{self.better} is better than {worse}: its models' errors are lower, and a "
                 f"difference this large would arise by chance with probability p < {self.alpha:g}"
             )
-        else:
-            verdict = (
-                f"no significant difference between {self.a} and {self.b} "
-                f"(p >= {self.alpha:g}): the data do not show either space to be better"
+        text = f"no significant difference between {self.a} and {self.b} (p >= {self.alpha:g})"
+        power = f"power {self.power:.2f} to see a KS difference of {self.difference:g}"
+        if self.conclusive:
+            return f"{text}: the populations were large enough ({power}), so their EDFs differ by less than that, if at all"
+        return (
+            f"{text}, but not enough models to tell: {power} at these sizes; "
+            f"{self.needed} models a population give power {POWER:g}"
+        )
+
+    def _paper_note(self) -> str:
+        if self.expect is None:
+            return ""
+        said = "differ" if self.expect == "differ" else "be as good as each other"
+        if self.as_expected and self.conclusive:
+            return f" This agrees with the paper, which found them to {said}."
+        if not self.conclusive and self.expect == "same":
+            return (
+                f" The paper found them to {said}; these populations can neither confirm nor "
+                "contradict it."
             )
-        note = ""
-        if self.expect is not None:
-            said = "differ" if self.expect == "differ" else "be as good as each other"
-            note = (
-                f" This agrees with the paper, which found them to {said}."
-                if self.as_expected
-                else f" Unlike the paper, which found them to {said}."
-            )
-        return f"{verdict} ({numbers}).{note}"
+        return f" Unlike the paper, which found them to {said}."
 
 
 def compare(
@@ -95,16 +137,18 @@ def compare(
     name_b: str,
     errors_b: Sequence[float],
     *,
-    alpha: float = 0.01,
+    alpha: float = ALPHA,
     expect: str | None = None,
+    difference: float = DIFFERENCE,
 ) -> Comparison:
-    """KS-compare two populations' errors at significance ``alpha`` (see :class:`Comparison`)."""
+    """KS-compare two populations' errors (fractions in [0, 1]) at significance ``alpha``, with
+    the power to see a KS difference of ``difference`` (see :class:`Comparison`)."""
     if not 0 < alpha < 1:
         raise DsdError(f"alpha must be in (0, 1), got {alpha}")
     if expect is not None and expect not in EXPECTATIONS:
         raise DsdError(f"expectation {expect!r}: use one of {', '.join(EXPECTATIONS)}")
-    a = np.asarray(errors_a, dtype=float)
-    b = np.asarray(errors_b, dtype=float)
+    a = check_fractions(np.asarray(errors_a, dtype=float), f"population {name_a}: errors")
+    b = check_fractions(np.asarray(errors_b, dtype=float), f"population {name_b}: errors")
     for name, x in ((name_a, a), (name_b, b)):
         if x.size < 2 or not np.isfinite(x).all():
             raise DsdError(f"population {name}: need at least 2 finite errors, got {x.size}")
@@ -122,6 +166,9 @@ def compare(
         pvalue=float(r.pvalue),
         alpha=alpha,
         expect=expect,
+        power=ks_power(a.size, b.size, difference, alpha),
+        needed=ks_models_needed(difference, alpha, POWER),
+        difference=difference,
     )
 
 

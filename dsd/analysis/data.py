@@ -1,17 +1,23 @@
-"""Loading results tables for analysis, filtering them, and deriving the parameters the figures plot.
+"""Reading results tables for analysis: every row read is used or excluded for a named reason.
 
-:func:`load_results` reads any number of results files (all validated before anything is
-returned), merges them, and keeps the rows matching ``key=value`` filters (by default
-``status=ok``). :func:`derived_params` turns the per-stage list columns into scalar columns:
-``d`` (total depth), ``d1..d4``, ``w1..w4``, ``b1..``, ``g1..``, ``w_ratio1..3``
-(``w_{i+1} / w_i``), the shared ``b`` and ``g`` (read from the drawn scalar columns
-``bottleneck_ratio`` / ``group_width``, which exist only for spaces that share the parameter),
-plus ``flops``, ``params``, ``acts`` and, for RegNet spaces, ``w0``, ``wa``, ``wm``.
+:func:`read_results` reads any number of results files (each given once, each validated by
+:func:`dsd.schema.check_table` before anything is returned), merges them, and refuses a model
+that appears twice (same space, design id and training seed, compared as typed values: NaN
+equals NaN) or was trained with two recipes. :func:`exclusions` says for each row why it is not
+analysed: ``key=value`` filters (``filtered out``), the status (``failed``, ``diverged``,
+``unknown status``: by default only ``status=ok`` rows are analysed) and the metric
+(``non-finite metric``); :mod:`dsd.analysis.population` adds ``missing group key`` and turns the
+reasons into each population's ledger. :func:`load_results` is the rows that are used.
 
-The error metric is a column: ``top1_err`` (the final epoch's test error, dsd's default) or
-``top1_err_min`` (the best epoch's, what pycls and the nds notebooks analyse); every loader and
-table takes it as ``metric``. :func:`regime_range` reads the complexity range a population was
-sampled in (the ``regime`` column) for normalised EDFs.
+:func:`derived_params` turns the per-stage list columns into scalar columns: ``d`` (total depth),
+``d1..d4``, ``w1..w4``, ``b1..``, ``g1..``, ``w_ratio1..3`` (``w_{i+1} / w_i``), the shared ``b``
+and ``g`` (read from the drawn scalar columns ``bottleneck_ratio`` / ``group_width``, which exist
+only for spaces that share the parameter), plus ``flops``, ``params``, ``acts`` and, for RegNet
+spaces, ``w0``, ``wa``, ``wm``.
+
+The error metric is a column of fractions in [0, 1]: ``top1_err`` (the final epoch's test error,
+dsd's default) or ``top1_err_min`` (the best epoch's, what pycls and the nds notebooks analyse).
+:func:`regime_range` reads the complexity range a population was sampled in (``regime``).
 """
 
 from __future__ import annotations
@@ -23,25 +29,34 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from dsd.analysis.stats import check_fractions
 from dsd.errors import DataError, DsdError
+from dsd.io import distinct_inputs, lists_from_json, read_table
 from dsd.io import is_list as _is_list
-from dsd.io import lists_from_json, read_table
-from dsd.schema import RECIPE_COLUMNS, RESULTS_REQUIRED
+from dsd.schema import (
+    NUMBER_COLUMNS,
+    PARAMETERS,
+    RECIPE_COLUMNS,
+    RESULTS_REQUIRED,
+    STATUSES,
+    check_table,
+)
 
 ERROR = "top1_err"
-SHARED = {"bottleneck_ratio": "b", "group_width": "g"}
-LIST_PARAMS = {
-    "depths": "d",
-    "widths": "w",
-    "bottleneck_ratios": "b",
-    "group_widths": "g",
-}
+#: Why a row read is not analysed, in the order they are checked (a row gets the first).
+REASONS = (
+    "filtered out",
+    "failed",
+    "diverged",
+    "unknown status",
+    "non-finite metric",
+    "missing group key",
+)
+#: Shared parameters' scalar columns and per-stage list columns, by their short names
+#: (from the one table of parameter names, :data:`dsd.schema.PARAMETERS`).
+SHARED = {p: PARAMETERS[p][0] for p in ("bottleneck_ratio", "group_width")}
+LIST_PARAMS = {column: short for short, column in PARAMETERS.values() if column}
 SCALARS = ("flops", "params", "acts", "depth", "w0", "wa", "wm")
-
-
-def _required(metric: str) -> tuple[str, ...]:
-    """The columns every results file must have when analysed on ``metric``."""
-    return (*RESULTS_REQUIRED, metric)
 
 
 def parse_filter(text: str) -> tuple[str, tuple[str, ...]]:
@@ -56,12 +71,10 @@ def parse_filter(text: str) -> tuple[str, tuple[str, ...]]:
 
 def _matches(column: pd.Series, values: tuple[str, ...]) -> pd.Series:
     """Rows whose value equals one of ``values``, compared as text or as numbers."""
-    text = column.astype(str)
-    mask = text.isin(values)
+    mask = column.astype(str).isin(values)
     nums = [float(v) for v in values if _is_number(v)]
     if nums:
-        numeric = pd.to_numeric(column, errors="coerce")
-        mask |= numeric.isin(nums)
+        mask |= pd.to_numeric(column, errors="coerce").isin(nums)
     return mask
 
 
@@ -74,72 +87,148 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def apply_filters(df: pd.DataFrame, filters: Iterable[str] = ()) -> pd.DataFrame:
-    """Keep rows matching every ``key=value`` filter; ``status=ok`` unless a status filter is given."""
+def exclusions(df: pd.DataFrame, filters: Iterable[str] = (), metric: str = ERROR) -> pd.Series:
+    """For each row, why it is not analysed ('' when it is): the first of :data:`REASONS` that
+    applies. ``status=ok`` is implied unless a filter names ``status``; a status other than
+    ``ok``, ``diverged`` and ``failed`` (``OK``, missing) is an ``unknown status``."""
     parsed = [parse_filter(f) for f in filters]
-    if not any(k == "status" for k, _ in parsed):
-        parsed.append(("status", ("ok",)))
+    reason = pd.Series("", index=df.index, dtype=object)
+
+    def mark(mask, why: str) -> None:
+        reason[(reason == "") & np.asarray(mask, dtype=bool)] = why
+
     for key, values in parsed:
         if key not in df.columns:
             raise DsdError(f"filter {key}=...: no column {key!r} in the results")
-        df = df[_matches(df[key], values)]
-    return df.reset_index(drop=True)
+        mark(~_matches(df[key], values), "filtered out")
+    if not any(k == "status" for k, _ in parsed):
+        status = df["status"]
+        for why in ("failed", "diverged"):
+            mark(status == why, why)
+        mark(~status.isin(STATUSES), "unknown status")
+    mark(
+        ~np.isfinite(pd.to_numeric(df[metric], errors="coerce").astype(float)), "non-finite metric"
+    )
+    return reason
 
 
 def read_results(paths: Sequence[str | os.PathLike], metric: str = ERROR) -> pd.DataFrame:
-    """Read and concatenate results files; raise DataError on the first unusable one.
+    """Read and concatenate results files; DataError (naming the file) on the first unusable one.
 
-    Each file needs ``model_id``, ``space``, ``status`` and a numeric ``metric`` column.
+    Each file is given once and needs ``model_id``, ``space``, ``status`` and the ``metric``
+    column (fractions in [0, 1]); a model repeated across or within the files is refused.
     """
     if not paths:
         raise DsdError("no results files given")
-    frames = [read_table(p, required=_required(metric)) for p in paths]
+    frames = [read_table(p, required=(*RESULTS_REQUIRED, metric)) for p in _once(paths)]
     for p, f in zip(paths, frames, strict=True):
-        if not pd.api.types.is_numeric_dtype(f[metric]) and len(f):
-            raise DataError(f"{p}: column {metric} is not numeric")
+        check_metric(f, metric, str(p))
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    _refuse_repeats(df, [str(p) for p, f in zip(paths, frames, strict=True) for _ in range(len(f))])
+    refuse_repeats(df, [str(p) for p, f in zip(paths, frames, strict=True) for _ in range(len(f))])
     return df
 
 
-# Columns that define how a model was trained: one model trained two ways is two experiments.
+def _once(paths: Sequence[str | os.PathLike]) -> list:
+    """``paths`` if no file is given twice (also as a link); else a DataError saying so."""
+    try:
+        return distinct_inputs(paths)
+    except DsdError as e:
+        first = str(e).split(";")[0]
+        raise DataError(
+            f"{first}: every model in it appears 2 times; give each results file once"
+        ) from None
 
 
-def _refuse_repeats(df: pd.DataFrame, sources: list[str]) -> None:
-    """Raise DataError if a model appears twice in one space (with the same training seed), or
-    was trained with two recipes; the message names the files and one such model.
+def check_metric(df: pd.DataFrame, metric: str, source: str = "results") -> None:
+    """DataError unless ``df[metric]`` holds numbers whose finite values are fractions in [0, 1]."""
+    if not isinstance(metric, str) or not metric:
+        raise DsdError(f"metric must be a column name, got {metric!r}")
+    if metric not in df.columns:
+        raise DataError(f"{source}: no column {metric!r} (the error metric)")
+    values = pd.to_numeric(df[metric], errors="coerce")
+    bad = values.isna() & df[metric].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{source}: column {metric}, row {row}: not a number (the error metric)")
+    try:
+        check_fractions(values.to_numpy(dtype=float), f"{source}: column {metric}: errors")
+    except DsdError as e:
+        raise DataError(str(e)) from None
+
+
+def _typed(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``columns`` of ``df`` as comparable values: numbers as floats, other cells as text, and a
+    missing value as NaN (so NaN equals NaN, and 0 equals 0.0, in ``duplicated``)."""
+    out = {}
+    for c in columns:
+        if c in NUMBER_COLUMNS or c == "train_seed":
+            out[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+        else:
+            out[c] = df[c].map(lambda v: v if _missing(v) else str(v))
+    return pd.DataFrame(out, index=df.index)
+
+
+def _missing(v) -> bool:
+    """A missing scalar cell (None or NaN)."""
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def id_column(df: pd.DataFrame) -> str:
+    """The column that identifies a design: ``design_id`` (schema 3) or else ``model_id``."""
+    return "design_id" if "design_id" in df.columns else "model_id"
+
+
+def refuse_repeats(df: pd.DataFrame, sources: Sequence[str]) -> None:
+    """DataError if a row repeats (``space``, design id, ``train_seed``) as typed values, or one
+    design was trained with two recipes; the message names the files and one such model.
 
     A model may appear in two spaces (it was drawn from both), and once per training seed; a
     file given twice, or two runs of one model mixed, would count it twice in every EDF and test.
     """
     if not len(df):
         return
-    src = pd.Series(sources, index=df.index)
-    key = ["space", "model_id", *(["train_seed"] if "train_seed" in df.columns else [])]
-    keys = df[key].astype(str)
-    if "design_id" in df.columns:  # schema 3: a row is a design; two designs may build one model
-        keys["model_id"] = df["design_id"].fillna(df["model_id"]).astype(str)
-    dup = keys.duplicated(keep=False)
+    ident = id_column(df)
+    if ident == "design_id":  # schema 3: a row is a design (two designs may build one model)
+        df = df.assign(design_id=df["design_id"].fillna(df["model_id"]))
+    src = pd.Series(list(sources), index=df.index)
+    key = _typed(df, ["space", ident, *(["train_seed"] if "train_seed" in df.columns else [])])
+    dup = key.duplicated(keep=False)
     if dup.any():
-        first = keys[dup].iloc[0]
-        rows = keys.index[(keys == first).all(axis=1)]
+        first = df.loc[dup.idxmax()]
+        rows = key.index[dup & (key[ident] == key.loc[dup.idxmax(), ident])]
         files = " and ".join(dict.fromkeys(src[rows]))
         raise DataError(
-            f"model {first['model_id']} of space {first['space']} appears {len(rows)} times "
+            f"model {first[ident]} of space {first['space']} appears {len(rows)} times "
             f"(in {files}; {int(dup.sum())} rows repeat a model); give each results file once "
             "and keep one row per model and training seed"
         )
     recipe = [c for c in RECIPE_COLUMNS if c in df.columns]
     if recipe:
-        per_model = df[["space", "model_id", *recipe]].astype(str).drop_duplicates()
-        mixed = per_model.duplicated(["space", "model_id"], keep=False)
+        per_model = _typed(df, ["space", ident, *recipe]).drop_duplicates()
+        mixed = per_model.duplicated(["space", ident], keep=False)
         if mixed.any():
             row = per_model[mixed].iloc[0]
             raise DataError(
-                f"model {row['model_id']} of space {row['space']} was trained with different "
+                f"model {row[ident]} of space {row['space']} was trained with different "
                 f"recipes (one of {', '.join(recipe)} differs) in {' and '.join(dict.fromkeys(sources))}; "
                 "compare runs of one recipe, or select one with --filter"
             )
+
+
+def read_any(
+    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike, metric: str = ERROR
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Every row of ``results`` (a DataFrame or results files), validated, and the file names."""
+    if isinstance(results, pd.DataFrame):
+        missing = [c for c in (*RESULTS_REQUIRED, metric) if c not in results.columns]
+        if missing:
+            raise DataError(f"results are missing column(s) {', '.join(missing)}")
+        df = check_table(lists_from_json(results), "results")  # a frame read from CSV by hand
+        check_metric(df, metric)
+        refuse_repeats(df, ["the results"] * len(df))
+        return df.reset_index(drop=True), ()
+    paths = [results] if isinstance(results, str | os.PathLike) else list(results)
+    return read_results(paths, metric), tuple(str(p) for p in paths)
 
 
 def load_results(
@@ -147,24 +236,15 @@ def load_results(
     filters: Iterable[str] = (),
     metric: str = ERROR,
 ) -> pd.DataFrame:
-    """A filtered results DataFrame from a DataFrame or results files, rows with a finite ``metric``.
+    """The rows of ``results`` that are analysed (see :func:`exclusions`): those matching the
+    filters (``status=ok`` unless a status filter is given) with a finite ``metric``.
 
-    ``metric`` is the error column analysed: ``top1_err`` (final epoch, the default) or
-    ``top1_err_min`` (best epoch, as pycls and nds), or any numeric column.
+    ``metric`` is the error column, fractions in [0, 1]: ``top1_err`` (final epoch, the default)
+    or ``top1_err_min`` (best epoch, as pycls and nds). For the rows excluded and why, load
+    populations (:func:`dsd.analysis.population.load_populations`): each carries its ledger.
     """
-    if not isinstance(metric, str) or not metric:
-        raise DsdError(f"metric must be a column name, got {metric!r}")
-    if isinstance(results, pd.DataFrame):
-        missing = [c for c in _required(metric) if c not in results.columns]
-        if missing:
-            raise DataError(f"results are missing column(s) {', '.join(missing)}")
-        df = lists_from_json(results)  # a frame read from CSV by hand (files: read_table does it)
-    else:
-        paths = [results] if isinstance(results, str | os.PathLike) else list(results)
-        df = read_results(paths, metric)
-    df = apply_filters(df, filters)
-    errors = pd.to_numeric(df[metric], errors="coerce")
-    return df[np.isfinite(errors)].reset_index(drop=True)
+    df, _ = read_any(results, metric)
+    return df[exclusions(df, filters, metric) == ""].reset_index(drop=True)
 
 
 def regime_range(df: pd.DataFrame, column: str = "flops") -> tuple[float, float] | None:
@@ -185,7 +265,10 @@ def regime_range(df: pd.DataFrame, column: str = "flops") -> tuple[float, float]
         value = regime.get(column) if isinstance(regime, dict) else None
         if not (isinstance(value, list | tuple) and len(value) == 2):
             return None
-        lo, hi = float(value[0]), float(value[1])
+        try:
+            lo, hi = float(value[0]), float(value[1])
+        except (TypeError, ValueError):
+            return None
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             return None
         ranges.add((lo, hi))
@@ -193,17 +276,37 @@ def regime_range(df: pd.DataFrame, column: str = "flops") -> tuple[float, float]
 
 
 def groups(df: pd.DataFrame, by: str = "space") -> dict[str, pd.DataFrame]:
-    """Split ``df`` by the column ``by`` (in order of first appearance), names as strings."""
+    """Split ``df`` by the column ``by`` (in order of first appearance), names as strings.
+
+    A row without a value of ``by`` is a DsdError (populations are loaded with their ledger by
+    :func:`dsd.analysis.population.load_populations`, which names such rows instead).
+    """
+    key = group_key(df, by)
+    if key.isna().any():
+        raise DsdError(f"--by {by}: {int(key.isna().sum())} row(s) have no {by}")
+    return {name: g.reset_index(drop=True) for name, g in df.groupby(key, sort=False)}
+
+
+def group_key(df: pd.DataFrame, by: str) -> pd.Series:
+    """The population name of each row: ``df[by]`` as text (``16``, not ``16.0``), NaN if missing."""
     if by not in df.columns:
         raise DsdError(f"--by {by}: no column {by!r} in the results")
     if df[by].map(_is_list).any():
         raise DsdError(
             f"--by {by}: a per-stage list column cannot name populations (use e.g. space)"
         )
-    return {str(k): g.reset_index(drop=True) for k, g in df.groupby(by, sort=False)}
+
+    def name(v) -> str | float:
+        if _missing(v):
+            return np.nan
+        if isinstance(v, float | np.floating) and float(v).is_integer():
+            return str(int(v))
+        return str(v)
+
+    return df[by].map(name)
 
 
-def _stack(column: pd.Series) -> np.ndarray:
+def stack(column: pd.Series) -> np.ndarray:
     """A list column as a 2-d float array, NaN-padded to the longest list."""
     lists = [
         np.atleast_1d(np.asarray(v, dtype=float)) if _is_list(v) else np.array([]) for v in column
@@ -213,6 +316,9 @@ def _stack(column: pd.Series) -> np.ndarray:
     for i, v in enumerate(lists):
         out[i, : len(v)] = v
     return out
+
+
+_stack = stack  # the name dsd.analysis.refinement imports
 
 
 def derived_params(df: pd.DataFrame) -> pd.DataFrame:
@@ -229,7 +335,7 @@ def derived_params(df: pd.DataFrame) -> pd.DataFrame:
     for column, short in LIST_PARAMS.items():
         if column not in df.columns:
             continue
-        a = _stack(df[column])
+        a = stack(df[column])
         if column == "depths":
             out["d"] = np.nansum(a, axis=1) if a.size else np.full(len(df), np.nan)
         for i in range(a.shape[1]):
@@ -255,7 +361,7 @@ def param_values(df: pd.DataFrame, name: str) -> tuple[list[str], np.ndarray]:
     if name in LIST_PARAMS:
         if name not in df.columns:
             raise DsdError(f"parameter {name!r}: no column {name!r} in the results")
-        a = _stack(df[name])
+        a = stack(df[name])
         return [f"{LIST_PARAMS[name]}{i + 1}" for i in range(a.shape[1])], a
     derived = derived_params(df)
     if name in derived.columns:

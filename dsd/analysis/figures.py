@@ -1,11 +1,15 @@
 """Figures of the papers, drawn with matplotlib's object API (no pyplot, so no global state).
 
-Every function returns a :class:`matplotlib.figure.Figure`; it never shows it. In a notebook the
-figure displays itself; :func:`save_figure` writes it atomically in the format of the path's
-extension (.png, .pdf, .svg).
+Every function draws on the axes given as ``ax=`` (one Axes, or a sequence of one Axes a panel
+for the multi-panel figures) or, without it, on a new :class:`matplotlib.figure.Figure`, and
+returns the axes it drew on (matplotlib's convention; ``ax.figure`` is the figure, which a
+notebook displays). :func:`save_figure` writes a figure (or the figure of axes) atomically in the
+format of the path's extension (.png, .pdf, .svg). Errors are fractions in the arguments and
+percent on the axes.
 
 - :func:`plot_edfs`: error EDFs (or normalised EDFs) of several populations, ``name | n | min | mean``
-  in the legend (and the effective n of weighted EDFs), optional confidence bands (DDS figures 2-4);
+  in the legend (and the effective n of weighted EDFs), optional confidence bands and a caption
+  (DDS figures 2-4);
 - :func:`plot_bootstrap`: error against a parameter with the bootstrap band shaded (figures 5, 6);
 - :func:`plot_fits`: per-block widths of the top models and their quantized linear fits (figure 7);
 - :func:`plot_complexity`: error against flops, params and acts;
@@ -41,9 +45,41 @@ def check_figure_path(path: str | os.PathLike) -> Path:
     return check_output_path(path, FIGURE_SUFFIXES)
 
 
-def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Write ``fig`` atomically; the format follows the extension."""
+def figure_of(drawn) -> Figure:
+    """The figure of a Figure, an Axes or a sequence of Axes (what the plot functions return)."""
+    if isinstance(drawn, Figure):
+        return drawn
+    return drawn.figure if hasattr(drawn, "figure") else np.ravel(drawn)[0].figure
+
+
+def _axes(ax, figsize: tuple[float, float], panels: int = 0):
+    """``ax`` (checked), or new axes on a new figure: one Axes, or ``panels`` in a row."""
+    if ax is None:
+        fig = Figure(figsize=figsize, layout="constrained")
+        if not panels:
+            return fig.add_subplot()
+        return fig.subplots(1, panels, sharey=True, squeeze=False)[0]
+    if panels:
+        axes = np.ravel(np.asarray(ax, dtype=object))
+        if axes.size != panels:
+            raise DsdError(f"ax: this figure draws {panels} panel(s), got {axes.size} axes")
+        return axes
+    return ax
+
+
+def _note(ax, text: str) -> None:
+    """A small caption under the axes (e.g. the populations' ledger)."""
+    if text:
+        ax.annotate(
+            text, (0, 0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points",
+            va="top", fontsize="x-small", color="#555", annotation_clip=False, wrap=True,
+        )  # fmt: skip
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Write ``fig`` (a Figure, or axes drawn on one) atomically; the format follows the extension."""
     path = check_figure_path(path)
+    fig = figure_of(fig)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=dpi, bbox_inches="tight")
     return path
@@ -90,17 +126,23 @@ def plot_edfs(
     level: float = 0.95,
     title: str = "",
     xlabel: str = "error (%)",
-    normalized: bool = False,
+    normalised: bool = False,
     seed: int = 0,
-) -> Figure:
-    """Error EDFs of named populations (arrays of errors or :class:`EDF` objects).
+    note: str = "",
+    ax=None,
+    normalized: bool | None = None,
+):
+    """Error EDFs of named populations (arrays of errors, fractions, or :class:`EDF` objects).
 
-    ``bands`` = ``"dkw"`` or ``"bootstrap"`` shades a confidence band at ``level``.
+    ``bands`` = ``"dkw"`` or ``"bootstrap"`` shades a confidence band at ``level``; ``note`` is
+    a caption under the axes (the report's: the populations' ledger). Returns the axes.
+    (``normalized`` is an alias of ``normalised``, kept until ``dsd.analysis.refinement`` says
+    ``normalised``.)
     """
+    normalised = normalised if normalized is None else normalized
     if not populations:
         raise DsdError("plot_edfs: no populations to plot")
-    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
-    ax = fig.add_subplot()
+    ax = _axes(ax, (6.4, 4.4))
     for i, (name, pop) in enumerate(populations.items()):
         f = pop if isinstance(pop, EDF) else edf(pop)
         x, y = f.steps()
@@ -113,12 +155,13 @@ def plot_edfs(
                 band.x * 100, band.lower, band.upper, step="post", color=_color(i), alpha=0.18, lw=0
             )
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("normalised cumulative prob." if normalized else "cumulative prob.")
+    ax.set_ylabel("normalised cumulative prob." if normalised else "cumulative prob.")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
-    ax.set_title(title or ("normalised error EDF" if normalized else "error EDF"))
-    return fig
+    ax.set_title(title or ("normalised error EDF" if normalised else "error EDF"))
+    _note(ax, note)
+    return ax
 
 
 def plot_bootstrap(
@@ -130,19 +173,20 @@ def plot_bootstrap(
     title: str = "",
     color: str = COLORS[0],
     error_label: str = "error (%)",
-) -> Figure:
+    ax=None,
+):
     """Error against each column of ``values`` with the bootstrap band of the best value shaded.
 
     Markers are drawn above the band; integer parameters get integer ticks; the panels of a row
-    share one x scale (log when any panel's values span more than 20x).
+    share one x scale (log when any panel's values span more than 20x). ``ax``: one Axes a
+    column of ``values``. Returns the array of axes.
     """
     values = np.asarray(values, dtype=float).reshape(len(errors), -1)
     e = np.asarray(errors, dtype=float) * 100
     low, med, high = (np.atleast_1d(v) for v in (result.low, result.median, result.high))
     k = values.shape[1]
     log = any(_wants_log(values[:, j]) for j in range(k))
-    fig = Figure(figsize=(3.0 * k + 0.6, 3.2), layout="constrained")
-    axes = fig.subplots(1, k, sharey=True, squeeze=False)[0]
+    axes = _axes(ax, (3.0 * k + 0.6, 3.2), panels=k)
     for j, ax in enumerate(axes):
         ax.axvspan(low[j], high[j], color=color, alpha=0.15, lw=0, zorder=1)
         ax.scatter(values[:, j], e, s=14, color=color, alpha=0.8, lw=0.3, ec="white", zorder=3)
@@ -156,8 +200,8 @@ def plot_bootstrap(
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel(error_label)
     if title:
-        fig.suptitle(title)
-    return fig
+        axes[0].figure.suptitle(title)
+    return axes
 
 
 def fit_label(fit: RegNetFit, name: str) -> str:
@@ -169,17 +213,17 @@ def fit_label(fit: RegNetFit, name: str) -> str:
 
 
 def plot_fits(
-    fits: Sequence[RegNetFit], names: Sequence[str] | None = None, *, title: str = ""
-) -> Figure:
+    fits: Sequence[RegNetFit], names: Sequence[str] | None = None, *, title: str = "", ax=None
+):
     """Per-block widths (solid) of models and their fitted quantized linear widths (dashed).
 
     ``names`` label the models (the report uses space and error); the legend also says whether
-    each fit lies in the RegNet space's ranges and whether it touched a search limit.
+    each fit lies in the RegNet space's ranges and whether it touched a search limit. Returns
+    the axes.
     """
     if not fits:
         raise DsdError("plot_fits: no fits to plot")
-    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
-    ax = fig.add_subplot()
+    ax = _axes(ax, (6.4, 4.4))
     for i, f in enumerate(fits):
         j = np.arange(f.d)
         name = names[i] if names else f"model {i + 1}"
@@ -200,7 +244,7 @@ def plot_fits(
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="x-small", loc="upper left")
     ax.set_title(title or "per-block widths and quantized linear fits")
-    return fig
+    return ax
 
 
 def plot_complexity(
@@ -209,40 +253,35 @@ def plot_complexity(
     *,
     title: str = "",
     error_label: str = "error (%)",
-) -> Figure:
-    """Error against complexity metrics; ``populations[name]`` maps "error" and each metric to values.
-
-    The panels share one x scale (log when any metric spans more than 20x).
+    ax=None,
+):
+    """Error against complexity metrics; ``populations[name]`` maps "error" (fractions) and each
+    metric to values. The panels share one x scale (log when any metric spans more than 20x).
+    ``ax``: one Axes a metric. Returns the array of axes.
     """
     k = len(metrics)
-    fig = Figure(figsize=(3.2 * k + 0.6, 3.4), layout="constrained")
-    axes = fig.subplots(1, k, sharey=True, squeeze=False)[0]
+    axes = _axes(ax, (3.2 * k + 0.6, 3.4), panels=k)
+    xs: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
     for i, (name, pop) in enumerate(populations.items()):
         e = np.asarray(pop["error"], dtype=float) * 100
         for ax, m in zip(axes, metrics, strict=True):
-            scale = 1e6
-            ax.scatter(
-                np.asarray(pop[m], dtype=float) / scale,
-                e,
-                s=14,
-                color=_color(i),
-                alpha=0.75,
-                lw=0.3,
-                ec="white",
-                zorder=3,
-                label=name if ax is axes[0] else None,
-            )
-    log = any(ax.dataLim.x0 > 0 and ax.dataLim.x1 / ax.dataLim.x0 > 20 for ax in axes)
+            x = np.asarray(pop[m], dtype=float) / 1e6
+            xs[m].append(x)
+            label = name if ax is axes[0] else None
+            ax.scatter(x, e, s=14, color=_color(i), alpha=0.75, lw=0.3, ec="white", zorder=3, label=label)  # fmt: skip
+    x_all = {m: np.concatenate(v) if v else np.array([]) for m, v in xs.items()}
+    log = any(_wants_log(x) for x in x_all.values())
     for ax, m in zip(axes, metrics, strict=True):
         ax.set_xlabel(f"{m} (M)")
         ax.grid(alpha=0.3, which="both")
-        if log:
+        x = x_all[m]
+        if log and np.any(np.isfinite(x) & (x > 0)):  # a panel without positive values stays linear
             _log_axis(ax, integer=False)
     axes[0].set_ylabel(error_label)
     axes[0].legend(fontsize="small", markerscale=2)
     if title:
-        fig.suptitle(title)
-    return fig
+        axes[0].figure.suptitle(title)
+    return axes
 
 
 def plot_random_search(
@@ -250,10 +289,10 @@ def plot_random_search(
     *,
     title: str = "",
     error_label: str = "best error (%)",
-) -> Figure:
-    """Expected best error of k random models against k, with the quantile band shaded."""
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
-    ax = fig.add_subplot()
+    ax=None,
+):
+    """Expected best error of k random models against k, with its band shaded. Returns the axes."""
+    ax = _axes(ax, (6.4, 4.0))
     for i, (name, r) in enumerate(results.items()):
         label = f"{name} | n={r.n}" + (f" (eff. {r.n_eff:.3g})" if r.n_eff < r.n - 1e-9 else "")
         ax.plot(r.k, r.mean * 100, color=_color(i), lw=1.8, label=label)
@@ -264,4 +303,4 @@ def plot_random_search(
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
     ax.set_title(title or "random search efficiency (k draws with replacement)")
-    return fig
+    return ax

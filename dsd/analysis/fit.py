@@ -6,11 +6,16 @@ predicted width of block ``j`` is ``w0 * wm ** s_j`` rounded to a multiple of ``
 :func:`quantized_linear_widths` evaluates it for a whole grid of parameters at once.
 
 :func:`fit_regnet` sets ``d`` to the number of blocks and searches ``(w0, wa, wm)`` minimising
-``e_fit = mean_j |log(predicted_j / observed_j)|``.
+``e_fit = mean_j |log(predicted_j / observed_j)|``, by default within the RegNet design space's
+ranges (:func:`regnet_domain`, read from ``spaces/RegNet.yaml``): the paper's question is how well
+a *RegNet* describes a design. :data:`UNBOUNDED` searches any ``w0``, ``wa`` and ``wm`` up to
+:func:`wm_limit` instead, and says so.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,18 +23,51 @@ import numpy as np
 
 from dsd.errors import DsdError
 from dsd.nets.regnet import quantized_linear
+from dsd.spaces import load_space
 
 Q = 8
 WM_MIN = 1.1
 WM_STEP = 1.2
 POINTS = 15
 POLISH = 4
-PAPER_RANGES = {"d": (1, 63), "w0": (8, 255), "wa": (0.0, 255.0), "wm": (1.5, 3.0)}
-"""The RegNet design space's limits (DDS §3.3): d < 64, w0 < 256, wa < 256, 1.5 <= wm <= 3."""
+
+
+@dataclass(frozen=True)
+class FitDomain:
+    """Where :func:`fit_regnet` searches: closed ranges of ``w0`` (multiples of 8), ``wa`` and
+    ``wm``; ``wm=None`` means ``[1.1, wm_limit(widths)]`` (:data:`UNBOUNDED`). ``d`` is the range
+    a RegNet's depth may take (a fit's ``d`` is the number of blocks: it is only compared)."""
+
+    name: str
+    w0: tuple[float, float]
+    wa: tuple[float, float]
+    wm: tuple[float, float] | None
+    d: tuple[float, float] = (1, math.inf)
+
+    def wm_range(self, observed: np.ndarray) -> tuple[float, float]:
+        """The ``wm`` interval searched for ``observed`` widths."""
+        return self.wm if self.wm is not None else (WM_MIN, wm_limit(observed))
+
+
+UNBOUNDED = FitDomain("unbounded", w0=(Q, math.inf), wa=(0.0, math.inf), wm=None)
+"""Any ``w0`` and ``wa``, ``wm`` in [1.1, :func:`wm_limit`]: the best quantized linear form,
+whether or not it is a RegNet of the RegNet space (``fit_regnet(w, domain=UNBOUNDED)``)."""
+
+
+@functools.cache
+def regnet_domain() -> FitDomain:
+    """The RegNet design space's ranges, read from its space file (``spaces/RegNet.yaml``:
+    d < 64, w0 < 256, 8 <= wa < 256, 1.5 <= wm <= 3): the default domain of :func:`fit_regnet`."""
+    params = load_space("RegNet").parameters
+
+    def span(name: str) -> tuple[float, float]:
+        return float(params[name].low), float(params[name].high)
+
+    return FitDomain("RegNet space", span("w0"), span("wa"), span("wm"), span("depth"))
 
 
 def wm_limit(observed: Sequence[float]) -> float:
-    """The largest ``wm`` the fit searches: ``max(4, 2 * max(observed) / 8)``.
+    """The largest ``wm`` the unbounded fit searches: ``max(4, 2 * max(observed) / 8)``.
 
     A step of ``wm`` from the smallest ``w0`` (8) then lands above twice the widest block, farther
     than any jump between observed widths; a fit that still reaches it says so (``at_bound``).
@@ -64,10 +102,12 @@ class RegNetFit:
 
     ``d``: number of blocks; ``w0, wa, wm``: the fitted parameters; ``e_fit``: mean absolute log
     ratio of predicted to observed widths; ``widths``: predicted per-block widths; ``observed``: the
-    widths that were fitted; ``wm_search``: the ``wm`` interval searched; ``at_bound``: the search
-    limits the optimum touched, i.e. lies within 1% of (``"wm_min"``, ``"wm_max"``; empty when it
-    lies inside, so no better fit was cut off). :attr:`outside_space` / :attr:`in_space` compare the parameters with the
-    RegNet design space's limits (:data:`PAPER_RANGES`).
+    widths that were fitted; ``domain``: the name of the search domain (``"RegNet space"`` or
+    ``"unbounded"``); ``wm_search``: the ``wm`` interval searched; ``at_bound``: the search
+    limits the optimum touched, i.e. lies within 1% of (``"wm_min"``, ``"wm_max"``, and for the
+    RegNet space ``"wa_min"``, ``"wa_max"``, ``"w0_max"``; empty when it lies inside, so no
+    better fit was cut off). :attr:`outside_space` / :attr:`in_space` compare the parameters with
+    the RegNet design space's ranges (:func:`regnet_domain`).
     """
 
     d: int
@@ -79,12 +119,12 @@ class RegNetFit:
     observed: tuple[int, ...]
     wm_search: tuple[float, float] = (WM_MIN, 4.0)
     at_bound: tuple[str, ...] = ()
+    domain: str = "RegNet space"
 
     @property
     def outside_space(self) -> tuple[str, ...]:
-        """Names of the parameters outside the paper's RegNet ranges (d < 64, w0 < 256, ...)."""
-        values = {"d": self.d, "w0": self.w0, "wa": self.wa, "wm": self.wm}
-        return tuple(k for k, (lo, hi) in PAPER_RANGES.items() if not lo <= values[k] <= hi)
+        """Names of the parameters outside the RegNet space's ranges (d < 64, w0 < 256, ...)."""
+        return _outside(self.d, self.w0, self.wa, self.wm)
 
     @property
     def in_space(self) -> bool:
@@ -102,57 +142,84 @@ class RegNetFit:
         return tuple(self.widths.count(w) for w in self.stage_widths)
 
 
+def _outside(d, w0, wa, wm) -> tuple[str, ...]:
+    """Which of ``d, w0, wa, wm`` leave the RegNet space's ranges (scalars)."""
+    dom = regnet_domain()
+    values = {"d": (d, dom.d), "w0": (w0, dom.w0), "wa": (wa, dom.wa), "wm": (wm, dom.wm)}
+    return tuple(k for k, (v, (lo, hi)) in values.items() if not lo <= v <= hi)
+
+
 def _grid(*axes: np.ndarray) -> tuple[np.ndarray, ...]:
     """Flattened Cartesian product of 1-d arrays."""
     return tuple(a.ravel() for a in np.meshgrid(*axes, indexing="ij"))
 
 
-def _coarse(obs: np.ndarray, wm_hi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Search:
+    """One fit's data and limits: the observed widths, and the domain's ranges for them."""
+
+    obs: np.ndarray
+    w0: tuple[float, float]
+    wa: tuple[float, float]
+    wm: tuple[float, float]
+    bounded: bool
+
+    @property
+    def log_obs(self) -> np.ndarray:
+        return np.log(self.obs)
+
+    def w0s(self, values: np.ndarray, top: float = math.inf) -> np.ndarray:
+        """The distinct ``values`` within the w0 range (and at most ``top``)."""
+        v = np.unique(np.asarray(values, dtype=float))
+        return v[(v >= max(Q, self.w0[0])) & (v <= min(self.w0[1], top))]
+
+    def clip(self, wa: np.ndarray, wm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``wa`` and ``wm`` clipped to the searched ranges."""
+        return np.clip(wa, *self.wa), np.clip(wm, *self.wm)
+
+
+def _coarse(s: _Search) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The coarse grid: w0 near the first width and log-spaced, wa and wm log-spaced."""
-    top = max(float(obs.max()), Q)
-    w0 = np.unique(
-        np.concatenate(
-            (
-                np.round(np.geomspace(Q, top, 12) / Q) * Q,
-                obs[0] + Q * np.arange(-2, 3),
-                np.unique(obs)[:3],
-            )
-        )
-    )
-    w0 = w0[(w0 >= Q) & (w0 <= top)]
-    wa = np.geomspace(0.5, max(2.0 * top, 256.0), 28)
-    points = int(np.ceil(np.log((wm_hi - 1) / (WM_MIN - 1)) / np.log(WM_STEP))) + 1
-    wm = 1 + np.geomspace(WM_MIN - 1, wm_hi - 1, points)
+    top = max(float(s.obs.max()), Q)
+    near = (np.round(np.geomspace(Q, top, 12) / Q) * Q, s.obs[0] + Q * np.arange(-2, 3))
+    w0 = s.w0s(np.concatenate((*near, np.unique(s.obs)[:3])), top)
+    wa_lo = max(0.5, s.wa[0])
+    wa = np.geomspace(wa_lo, max(min(max(2.0 * top, 256.0), s.wa[1]), wa_lo), 28)
+    lo, hi = s.wm
+    points = int(np.ceil(np.log((hi - 1) / (lo - 1)) / np.log(WM_STEP))) + 1
+    wm = 1 + np.geomspace(lo - 1, hi - 1, max(points, 2))
     return _grid(w0, wa, wm)
 
 
-def _refine(w0: float, wa: float, wm: float, step: float, wm_hi: float) -> tuple[np.ndarray, ...]:
+def _refine(s: _Search, w0: float, wa: float, wm: float, step: float) -> tuple[np.ndarray, ...]:
     """A local grid around ``(w0, wa, wm)``: w0 by multiples of 8, wa and wm-1 by factors."""
-    w0s = w0 + Q * np.arange(-2, 3)
-    w0s = w0s[w0s >= Q]
-    was = wa * np.geomspace(1 / step, step, POINTS)
-    wms = 1 + (wm - 1) * np.geomspace(1 / step, step, POINTS)
-    wms = np.clip(wms, WM_MIN, wm_hi)
-    return _grid(w0s, was, wms)
+    w0s = s.w0s(w0 + Q * np.arange(-2, 3))
+    was, wms = s.clip(
+        wa * np.geomspace(1 / step, step, POINTS),
+        1 + (wm - 1) * np.geomspace(1 / step, step, POINTS),
+    )
+    return _grid(w0s, np.unique(was), np.unique(wms))
 
 
-def _best_wa(log_obs: np.ndarray, w0: np.ndarray, wm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _best_wa(s: _Search, w0: np.ndarray, wm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each ``(w0, wm)`` pair, the exactly best ``wa`` and its ``e_fit`` (a line search).
 
     Block ``j`` moves from level ``k - 1`` to ``k`` at ``wa = w0 (wm^(k - 1/2) - 1) / j``; between
     consecutive such breakpoints every block's level is constant, so one ``wa`` per interval
-    (the geometric midpoint) covers every distinct prediction.
+    (the geometric midpoint, clipped to the wa range) covers every distinct prediction.
     """
+    log_obs = s.log_obs
     d = log_obs.size
     if d == 1:
-        return np.ones_like(w0), _e_fit(log_obs, w0, np.ones_like(w0), wm)
+        wa = np.full_like(w0, float(np.clip(1.0, *s.wa)))
+        return wa, _e_fit(log_obs, w0, wa, wm)
     top = np.log(2 * np.exp(log_obs.max()) / w0.min()) / np.log(wm.min())
     k = np.arange(1, int(np.clip(np.ceil(top), 1, 60)) + 1)
     j = np.arange(1, d)
     bp = w0[:, None, None] * (wm[:, None, None] ** (k[None, :, None] - 0.5) - 1) / j[None, None, :]
     bp = np.sort(bp.reshape(len(w0), -1), axis=1)
     mids = np.sqrt(bp[:, 1:] * bp[:, :-1])
-    wa = np.concatenate((bp[:, :1] / 2, mids, bp[:, -1:] * 2), axis=1)
+    wa = np.clip(np.concatenate((bp[:, :1] / 2, mids, bp[:, -1:] * 2), axis=1), *s.wa)
     err = _e_fit(log_obs, w0[:, None], wa, wm[:, None])
     i = np.argmin(err, axis=1)
     rows = np.arange(len(w0))
@@ -160,7 +227,7 @@ def _best_wa(log_obs: np.ndarray, w0: np.ndarray, wm: np.ndarray) -> tuple[np.nd
 
 
 def _wm_candidates(
-    obs: np.ndarray, w0: float, wm: float, wm_hi: float, window: float = 1.03, limit: int = 24
+    s: _Search, w0: float, wm: float, window: float = 1.03, limit: int = 24
 ) -> np.ndarray:
     """``wm`` values near ``wm``, one in each interval where no level width ``round8(w0 wm^k)`` changes.
 
@@ -169,74 +236,96 @@ def _wm_candidates(
     pieces nearest to ``wm`` are returned).
     """
     k = np.arange(1, 61)[:, None]
-    ends = np.concatenate([((np.unique(obs) + h * Q / 2) / w0).clip(1e-9) for h in (-1, 1)])
+    ends = np.concatenate([((np.unique(s.obs) + h * Q / 2) / w0).clip(1e-9) for h in (-1, 1)])
     cuts = (ends[None, :] ** (1 / k)).ravel()
-    lo, hi = max(wm / window, WM_MIN), min(wm * window, wm_hi)
+    lo, hi = max(wm / window, s.wm[0]), min(wm * window, s.wm[1])
     cuts = np.sort(np.concatenate(([lo, hi], cuts[(cuts > lo) & (cuts < hi)])))
     mids = (cuts[1:] + cuts[:-1]) / 2
     mids = mids[np.argsort(np.abs(np.log(mids / wm)), kind="stable")[:limit]]
     return np.concatenate(([wm], mids))
 
 
-def fit_regnet(block_widths: Sequence[float], rounds: int = 8, keep: int = 10) -> RegNetFit:
+def _distinct_best(err: np.ndarray, keep: int) -> np.ndarray:
+    """Indices of the ``keep`` smallest distinct values of ``err`` (first of each tie)."""
+    order = np.argsort(err, kind="stable")
+    _, first = np.unique(err[order].round(12), return_index=True)
+    return order[np.sort(first)[:keep]]
+
+
+def _local_rounds(s: _Search, w0, wa, wm, rounds: int, keep: int):
+    """Up to ``rounds`` local refinements around the ``keep`` best distinct triples."""
+    err = _e_fit(s.log_obs, w0, wa, wm)
+    step = 2.0
+    for _ in range(rounds):
+        if err.min() == 0:  # an exact fit: nothing left to improve
+            break
+        best = _distinct_best(err, keep)
+        cand = [_refine(s, w0[i], wa[i], wm[i], step) for i in best]
+        w0 = np.concatenate([w0[best], *(c[0] for c in cand)])
+        wa = np.concatenate([wa[best], *(c[1] for c in cand)])
+        wm = np.concatenate([wm[best], *(c[2] for c in cand)])
+        err = _e_fit(s.log_obs, w0, wa, wm)
+        step = 1 + (step - 1) * 0.5
+    return w0, wa, wm, err
+
+
+def _polish(s: _Search, w0, wa, wm, err):
+    """An exact line search in wa on a fine wm grid around the ``POLISH`` best triples."""
+    best = _distinct_best(err, POLISH)
+    pairs = [_wm_candidates(s, w0[i], wm[i]) for i in best]
+    pw0 = np.concatenate([np.full(len(c), w0[i]) for i, c in zip(best, pairs, strict=True)])
+    pwm = np.concatenate(pairs)
+    pwa, perr = _best_wa(s, pw0, pwm)
+    w0, wa, wm = (np.concatenate(a) for a in ((w0, pw0), (wa, pwa), (wm, pwm)))
+    return w0, wa, wm, np.concatenate((err, perr))
+
+
+def fit_regnet(
+    block_widths: Sequence[float],
+    rounds: int = 8,
+    keep: int = 10,
+    *,
+    domain: FitDomain | None = None,
+) -> RegNetFit:
     """Fit the RegNet quantized linear form to per-block widths (DDS §3.3, figure 7).
 
     ``d`` is set to ``len(block_widths)``; ``(w0, wa, wm)`` minimise
-    ``e_fit = mean_j |log(predicted_j / observed_j)|``.
+    ``e_fit = mean_j |log(predicted_j / observed_j)|`` within ``domain``: by default the RegNet
+    design space's ranges (:func:`regnet_domain`), so ``e_fit`` says how well a RegNet of the
+    RegNet space describes the widths; :data:`UNBOUNDED` lets ``w0``, ``wa`` and ``wm`` (up to
+    :func:`wm_limit`) go anywhere, finding the best quantized linear form of any kind.
 
     What the paper leaves open, and what is chosen here:
 
     - the search: a coarse grid (``w0`` a multiple of 8, taken log-spaced from 8 to the largest
       observed width plus the first observed width and its neighbours; ``wa`` 28 log-spaced values
-      in [0.5, max(256, 2 max width)]; ``wm`` in [1.1, :func:`wm_limit`] with ``wm - 1``
-      log-spaced by factors of 1.2, i.e. 20 values up to 4 and 44 up to 256),
-      then up to ``rounds`` local refinements (15 x 15 x 5 grids) around the ``keep`` best
-      distinct triples, shrinking the ``wa`` and ``wm - 1`` factors each round, stopping at an
-      exact fit; if none is found, a polish around the 4 best: ``wm`` at every interval where the
-      level widths ``round8(w0 wm^k)`` are constant (nearest 24 within 3%), and for each an exact
-      line search in ``wa`` over the intervals where every block's level is constant. ``w0`` is
-      not capped at the paper's 256;
+      in [0.5, max(256, 2 max width)]; ``wm - 1`` log-spaced by factors of 1.2; each clipped to
+      the domain), then up to ``rounds`` local refinements (15 x 15 x 5 grids) around the
+      ``keep`` best distinct triples, shrinking the ``wa`` and ``wm - 1`` factors each round,
+      stopping at an exact fit; if none is found, a polish around the 4 best: ``wm`` at every
+      interval where the level widths ``round8(w0 wm^k)`` are constant (nearest 24 within 3%),
+      and for each an exact line search in ``wa`` over the intervals where every block's level
+      is constant;
     - the log ratio is absolute (otherwise over- and under-predictions would cancel);
     - ``w0`` is a multiple of 8 (as pycls requires) and predicted widths use the generator's
-      rounding to multiples of ``q = 8``; ``wm`` may leave the paper's [1.5, 3] (down to 1.1, up
-      to :func:`wm_limit`) so that AnyNet models with slowly growing widths, or one large jump
-      (widths 24 x 13, 16, 192 x 10, 512: e_fit 0.055 at wm ~ 8, where a cap at 4 gave 0.36),
-      are fitted at their optimum; the result says whether the optimum lies in the RegNet space
-      (``in_space``, ``outside_space``) and whether it touched a search limit (``at_bound``);
-    - ties (many triples give the same widths) go to a triple inside the paper's ranges and off
-      the search limits when there is one, else to the first one found.
+      rounding to multiples of ``q = 8``. Unbounded, ``wm`` may reach :func:`wm_limit` so that a
+      model with one large jump (24 x 13, 16, 192 x 10, 512: e_fit 0.055 at wm ~ 8) is fitted at
+      its optimum, and a random design may then look regular (``[48] + [16] * 23 + [904] * 8``:
+      e_fit 0.034 at wm ~ 56, but ~0.45 within the RegNet space);
+    - the result says whether the optimum lies in the RegNet space (``in_space``,
+      ``outside_space``) and which search limit it touched (``at_bound``); ties (many triples
+      give the same widths) go to a triple inside the RegNet space and off the search limits
+      when there is one, else to the first one found.
     """
     obs = np.asarray(block_widths, dtype=float)
     if obs.ndim != 1 or obs.size == 0 or not np.all(np.isfinite(obs)) or np.any(obs <= 0):
         raise DsdError("fit_regnet: block widths must be a non-empty sequence of positive numbers")
-    log_obs = np.log(obs)
-    wm_hi = wm_limit(obs)
-    w0, wa, wm = _coarse(obs, wm_hi)
-    err = _e_fit(log_obs, w0, wa, wm)
-    step = 2.0
-    for _ in range(rounds):
-        if err.min() == 0:  # an exact fit: nothing left to improve
-            break
-        order = np.argsort(err, kind="stable")
-        _, first = np.unique(err[order].round(12), return_index=True)
-        best = order[np.sort(first)[:keep]]
-        cand = [_refine(w0[i], wa[i], wm[i], step, wm_hi) for i in best]
-        w0 = np.concatenate([w0[best], *(c[0] for c in cand)])
-        wa = np.concatenate([wa[best], *(c[1] for c in cand)])
-        wm = np.concatenate([wm[best], *(c[2] for c in cand)])
-        err = _e_fit(log_obs, w0, wa, wm)
-        step = 1 + (step - 1) * 0.5
-    if err.min() > 0:  # polish: exact line search in wa on a fine wm grid around the best
-        order = np.argsort(err, kind="stable")
-        _, first = np.unique(err[order].round(12), return_index=True)
-        best = order[np.sort(first)[:POLISH]]
-        pairs = [_wm_candidates(obs, w0[i], wm[i], wm_hi) for i in best]
-        pw0 = np.concatenate([np.full(len(c), w0[i]) for i, c in zip(best, pairs, strict=True)])
-        pwm = np.concatenate(pairs)
-        pwa, perr = _best_wa(log_obs, pw0, pwm)
-        w0, wa, wm = (np.concatenate(a) for a in ((w0, pw0), (wa, pwa), (wm, pwm)))
-        err = np.concatenate((err, perr))
-    i = _pick(err, obs.size, w0, wa, wm, wm_hi)
+    dom = regnet_domain() if domain is None else domain
+    s = _Search(obs, dom.w0, dom.wa, dom.wm_range(obs), bounded=dom.wm is not None)
+    w0, wa, wm, err = _local_rounds(s, *_coarse(s), rounds, keep)
+    if err.min() > 0:
+        w0, wa, wm, err = _polish(s, w0, wa, wm, err)
+    i = _pick(s, err, w0, wa, wm)
     pred = quantized_linear_widths(obs.size, w0[i], wa[i], wm[i])
     return RegNetFit(
         d=int(obs.size),
@@ -246,34 +335,38 @@ def fit_regnet(block_widths: Sequence[float], rounds: int = 8, keep: int = 10) -
         e_fit=float(err[i]),
         widths=tuple(int(v) for v in pred),
         observed=tuple(int(v) if float(v).is_integer() else float(v) for v in obs),
-        wm_search=(WM_MIN, wm_hi),
-        at_bound=_bounds(float(wm[i]), wm_hi),
+        wm_search=s.wm,
+        at_bound=_bounds(s, float(w0[i]), float(wa[i]), float(wm[i])),
+        domain=dom.name,
     )
 
 
-def _bounds(wm: float, wm_hi: float) -> tuple[str, ...]:
-    """The ``wm`` search limits that ``wm`` touches (lies within 1% of)."""
-    out = ("wm_min",) if wm <= WM_MIN * 1.01 else ()
-    return out + (("wm_max",) if wm >= wm_hi / 1.01 else ())
+def _bounds(s: _Search, w0: float, wa: float, wm: float) -> tuple[str, ...]:
+    """The search limits that the triple touches (lies within 1% of)."""
+    out = []
+    if wm <= s.wm[0] * 1.01:
+        out.append("wm_min")
+    if wm >= s.wm[1] / 1.01:
+        out.append("wm_max")
+    if s.bounded:  # the RegNet space: its wa and w0 limits are limits too
+        if wa <= s.wa[0] * 1.01:
+            out.append("wa_min")
+        if wa >= s.wa[1] / 1.01:
+            out.append("wa_max")
+        if w0 >= math.floor(s.w0[1] / Q) * Q:
+            out.append("w0_max")
+    return tuple(out)
 
 
-def _pick(err: np.ndarray, d: int, w0, wa, wm, wm_hi: float) -> int:
-    """Index of the best triple; among exact ties, one inside the paper's ranges and off the bounds.
+def _pick(s: _Search, err: np.ndarray, w0, wa, wm) -> int:
+    """Index of the best triple; among exact ties, one inside the RegNet space and off the limits.
 
     Many triples give the same widths; preferring the ones in the RegNet space and away from the
     search limits makes ``in_space`` and ``at_bound`` describe the optimum, not an arbitrary tie.
     """
     tied = np.flatnonzero(err <= err.min() + 1e-12)
-    lo, hi = PAPER_RANGES["w0"], PAPER_RANGES["wa"]
-    inside = (
-        (PAPER_RANGES["d"][0] <= d <= PAPER_RANGES["d"][1])
-        & (w0[tied] >= lo[0])
-        & (w0[tied] <= lo[1])
-        & (wa[tied] >= hi[0])
-        & (wa[tied] <= hi[1])
-        & (wm[tied] >= PAPER_RANGES["wm"][0])
-        & (wm[tied] <= PAPER_RANGES["wm"][1])
-    )
-    off = np.array([not _bounds(float(v), wm_hi) for v in wm[tied]])
+    d = s.obs.size
+    inside = np.array([not _outside(d, *t) for t in zip(w0[tied], wa[tied], wm[tied])])
+    off = np.array([not _bounds(s, *t) for t in zip(w0[tied], wa[tied], wm[tied])])
     score = 2 * off.astype(int) + inside.astype(int)
     return int(tied[np.argmax(score)])

@@ -52,7 +52,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from dsd.analysis import figures
 from dsd.analysis.data import ERROR, _stack, load_results, regime_range
+from dsd.analysis.page import CSS, check_report_path, figure_html, table_html
+from dsd.analysis.page import note as _note
+from dsd.analysis.page import section as _section
 from dsd.analysis.stats import complexity_weights, edf, kish_size, ks
 from dsd.errors import DsdError
 from dsd.io import atomic_path, check_output_path, load_yaml
@@ -662,9 +666,6 @@ def refine_section(
 ) -> list[str]:
     """HTML parts of the refinement section: the table and, for the ``top`` candidates, the
     flops-normalised EDFs of the two sides with 95% DKW bands (for :mod:`dsd.analysis.report`)."""
-    from dsd.analysis import figures
-    from dsd.analysis.report import _note, _section, figure_html, table_html
-
     a = table.attrs
     metric = a.get("metric", ERROR)
     design = design_arrays(df)
@@ -727,8 +728,6 @@ def write_refine_report(
     filters: Iterable[str] = (),
 ) -> Path:
     """A self-contained HTML page holding :func:`refine_section` (written atomically)."""
-    from dsd.analysis.report import CSS, check_report_path
-
     path = check_report_path(out_path)
     df, _ = _population(results, space, table.attrs.get("metric", ERROR), filters)
     body = "\n".join(refine_section(table, df, space))

@@ -1,147 +1,77 @@
 """The self-contained HTML report of one or more results sets: one page, images inline, no links.
 
-Sections: a header with provenance (dsd version, input files, dataset, epochs, error metric),
-summary, error EDFs (plain and normalised by flops over the sampling regime), KS matrices between
-populations (plain and normalised, each labelled), random-search efficiency, error against
-complexity, bootstrap tables and scatters, quantized linear fits of the best models, and the best
-models. Errors are in percent throughout. :func:`write_report` is what ``dsd report`` and
-``dsd run`` call.
+Sections: a header with provenance (dsd version, input files, dataset, epochs, error metric), the
+rows read, used and excluded by reason for each population (its ledger), summary, error EDFs
+(plain and normalised by flops over the sampling regime), KS matrices between populations (plain
+and normalised, each labelled), verdicts on each pair with their power, random-search
+efficiency, error against complexity, bootstrap tables and scatters, quantized linear fits of
+each population's best models (within the RegNet space by default), and the best models. Errors
+are in percent throughout. Every section reads the populations loaded once
+(:func:`~dsd.analysis.population.load_populations`); :class:`AnalysisOptions` say what to draw.
+:func:`write_report` is what ``dsd report`` and ``dsd run`` call; with ``figures=DIR`` it also
+exports each figure as a file.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from dsd._version import __version__
 from dsd.analysis import figures, tables
-from dsd.analysis.data import ERROR, derived_params, groups, load_results
+from dsd.analysis.compare import compare
+from dsd.analysis.data import LIST_PARAMS, REASONS, derived_params
+from dsd.analysis.fit import UNBOUNDED, regnet_domain
+from dsd.analysis.page import (
+    check_report_path,
+    figure_html,
+    note,
+    page,
+    section,
+    table_html,
+    write_page,
+)
+from dsd.analysis.population import (
+    AnalysisOptions,
+    Populations,
+    load_populations,
+    normalise,
+    options_for,
+)
+from dsd.analysis.refinement import refinement_sections
 from dsd.analysis.runtime import report_sections as runtime_sections
-from dsd.analysis.stats import random_search_efficiency
+from dsd.analysis.stats import DIFFERENCE, POWER, random_search_efficiency
 from dsd.errors import DsdError
-from dsd.io import atomic_path, check_output_path
-from dsd.schema import BEST_COLUMNS
+from dsd.io import check_not_an_input
 
-REPORT_SUFFIXES = (".html", ".htm")
-DEFAULT_PARAMS = ("d", "depths", "widths", "b", "g", "w0", "wa", "wm")
-
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ccc;margin-top:2em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}
-img{max-width:100%;height:auto}.note{color:#666;font-size:.9em}
-"""
+#: Most pairs of populations given a verdict sentence (10 populations).
+MAX_PAIRS = 45
 
 
-def check_report_path(path: str | os.PathLike) -> Path:
-    """Validate the report's output path before any work is done."""
-    return check_output_path(path, REPORT_SUFFIXES)
+class _Figures:
+    """The figures of one report, by file name: each is inlined once and exported if asked."""
+
+    def __init__(self):
+        self.drawn: dict[str, object] = {}
+
+    def html(self, name: str, drawn, alt: str = "") -> str:
+        fig = figures.figure_of(drawn)
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "figure"
+        while slug in self.drawn:
+            slug += "_"
+        self.drawn[slug] = fig
+        return figure_html(fig, alt or name)
 
 
-def figure_html(fig: Figure, alt: str) -> str:
-    """An ``<img>`` tag holding ``fig`` as an inline base64 PNG."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def table_html(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
-    """A DataFrame as an escaped HTML table."""
-    return df.to_html(index=False, escape=True, float_format=floatfmt.format, border=0)
-
-
-def _section(title: str, *parts: str) -> str:
-    """An ``<h2>`` section."""
-    return f"<h2>{html.escape(title)}</h2>\n" + "\n".join(parts)
-
-
-def _note(text: str) -> str:
-    """A short explanatory paragraph."""
-    return f'<p class="note">{html.escape(text)}</p>'
-
-
-def _available_params(df: pd.DataFrame, params: Iterable[str]) -> list[str]:
-    """The parameters with at least two distinct finite values in ``df``."""
-    derived = derived_params(df)
-    out = []
-    for p in params:
-        if p in ("depths", "widths", "bottleneck_ratios", "group_widths"):
-            ok = p in df.columns
-        else:
-            ok = p in derived.columns and derived[p].dropna().nunique() > 1
-        if ok:
-            out.append(p)
-    return out
-
-
-def _ks_section(edfs, kind: str, metric: str) -> str:
-    """The KS matrix of ``edfs`` (``kind``: "plain" or "normalised"), D and p side by side."""
-    d, p = tables.ks_matrix(edfs)
-    d.insert(0, "D", d.index)
-    p.insert(0, "p", p.index)
-    return _section(
-        f"KS statistic between populations ({kind} EDFs)",
-        _note(
-            f"D = sup |F1 - F2| of the {kind} EDFs of {metric}, and its p-value"
-            + (
-                " (asymptotic, with Kish effective sizes in place of n)."
-                if kind == "normalised"
-                else " (scipy's ks_2samp)."
-            )
-        ),
-        table_html(d, "{:.3f}"),
-        table_html(p, "{:.3g}"),
-    )
-
-
-def _edf_sections(pops, bins: int, seed: int, metric: str = ERROR):
-    """EDF figures (plain and, when possible, normalised by flops) and the KS matrices.
-
-    Returns the sections and the normalised EDFs (None when they could not be drawn).
-    """
-    label = tables.metric_label(metric)
-    edfs = tables.population_edfs(pops, metric=metric)
-    fig = figures.plot_edfs(edfs, bands="dkw", seed=seed, xlabel=label)
-    parts = [figure_html(fig, "error EDFs")]
-    parts.append(
-        _note("Shaded: 95% DKW confidence bands. F(e) = fraction of models with error < e.")
-    )
-    out = [_section("Error EDFs", *parts)]
-    nedfs = None
-    try:
-        norm = tables.normalisation(pops, "flops", bins)
-        nedfs = tables.normalised_edfs(pops, norm, metric)
-    except DsdError as e:
-        out.append(_section("Normalised EDFs (flops)", _note(f"not drawn: {e}")))
-    else:
-        fig = figures.plot_edfs(nedfs, normalized=True, xlabel=label)
-        out.append(
-            _section(
-                "Normalised EDFs (flops)",
-                figure_html(fig, "normalised EDFs"),
-                _note(norm.note + " Legend: n models, eff. = Kish effective sample size."),
-                table_html(tables.summary_table(pops, metric, nedfs)),
-            )
-        )
-    if len(edfs) > 1:
-        out.append(_ks_section(edfs, "plain", metric))
-        if nedfs is not None:
-            out.append(_ks_section(nedfs, "normalised", metric))
-    return out, nedfs
-
-
-def _provenance(df: pd.DataFrame, sources: Sequence[str], metric: str) -> str:
+def _provenance(pops: Populations) -> str:
     """The header's provenance table: dsd version, inputs, dataset, epochs, metric."""
+    df = pops.rows
 
     def values(column: str) -> str:
         if column not in df.columns:
@@ -151,204 +81,294 @@ def _provenance(df: pd.DataFrame, sources: Sequence[str], metric: str) -> str:
     rows = [
         ("report written by", f"dsd {__version__}"),
         ("results written by", values("dsd_version")),
-        ("input files", ", ".join(str(s) for s in sources) or "(a DataFrame)"),
+        ("input files", ", ".join(pops.sources) or "(a DataFrame)"),
         ("dataset", values("dataset")),
         ("epochs", values("epochs")),
-        ("error metric", tables.metric_label(metric)),
+        ("error metric", tables.metric_label(pops.metric)),
     ]
     return table_html(pd.DataFrame(rows, columns=["", "value"]))
 
 
-def build_report(
-    df: pd.DataFrame,
-    *,
-    by: str = "space",
-    params: Sequence[str] = DEFAULT_PARAMS,
-    top: int = 10,
-    bins: int = 10,
-    reps: int = 10_000,
-    seed: int = 0,
-    title: str = "dsd report",
-    metric: str = ERROR,
-    sources: Sequence[str | os.PathLike] = (),
-    refine: str | os.PathLike | None = None,
-) -> str:
-    """The report's HTML for an already loaded and filtered results DataFrame.
-
-    ``metric`` is the error column analysed; ``sources`` (the input files) go in the header;
-    ``refine`` names a space whose refinement section (:mod:`dsd.analysis.refinement`) is added.
-    """
-    if df.empty:
-        raise DsdError("no results left to report (all filtered out or no ok rows)")
-    if metric not in df.columns:
-        raise DsdError(f"metric {metric!r}: no such column in the results")
-    pops = groups(df, by)
-    label = tables.metric_label(metric)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    body = [
-        f"<h1>{html.escape(title)}</h1>",
-        _note(f"{len(df)} models in {len(pops)} population(s) grouped by {by}; generated {now}."),
-        _provenance(df, [str(s) for s in sources], metric),
-        _section(
-            "Summary", _note(f"Errors: {label}."), table_html(tables.summary_table(pops, metric))
+def _ledger_section(pops: Populations) -> str:
+    reasons = ", ".join(REASONS)
+    return section(
+        "Rows read, used and excluded",
+        note(
+            f"Per population (grouped by {pops.options.by}): rows read from the inputs, rows "
+            f"analysed, and rows excluded by reason ({reasons}; non-finite metric: "
+            f"{pops.metric} NaN or infinite). Only status=ok rows are analysed unless a status "
+            "filter says otherwise."
         ),
+        table_html(pops.ledger_table()),
+    )
+
+
+def _ks_section(edfs, kind: str, metric: str) -> str:
+    """The KS matrix of ``edfs`` (``kind``: "plain" or "normalised"), D and p side by side."""
+    d, p = tables.ks_matrix(edfs)
+    d.insert(0, "D", d.index)
+    p.insert(0, "p", p.index)
+    how = (
+        " (asymptotic, with Kish effective sizes in place of n)."
+        if kind == "normalised"
+        else " (scipy's ks_2samp)."
+    )
+    return section(
+        f"KS statistic between populations ({kind} EDFs)",
+        note(f"D = sup |F1 - F2| of the {kind} EDFs of {metric}, and its p-value" + how),
+        table_html(d, "{:.3f}"),
+        table_html(p, "{:.3g}"),
+    )
+
+
+def _edf_sections(pops: Populations, figs: _Figures) -> tuple[list[str], Populations | None]:
+    """EDF figures (plain and, when possible, normalised by flops) and the KS matrices.
+
+    Returns the sections and the normalised populations (None when they could not be drawn).
+    """
+    label = tables.metric_label(pops.metric)
+    caption = "; ".join(pops.ledger_lines())
+    ax = figures.plot_edfs(
+        pops.edfs(), bands="dkw", seed=pops.options.seed, xlabel=label, note=caption
+    )
+    out = [
+        section(
+            "Error EDFs",
+            figs.html("edf", ax, "error EDFs"),
+            note("Shaded: 95% DKW confidence bands. F(e) = fraction of models with error < e."),
+        )
     ]
-    edf_parts, nedfs = _edf_sections(pops, bins, seed, metric)
-    body += edf_parts
-    if nedfs is not None:
-        rs = {name: random_search_efficiency(f.x, weights=f.weights) for name, f in nedfs.items()}
+    try:
+        normed = normalise(pops, "flops")
+    except DsdError as e:
+        normed = None
+        out.append(section("Normalised EDFs (flops)", note(f"not drawn: {e}")))
+    else:
+        ax = figures.plot_edfs(normed.edfs(True), normalised=True, xlabel=label, note=caption)
+        out.append(
+            section(
+                "Normalised EDFs (flops)",
+                figs.html("edf_normalised", ax, "normalised EDFs"),
+                note(normed.normalisation.note + " Legend: n models, eff. = Kish effective size."),
+                table_html(tables.summary_table(normed, normalised=True)),
+            )
+        )
+    if len(pops) > 1:
+        out.append(_ks_section(pops.edfs(), "plain", pops.metric))
+        if normed is not None:
+            out.append(_ks_section(normed.edfs(True), "normalised", pops.metric))
+    return out, normed
+
+
+def _verdict_section(pops: Populations) -> list[str]:
+    """One sentence a pair of populations: KS at alpha, with its power (dsd compare's words)."""
+    names = list(pops)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    sentences = []
+    for a, b in pairs[:MAX_PAIRS]:
+        if pops[a].n >= 2 and pops[b].n >= 2:
+            c = compare(a, pops[a].errors, b, pops[b].errors, alpha=pops.options.alpha)
+            sentences.append(f"<li>{html.escape(f'{a} vs {b}: {c.sentence()}')}</li>")
+    if not sentences:
+        return []
+    more = f" (the first {MAX_PAIRS} of {len(pairs)} pairs)" if len(pairs) > MAX_PAIRS else ""
+    return [
+        section(
+            "Verdicts",
+            note(
+                f"Two-sample KS test of the plain EDFs at alpha = {pops.options.alpha:g}{more}. "
+                f"A pair without a significant difference is only 'the same' when the test had "
+                f"power {POWER:g} to see a KS difference of {DIFFERENCE:g}; else there were not "
+                "enough models to tell."
+            ),
+            "<ul>" + "\n".join(sentences) + "</ul>",
+        )
+    ]
+
+
+def _random_search_section(pops: Populations, normed: Populations | None, figs) -> str:
+    if normed is not None:
+        rs = {
+            n: random_search_efficiency(p.nedf.x, weights=p.nedf.weights) for n, p in normed.items()
+        }
         how = "from the flops-normalised weights of the normalised EDFs"
     else:
-        rs = {name: random_search_efficiency(p[metric]) for name, p in pops.items()}
+        rs = {n: random_search_efficiency(p.errors) for n, p in pops.items()}
         how = "uniformly"
-    body.append(
-        _section(
-            "Random search efficiency",
-            figure_html(
-                figures.plot_random_search(rs, error_label=f"best {metric} (%)"), "random search"
-            ),
-            _note(
-                f"Best error of k models drawn with replacement {how} (NDS): mean (line) and mean "
-                "-+ 2 standard deviations of that minimum (band, as the NDS notebook draws it)."
-            ),
-        )
-    )
-    metrics = [m for m in ("flops", "params", "acts") if m in df.columns]
-    if metrics:
-        data = {
-            name: {"error": p[metric], **{m: p[m] for m in metrics}} for name, p in pops.items()
-        }
-        fig = figures.plot_complexity(data, metrics, error_label=label)
-        body.append(_section("Error against complexity", figure_html(fig, "complexity")))
-    body += runtime_sections(df)
-    body += _bootstrap_sections(pops, params, reps, seed, metric)
-    body += _fit_sections(df, top, metric)
-    if refine is not None:
-        from dsd.analysis.refinement import refinement_sections
-
-        body += refinement_sections(df, refine, seed=seed)
-    best = tables.top_models(df, top, metric)
-    best = best[[c for c in _best_columns(metric) if c in best.columns]]
-    if metric in best.columns:
-        best[metric] = best[metric].astype(float) * 100
-        best = best.rename(columns={metric: f"{metric}%"})
-    body.append(_section(f"Best {len(best)} models", table_html(best.astype(object))))
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
+    ax = figures.plot_random_search(rs, error_label=f"best {pops.metric} (%)")
+    return section(
+        "Random search efficiency",
+        figs.html("random_search", ax, "random search"),
+        note(
+            f"Best error of k models drawn with replacement {how} (NDS): mean (line) and mean "
+            "-+ 2 standard deviations of that minimum (band, as the NDS notebook draws it)."
+        ),
     )
 
 
-def _best_columns(metric: str) -> tuple[str, ...]:
-    """The best-models table's columns for ``metric`` (the design as drawn, and as built)."""
-    return tuple(metric if c == ERROR else c for c in BEST_COLUMNS)
+def _complexity_section(pops: Populations, figs: _Figures) -> list[str]:
+    metrics = [m for m in ("flops", "params", "acts") if m in pops.rows.columns]
+    if not metrics:
+        return []
+    data = {n: {"error": p.errors, **{m: p.rows[m] for m in metrics}} for n, p in pops.items()}
+    axes = figures.plot_complexity(data, metrics, error_label=tables.metric_label(pops.metric))
+    return [section("Error against complexity", figs.html("complexity", axes, "complexity"))]
 
 
-def _bootstrap_sections(pops, params, reps: int, seed: int, metric: str = ERROR) -> list[str]:
+def _available_params(df: pd.DataFrame, params: Sequence[str]) -> list[str]:
+    """The parameters with at least two distinct finite values in ``df``."""
+    derived = derived_params(df)
+    distinct = {c: derived[c].dropna().nunique() for c in derived.columns}
+    return [p for p in params if (p in df.columns if p in LIST_PARAMS else distinct.get(p, 0) > 1)]
+
+
+def _bootstrap_sections(pops: Populations, figs: _Figures) -> list[str]:
     """Bootstrap table and scatter figures for the parameters present in each population."""
     out = []
-    label = tables.metric_label(metric)
+    o, label = pops.options, tables.metric_label(pops.metric)
     for name, p in pops.items():
-        avail = _available_params(p, params)
-        if not avail or len(p) < 2:
+        avail = _available_params(p.rows, o.params)
+        if not avail or p.n < 2:
             continue
-        table, details = tables.bootstrap_table(
-            {name: p}, avail, reps=reps, seed=seed, metric=metric
-        )
+        one = Populations({name: p}, {name: p.ledger}, o, pops.sources)
+        table, details = tables.bootstrap_table(one, avail)
         imgs = [
-            figure_html(
+            figs.html(
+                f"bootstrap_{name}_{param}",
                 figures.plot_bootstrap(
-                    v, p[metric], r, labels, title=f"{name}: {param}", error_label=label
+                    v, p.errors, r, labels, title=f"{name}: {param}", error_label=label
                 ),
                 param,
             )
             for (_, param), (labels, v, r) in details.items()
         ]
+        text = (
+            f"Best value's {o.ci:.0%} interval (low, high) and median (best) over {o.reps} draws "
+            f"of m = max(1, round({o.frac:g} n)) models with replacement (DDS footnote 4; pycls "
+            f"floors m), by {pops.metric}."
+        )
         out.append(
-            _section(
-                f"Bootstrap of the best parameters: {name}",
-                _note(
-                    f"Best value's 95% interval (low, high) and median (best) over {reps} "
-                    f"draws of m = max(1, round(0.25 n)) models with replacement (DDS footnote 4; "
-                    f"pycls floors m), by {metric}."
-                ),
-                table_html(table),
-                *imgs,
+            section(
+                f"Bootstrap of the best parameters: {name}", note(text), table_html(table), *imgs
             )
         )
     return out
 
 
-def _fit_sections(df: pd.DataFrame, top: int, metric: str = ERROR) -> list[str]:
-    """Quantized linear fits of the best models (DDS figure 7)."""
-    if "depths" not in df.columns or "widths" not in df.columns:
+def _fit_sections(pops: Populations, figs: _Figures) -> list[str]:
+    """Quantized linear fits of each population's best models (DDS figure 7)."""
+    if not {"depths", "widths"} <= set(pops.rows.columns):
         return []
-    table, fits = tables.fit_table(df, top, metric)
-    fig = figures.plot_fits(fits[: min(5, len(fits))], tables.fit_names(table, metric)[:5])
-    outside = int((~table["in_space"]).sum())
-    bound = int((table["at_bound"] != "").sum())
-    return [
-        _section(
-            "Quantized linear fits of the best models",
-            _note(
-                "e_fit = mean |log(predicted / observed)| over per-block (built) widths; wm is "
-                f"searched in [1.1, max(4, 2 max width / 8)]. {outside} of {len(fits)} fits lie "
-                "outside the RegNet space's ranges (d < 64, w0 < 256, wa < 256, 1.5 <= wm <= 3; "
-                f"column outside) and {bound} touched a search limit (column at_bound)."
-            ),
-            table_html(table),
-            figure_html(fig, "fits"),
-        )
+    table, fits = tables.fit_tables(pops)
+    dom = pops.options.fit_domain
+    where = (
+        "anywhere (unbounded: w0, wa and wm up to 2 max width / 8, outside the RegNet space "
+        "allowed)"
+        if dom is UNBOUNDED
+        else _domain_text()
+    )
+    parts = [
+        note(
+            f"Each population's {pops.options.top} best models, fitted separately (the paper fits "
+            f"the best models of a space). e_fit = mean |log(predicted / observed)| over per-block "
+            f"(built) widths; (w0, wa, wm) searched {where}. {int((~table['in_space']).sum())} "
+            f"of {len(table)} fits lie outside the RegNet space's ranges (column outside) and "
+            f"{int((table['at_bound'] != '').sum())} touched a search limit (column at_bound)."
+        ),
+        *(note(n) for n in table.attrs["notes"]),
+        table_html(table),
     ]
+    for name, (part, pop_fits) in fits.items():
+        names = tables.fit_names(part, pops.metric)[:5]
+        ax = figures.plot_fits(pop_fits[:5], names, title=f"{name}: best models and their fits")
+        parts.append(figs.html(f"fits_{name}", ax, f"fits of {name}"))
+    return [section("Quantized linear fits of the best models", *parts)]
+
+
+def _domain_text() -> str:
+    dom = regnet_domain()
+    return (
+        f"within the RegNet space's ranges (spaces/RegNet.yaml: w0 {dom.w0[0]:g}..{dom.w0[1]:g}, "
+        f"wa {dom.wa[0]:g}..{dom.wa[1]:g}, wm {dom.wm[0]:g}..{dom.wm[1]:g}, d <= {dom.d[1]:g})"
+    )
+
+
+def _sections(pops: Populations, figs: _Figures) -> list[str]:
+    """Every section of the report, in order."""
+    o = pops.options
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    label = tables.metric_label(pops.metric)
+    body = [
+        note(
+            f"{len(pops.rows)} models in {len(pops)} population(s) grouped by {o.by}; generated {now}."
+        ),
+        _provenance(pops),
+        _ledger_section(pops),
+        section("Summary", note(f"Errors: {label}."), table_html(tables.summary_table(pops))),
+    ]
+    edf_parts, normed = _edf_sections(pops, figs)
+    body += [*edf_parts, *_verdict_section(pops), _random_search_section(pops, normed, figs)]
+    body += _complexity_section(pops, figs)
+    body += runtime_sections(pops.rows, figure=figs.html)
+    body += _bootstrap_sections(pops, figs)
+    body += _fit_sections(pops, figs)
+    if o.refine is not None:
+        body += refinement_sections(pops.rows, o.refine, seed=o.seed)
+    best = tables.best_table(pops, o.top)
+    body.append(section(f"Best {o.top} models of each population", table_html(best)))
+    return body
+
+
+def _build(results, options: AnalysisOptions) -> tuple[str, _Figures]:
+    pops = load_populations(results, options)
+    figs = _Figures()
+    return page(options.title, _sections(pops, figs)), figs
+
+
+def build_report(results, options: AnalysisOptions | None = None, **changes) -> str:
+    """The report's HTML for ``results`` (a DataFrame, results files or loaded
+    :class:`Populations`) as ``options`` (with ``changes``, e.g. ``reps=200``) say."""
+    return _build(results, options_for(results, options, changes))[0]
+
+
+def check_figures_dir(path: str | os.PathLike) -> Path:
+    """A folder to export figures to: an existing folder, or a new one in an existing folder."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DsdError(f"--figures {path}: exists and is not a folder")
+    parent = path if path.exists() else path.parent
+    if not (parent if str(parent) else Path(".")).is_dir():
+        raise DsdError(f"--figures {path}: folder {parent} does not exist")
+    return path
 
 
 def write_report(
-    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike,
-    out_path: str | os.PathLike,
-    *,
-    filters: Iterable[str] = (),
-    by: str = "space",
-    params: Sequence[str] = DEFAULT_PARAMS,
-    top: int = 10,
-    bins: int = 10,
-    reps: int = 10_000,
-    seed: int = 0,
-    title: str = "dsd report",
-    metric: str = ERROR,
-    sources: Sequence[str | os.PathLike] | None = None,
-    refine: str | os.PathLike | None = None,
+    results, out_path: str | os.PathLike, options: AnalysisOptions | None = None, **changes
 ) -> Path:
     """Write the self-contained HTML report of ``results`` (a DataFrame or results files).
 
-    ``metric`` is the error column analysed (``top1_err`` or ``top1_err_min``); ``sources``
-    names the inputs in the header (default: the results files, or none for a DataFrame).
-    Everything is validated and computed before the file is written (atomically).
+    ``options`` (:class:`AnalysisOptions`, with ``changes`` such as ``metric="top1_err_min"`` or
+    ``reps=500``) say what is analysed; ``sources`` default to the results files. Everything is
+    validated and computed before the page (written atomically) and, with ``figures``, each
+    figure (``FIGURES/<name>.<figure_format>``, atomically) are written. No output may be one of
+    the inputs.
     """
+    options = options_for(results, options, changes)
     path = check_report_path(out_path)
-    df = load_results(results, filters, metric)
-    if sources is not None:
-        sources = tuple(sources)
-    elif isinstance(results, pd.DataFrame):
-        sources = ()
-    elif isinstance(results, str | os.PathLike):
-        sources = (results,)
-    else:
-        sources = tuple(results)
-    page = build_report(
-        df,
-        by=by,
-        params=params,
-        top=top,
-        bins=bins,
-        reps=reps,
-        seed=seed,
-        title=title,
-        metric=metric,
-        sources=sources,
-        refine=refine,
+    inputs = (
+        []
+        if isinstance(results, pd.DataFrame | Populations)
+        else ([results] if isinstance(results, str | os.PathLike) else list(results))
     )
-    with atomic_path(path) as tmp:
-        tmp.write_text(page, encoding="utf-8")
+    check_not_an_input(path, inputs)
+    folder = check_figures_dir(options.figures) if options.figures is not None else None
+    if folder is not None:
+        check_not_an_input(folder, inputs)
+    text, figs = _build(results, options)
+    write_page(path, text)
+    if folder is not None:
+        folder.mkdir(exist_ok=True)
+        for name, fig in figs.drawn.items():
+            out = check_not_an_input(folder / f"{name}.{options.figure_format}", inputs)
+            figures.save_figure(fig, out)
     return path

@@ -1,7 +1,9 @@
 """Runtime against complexity, and the paper's comparison of named models (DDS §5).
 
+- :func:`read_timings`: the tables ``dsd time`` wrote (each given once), concatenated;
 - :func:`runtime_correlations`: how well flops, activations and params predict a measured time
-  (Pearson r of time against each, and Spearman's rho), over a timed population;
+  (Pearson r of time against each, and Spearman's rho), over a timed population (NaN below 3
+  models: the comparison with published figures needs none);
 - :func:`published_figures`: the published ImageNet figures of the RegNets and the baselines
   (V100 times, top-1 error), shipped as ``dsd/analysis/published.csv`` with its source;
 - :func:`compare_models`: those figures beside the times measured here, per image;
@@ -9,7 +11,8 @@
   (V100) and measured here;
 - :func:`plot_runtime`: runtime against flops and against activations, r in each panel;
 - :func:`plot_comparison`: published top-1 error against flops and against the time measured here;
-- :func:`report_sections`: the report's runtime section when a table carries timing columns.
+- :func:`report_sections`: the report's runtime section when a table carries timing columns;
+- :func:`runtime_text`: what ``dsd runtime`` prints (correlations, named models, ratios).
 
 The paper's claim: activations predict GPU runtime better than flops.
 """
@@ -18,13 +21,19 @@ from __future__ import annotations
 
 import functools
 import html
+import os
+from collections.abc import Sequence
 from importlib import resources
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
+from dsd.analysis.page import figure_html, note, section, table_html
 from dsd.errors import DsdError
+from dsd.io import distinct_inputs, read_table
 
 #: Time columns written by ``dsd time`` (per image, milliseconds).
 TIME_COLUMNS = ("infer_ms_per_image", "train_ms_per_image")
@@ -58,13 +67,23 @@ def _published() -> pd.DataFrame:
     return df
 
 
+def read_timings(
+    paths: Sequence[str | os.PathLike], time: str = "infer_ms_per_image"
+) -> pd.DataFrame:
+    """The timing tables at ``paths`` (each given once: a file twice would count its models
+    twice), each with ``model_id`` and ``time``, concatenated."""
+    frames = [read_table(p, required=("model_id", time)) for p in distinct_inputs(paths)]
+    return pd.concat(frames, ignore_index=True)
+
+
 def runtime_correlations(
     df: pd.DataFrame, time: str = "infer_ms_per_image", metrics=("flops", "acts", "params")
 ) -> pd.DataFrame:
     """Pearson r and Spearman rho of ``time`` against each complexity metric, best first.
 
     One row per metric: ``metric``, ``pearson_r``, ``spearman_rho``, ``n``. Rows with a missing
-    time or metric are left out.
+    time or metric are left out; with fewer than 3 models left, r and rho are NaN (``n`` says
+    how many there were).
     """
     if time not in df.columns:
         raise DsdError(f"no column {time!r}: time the models first (dsd time ... -o times.csv)")
@@ -73,16 +92,10 @@ def runtime_correlations(
         if m not in df.columns:
             continue
         sub = df[[m, time]].apply(pd.to_numeric, errors="coerce").dropna()
-        if len(sub) < 3:
-            raise DsdError(f"{len(sub)} timed model(s) with {m}: need at least 3 to correlate")
-        rows.append(
-            {
-                "metric": m,
-                "pearson_r": float(stats.pearsonr(sub[m], sub[time])[0]),
-                "spearman_rho": float(stats.spearmanr(sub[m], sub[time])[0]),
-                "n": len(sub),
-            }
-        )
+        enough = len(sub) >= 3 and sub[m].nunique() > 1 and sub[time].nunique() > 1
+        r = float(stats.pearsonr(sub[m], sub[time])[0]) if enough else float("nan")
+        rho = float(stats.spearmanr(sub[m], sub[time])[0]) if enough else float("nan")
+        rows.append({"metric": m, "pearson_r": r, "spearman_rho": rho, "n": len(sub)})
     if not rows:
         raise DsdError(f"none of {', '.join(metrics)} is a column of the timed table")
     return pd.DataFrame(rows).sort_values("pearson_r", ascending=False, ignore_index=True)
@@ -141,95 +154,133 @@ def effnet_ratios(times: pd.DataFrame | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_runtime(df: pd.DataFrame, time: str = "infer_ms_per_image"):
-    """Two panels: ``time`` against flops and against acts (those present), each titled with
-    Pearson r."""
-    from matplotlib.figure import Figure
-
+def plot_runtime(df: pd.DataFrame, time: str = "infer_ms_per_image", *, ax=None):
+    """Panels of ``time`` against flops and against acts (those present), each titled with
+    Pearson r; ``ax``: one Axes a panel. Returns the axes."""
     corr = runtime_correlations(df, time, metrics=("flops", "acts")).set_index("metric")
     metrics = [m for m in ("flops", "acts") if m in corr.index]
     labels = {"flops": "flops (M)", "acts": "activations (M)"}
-    fig = Figure(figsize=(4.5 * len(metrics), 3.6))
-    axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
-    for ax, m in zip(axes, metrics):
-        label = labels[m]
-        ax.scatter(df[m] / 1e6, df[time], s=12, alpha=0.7)
+    axes = _panels(ax, len(metrics), (4.5 * len(metrics), 3.6))
+    for ax_, m in zip(axes, metrics, strict=True):
+        ax_.scatter(df[m] / 1e6, df[time], s=12, alpha=0.7)
         if "model" in df.columns:
             for _, r in df.dropna(subset=["model"]).iterrows():
-                ax.annotate(str(r["model"]), (r[m] / 1e6, r[time]), fontsize=6, alpha=0.8)
-        ax.set_xlabel(label)
-        ax.set_title(f"r = {corr.at[m, 'pearson_r']:.3f} (n = {corr.at[m, 'n']})")
-        ax.grid(alpha=0.3)
+                ax_.annotate(str(r["model"]), (r[m] / 1e6, r[time]), fontsize=6, alpha=0.8)
+        ax_.set_xlabel(labels[m])
+        ax_.set_title(f"r = {corr.at[m, 'pearson_r']:.3f} (n = {corr.at[m, 'n']})")
+        ax_.grid(alpha=0.3)
     axes[0].set_ylabel(time.replace("_", " "))
-    fig.tight_layout()
-    return fig
+    return axes
 
 
-def plot_comparison(times: pd.DataFrame, time: str = "infer_ms_per_image"):
+def _panels(ax, k: int, figsize: tuple[float, float]) -> np.ndarray:
+    """``ax`` as ``k`` axes, or ``k`` new axes in a row on a new figure."""
+    if ax is None:
+        return Figure(figsize=figsize, layout="constrained").subplots(
+            1, k, sharey=True, squeeze=False
+        )[0]
+    axes = np.ravel(np.asarray(ax, dtype=object))
+    if axes.size != k:
+        raise DsdError(f"ax: this figure draws {k} panel(s), got {axes.size} axes")
+    return axes
+
+
+def plot_comparison(times: pd.DataFrame, time: str = "infer_ms_per_image", *, ax=None):
     """Two panels for the named models of ``times``: published top-1 error against published
     flops, and against ``time`` measured here; one colour per family (RegNetX/Y, ResNe(X)t,
-    EfficientNet)."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
-
+    EfficientNet). ``ax``: two Axes. Returns the axes."""
     cmp = compare_models(times)
     if cmp.empty:
         raise DsdError("no timed model has published figures (time them by name: dsd time NAME)")
-    fig = Figure(figsize=(9, 3.8))
-    axes = fig.subplots(1, 2, sharey=True)
+    axes = _panels(ax, 2, (9, 3.8))
     family = cmp["model"].str.extract(r"^(RegNetX|RegNetY|ResNeXt|ResNet|EfficientNet)")[0]
-    for ax, x, label in zip(
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    for ax_, x, label in zip(
         axes, ("flops_b", time), ("published flops (B)", f"{time.replace('_', ' ')} (here)")
     ):
         for fam, sub in cmp.groupby(family, sort=True):
-            ax.plot(sub[x], sub["top1_err"], "o-", ms=4, label=fam)
+            ax_.plot(sub[x], sub["top1_err"], "o-", ms=4, label=fam)
             for _, r in sub.iterrows():
-                ax.annotate(r["model"].split("-", 1)[1], (r[x], r["top1_err"]), fontsize=6)
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.tick_params(axis="x", which="minor", labelsize=6)
-        ax.set_xlabel(label)
-        ax.grid(alpha=0.3)
+                ax_.annotate(r["model"].split("-", 1)[1], (r[x], r["top1_err"]), fontsize=6)
+        ax_.set_xscale("log")
+        ax_.xaxis.set_major_formatter(plain)
+        ax_.xaxis.set_minor_formatter(plain)
+        ax_.tick_params(axis="x", which="minor", labelsize=6)
+        ax_.set_xlabel(label)
+        ax_.grid(alpha=0.3)
     axes[0].set_ylabel("published top-1 error (%)")
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return axes
 
 
 def has_timing(df: pd.DataFrame) -> bool:
     """Whether ``df`` carries the timing columns of ``dsd time`` with some values."""
     return "infer_ms_per_image" in df.columns and bool(
-        np.isfinite(pd.to_numeric(df["infer_ms_per_image"], errors="coerce")).sum() >= 3
+        np.isfinite(pd.to_numeric(df["infer_ms_per_image"], errors="coerce")).any()
     )
 
 
-def report_sections(df: pd.DataFrame) -> list[str]:
-    """The report's runtime section (HTML) for a table with timing columns; [] without them."""
+def _named_tables(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
+    """(title, table, float format) of the named models' comparisons, when there are any."""
+    if "model" not in df.columns or (cmp := compare_models(df)).empty:
+        return []
+    out = [("Named models: published figures and times measured here", cmp, "{:.3f}")]
+    ratios = effnet_ratios(df).dropna(subset=["measured_infer_ratio"])
+    if not ratios.empty:
+        out.append(("EfficientNet / RegNetY time ratios at matched flops", ratios, "{:.2f}"))
+    return out
+
+
+def report_sections(df: pd.DataFrame, figure=None) -> list[str]:
+    """The report's runtime section (HTML) for a table with timing columns; [] without them.
+
+    ``figure(name, axes, alt)`` inlines a figure as HTML (the report's also exports it); by
+    default :func:`~dsd.analysis.page.figure_html`.
+    """
     if not has_timing(df) or not {"flops", "acts"} & set(df.columns):
         return []
-    from dsd.analysis.report import _note, _section, figure_html, table_html
-
     parts = []
     for t in TIME_COLUMNS:
         if t in df.columns and pd.to_numeric(df[t], errors="coerce").notna().sum() >= 3:
             parts.append(f"<h3>{html.escape(t)}</h3>")
             parts.append(table_html(runtime_correlations(df, t), "{:.3f}"))
-    parts.append(figure_html(plot_runtime(df), "runtime against flops and activations"))
-    if "model" in df.columns and not (cmp := compare_models(df)).empty:
-        parts.append("<h3>Named models: published figures and times measured here</h3>")
-        parts.append(table_html(cmp, "{:.3f}"))
-        ratios = effnet_ratios(df).dropna(subset=["measured_infer_ratio"])
-        if not ratios.empty:
-            parts.append("<h3>EfficientNet / RegNetY time ratios at matched flops</h3>")
-            parts.append(table_html(ratios, "{:.2f}"))
+    axes, alt = plot_runtime(df), "runtime against flops and activations"
+    parts.append(figure("runtime", axes, alt) if figure else figure_html(axes[0].figure, alt))
+    for title, table, fmt in _named_tables(df):
+        parts += [f"<h3>{html.escape(title)}</h3>", table_html(table, fmt)]
     device = ", ".join(
         sorted({str(d) for d in df.get("time_device", pd.Series(dtype=str)).dropna()})
     )
     parts.append(
-        _note(
-            f"Measured on {html.escape(device or 'an unknown device')}. The paper's claim: "
+        note(
+            f"Measured on {device or 'an unknown device'}. The paper's claim: "
             "activations predict GPU runtime better than flops."
         )
     )
-    return [_section("Runtime against complexity", *parts)]
+    return [section("Runtime against complexity", *parts)]
+
+
+def runtime_text(df: pd.DataFrame, time: str = "infer_ms_per_image") -> str:
+    """What ``dsd runtime`` prints: correlations of ``time`` with complexity (NaN below 3
+    models), the named models beside their published figures, and the EfficientNet / RegNetY
+    ratios at matched flops."""
+    fmt3, fmt2 = (lambda x: f"{x:.3f}"), (lambda x: f"{x:.2f}")
+    corr = runtime_correlations(df, time)
+    lines = [f"{time} against complexity ({len(df)} timed rows):"]
+    lines.append(corr.to_string(index=False, float_format=fmt3))
+    if len(df) < 3:
+        lines.append("(correlations need at least 3 timed models)")
+    if "model" in df.columns and df["model"].notna().any():
+        cmp = compare_models(df)
+        if not cmp.empty:
+            lines += [
+                "",
+                "published ImageNet figures (V100) and times measured here (ms per image):",
+            ]
+            lines.append(cmp.to_string(index=False, float_format=fmt3))
+        lines += [
+            "",
+            "EfficientNet / RegNetY time ratios at matched flops (published V100, measured here):",
+        ]
+        lines.append(effnet_ratios(df).to_string(index=False, float_format=fmt2))
+    return "\n".join(lines)

@@ -7,10 +7,13 @@ Definitions follow the papers (see docs/PAPER.md, section "Statistics"):
 - KS statistic: ``D = sup_e |F_1(e) - F_2(e)|``;
 - empirical bootstrap of the best value of a parameter (DDS footnote 4);
 - random-search efficiency (NDS): the expected minimum error of ``k`` random draws, with
-  replacement, from the (complexity-normalised) weights.
+  replacement, from the (complexity-normalised) weights;
+- the power of the two-sample KS test (:func:`ks_power`, :func:`ks_models_needed`) at dsd's one
+  default significance level :data:`ALPHA`.
 
-Every function is pure; randomness comes from an explicit ``seed`` (an int or a
-``numpy.random.Generator``).
+Errors are fractions in [0, 1] everywhere in this module (figures and printed text show percent);
+:func:`edf` and :meth:`EDF.evaluate` refuse values that cannot be a fraction error. Every function
+is pure; randomness comes from an explicit ``seed`` (an int or a ``numpy.random.Generator``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,17 @@ from dsd.errors import DsdError
 
 SeedLike = int | np.random.Generator | None
 
+ALPHA = 0.05
+"""dsd's default significance level: ``dsd compare``, ``dsd refine`` and the report use it."""
+POWER = 0.8
+"""The power a "no difference" verdict asks for before it counts as evidence of sameness."""
+DIFFERENCE = 0.2
+"""The KS difference D whose power every "no difference" verdict states."""
+#: Bootstrap index draws held in memory at once (the repetitions are drawn in blocks).
+BLOCK = 1 << 22
+#: The most bootstrap repetitions any function draws (``--reps``): 10^6 (a few seconds).
+MAX_REPS = 1_000_000
+
 
 def _rng(seed: SeedLike) -> np.random.Generator:
     """A Generator from an int seed, a Generator (used as is) or None (fresh entropy)."""
@@ -34,9 +48,26 @@ def _rng(seed: SeedLike) -> np.random.Generator:
 
 def _as_1d(name: str, x) -> np.ndarray:
     """``x`` as a 1-d float array, or a DsdError naming ``name``."""
-    a = np.asarray(x, dtype=float)
+    try:
+        a = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise DsdError(f"{name}: expected numbers") from None
     if a.ndim != 1:
         raise DsdError(f"{name}: expected a 1-d sequence, got shape {a.shape}")
+    return a
+
+
+def check_fractions(values, what: str = "errors") -> np.ndarray:
+    """``values`` as a float array; DsdError if a finite value lies outside [0, 1].
+
+    Errors are fractions in the API and in files (0.25 is 25%); a value such as 25 is percent.
+    """
+    a = np.asarray(values, dtype=float)
+    bad = np.isfinite(a) & ((a < 0) | (a > 1))
+    if bad.any():
+        v = float(a[bad].flat[0])
+        hint = f" ({v:g}% is {v / 100:g})" if 1 < v <= 100 else ""
+        raise DsdError(f"{what} are fractions in [0, 1]; got {v:g}{hint}")
     return a
 
 
@@ -62,12 +93,15 @@ class ConfidenceBand:
 class EDF:
     """An error EDF ``F(e) = sum_i w_i 1[e_i < e]``: sorted errors ``x`` and their weights.
 
-    Built by :func:`edf`. ``n`` counts the models with positive weight; ``min`` and ``mean`` are the
-    smallest error and the (weighted) mean error of those models.
+    Built by :func:`edf`. Errors are fractions in [0, 1] (:attr:`unit`): ``evaluate(0.3)`` is the
+    share of models with an error below 30%, and ``evaluate(30)`` is refused. ``n`` counts the
+    models with positive weight; ``min`` and ``mean`` are the smallest error and the (weighted)
+    mean error of those models.
     """
 
     x: np.ndarray
     weights: np.ndarray
+    unit = "fraction"
 
     @property
     def n(self) -> int:
@@ -90,9 +124,15 @@ class EDF:
         return kish_size(self.weights)
 
     def evaluate(self, e):
-        """``F(e)``, the weight of models with error strictly below ``e`` (scalar or array)."""
+        """``F(e)``, the weight of models with error strictly below ``e`` (scalar or array).
+
+        ``e`` is a fraction in [0, 1] (0.3 for 30%); other values are refused.
+        """
+        e = check_fractions(e, "EDF.evaluate: errors")
+        if not np.all(np.isfinite(e)):
+            raise DsdError("EDF.evaluate: errors must be finite fractions in [0, 1]")
         cum = np.concatenate(([0.0], np.cumsum(self.weights)))
-        idx = np.searchsorted(self.x, np.asarray(e, dtype=float), side="left")
+        idx = np.searchsorted(self.x, e, side="left")
         out = np.minimum(cum[idx], 1.0)
         return float(out) if np.ndim(out) == 0 else out
 
@@ -108,10 +148,10 @@ class EDF:
         return float(out) if np.ndim(out) == 0 else out
 
     def grid(self, points: int = 200) -> np.ndarray:
-        """An evaluation grid spanning the errors (a little beyond both ends)."""
+        """An evaluation grid spanning the errors (a little beyond both ends, within [0, 1])."""
         lo, hi = self.x[0], self.x[-1]
         pad = 0.02 * (hi - lo) if hi > lo else 0.01
-        return np.linspace(lo - pad, hi + pad, points)
+        return np.linspace(max(lo - pad, 0.0), min(hi + pad, 1.0), points)
 
     def confidence_band(
         self,
@@ -157,6 +197,7 @@ def _bootstrap_curves(e, w, x, reps: int, rng: np.random.Generator) -> np.ndarra
 def edf(errors, weights=None) -> EDF:
     """The error EDF of ``errors`` (DDS eq. 1), or the normalised EDF given ``weights`` (NDS).
 
+    Errors are fractions in [0, 1]; a finite error outside is refused (percent given by mistake).
     Models with a non-finite error or zero weight are left out; the remaining weights are
     rescaled to sum to 1.
 
@@ -166,18 +207,24 @@ def edf(errors, weights=None) -> EDF:
     >>> f.evaluate(0.3), f.n, f.min, round(f.mean, 3)
     (0.5, 4, 0.1, 0.25)
     """
-    e = _as_1d("errors", errors)
-    w = np.full(e.size, 1.0) if weights is None else _as_1d("weights", weights)
-    if w.size != e.size:
-        raise DsdError(f"weights has {w.size} entries but errors has {e.size}")
-    if np.any(w < 0) or not np.all(np.isfinite(w)):
-        raise DsdError("weights must be finite and non-negative")
+    e = check_fractions(_as_1d("errors", errors))
+    w = _weights_for(e, weights)
     keep = np.isfinite(e) & (w > 0)
     if not np.any(keep):
         raise DsdError("edf: no finite errors with positive weight")
     e, w = e[keep], w[keep]
     order = np.argsort(e, kind="stable")
     return EDF(e[order], w[order] / w.sum())
+
+
+def _weights_for(e: np.ndarray, weights) -> np.ndarray:
+    """``weights`` (default all 1) checked against the errors ``e``: same length, finite, >= 0."""
+    w = np.full(e.size, 1.0) if weights is None else _as_1d("weights", weights)
+    if w.size != e.size:
+        raise DsdError(f"weights has {w.size} entries but errors has {e.size}")
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise DsdError("weights must be finite and non-negative")
+    return w
 
 
 def complexity_weights(values, bins: int = 10, range: tuple[float, float] | None = None):
@@ -290,15 +337,18 @@ def bootstrap_best(
     the ``x`` of the minimum-error pair, repeat ``reps`` times. ``low``/``high`` are the
     ``(1 - ci)/2`` and ``(1 + ci)/2`` quantiles of those ``x`` and ``median`` the 0.5 quantile,
     each an observed value (numpy's ``inverted_cdf`` quantile), so integer parameters stay integer.
-    ``values`` may be 2-d (models x stages) for per-stage parameters. All repetitions are drawn at
-    once as a (reps, m) index matrix. Pairs with a non-finite error or value are dropped.
+    ``values`` may be 2-d (models x stages) for per-stage parameters. The repetitions are drawn
+    as (reps, m) index matrices, in blocks of at most :data:`BLOCK` indices (the same stream as
+    one matrix). Pairs with a non-finite error or value are dropped.
     """
     x = np.asarray(values, dtype=float)
     e = _as_1d("errors", errors)
     if x.ndim not in (1, 2) or x.shape[0] != e.size:
         raise DsdError(f"values must have {e.size} rows (one a model), got shape {x.shape}")
-    if not 0 < frac <= 1 or not 0 < ci < 1 or reps < 1:
-        raise DsdError(f"need 0 < frac <= 1, 0 < ci < 1, reps >= 1 (got {frac}, {ci}, {reps})")
+    if not 0 < frac <= 1 or not 0 < ci < 1 or not 1 <= reps <= MAX_REPS:
+        raise DsdError(
+            f"need 0 < frac <= 1, 0 < ci < 1, 1 <= reps <= {MAX_REPS:,} (got {frac}, {ci}, {reps})"
+        )
     finite = np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=1)
     keep = np.isfinite(e) & finite
     x, e = x[keep], e[keep]
@@ -306,14 +356,23 @@ def bootstrap_best(
     if n == 0:
         raise DsdError("bootstrap_best: no models with a finite error and value")
     m = max(1, round(frac * n))
-    idx = _rng(seed).integers(0, n, size=(reps, m))
-    best = idx[np.arange(reps), np.argmin(e[idx], axis=1)]
-    samples = x[best]
+    samples = x[_best_of_draws(e, m, reps, _rng(seed))]
     tail = (1 - ci) / 2
     low, med, high = np.quantile(samples, [tail, 0.5, 1 - tail], axis=0, method="inverted_cdf")
     if x.ndim == 1:
         low, med, high = float(low), float(med), float(high)
     return BootstrapResult(low, med, high, ci, samples, n, m)
+
+
+def _best_of_draws(e: np.ndarray, m: int, reps: int, rng: np.random.Generator) -> np.ndarray:
+    """For each of ``reps`` draws of ``m`` indices with replacement, the index of the smallest
+    ``e`` (drawn in blocks of rows, so memory stays bounded)."""
+    rows = max(1, BLOCK // m)
+    out = []
+    for start in range(0, reps, rows):
+        idx = rng.integers(0, e.size, size=(min(rows, reps - start), m))
+        out.append(idx[np.arange(len(idx)), np.argmin(e[idx], axis=1)])
+    return np.concatenate(out)
 
 
 @dataclass(frozen=True, eq=False)
@@ -365,18 +424,8 @@ def random_search_efficiency(
     >>> random_search_efficiency([1.0, 2.0], k=[2]).mean.tolist()  # 1 unless both draws pick 2.0
     [1.25]
     """
-    e = _as_1d("errors", errors)
-    w = np.ones(e.size) if weights is None else _as_1d("weights", weights)
-    if w.size != e.size:
-        raise DsdError(f"weights has {w.size} entries but errors has {e.size}")
-    if np.any(w < 0) or not np.all(np.isfinite(w)):
-        raise DsdError("weights must be finite and non-negative")
-    keep = np.isfinite(e) & (w > 0)
-    order = np.argsort(e[keep], kind="stable")
-    e, w = e[keep][order], w[keep][order]
+    e, w = _sorted_positive(errors, weights)
     n = e.size
-    if n == 0:
-        raise DsdError("random_search_efficiency: no finite errors")
     if not 0 < level < 1:
         raise DsdError(f"level must be in (0, 1), got {level}")
     if band not in ("std", "quantile"):
@@ -384,17 +433,15 @@ def random_search_efficiency(
     if k is None:
         k = np.arange(1, n + 1) if n <= 1000 else np.unique(np.geomspace(1, n, 200).astype(int))
     k = np.asarray(k, dtype=int)
+    if np.any(k < 1) or (not replace and np.any(k > n)):
+        raise DsdError(f"k must be >= 1{'' if replace else f' and <= {n} (the number of models)'}")
     if replace:
-        if np.any(k < 1):
-            raise DsdError("k must be >= 1")
         cum = np.minimum(np.cumsum(w / w.sum()), 1.0)
         above = 1.0 - np.concatenate(([0.0], cum))  # weight of models above e_(i-1), e_(i)
         p = above[None, :-1] ** k[:, None] - above[None, 1:] ** k[:, None]
+    elif weights is not None and not _uniform(w):
+        raise DsdError("random_search_efficiency: replace=False needs equal weights")
     else:
-        if weights is not None and not _uniform(w):
-            raise DsdError("random_search_efficiency: replace=False needs equal weights")
-        if np.any(k < 1) or np.any(k > n):
-            raise DsdError(f"k must be within 1..{n} (the number of models)")
         p = _without_replacement(n, k)
     p = np.clip(p, 0.0, None)
     p /= p.sum(axis=1, keepdims=True)
@@ -410,6 +457,17 @@ def random_search_efficiency(
     return RandomSearchResult(k, mean, low, high, level, n, replace, kish_size(w), std, band)
 
 
+def _sorted_positive(errors, weights) -> tuple[np.ndarray, np.ndarray]:
+    """Finite errors with positive weight, ascending, and their weights (DsdError if none)."""
+    e = _as_1d("errors", errors)
+    w = _weights_for(e, weights)
+    keep = np.isfinite(e) & (w > 0)
+    order = np.argsort(e[keep], kind="stable")
+    if not order.size:
+        raise DsdError("random_search_efficiency: no finite errors")
+    return e[keep][order], w[keep][order]
+
+
 def _without_replacement(n: int, k: np.ndarray) -> np.ndarray:
     """``P(min of k draws without replacement = e_(i)) = C(n-i, k-1) / C(n, k)``: (len(k), n)."""
     i = np.arange(1, n + 1)
@@ -423,3 +481,49 @@ def _without_replacement(n: int, k: np.ndarray) -> np.ndarray:
     )
     lognk = special.gammaln(n + 1) - special.gammaln(kk + 1) - special.gammaln(n - kk + 1)
     return np.where(ok, np.exp(np.where(ok, logc - lognk, 0.0)), 0.0)
+
+
+def ks_power(n_a: float, n_b: float, d: float = DIFFERENCE, alpha: float = ALPHA) -> float:
+    """The power of the two-sample KS test at level ``alpha`` to detect EDFs that differ by ``d``.
+
+    With ``m = n_a n_b / (n_a + n_b)`` and ``c`` the Kolmogorov critical value (``D > c / sqrt(m)``
+    rejects), the test statistic is at least the difference of the two EDFs at the point where
+    the true ones differ by ``d``; that difference has mean ``d`` and standard deviation at most
+    ``0.5 / sqrt(m)``, so (normal approximation) the power is at least
+    ``Phi(2 (d sqrt(m) - c))``. This is the power against the least favourable alternative (the
+    two distributions differ near one point only); a shift of the whole distribution is detected
+    more often. ``n_a``, ``n_b`` may be Kish effective sizes (normalised EDFs).
+    ``tests/test_analysis_stats.py`` checks it against a Monte-Carlo estimate with scipy's
+    ``ks_2samp``. Same formula as NDS's question "how many models resolve D".
+
+    >>> round(ks_power(159, 159, 0.2, 0.05), 2), round(ks_power(20, 20, 0.2, 0.05), 2)
+    (0.8, 0.07)
+    """
+    _check_test(d, alpha)
+    if min(n_a, n_b) <= 0:
+        return 0.0
+    m = n_a * n_b / (n_a + n_b)
+    c = float(stats.kstwobign.isf(alpha))
+    return float(stats.norm.cdf(2 * (d * math.sqrt(m) - c)))
+
+
+def ks_models_needed(d: float = DIFFERENCE, alpha: float = ALPHA, power: float = POWER) -> int:
+    """Models per population (two populations of equal size) for :func:`ks_power` >= ``power``:
+    ``n = ceil(2 ((c + z_power / 2) / d)^2)``.
+
+    >>> ks_models_needed(0.2, 0.05, 0.8), ks_models_needed(0.1, 0.05, 0.8)
+    (159, 633)
+    """
+    _check_test(d, alpha)
+    if not 0 < power < 1:
+        raise DsdError(f"power must be in (0, 1), got {power}")
+    c = float(stats.kstwobign.isf(alpha))
+    return math.ceil(2 * ((c + float(stats.norm.ppf(power)) / 2) / d) ** 2 - 1e-9)
+
+
+def _check_test(d: float, alpha: float) -> None:
+    """DsdError unless 0 < d <= 1 and 0 < alpha < 1."""
+    if not 0 < d <= 1:
+        raise DsdError(f"a KS difference is in (0, 1], got {d}")
+    if not 0 < alpha < 1:
+        raise DsdError(f"alpha must be in (0, 1), got {alpha}")

@@ -9,6 +9,12 @@ module is the one error boundary: a :class:`DsdError`, an OS error (missing file
 disk, name too long; the message names the path), and a request too large to hold in memory all end
 there. Numbers on every command line are checked once, by the parser: every ``int`` option is an
 integer from 0 to 2**31 - 1 and every ``float`` option a finite number.
+
+Any other exception is a bug of dsd (a cause of bad input that is not yet checked where it lives):
+it ends in one line, ``dsd CMD: internal error: TYPE: MESSAGE (at FILE:LINE); please report it``,
+and exit code 70 (EX_SOFTWARE), so a test tells a missed case from handled bad input;
+``DSD_TRACEBACK=1`` shows the traceback instead (and numpy's RuntimeWarnings, otherwise not
+printed: they would add lines to a one-line error, and dsd checks the inputs they are about).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import math
 import os
 import re
 import sys
+import traceback
+import warnings
 
 from dsd._version import __version__
 from dsd.errors import DsdError
@@ -40,6 +48,7 @@ COMMAND_MODULES = (
 )
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): an exception dsd did not expect
 
 
 MAX_MESSAGE = 600  # characters of an error line (a message quoting a huge value is cut)
@@ -139,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            if os.environ.get("DSD_TRACEBACK") != "1":  # numpy's arithmetic notes are not lines
+                warnings.simplefilter("ignore", RuntimeWarning)  # for the user: inputs are checked
+            return int(args.func(args) or 0)
     except DsdError as e:
         return fail(str(e))
     except BrokenPipeError:
@@ -156,8 +168,31 @@ def main(argv: list[str] | None = None) -> int:
         return fail("input nested too deeply")
     except RuntimeError as e:  # torch reports a failed allocation as a RuntimeError
         if "allocate memory" not in str(e) and "out of memory" not in str(e):
-            raise
+            return _internal(args.command, e)
         return fail(f"not enough memory for this request: {str(e).splitlines()[-1][:200]}")
     except KeyboardInterrupt:
         print(f"dsd {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # the last resort: one line, and a code that says "a bug of dsd"
+        return _internal(args.command, e)
+
+
+def _internal(command: str, e: Exception) -> int:
+    """Print :func:`internal_error` and return EXIT_INTERNAL (re-raise with DSD_TRACEBACK=1)."""
+    if os.environ.get("DSD_TRACEBACK") == "1":
+        raise e
+    print(f"dsd {command}: {internal_error(e)}", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def internal_error(e: BaseException) -> str:
+    """``internal error: TYPE: MESSAGE (at FILE:LINE); please report it; ...`` in one line."""
+    frames = traceback.extract_tb(e.__traceback__)
+    mine = [f for f in frames if os.sep + "dsd" + os.sep in f.filename]
+    where = ""
+    if frames:  # the innermost frame of dsd (where the cause was not checked), else the last
+        path, line = (mine or frames)[-1].filename, (mine or frames)[-1].lineno
+        inside = path.rfind(os.sep + "dsd" + os.sep)
+        where = f" (at {path[inside + 1 :] if inside >= 0 else os.path.basename(path)}:{line})"
+    text = one_line(f"{type(e).__name__}: {e}")[:300]
+    return f"internal error: {text}{where}; please report it; DSD_TRACEBACK=1 shows the traceback"

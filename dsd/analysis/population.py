@@ -1,0 +1,422 @@
+"""Populations, loaded once: each one's rows, ledger, EDF and (when normalised) complexity weights.
+
+:func:`load_populations` reads results (files or a DataFrame) once, as :class:`AnalysisOptions`
+say (metric, grouping, filters, normalisation), into a :class:`Populations` value: a mapping of
+population name to a frozen :class:`Population` (its rows used, its :class:`Ledger`, its error
+EDF, and its normalised EDF and NDS weights when normalised), plus the ledger of every group read
+(a group whose rows were all excluded, and the rows without a group key, are named there too).
+Tables, figures, the report and the CLI read these values; nothing is computed twice.
+
+A ledger states, per population: rows read, rows used, and rows excluded by reason (see
+:data:`dsd.analysis.data.REASONS`). Errors are fractions in [0, 1] in every value here; tables
+and figures show percent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dsd.analysis.data import (
+    ERROR,
+    REASONS,
+    exclusions,
+    group_key,
+    parse_filter,
+    read_any,
+    regime_range,
+)
+from dsd.analysis.fit import FitDomain
+from dsd.analysis.stats import ALPHA, EDF, MAX_REPS, complexity_weights, edf
+from dsd.errors import DsdError
+
+#: The most complexity bins a normalised EDF may have (``--bins``).
+MAX_BINS = 1000
+COMPLEXITY = ("flops", "params", "acts")
+DEFAULT_PARAMS = ("d", "depths", "widths", "b", "g", "w0", "wa", "wm")
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """How results become populations and what each analysis draws from them (validated here).
+
+    Loading: ``metric`` (the error column, fractions in [0, 1]), ``by`` (the column naming
+    populations), ``filters`` (``key=value``; ``status=ok`` unless a status filter is given),
+    ``normalise`` (None, ``flops``, ``params`` or ``acts``: NDS weights over ``bins`` equal bins,
+    at most :data:`MAX_BINS`, of ``range`` or the sampling regime). Analyses: ``seed``,
+    bootstrap ``params`` / ``frac`` / ``reps`` (at most :data:`~dsd.analysis.stats.MAX_REPS`) /
+    ``ci``, ``top`` models fitted and listed per population, ``fit_domain`` (None: the RegNet
+    space; :data:`dsd.analysis.fit.UNBOUNDED`), ``alpha`` (significance of every verdict). The
+    report: ``title``, ``refine`` (a space whose refinement section is added), ``figures`` (a
+    folder to export each figure to) in ``figure_format``, and ``sources`` (inputs named in its
+    header).
+    """
+
+    metric: str = ERROR
+    by: str = "space"
+    filters: tuple[str, ...] = ()
+    normalise: str | None = None
+    bins: int = 10
+    range: tuple[float, float] | None = None
+    seed: int = 0
+    params: tuple[str, ...] = DEFAULT_PARAMS
+    frac: float = 0.25
+    reps: int = 10_000
+    ci: float = 0.95
+    top: int = 10
+    fit_domain: FitDomain | None = None
+    alpha: float = ALPHA
+    title: str = "dsd report"
+    refine: str | os.PathLike | None = None
+    figures: str | os.PathLike | None = None
+    figure_format: str = "png"
+    sources: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        for name in ("filters", "params", "sources"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(str(v) for v in value))
+        for f in self.filters:
+            parse_filter(f)
+        _check_options(self)
+
+
+def _check_options(o: AnalysisOptions) -> None:
+    """DsdError naming the first option out of its bounds."""
+    checks = [
+        (
+            isinstance(o.metric, str) and bool(o.metric),
+            f"metric must be a column name, got {o.metric!r}",
+        ),
+        (isinstance(o.by, str) and bool(o.by), f"by must be a column name, got {o.by!r}"),
+        (o.normalise in (None, *COMPLEXITY), f"normalise: use one of {', '.join(COMPLEXITY)}"),
+        (1 <= o.bins <= MAX_BINS, f"bins must be from 1 to {MAX_BINS}, got {o.bins}"),
+        (1 <= o.top, f"top must be >= 1, got {o.top}"),
+        (1 <= o.reps <= MAX_REPS, f"reps must be from 1 to {MAX_REPS:,}, got {o.reps}"),
+        (0 < o.frac <= 1, f"frac must be in (0, 1], got {o.frac}"),
+        (0 < o.ci < 1, f"ci must be in (0, 1), got {o.ci}"),
+        (0 < o.alpha < 1, f"alpha must be in (0, 1), got {o.alpha}"),
+        (o.figure_format in ("png", "pdf", "svg"), "figure format: use png, pdf or svg"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise DsdError(message)
+    if o.range is not None and not (0 <= o.range[0] < o.range[1] < math.inf):
+        raise DsdError(f"range must be finite with 0 <= low < high, got {o.range}")
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Rows read for one population, and the rows excluded by reason (``used = read - excluded``)."""
+
+    read: int
+    excluded: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def used(self) -> int:
+        """Rows analysed."""
+        return self.read - sum(n for _, n in self.excluded)
+
+    @classmethod
+    def of(cls, reasons: pd.Series) -> Ledger:
+        """The ledger of rows whose exclusion reasons are ``reasons`` ('' = used)."""
+        counts = reasons.value_counts()
+        return cls(len(reasons), tuple((r, int(counts[r])) for r in REASONS if r in counts))
+
+    def describe(self, metric: str = ERROR) -> str:
+        """``153 rows read, 150 used; excluded: 3 failed`` (the metric named for non-finite)."""
+        text = f"{self.read} rows read, {self.used} used"
+        if self.excluded:
+            reasons = [(r.replace("metric", metric), n) for r, n in self.excluded]
+            text += "; excluded: " + ", ".join(f"{n} {r}" for r, n in reasons)
+        return text
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """One population: its ``rows`` used, ``ledger``, ``metric``, error ``edf`` and, when the
+    populations were normalised, its NDS ``weights`` (one a row; 0 outside the range) and
+    normalised EDF ``nedf``. Errors are fractions in [0, 1]."""
+
+    name: str
+    rows: pd.DataFrame
+    ledger: Ledger
+    metric: str
+    edf: EDF
+    weights: np.ndarray | None = None
+    nedf: EDF | None = None
+
+    @property
+    def errors(self) -> np.ndarray:
+        """The metric of each row used (fractions)."""
+        return self.rows[self.metric].to_numpy(dtype=float)
+
+    @property
+    def n(self) -> int:
+        """Rows used."""
+        return len(self.rows)
+
+    def curve(self, normalised: bool = False) -> EDF:
+        """The normalised EDF when asked for (and computed), else the plain one."""
+        if normalised and self.nedf is None:
+            raise DsdError(f"population {self.name}: not normalised")
+        return self.nedf if normalised else self.edf
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """How normalised EDFs are weighted: ``column`` split into ``bins`` equal bins over ``range``.
+
+    ``source`` says where the range came from: ``"given"``, ``"regime"`` (the complexity range the
+    populations were sampled in, from their ``regime`` column) or ``"data"`` (the overlap of the
+    populations' min..max, used when no regime is recorded). ``requested_bins`` > ``bins`` when a
+    requested bin had no models and the largest bin count without an empty bin was used instead
+    (the search starts at the smallest population's size: more bins than models leave one empty).
+    """
+
+    column: str
+    range: tuple[float, float]
+    bins: int
+    requested_bins: int
+    source: str
+    empty: str = ""
+    #: The weights of each population's models (computed while choosing the bin count).
+    weights: Mapping[str, np.ndarray] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    @property
+    def note(self) -> str:
+        """One sentence describing the weighting (and any reduction of the bin count)."""
+        lo, hi = self.range
+        where = {"given": "given", "regime": "the sampling regime's", "data": "the data's shared"}
+        text = (
+            f"Models weighted so that {self.column} is uniform over {self.bins} bins of "
+            f"{where[self.source]} range [{lo:.4g}, {hi:.4g}] (NDS); models outside get weight 0."
+        )
+        if self.bins < self.requested_bins:
+            text += (
+                f" {self.requested_bins} bins were requested but {self.empty}; drawn with "
+                f"{self.bins}, the largest bin count without an empty bin."
+            )
+        return text
+
+
+def _complexity(df: pd.DataFrame, column: str, name: str) -> np.ndarray:
+    """The finite complexity values of a population's rows (DsdError naming a missing column)."""
+    if column not in df.columns:
+        raise DsdError(f"--normalise {column}: population {name} has no column {column!r}")
+    return pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+
+
+def shared_range(pops: Mapping[str, pd.DataFrame], column: str) -> tuple[float, float]:
+    """The overlap of all populations' ranges of ``column`` (NDS normalises over a shared range)."""
+    values = [_complexity(df, column, name) for name, df in pops.items()]
+    values = [v[np.isfinite(v)] for v in values]
+    if any(v.size == 0 for v in values):
+        raise DsdError(f"--normalise {column}: a population has no finite {column}")
+    lo, hi = max(v.min() for v in values), min(v.max() for v in values)
+    if not lo < hi:
+        raise DsdError(f"the populations' {column} ranges do not overlap; give a range LOW:HIGH")
+    return float(lo), float(hi)
+
+
+def _range(pops: Mapping[str, pd.DataFrame], column: str, given) -> tuple[tuple[float, float], str]:
+    """The normalisation range and where it comes from (given, regime or data)."""
+    if given is not None:
+        return (float(given[0]), float(given[1])), "given"
+    regimes = [regime_range(df, column) for df in pops.values()]
+    if regimes and all(r is not None for r in regimes):
+        lo_hi = (max(r[0] for r in regimes), min(r[1] for r in regimes))
+        if not lo_hi[0] < lo_hi[1]:
+            raise DsdError(f"the populations' {column} regimes do not overlap; give a range")
+        return lo_hi, "regime"
+    return shared_range(pops, column), "data"
+
+
+def normalisation(
+    pops: Mapping[str, pd.DataFrame],
+    column: str,
+    bins: int = 10,
+    range: tuple[float, float] | None = None,
+    reduce_bins: bool = True,
+) -> Normalisation:
+    """The weighting of normalised EDFs by ``column``: its range, source and bin count.
+
+    ``pops`` maps names to rows. The range is ``range`` if given, else the populations' sampling
+    regime (all populations must name one; their overlap is used), else the overlap of their
+    min..max. With ``reduce_bins``, an empty bin makes the bin count drop to the largest one that
+    leaves no population with an empty bin (the reason is kept in ``empty``; at most the smallest
+    population's size is tried, so the search is bounded by the data); without it, an empty bin
+    raises DsdError.
+    """
+    if not 1 <= bins <= MAX_BINS:
+        raise DsdError(f"bins must be from 1 to {MAX_BINS}, got {bins}")
+    values = {name: _complexity(df, column, name) for name, df in pops.items()}
+    lo_hi, source = _range(pops, column, range)
+    for name, v in values.items():
+        if not np.any((v >= lo_hi[0]) & (v <= lo_hi[1])):
+            v = v[np.isfinite(v)]
+            span = f"its models span [{v.min():.4g}, {v.max():.4g}]" if v.size else "none known"
+            raise DsdError(
+                f"{name}: no model's {column} lies in the {source} range [{lo_hi[0]:.4g}, "
+                f"{lo_hi[1]:.4g}] ({span}); give a range that holds them"
+            )
+    start = min([bins, *(max(len(v), 1) for v in values.values())]) if reduce_bins else bins
+    first_error = "" if start == bins else f"bin counts above {start} leave a bin empty"
+    for b in np.arange(start, 0, -1) if reduce_bins else (bins,):
+        try:
+            weights = {n: _named_weights(n, v, int(b), lo_hi) for n, v in values.items()}
+        except DsdError as e:
+            if not reduce_bins or b == 1:
+                raise
+            first_error = first_error or str(e).split(";")[0]
+            continue
+        return Normalisation(column, lo_hi, int(b), bins, source, first_error, weights)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _named_weights(name: str, values: np.ndarray, bins: int, lo_hi) -> np.ndarray:
+    """NDS weights of one population; an empty bin is a DsdError naming the population."""
+    try:
+        return complexity_weights(values, bins, lo_hi)
+    except DsdError as e:
+        raise DsdError(f"{name}: {e}") from None
+
+
+class Populations(Mapping[str, Population]):
+    """The populations of one analysis (name -> :class:`Population`, in order of first
+    appearance) with the ledger of every group read (:attr:`ledgers`), the options they were
+    loaded with, their input files and, when normalised, the :class:`Normalisation`."""
+
+    def __init__(
+        self,
+        items: Mapping[str, Population],
+        ledgers: Mapping[str, Ledger],
+        options: AnalysisOptions,
+        sources: Sequence[str] = (),
+        normalisation: Normalisation | None = None,
+    ):
+        self._items = dict(items)
+        self.ledgers = dict(ledgers)
+        self.options = options
+        self.sources = tuple(sources)
+        self.normalisation = normalisation
+
+    def __getitem__(self, name: str) -> Population:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def metric(self) -> str:
+        return self.options.metric
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """Every row used, all populations together."""
+        return pd.concat([p.rows for p in self.values()], ignore_index=True)
+
+    def edfs(self, normalised: bool = False) -> dict[str, EDF]:
+        """Each population's EDF (its normalised EDF when asked for)."""
+        return {name: p.curve(normalised) for name, p in self.items()}
+
+    def ledger_table(self) -> pd.DataFrame:
+        """One row a group read: ``name``, ``read``, ``used`` and one column a reason excluded."""
+        rows = []
+        for name, ledger in self.ledgers.items():
+            row = {"name": name, "read": ledger.read, "used": ledger.used}
+            row.update({r: dict(ledger.excluded).get(r, 0) for r in REASONS})
+            rows.append(row)
+        table = pd.DataFrame(rows, columns=["name", "read", "used", *REASONS])
+        return table.loc[:, (table != 0).any(axis=0) | table.columns.isin(["name", "read", "used"])]
+
+    def ledger_lines(self) -> list[str]:
+        """One line a group: ``AnyNetXA: 153 rows read, 150 used; excluded: 3 failed``."""
+        return [f"{name}: {ledger.describe(self.metric)}" for name, ledger in self.ledgers.items()]
+
+
+def load_populations(
+    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike | Populations,
+    options: AnalysisOptions | None = None,
+    **changes,
+) -> Populations:
+    """Read ``results`` once into :class:`Populations` as ``options`` (with ``changes``) say.
+
+    Every row read is used or counted in its group's ledger with a reason; rows without a group
+    key form a group of their own in :attr:`Populations.ledgers` (``(no space)``). A DsdError
+    when no row is left to analyse (its message is the ledger). Normalises when
+    ``options.normalise`` names a complexity column (:func:`normalisation`). Given loaded
+    :class:`Populations`, returns them with ``options`` for what is drawn from them (refusing
+    options that would load them differently).
+    """
+    options = options_for(results, options, changes)
+    if isinstance(results, Populations):
+        return _reuse(results, options)
+    df, sources = read_any(results, options.metric)
+    reason = exclusions(df, options.filters, options.metric)
+    key = group_key(df, options.by)
+    reason[(reason == "") & key.isna()] = "missing group key"
+    named = key.fillna(f"(no {options.by})")
+    ledgers = {str(k): Ledger.of(reason[named == k]) for k in pd.unique(named)}
+    used = df[reason == ""]
+    if used.empty:
+        lines = "; ".join(f"{k}: {v.describe(options.metric)}" for k, v in ledgers.items())
+        raise DsdError(f"no rows left to analyse ({lines or 'no rows read'})")
+    items = {}
+    for name, rows in used.groupby(key[reason == ""], sort=False):
+        rows = rows.reset_index(drop=True)
+        items[str(name)] = Population(
+            str(name), rows, ledgers[str(name)], options.metric, edf(rows[options.metric])
+        )
+    pops = Populations(items, ledgers, options, options.sources or sources)
+    return normalise(pops, options.normalise) if options.normalise else pops
+
+
+def options_for(results, options: AnalysisOptions | None, changes: Mapping) -> AnalysisOptions:
+    """``options`` with ``changes``; by default those ``results`` were loaded with (when they are
+    :class:`Populations`), else the defaults."""
+    if options is None:
+        options = results.options if isinstance(results, Populations) else AnalysisOptions()
+    return dataclasses.replace(options, **changes)
+
+
+#: The options that decide what populations hold (the others only what is drawn from them).
+LOADING = ("metric", "by", "filters", "normalise", "bins", "range")
+
+
+def _reuse(pops: Populations, options: AnalysisOptions) -> Populations:
+    """Loaded ``pops`` with ``options`` for what is drawn from them; DsdError when ``options``
+    would load them differently."""
+    for name in LOADING:
+        if getattr(options, name) != getattr(pops.options, name):
+            raise DsdError(
+                f"these populations were loaded with {name}={getattr(pops.options, name)!r}, "
+                f"not {getattr(options, name)!r}: load them again"
+            )
+    return Populations(pops, pops.ledgers, options, pops.sources, pops.normalisation)
+
+
+def normalise(pops: Populations, column: str = "flops") -> Populations:
+    """``pops`` with each population's NDS weights and normalised EDF over ``column`` (the bins
+    and range of ``pops.options``); DsdError when they cannot be drawn."""
+    o = pops.options
+    norm = normalisation({k: p.rows for k, p in pops.items()}, column, o.bins, o.range)
+    items = {
+        name: dataclasses.replace(
+            p, weights=norm.weights[name], nedf=edf(p.errors, weights=norm.weights[name])
+        )
+        for name, p in pops.items()
+    }
+    return Populations(items, pops.ledgers, pops.options, pops.sources, norm)
