@@ -54,7 +54,8 @@ _EXPORTS = {
     # sweep
     "run_experiment": "dsd.pipeline",
     "load_experiment": "dsd.sweep",
-    "run_samples": "dsd.sweep",
+    "run_sweep": "dsd.sweep",
+    "SweepOptions": "dsd.sweep",
     "run_status": "dsd.sweep",
     "ExecutorSettings": "dsd.sweep",
     # analysis
@@ -114,7 +115,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; tests keep it equal to 
     )
     from dsd.pipeline import run_experiment
     from dsd.spaces import Space, list_spaces, load_space
-    from dsd.sweep import ExecutorSettings, load_experiment, run_samples, run_status
+    from dsd.sweep import ExecutorSettings, SweepOptions, load_experiment, run_status, run_sweep
     from dsd.trainer import TrainConfig, train, train_row
     from dsd.trainer.timing import Timing, time_model
 

@@ -1,0 +1,207 @@
+"""Nothing is created before the checks that can refuse a run pass, and what a run folder says
+about itself is true: task ids safe whatever the space is called, records final only when
+well-formed, a lost samples file sampled again, the command that resumes a run, its devices.
+
+Training is faked (dsd.sweep.testing.FakeTrainer) where the sweep machinery is what is tested.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import stat
+
+import pandas as pd
+import pytest
+import yaml
+from trainer_fixtures import write_cifar
+
+from dsd.cli import main
+from dsd.errors import DsdError
+from dsd.pipeline import experiment_options, run_experiment
+from dsd.sweep import (
+    ExecutorSettings,
+    SweepOptions,
+    parse_experiment,
+    run_status,
+    run_sweep,
+)
+from dsd.sweep.testing import FakeTrainer, fake_samples
+
+LOCAL = ExecutorSettings(kind="local", slots=1, threads_per_slot=1, max_retries=0, time_min=5)
+TINY = {
+    "name": "tiny",
+    "spaces": ["AnyNetXA"],
+    "n": 1,
+    "flops": ["0.2M", "0.8M"],
+    "resolution": 8,
+    "num_classes": 10,
+    "dataset": "digits",
+    "epochs": 1,
+    "recipe": {"batch_size": 16, "num_workers": 0, "device": "cpu"},
+    "executor": {"kind": "local", "slots": 1, "threads_per_slot": 1},
+}
+
+
+def _options(trainer=None, **kw) -> SweepOptions:
+    return SweepOptions(trainer=trainer or FakeTrainer(), executor=LOCAL, progress=False, **kw)
+
+
+def _write(path, doc) -> str:
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def _one_line(capsys, *needles) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    for needle in needles:
+        assert needle in err[0], err[0]
+    return err[0]
+
+
+# -- checks before anything is created ------------------------------------------------------
+def test_an_unreadable_data_set_creates_nothing_and_the_corrected_run_starts(
+    tmp_path, capsys, one_torch_thread
+):
+    exp = _write(tmp_path / "c10.yaml", {**TINY, "dataset": "cifar10"})
+    run = tmp_path / "run"
+    assert main(["run", exp, "-o", str(run), "--data", str(tmp_path / "nowhere"), "--quiet"]) == 2
+    _one_line(capsys, "nowhere", "not a readable directory")
+    assert not run.exists()  # neither samples nor a task list to refuse the corrected run with
+    cifar = write_cifar(tmp_path / "cifar", n_per_batch=16)
+    argv = ["run", exp, "-o", str(run), "--data", str(cifar), "--quiet", "--no-report"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert pd.read_parquet(run / "results.parquet")["status"].tolist() == ["ok"]
+
+
+def test_a_data_set_refused_by_the_trainer_leaves_no_folder(tmp_path):
+    with pytest.raises(DsdError, match="not a readable directory"):
+        run_sweep(fake_samples(2), tmp_path / "run", _options(FakeTrainer(unreadable_data=True)))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("sinfo", "options", "message"),
+    [
+        (
+            "echo 'slurm_load_partitions: Unable to contact slurm controller' >&2; exit 1",
+            [],
+            "the controller does not answer (sinfo: slurm_load_partitions: Unable to contact",
+        ),
+        (
+            "echo debug; echo gpu",
+            ["--partition", "nope"],
+            "no partition 'nope' (this cluster has: debug, gpu)",
+        ),
+        ("echo debug", ["--partition", "a\nb"], "only letters, digits and"),
+    ],
+)
+def test_slurm_that_cannot_run_the_sweep_is_one_line_and_creates_nothing(
+    tmp_path, monkeypatch, capsys, sinfo, options, message
+):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in {
+        "sinfo": sinfo,
+        "sbatch": "exit 1",
+        "srun": "",
+        "sacct": "",
+        "scancel": "",
+    }.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    exp = _write(tmp_path / "e.yaml", TINY)
+    run = tmp_path / "run"
+    assert main(["run", exp, "-o", str(run), "--executor", "slurm", *options]) == 2
+    _one_line(capsys, message)
+    assert not run.exists()  # no slurm/ folder either
+
+
+def test_a_failing_sbatch_is_one_line_not_a_submitit_traceback(tmp_path, monkeypatch, capsys):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    scripts = {"sinfo": "echo debug", "sbatch": "echo 'sbatch: error: invalid account' >&2; exit 1"}
+    for name in ("srun", "sacct", "scancel"):
+        scripts[name] = "exit 0"
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(bin_dir.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    exp = _write(tmp_path / "e.yaml", TINY)
+    assert main(["run", exp, "-o", str(tmp_path / "run"), "--executor", "slurm", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        err[-1].startswith("dsd run: error: slurm: cannot submit jobs") and "Traceback" not in err
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("ray://127.0.0.1:1", "needs the Ray client: pip install 'ray[client]'"),
+        ("127.0.0.1:1", "ray: no cluster answers at 127.0.0.1:1"),
+        ("nonsense", "is not auto, HOST:PORT or ray://HOST:PORT"),
+    ],
+)
+def test_a_ray_cluster_that_cannot_be_reached_is_one_line(tmp_path, capsys, address, message):
+    pytest.importorskip("ray")
+    if address.startswith("ray://") and importlib.util.find_spec("grpc") is not None:
+        pytest.skip("the Ray client is installed here")
+    exp = _write(tmp_path / "e.yaml", TINY)
+    run = tmp_path / "run"
+    assert main(["run", exp, "-o", str(run), "--executor", "ray", "--address", address]) == 2
+    _one_line(capsys, message)
+    assert not run.exists()
+
+
+# -- the samples file, the resume command, devices and workers ------------------------------
+def test_a_deleted_samples_file_is_sampled_again_and_the_run_resumes(tmp_path, capsys):
+    exp = parse_experiment({**TINY, "n": 2}, "e.yaml")
+    run = tmp_path / "run"
+    options = experiment_options(exp, trainer=FakeTrainer(), executor=LOCAL, progress=False)
+    assert run_experiment(exp, run, options, report=False).sweep.counts == {"ok": 2}
+    (run / "samples.parquet").unlink()
+    again = run_experiment(exp, run, options, report=False).sweep
+    assert again.trained == 0 and again.counts == {"ok": 2}
+    assert "samples.parquet was missing; written again" in capsys.readouterr().err
+    assert (run / "samples.parquet").exists()
+
+
+def test_other_samples_without_the_samples_file_are_refused_saying_so(tmp_path):
+    run_sweep(fake_samples(2), tmp_path / "run", _options())
+    (tmp_path / "run" / "samples.parquet").unlink()
+    with pytest.raises(
+        DsdError, match=r"holds another sweep .*\(and its samples.parquet is missing\)"
+    ):
+        run_sweep(fake_samples(3), tmp_path / "run", _options())
+
+
+def test_status_names_the_command_that_made_the_run(tmp_path, capsys, one_torch_thread):
+    from trainer_fixtures import tiny_net, write_samples
+
+    samples = write_samples(tmp_path / "s.parquet", [tiny_net(16)])
+    out = tmp_path / "r.parquet"
+    argv = ["train", str(samples), "-o", str(out), "--epochs", "1", "--batch-size", "64"]
+    assert main([*argv, "--no-progress"]) == 0
+    start = capsys.readouterr().err.strip().splitlines()[0]
+    assert start.startswith("dsd train: 1 of 1 models to train (0 done) with 1 worker on the CPU")
+    assert main(["status", str(out) + ".run"]) == 0
+    status = capsys.readouterr().out
+    resume = f"dsd train {samples} -o {out} --epochs 1 --batch-size 64"
+    assert f"driver   none (run `{resume}` again to resume)" in status
+    assert "workers  1 worker on the CPU" in status
+    exp = _write(tmp_path / "e.yaml", TINY)
+    assert main(["run", exp, "-o", str(tmp_path / "run"), "--quiet", "--no-report"]) == 0
+    start = capsys.readouterr().err.strip().splitlines()[0]
+    assert "1 of 1 models to train (0 done) with 1 worker on the CPU, 1 thread each" in start
+    assert main(["status", str(tmp_path / "run")]) == 0
+    assert f"run `dsd run {exp} -o {tmp_path / 'run'}` again" in capsys.readouterr().out
+
+
+def test_status_of_an_older_train_folder_guesses_its_command(tmp_path):
+    folder = tmp_path / "r.parquet.run"
+    run_sweep(fake_samples(1), folder, _options())
+    (folder / "run.json").unlink()  # as dsd train wrote them before 0.2
+    assert f"dsd train SAMPLES -o {tmp_path / 'r.parquet'}" in run_status(folder).describe()
