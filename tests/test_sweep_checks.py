@@ -25,6 +25,7 @@ from dsd.sweep import (
     parse_experiment,
     run_status,
     run_sweep,
+    task_ids,
 )
 from dsd.sweep.testing import FakeTrainer, fake_samples
 
@@ -154,6 +155,30 @@ def test_a_ray_cluster_that_cannot_be_reached_is_one_line(tmp_path, capsys, addr
     assert main(["run", exp, "-o", str(run), "--executor", "ray", "--address", address]) == 2
     _one_line(capsys, message)
     assert not run.exists()
+
+
+def test_an_experiment_named_with_a_newline_is_refused():
+    with pytest.raises(DsdError, match="holds a control character"):
+        parse_experiment({**TINY, "name": "two\nlines"}, "e.yaml")
+
+
+# -- task ids ----------------------------------------------------------------------------------
+def test_task_ids_are_safe_and_bounded_whatever_the_space_is_called(tmp_path):
+    long_a, long_b = "A" * 299 + "a", "A" * 299 + "b"
+    samples = pd.DataFrame(
+        {
+            "space": [long_a, long_b, ".hidden", "we/ird: name"],
+            "model_id": ["m1", "m2", "../x", "m4"],
+        }
+    )
+    ids = task_ids(samples, (0, 1))
+    assert len(set(ids)) == 8 and max(map(len, ids)) <= 64 + 20
+    assert ids[0].startswith("A" * 55 + "-") and ids[0][:64] != ids[1][:64]  # prefix + hash
+    assert ids[2].startswith("_hidden-0000-") and "/" not in "".join(ids)
+    assert all(not t.startswith(".") for t in ids)
+    run = run_sweep(samples.assign(depths=[[1]] * 4), tmp_path / "run", _options())
+    assert run.counts == {"ok": 4}  # every record written, first time
+    assert sorted(p.stem for p in (tmp_path / "run" / "records").glob("*.json")) == sorted(ids[:4])
 
 
 # -- the samples file, the resume command, devices and workers ------------------------------

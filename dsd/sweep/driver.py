@@ -13,6 +13,7 @@ models are records on disk, everything else is trained again.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import socket
@@ -37,6 +38,9 @@ from dsd.sweep.task import Task, Trainer
 
 if TYPE_CHECKING:  # the experiment module imports torch: workers need none
     from dsd.sweep.experiment import Experiment
+
+#: Characters of a space name kept in a task id (a longer name keeps a prefix and a hash).
+MAX_SPACE_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -105,20 +109,32 @@ class SweepSummary:
 
 
 # -- the task list ---------------------------------------------------------------------------
-def _safe(name: object) -> str:
-    """A space name made safe for file names (a path to a YAML file becomes its stem)."""
+def _space_part(name: object) -> str:
+    """A space name as the start of a file name: safe characters, no leading dot, at most
+    MAX_SPACE_CHARS (a longer name keeps a readable prefix and a hash of the whole name)."""
     text = str(name)
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", Path(text).stem if "/" in text else text)
+    base = Path(text).stem if "/" in text else text
+    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", base)
+    safe = "_" + safe[1:] if safe.startswith(".") else safe
+    if len(safe) <= MAX_SPACE_CHARS:
+        return safe
+    return f"{safe[: MAX_SPACE_CHARS - 9]}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
 def task_ids(samples: pd.DataFrame, seeds: Sequence[int]) -> list[str]:
-    """Stable task ids: ``<space>-<index in space>-<model_id[:8]>-s<seed>``, seed-major."""
+    """Stable task ids, seed-major: ``<space>-<index in space>-<model_id[:8]>-s<seed>``, safe as
+    file names and bounded in length whatever the space is called; DsdError if two coincide."""
     index = samples.groupby("space", sort=False).cumcount()
+    spaces = {s: _space_part(s) for s in samples["space"].unique()}
     base = [
-        f"{_safe(s)}-{i:04d}-{str(m)[:8]}"
+        f"{spaces[s]}-{i:04d}-{re.sub(r'[^A-Za-z0-9]', '_', str(m))[:8]}"
         for s, i, m in zip(samples["space"], index, samples["model_id"], strict=True)
     ]
-    return [f"{b}-s{seed}" for seed in seeds for b in base]
+    ids = [f"{b}-s{seed}" for seed in seeds for b in base]
+    if len(set(ids)) != len(ids):
+        twin = next(t for t, n in Counter(ids).items() if n > 1)
+        raise DsdError(f"two spaces give the same task id {twin!r}; give them distinct names")
+    return ids
 
 
 def _planned(samples: pd.DataFrame, seeds: Sequence[int]) -> tuple[pd.DataFrame, list[str]]:

@@ -28,6 +28,7 @@ import math
 import os
 import types
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from dsd.sweep.executors import ExecutorSettings
 from dsd.trainer import TrainConfig
 from dsd.validate import check_seed, parse_count
 
+MAX_NAME = 200  # characters of an experiment's name
 # Keys of TrainConfig that an experiment sets at the top level (or per seed), not in `recipe`.
 TOP_LEVEL_TRAIN_KEYS = ("dataset", "data", "epochs", "seed")
 
@@ -165,12 +167,24 @@ def _space_key(name: str) -> str:
         return name.lower()  # an unknown name is reported when it is sampled
 
 
+def _name(value: Any, where: str, longest: int = MAX_NAME) -> str:
+    """A name on one line: 1 to ``longest`` characters, none of them a control character (a
+    newline would split the tables and messages it appears in)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > longest:
+        message = f"{where}: expected a name of 1 to {longest} characters, got {value!r}"
+        raise DsdError(message[:300])
+    if any(unicodedata.category(c).startswith("C") for c in value):
+        raise DsdError(f"{where}: {value!r} holds a control character (a newline?)"[:300])
+    return value
+
+
 def _space_list(value: Any, where: str) -> tuple[str, ...]:
     """A non-empty list of space names, none naming the same space as another."""
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise DsdError(f"{where}: expected a non-empty list of names, got {value!r}")
     seen: dict[str, str] = {}
     for name in value:
+        _name(name, where, longest=4096)  # a built-in name or a path
         key = _space_key(name)
         if key in seen:
             raise DsdError(f"{where}: {seen[key]!r} and {name!r} name the same space")
@@ -242,7 +256,7 @@ def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
     except DsdError as e:
         raise DsdError(f"{w('executor')}: {e}") from None
     return Experiment(
-        name=_check_type(raw["name"], str, w("name")),
+        name=_name(raw["name"], w("name")),
         spaces=_space_list(raw["spaces"], w("spaces")),
         n=_positive_int(raw["n"], w("n")),
         dataset=_check_type(raw["dataset"], str, w("dataset")),
