@@ -8,17 +8,21 @@ Training is faked (dsd.sweep.testing.FakeTrainer) where the sweep machinery is w
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import shutil
 import stat
 
 import pandas as pd
 import pytest
 import yaml
+from sweep_fixtures import counts
 from trainer_fixtures import write_cifar
 
 from dsd.cli import main
 from dsd.errors import DsdError
 from dsd.pipeline import experiment_options, run_experiment
+from dsd.schema import record_problem
 from dsd.sweep import (
     ExecutorSettings,
     SweepOptions,
@@ -26,6 +30,7 @@ from dsd.sweep import (
     run_status,
     run_sweep,
     task_ids,
+    train_samples,
 )
 from dsd.sweep.testing import FakeTrainer, fake_samples
 
@@ -179,6 +184,59 @@ def test_task_ids_are_safe_and_bounded_whatever_the_space_is_called(tmp_path):
     run = run_sweep(samples.assign(depths=[[1]] * 4), tmp_path / "run", _options())
     assert run.counts == {"ok": 4}  # every record written, first time
     assert sorted(p.stem for p in (tmp_path / "run" / "records").glob("*.json")) == sorted(ids[:4])
+
+
+# -- records ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("record", "final"),
+    [
+        ({"status": "ok", "top1_err": 0.3}, True),
+        ({"status": "ok", "top1_err": 0, "top1_err_min": 0.0}, True),
+        ({"status": "diverged", "top1_err": float("nan")}, True),
+        ({"status": "failed"}, True),
+        ({"status": "ok", "top1_err": None}, False),
+        ({"status": "ok"}, False),
+        ({"status": "ok", "top1_err": float("nan")}, False),
+        ({"status": "ok", "top1_err": float("inf")}, False),
+        ({"status": "ok", "top1_err": 1.5}, False),
+        ({"status": "ok", "top1_err": True}, False),
+        ({"status": "ok", "top1_err": "0.3"}, False),
+        ({"status": "ok", "top1_err": 0.3, "top1_err_min": None}, False),
+        ({"status": "OK", "top1_err": 0.3}, False),
+        ([1, 2, 3], False),
+    ],
+)
+def test_a_record_is_final_only_when_well_formed_for_its_status(record, final):
+    assert (record_problem(record) == "") is final
+
+
+def test_a_record_edited_to_ok_without_an_error_is_trained_again(tmp_path, capsys):
+    trace = tmp_path / "trace"
+    options = _options(FakeTrainer(trace=str(trace)))
+    run_sweep(fake_samples(2), tmp_path / "run", options)
+    record = sorted((tmp_path / "run" / "records").glob("*.json"))[0]
+    doc = json.loads(record.read_text())
+    record.write_text(json.dumps({**doc, "top1_err": None}))
+    capsys.readouterr()
+    again = run_sweep(fake_samples(2), tmp_path / "run", options)
+    assert again.trained == 1 and again.counts == {"ok": 4}
+    assert "1 damaged record(s)" in capsys.readouterr().err
+    assert counts(trace, "end")[doc["model_id"]] == 2
+    assert record.with_name(record.name + ".damaged").exists()
+
+
+def test_rows_of_an_older_results_file_are_adopted_only_when_final(tmp_path):
+    samples = fake_samples(3, spaces=("S",))
+    out = tmp_path / "r.parquet"
+    first = train_samples(samples, out, _options())
+    assert first.trained == {"ok": 3}
+    shutil.rmtree(tmp_path / "r.parquet.run")  # as written by a dsd train without run folders
+    table = pd.read_parquet(out)
+    table.loc[1, "top1_err"] = float("nan")  # "ok" without an error: not a finished model
+    table.to_parquet(out)
+    again = train_samples(samples, out, _options())
+    assert again.skipped == 2 and again.trained == {"ok": 1}
+    assert pd.read_parquet(out)["top1_err"].notna().all()
 
 
 # -- the samples file, the resume command, devices and workers ------------------------------

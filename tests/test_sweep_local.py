@@ -160,7 +160,7 @@ def test_many_writers_never_leave_a_partial_record(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
     store = RunFolder(tmp_path).create()
-    payload = {"status": "ok", "curve": list(range(5000))}
+    payload = {"status": "ok", "top1_err": 0.5, "curve": list(range(5000))}
 
     def write(i):
         store.write_record("same", {**payload, "writer": i})

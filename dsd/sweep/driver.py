@@ -30,6 +30,7 @@ import pandas as pd
 
 from dsd.errors import DataError, DsdError
 from dsd.io import plain
+from dsd.schema import record_problem
 from dsd.sweep.dispatch import drive
 from dsd.sweep.exec_local import LocalExecutor, usable_gpus, worker_envs
 from dsd.sweep.executors import Executor, ExecutorSettings, check_available
@@ -263,7 +264,7 @@ def _run_locked(samples, ids, folder: RunFolder, engine: Executor, options, t0) 
     folder.sweep_temp(older_than_s=settings.stale_s)  # left by writers killed mid-write
     folder.set_aside_damaged(ids)  # retrain them rather than lose them
     for tid, record in options.adopt.items():
-        if tid in ids and folder.read_record(tid) is None:
+        if tid in ids and folder.read_record(tid) is None and not record_problem(record):
             folder.write_record(tid, {**plain(record), "task_id": tid})
     tasks = make_tasks(samples, ids, folder, options)
     if options.retry_failed:

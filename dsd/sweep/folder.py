@@ -48,7 +48,7 @@ from dsd.io import (
     write_table,
     write_text_atomic,
 )
-from dsd.schema import STATUSES
+from dsd.schema import record_problem
 
 DAMAGED = ".damaged"  # suffix of a record set aside because it is not a final record
 OLD_TASK_LIST = "plan.json"  # the task list's name in run folders of dsd < 0.2
@@ -242,9 +242,10 @@ class RunFolder:
 
     # -- records -----------------------------------------------------------------------------
     def read_record(self, task_id: str) -> dict | None:
-        """The final record of ``task_id``; None if absent or damaged (no known status)."""
+        """The final record of ``task_id``; None if absent or not a final record
+        (:func:`dsd.schema.record_problem`)."""
         record = read_json(self.record_path(task_id))
-        return record if record is not None and record.get("status") in STATUSES else None
+        return record if record is not None and not record_problem(record) else None
 
     def write_record(self, task_id: str, record: Mapping) -> None:
         """Store the final record of ``task_id`` atomically."""
@@ -282,7 +283,7 @@ class RunFolder:
         ``<task>.json.damaged`` (kept for a look, no longer counted as done, so the model is
         trained again); return their ids.
 
-        Empty, truncated, not JSON or no known status: a disk that
+        Empty, truncated, not JSON, no known status, ``ok`` without a valid error: a disk that
         filled up or a file edited by hand. Counting it as done would lose the model.
         """
         damaged = []

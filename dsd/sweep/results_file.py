@@ -32,7 +32,7 @@ from dsd.io import (
     read_table,
     write_table,
 )
-from dsd.schema import SAMPLE_REQUIRED
+from dsd.schema import SAMPLE_REQUIRED, record_problem
 from dsd.sweep.driver import SweepOptions, run_sweep, task_ids
 from dsd.sweep.exec_local import LocalExecutor
 from dsd.sweep.executors import ExecutorSettings
@@ -153,16 +153,17 @@ def _check_same_tasks(folder: RunFolder, ids: list[str], out: Path) -> None:
 def _adoption(
     samples: pd.DataFrame, ids: list[str], previous: pd.DataFrame | None
 ) -> tuple[dict[str, dict], pd.DataFrame | None]:
-    """The rows of ``previous`` (an existing OUT) for planned models, as records to adopt by
-    task id (an OUT written before it had a run folder), and its rows of other models (kept in
-    OUT)."""
+    """The final rows of ``previous`` (an existing OUT) for planned models, as records to adopt
+    by task id (an OUT written before it had a run folder), and its rows of other models (kept
+    in OUT). A row that is not a final record (``ok`` without an error) is trained again."""
     if previous is None:
         return {}, None
     task_of = dict(zip(samples["model_id"].astype(str), ids, strict=False))
     mine = previous["model_id"].astype(str).isin(task_of)
     adopt: dict[str, dict] = {}
     for row in previous[mine].to_dict(orient="records"):
-        adopt.setdefault(task_of[str(row["model_id"])], plain(row))
+        if not record_problem(row):
+            adopt.setdefault(task_of[str(row["model_id"])], plain(row))
     return adopt, previous[~mine] if (~mine).any() else None
 
 

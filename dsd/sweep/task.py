@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dsd.errors import DataError
-from dsd.schema import blank_result
+from dsd.schema import blank_result, record_problem
 from dsd.sweep.folder import Owner, RunFolder
 
 
@@ -189,6 +189,9 @@ def _execute(task: Task) -> Outcome:
                 return count_failure(task, exception_line(e))
         if record["status"] == "failed":
             return count_failure(task, str(record.get("reason", "")), record)
+        problem = record_problem(record)
+        if problem:  # e.g. "ok" without an error: not a finished model
+            return count_failure(task, f"the trainer's record is not final: {problem}")
         folder.write_record(tid, record)
         return Outcome(tid, DONE, str(record["status"]))
     finally:
