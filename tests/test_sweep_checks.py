@@ -239,6 +239,20 @@ def test_rows_of_an_older_results_file_are_adopted_only_when_final(tmp_path):
     assert pd.read_parquet(out)["top1_err"].notna().all()
 
 
+# -- design ids ------------------------------------------------------------------------------
+def test_two_designs_of_one_model_are_both_trained_and_adopted_by_design(tmp_path):
+    samples = fake_samples(2, spaces=("RegNetX",)).assign(design_id=["d1", "d2"])
+    samples.loc[1, "model_id"] = samples.loc[0, "model_id"]  # one network, two drawn designs
+    out = tmp_path / "r.parquet"
+    assert train_samples(samples, out, _options()).trained == {"ok": 2}
+    table = pd.read_parquet(out)
+    assert table["design_id"].tolist() == ["d1", "d2"]
+    again = train_samples(samples, out, _options())
+    assert again.skipped == 2 and again.trained == {}
+    repeated = pd.concat([samples, samples.iloc[[1]]], ignore_index=True)  # a design twice
+    assert train_samples(repeated, out, _options()).skipped == 2  # one row a design
+
+
 # -- the samples file, the resume command, devices and workers ------------------------------
 def test_a_deleted_samples_file_is_sampled_again_and_the_run_resumes(tmp_path, capsys):
     exp = parse_experiment({**TINY, "n": 2}, "e.yaml")

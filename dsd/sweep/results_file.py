@@ -10,6 +10,9 @@ the model in flight: started again with the same output, the models already reco
 trained again. A different recipe, or another samples file, is refused before anything is written.
 A failed model is not retried (one attempt each); a worker process that dies counts as a failed
 model.
+
+Rows are identified by (``space``, ``design_id``) when the samples have a design id, else by
+``model_id`` (docs/GLOSSARY.md): two rows of one model drawn as two designs are both trained.
 """
 
 from __future__ import annotations
@@ -72,12 +75,26 @@ class TrainSummary:
         )
 
 
+def _keys(table: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """The identity of each row: (space, design_id) or model_id, as text."""
+    keys = table[columns[0]].astype(str)
+    for column in columns[1:]:
+        keys = keys + "\0" + table[column].astype(str)
+    return keys
+
+
+def _identity(samples: pd.DataFrame, previous: pd.DataFrame | None) -> list[str]:
+    """The columns that identify a row: space and design id where both tables have them."""
+    have = set(samples.columns) & (set(previous.columns) if previous is not None else set(samples))
+    return ["space", "design_id"] if {"space", "design_id"} <= have else ["model_id"]
+
+
 def planned(samples: pd.DataFrame) -> pd.DataFrame:
-    """The rows to train: the first row of each model_id, with a ``space``."""
-    samples = samples[~samples["model_id"].astype(str).duplicated()].reset_index(drop=True)
+    """The rows to train: the first of each identity (:func:`_identity`), with a ``space``."""
     if "space" not in samples.columns:
         samples = samples.assign(space=NO_SPACE)
-    return samples
+    keys = _keys(samples, _identity(samples, None))
+    return samples[~keys.duplicated()].reset_index(drop=True)
 
 
 def train_file(samples: str | Path, out: str | Path, options: SweepOptions) -> TrainSummary:
@@ -158,12 +175,16 @@ def _adoption(
     in OUT). A row that is not a final record (``ok`` without an error) is trained again."""
     if previous is None:
         return {}, None
-    task_of = dict(zip(samples["model_id"].astype(str), ids, strict=False))
-    mine = previous["model_id"].astype(str).isin(task_of)
+    columns = _identity(samples, previous)
+    task_of: dict[str, str] = {}
+    for key, task in zip(_keys(samples, columns), ids, strict=False):
+        task_of.setdefault(key, task)
+    keys = _keys(previous, columns)
+    mine = keys.isin(task_of.keys())
     adopt: dict[str, dict] = {}
-    for row in previous[mine].to_dict(orient="records"):
+    for key, row in zip(keys[mine], previous[mine].to_dict(orient="records"), strict=True):
         if not record_problem(row):
-            adopt.setdefault(task_of[str(row["model_id"])], plain(row))
+            adopt.setdefault(task_of[key], plain(row))
     return adopt, previous[~mine] if (~mine).any() else None
 
 
