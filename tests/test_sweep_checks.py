@@ -26,6 +26,7 @@ from dsd.schema import record_problem
 from dsd.sweep import (
     ExecutorSettings,
     SweepOptions,
+    exec_local,
     parse_experiment,
     run_status,
     run_sweep,
@@ -302,3 +303,40 @@ def test_status_of_an_older_train_folder_guesses_its_command(tmp_path):
     run_sweep(fake_samples(1), folder, _options())
     (folder / "run.json").unlink()  # as dsd train wrote them before 0.2
     assert f"dsd train SAMPLES -o {tmp_path / 'r.parquet'}" in run_status(folder).describe()
+
+
+def test_a_gpu_request_on_a_machine_without_cuda_is_refused_before_anything(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(exec_local, "cuda_available", lambda: False)
+    run = tmp_path / "g"
+    assert main(["run", "digits_anynetx", "-o", str(run), "--gpus", "1"]) == 2
+    _one_line(capsys, "executor gpus 1: no GPU is usable here")
+    assert not run.exists()
+    exp = _write(tmp_path / "e.yaml", {**TINY, "recipe": {**TINY["recipe"], "device": "cuda"}})
+    assert main(["run", exp, "-o", str(run)]) == 2
+    _one_line(capsys, "device cuda: no GPU is usable here")
+    assert not run.exists()
+
+
+def test_a_two_gpu_machine_gets_one_worker_a_gpu_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(exec_local, "cuda_available", lambda: True)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    starts = []
+    settings = ExecutorSettings(gpus=2)
+    options = SweepOptions(
+        trainer=FakeTrainer(), executor=settings, progress=False, on_start=starts.append
+    )
+    summary = run_sweep(fake_samples(2), tmp_path / "run", options)
+    assert starts[0].describe() == "4 of 4 models to train (0 done) with 2 workers on GPUs 0, 1"
+    assert set(pd.read_parquet(summary.results)["worker_gpus"]) == {"0", "1"}
+    assert "workers  2 workers on GPUs 0, 1" in run_status(tmp_path / "run").describe()
+    with pytest.raises(DsdError, match=r"executor gpus 3: only 2 usable here \(0, 1\)"):
+        run_sweep(
+            fake_samples(2),
+            tmp_path / "other",
+            SweepOptions(trainer=FakeTrainer(), executor=ExecutorSettings(gpus=3), progress=False),
+        )
+    assert not (tmp_path / "other").exists()
+    shared = exec_local.LocalExecutor(ExecutorSettings(models_per_gpu=2))
+    assert shared.describe() == "4 workers on GPUs 0, 1, 2 models a GPU"

@@ -15,6 +15,7 @@ from dsd.sweep import (
     RunFolder,
     SweepOptions,
     Task,
+    exec_local,
     execute,
     run_sweep,
 )
@@ -82,6 +83,7 @@ def test_the_lock_is_exclusive_and_names_its_holder(tmp_path):
 def _two_gpus(monkeypatch) -> None:
     """A machine with CUDA whose visible GPUs are 2 and 5 (the workers never touch them)."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    monkeypatch.setattr(exec_local, "cuda_available", lambda: True)
 
 
 def test_local_workers_are_pinned_one_per_gpu(tmp_path, monkeypatch):

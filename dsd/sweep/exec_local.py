@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
+from dsd.errors import DsdError
 from dsd.sweep.executors import Executor, ExecutorSettings, cpu_count
 from dsd.sweep.task import LOST, Outcome, Task, execute
 
@@ -33,14 +34,53 @@ GPU_MEMORY_SHARE = 0.9
 MEMORY_ENV = "DSD_GPU_MEMORY_FRACTION"
 
 
+def cuda_available() -> bool:
+    """Whether torch can use CUDA here (a CPU build of torch or a machine without a GPU: no)."""
+    import torch  # lazy: torch costs ~1.3 s; fake-trainer workers and the benchmarks skip it
+
+    return bool(torch.cuda.is_available())
+
+
 def usable_gpus() -> list[str]:
-    """The GPUs this process may use, as CUDA_VISIBLE_DEVICES entries."""
+    """The GPUs this process may use, as CUDA_VISIBLE_DEVICES entries (none without CUDA)."""
+    if not cuda_available():
+        return []
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
     if env is not None:
         return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
-    import torch  # lazy: torch costs ~1.3 s; fake-trainer workers and the benchmarks skip it
+    import torch  # lazy: see cuda_available
 
     return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def _no_gpu() -> str:
+    """Why no GPU is usable here, in a few words."""
+    import torch  # lazy: see cuda_available
+
+    if torch.version.cuda is None:
+        return f"torch {torch.__version__} is a CPU build"
+    return "CUDA is not available (no GPU, or no driver)"
+
+
+def _check_gpu_request(settings: ExecutorSettings, device: str, gpus: Sequence[str]) -> None:
+    """DsdError for a request of GPUs (``settings.gpus``, a ``cuda`` device) that cannot be met."""
+    wants, cuda = settings.gpus, device.startswith("cuda")
+    if device == "cpu" and wants:
+        raise DsdError(f"executor gpus {wants}: the recipe's device is cpu (use gpus 0)")
+    if cuda and wants == 0:
+        raise DsdError(f"device {device} with executor gpus 0: a CUDA device needs a GPU")
+    if (wants or cuda) and not gpus:
+        asked = f"executor gpus {wants}" if wants else f"device {device}"
+        raise DsdError(
+            f"{asked}: no GPU is usable here ({_no_gpu()}); train on the CPU with gpus 0"
+        )
+    if wants and len(gpus) < wants:
+        raise DsdError(f"executor gpus {wants}: only {len(gpus)} usable here ({', '.join(gpus)})")
+    if cuda and device not in ("cuda", "cuda:0"):
+        raise DsdError(
+            f"device {device}: each local worker sees one GPU, as cuda:0; use device cuda (or "
+            "auto) and executor gpus to choose how many"
+        )
 
 
 def worker_envs(
@@ -48,8 +88,9 @@ def worker_envs(
 ) -> list[dict[str, str]]:
     """The environment of each local worker for a trainer asking for ``device`` on a machine
     with ``gpus`` usable: one GPU each (``models_per_gpu`` per GPU), else a share of the CPU
-    cores."""
-    if settings.gpus != 0 and gpus:
+    cores. DsdError for a GPU request that cannot be met (never silently the CPU instead)."""
+    _check_gpu_request(settings, device, gpus)
+    if device != "cpu" and settings.gpus != 0 and gpus:
         return gpu_worker_envs(
             gpus[: settings.gpus or len(gpus)], settings.models_per_gpu, cpu_count()
         )
@@ -72,7 +113,7 @@ def _limit_gpu_memory(fraction: str | None) -> None:
     """Cap this process's CUDA allocations at ``fraction`` of its GPU (no-op without one)."""
     if not fraction:
         return
-    import torch  # lazy: see usable_gpus
+    import torch  # lazy: see cuda_available
 
     if torch.cuda.is_available():
         torch.cuda.set_per_process_memory_fraction(float(fraction), 0)
