@@ -1,8 +1,8 @@
 """Orchestration above the sweep and analysis layers: run an experiment, then write its report.
 
-``dsd run`` = sample every space of the experiment (or read the run folder's samples), run the
-sweep (:func:`dsd.sweep.run_sweep`: checks, training, collection) and write ``RUN/report.html``
-from the collected results. The sweep (layer 4) knows
+``dsd run`` = sample every space of the experiment (or read the run folder's samples), estimate
+the cost on this machine, run the sweep (:func:`dsd.sweep.run_sweep`: checks, training,
+collection) and write ``RUN/report.html`` from the collected results. The sweep (layer 4) knows
 nothing of reports; analysis (layer 5) nothing of sweeps.
 """
 
@@ -24,6 +24,7 @@ from dsd.sweep import (
     SweepOptions,
     SweepSummary,
     TorchTrainer,
+    estimate_cost,
     run_sweep,
 )
 
@@ -75,6 +76,14 @@ def run_experiment(
             options, resume=shlex.join(["dsd", "run", exp.path or exp.name, "-o", str(run_dir)])
         )
     options = replace(options, experiment=options.experiment or exp)
+    if options.estimate is None and options.executor.kind == "local" and options.engine is None:
+        if isinstance(options.trainer, TorchTrainer):
+            options = replace(
+                options,
+                estimate=estimate_cost(
+                    samples, options.trainer.config, options.executor, seeds=len(options.seeds)
+                ),
+            )
     summary = run_sweep(samples, folder, options)
     path = None
     if report and summary.results is not None:

@@ -294,6 +294,7 @@ def test_status_names_the_command_that_made_the_run(tmp_path, capsys, one_torch_
     assert main(["run", exp, "-o", str(tmp_path / "run"), "--quiet", "--no-report"]) == 0
     start = capsys.readouterr().err.strip().splitlines()[0]
     assert "1 of 1 models to train (0 done) with 1 worker on the CPU, 1 thread each" in start
+    assert "; estimated " in start
     assert main(["status", str(tmp_path / "run")]) == 0
     assert f"run `dsd run {exp} -o {tmp_path / 'run'}` again" in capsys.readouterr().out
 

@@ -15,6 +15,7 @@ The pipeline's third arrow: ``samples.parquet --train (sweep)--> results.parquet
   ``exec_local``, ``exec_slurm``, ``exec_ray``.
 - :mod:`~dsd.sweep.experiment`   experiment files (``experiments/*.yaml``), strictly validated.
 - :mod:`~dsd.sweep.results_file`  ``dsd train``: a samples file into one results file.
+- :mod:`~dsd.sweep.estimate`     what an experiment costs on this machine.
 - :mod:`~dsd.sweep.status`       ``dsd status``.
 - :mod:`~dsd.sweep.testing`      a fake trainer, for tests and benchmarks.
 
@@ -49,6 +50,9 @@ _EXPORTS = {
     "train_samples": "dsd.sweep.results_file",
     "run_folder_for": "dsd.sweep.results_file",
     "TrainSummary": "dsd.sweep.results_file",
+    "CostEstimate": "dsd.sweep.estimate",
+    "estimate_cost": "dsd.sweep.estimate",
+    "experiment_cards": "dsd.sweep.estimate",
     "run_status": "dsd.sweep.status",
     "RunStatus": "dsd.sweep.status",
 }

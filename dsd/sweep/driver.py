@@ -35,9 +35,11 @@ from dsd.sweep.dispatch import drive
 from dsd.sweep.exec_local import LocalExecutor, usable_gpus, worker_envs
 from dsd.sweep.executors import Executor, ExecutorSettings, check_available
 from dsd.sweep.folder import RunFolder
+from dsd.sweep.status import duration
 from dsd.sweep.task import Task, Trainer
 
-if TYPE_CHECKING:  # the experiment module imports torch: workers need none
+if TYPE_CHECKING:  # the experiment and estimate modules import torch: workers need neither
+    from dsd.sweep.estimate import CostEstimate
     from dsd.sweep.experiment import Experiment
 
 #: Characters of a space name kept in a task id (a longer name keeps a prefix and a hash).
@@ -54,10 +56,15 @@ class SweepStart:
     todo: int  # tasks this call trains
     where: str  # the executor's devices and workers
     workers: int
+    estimate: CostEstimate | None = None
 
     def describe(self) -> str:
-        """``12 of 60 models to train (48 done) with 2 workers on the CPU, 1 thread each``."""
-        return f"{self.todo} of {self.total} models to train ({self.done} done) with {self.where}"
+        """``12 of 60 models to train (48 done) with 2 workers on the CPU, 1 thread each;
+        estimated 1m 30s``."""
+        line = f"{self.todo} of {self.total} models to train ({self.done} done) with {self.where}"
+        if self.estimate is not None:
+            line += f"; estimated {duration(self.estimate.seconds_for(self.todo))}"
+        return line
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ class SweepOptions:
     fingerprint; ``adopt`` maps task ids to records trained before (``dsd train``: the rows of an
     older results file), written for tasks without a record; ``resume`` is the command that
     resumes the run (``dsd status`` shows it); ``on_start`` is told where the models train once
-    the checks passed and the folder exists.
+    the checks passed and the folder exists, with the ``estimate`` of the models to train.
     """
 
     trainer: Trainer
@@ -82,6 +89,7 @@ class SweepOptions:
     experiment: Experiment | None = None
     adopt: Mapping[str, Mapping] = field(default_factory=dict)
     resume: str = ""
+    estimate: CostEstimate | None = None
     on_start: Callable[[SweepStart], None] | None = None
     poll_s: float = 1.0
 
@@ -275,7 +283,9 @@ def _run_locked(samples, ids, folder: RunFolder, engine: Executor, options, t0) 
     todo = [t for t in ids if t not in done][: options.limit]
     if options.on_start is not None:
         where, n = engine.describe(), engine.slots
-        options.on_start(SweepStart(folder, len(ids), len(done), len(todo), where, n))
+        options.on_start(
+            SweepStart(folder, len(ids), len(done), len(todo), where, n, options.estimate)
+        )
     progress, poll_s = options.progress, options.poll_s
     trained = drive(folder, tasks, todo, engine, done=len(done), progress=progress, poll_s=poll_s)
     results = folder.collect(ids)
