@@ -119,13 +119,20 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write ``df`` atomically as parquet, csv or json lines, chosen by the extension."""
     path = check_output_path(path)
     suffix = path.suffix.lower()
-    with atomic_path(path) as tmp:
-        if suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
-        elif suffix == ".csv":
-            _lists_as_json(df).to_csv(tmp, index=False)
-        else:
-            df.to_json(tmp, orient="records", lines=True)
+    try:
+        with atomic_path(path) as tmp:
+            if suffix == ".parquet":
+                df.to_parquet(tmp, index=False)
+            elif suffix == ".csv":
+                _lists_as_json(df).to_csv(tmp, index=False)
+            else:
+                df.to_json(tmp, orient="records", lines=True)
+    except (TypeError, ValueError) as e:  # pyarrow's conversion errors among them: a column
+        # of mixed types (text and numbers) cannot be one parquet column
+        why = (str(e).splitlines() or [type(e).__name__])[0]
+        raise DataError(
+            f"cannot write {path}: a column holds values of mixed types ({why})"[:400]
+        ) from None
     return path
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from dsd.analysis import write_report
+from dsd.errors import DataError
 from dsd.io import read_table
 from dsd.sweep import (
     Experiment,
@@ -70,7 +71,10 @@ def run_experiment(
     options = options or experiment_options(exp)
     folder = RunFolder.at(run_dir, options.executor.stale_s)
     folder.check_path()
-    samples = folder.read_samples() if folder.samples.exists() else exp.sample()
+    try:  # a resumed run trains its stored samples; a new one (or a lost file) samples
+        samples = folder.read_samples()
+    except DataError:
+        samples = exp.sample()
     if not options.resume:
         options = replace(
             options, resume=shlex.join(["dsd", "run", exp.path or exp.name, "-o", str(run_dir)])

@@ -102,7 +102,7 @@ def record_problem(record: object) -> str:
     if not isinstance(record, Mapping):
         return "not a JSON object"
     status = record.get("status")
-    if status not in STATUSES:
+    if not isinstance(status, str) or status not in STATUSES:
         return f"status {status!r} is not one of {', '.join(STATUSES)}"
     if status != "ok":
         return ""

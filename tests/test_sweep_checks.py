@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import stat
 
@@ -267,6 +268,41 @@ def test_a_deleted_samples_file_is_sampled_again_and_the_run_resumes(tmp_path, c
     assert (run / "samples.parquet").exists()
 
 
+def test_a_damaged_samples_file_is_written_again_from_the_same_samples(tmp_path, capsys):
+    out = tmp_path / "r.parquet"
+    train_samples(fake_samples(2), out, _options())
+    (tmp_path / "r.parquet.run" / "samples.parquet").write_bytes(b"PAR1 half a file")
+    again = train_samples(fake_samples(2), out, _options())
+    assert again.skipped == 4 and again.trained == {}
+    assert "samples.parquet was damaged; written again" in capsys.readouterr().err
+    assert len(pd.read_parquet(tmp_path / "r.parquet.run" / "samples.parquet")) == 4
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ({"lr": [[0.1, 0.2]] * 4}, "holds results trained with lr=[0.1 0.2], this run asks lr=0.1"),
+        ({"model_id": [1.5, 2.5, 3.5, 4.5]}, "model_id holds values that are not model ids"),
+        ({"train_seed": ["x"] * 4}, "holds results trained with train_seed=x"),
+    ],
+)
+def test_a_damaged_results_file_to_resume_is_refused_in_one_line(tmp_path, damage, message):
+    out = tmp_path / "r.parquet"
+    train_samples(fake_samples(2), out, _options())
+    pd.read_parquet(out).assign(**damage).to_parquet(out)
+    with pytest.raises(DsdError, match=re.escape(message)):
+        train_samples(fake_samples(2), out, _options())
+
+
+@pytest.mark.parametrize("space", [float("nan"), "", 3])
+def test_samples_whose_space_is_not_a_name_are_refused(tmp_path, space):
+    samples = fake_samples(2).astype({"space": object})
+    samples.loc[1, "space"] = space
+    with pytest.raises(DsdError, match="samples table: space holds"):
+        run_sweep(samples, tmp_path / "run", _options())
+    assert not (tmp_path / "run").exists()
+
+
 def test_other_samples_without_the_samples_file_are_refused_saying_so(tmp_path):
     run_sweep(fake_samples(2), tmp_path / "run", _options())
     (tmp_path / "run" / "samples.parquet").unlink()
@@ -341,3 +377,11 @@ def test_a_two_gpu_machine_gets_one_worker_a_gpu_and_says_so(tmp_path, monkeypat
     assert not (tmp_path / "other").exists()
     shared = exec_local.LocalExecutor(ExecutorSettings(models_per_gpu=2))
     assert shared.describe() == "4 workers on GPUs 0, 1, 2 models a GPU"
+
+
+def test_a_table_whose_column_mixes_text_and_numbers_is_one_line_and_no_file(tmp_path):
+    from dsd.io import write_table
+
+    with pytest.raises(DsdError, match="a column holds values of mixed types"):
+        write_table(pd.DataFrame({"model_id": ["a", 1.5]}), tmp_path / "t.parquet")
+    assert list(tmp_path.iterdir()) == []

@@ -132,7 +132,13 @@ def _space_part(name: object) -> str:
 
 def task_ids(samples: pd.DataFrame, seeds: Sequence[int]) -> list[str]:
     """Stable task ids, seed-major: ``<space>-<index in space>-<model_id[:8]>-s<seed>``, safe as
-    file names and bounded in length whatever the space is called; DsdError if two coincide."""
+    file names and bounded in length whatever the space is called; DsdError if two coincide,
+    DataError if a space or model id is not text."""
+    for column in ("space", "model_id"):
+        odd = samples[column].map(lambda v: not isinstance(v, str) or not v)
+        if odd.any():
+            value = samples[column][odd].iloc[0]
+            raise DataError(f"samples table: {column} holds {value!r}, not a name"[:300])
     index = samples.groupby("space", sort=False).cumcount()
     spaces = {s: _space_part(s) for s in samples["space"].unique()}
     base = [
@@ -316,13 +322,15 @@ def _settle(folder: RunFolder, samples, ids, options: SweepOptions) -> pd.DataFr
         folder.write_samples(samples)
         folder.write_task_list(ids)
         return samples
-    if not folder.samples.exists():  # the given samples give this task list: store them
-        print(f"dsd: warning: {folder.samples} was missing; written again", file=sys.stderr)
-        folder.write_samples(samples)
-        return samples
     if not folder.task_list.exists():  # a folder of dsd < 0.2: its task list is plan.json
         folder.write_task_list(ids)
-    return folder.read_samples()
+    try:
+        return folder.read_samples()
+    except DataError:  # missing or damaged: the given samples give this task list, store them
+        why = "damaged" if folder.samples.exists() else "missing"
+        print(f"dsd: warning: {folder.samples} was {why}; written again", file=sys.stderr)
+        folder.write_samples(samples)
+        return samples
 
 
 def _experiment_doc(exp: Experiment) -> dict:

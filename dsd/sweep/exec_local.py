@@ -205,12 +205,17 @@ class LocalExecutor(Executor):
     def _start(self, w: _Worker) -> None:
         """Start (or restart) the process of worker ``w``."""
         ours, theirs = self._ctx.Pipe()
-        w.proc = self._ctx.Process(
+        proc = self._ctx.Process(
             target=_worker_main, args=(w.env, theirs, os.getpid()), daemon=True
         )
-        w.proc.start()
-        theirs.close()
-        w.conn, w.task = ours, None
+        try:
+            proc.start()
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        w.proc, w.conn, w.task = proc, ours, None
 
     def submit(self, tasks: Sequence[Task]) -> None:
         """Queue tasks; they start as workers free up."""

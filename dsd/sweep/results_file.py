@@ -26,11 +26,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from dsd.errors import DsdError
+from dsd.errors import DataError, DsdError
 from dsd.io import (
     check_not_an_input,
     check_output_path,
     exclusive,
+    is_list,
     plain,
     read_table,
     write_table,
@@ -115,7 +116,7 @@ def train_samples(samples: pd.DataFrame, out: str | Path, options: SweepOptions)
     worker that sees this process's devices."""
     out = Path(out)
     samples, folder = planned(samples), run_folder_for(out)
-    previous = read_table(out, required=("model_id", "status")) if out.exists() else None
+    previous = _previous(out)
     recorded = _recorded(folder)
     for table in (previous, recorded):
         if table is not None:
@@ -142,6 +143,18 @@ def train_samples(samples: pd.DataFrame, out: str | Path, options: SweepOptions)
     new = results[~results["task_id"].isin(before)] if len(results) else results
     trained = Counter(new["status"]) if len(new) else Counter()
     return TrainSummary(trained=dict(trained), skipped=len(before), results=out)
+
+
+def _previous(out: Path) -> pd.DataFrame | None:
+    """The rows of an existing results file ``out``; DataError if its model ids are not text."""
+    if not out.exists():
+        return None
+    previous = read_table(out, required=("model_id", "status"))
+    if not previous["model_id"].map(lambda m: isinstance(m, str) and bool(m)).all():
+        raise DataError(
+            f"{out}: model_id holds values that are not model ids; is this a dsd results file?"
+        )
+    return previous
 
 
 def _recorded(folder: RunFolder) -> pd.DataFrame | None:
@@ -200,7 +213,10 @@ def _write_results(folder: RunFolder, out: Path, others, results=None) -> pd.Dat
 
 
 def _same_value(have: object, want: object) -> bool:
-    """Whether a recipe value read from a table is the one asked for (floats to rounding)."""
+    """Whether a recipe value read from a table is the one asked for (floats to rounding; a
+    list or any other odd cell of a damaged table is not)."""
+    if is_list(have):
+        return False
     if isinstance(want, float) and not isinstance(want, bool):
         try:
             return math.isclose(float(have), want, rel_tol=1e-9, abs_tol=1e-12)
@@ -215,7 +231,7 @@ def _check_same_recipe(previous: pd.DataFrame, trainer: Trainer, out: Path) -> N
     for key, want in expected.items():
         if key not in previous.columns:
             continue
-        for have in previous[key].dropna().unique():
+        for have in previous[key].dropna():
             if not _same_value(have, want):
                 raise DsdError(
                     f"{out} holds results trained with {key}={have}, this run asks {key}={want}; "

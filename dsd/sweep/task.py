@@ -134,7 +134,7 @@ class _Heartbeat:
         self._thread.join()
 
 
-def exception_line(exc: BaseException) -> str:
+def _exception_line(exc: BaseException) -> str:
     """An exception as one line, with the place that raised it: ``Type: message (at f.py:12)``."""
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
@@ -186,7 +186,7 @@ def _execute(task: Task) -> Outcome:
             except DataError as e:  # a run-level problem: stop the sweep
                 return Outcome(tid, ABORT, "", str(e))
             except Exception as e:  # a model-level problem: retried
-                return count_failure(task, exception_line(e))
+                return count_failure(task, _exception_line(e))
         if record["status"] == "failed":
             return count_failure(task, str(record.get("reason", "")), record)
         problem = record_problem(record)
