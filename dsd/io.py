@@ -122,11 +122,14 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     try:
         with atomic_path(path) as tmp:
             if suffix == ".parquet":
-                df.to_parquet(tmp, index=False)
+                with open(tmp, "wb") as f:  # an open file: pyarrow cannot encode every path
+                    df.to_parquet(f, index=False)
             elif suffix == ".csv":
                 _lists_as_json(df).to_csv(tmp, index=False)
             else:
                 df.to_json(tmp, orient="records", lines=True)
+    except UnicodeError:
+        raise
     except (TypeError, ValueError) as e:  # pyarrow's conversion errors among them: a column
         # of mixed types (text and numbers) cannot be one parquet column
         why = (str(e).splitlines() or [type(e).__name__])[0]
@@ -146,7 +149,8 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            df = pd.read_parquet(path)
+            with open(path, "rb") as f:  # an open file: pyarrow cannot encode every path
+                df = pd.read_parquet(f)
         elif suffix == ".csv":
             df = pd.read_csv(path)
         elif suffix == ".json":

@@ -385,3 +385,12 @@ def test_a_table_whose_column_mixes_text_and_numbers_is_one_line_and_no_file(tmp
     with pytest.raises(DsdError, match="a column holds values of mixed types"):
         write_table(pd.DataFrame({"model_id": ["a", 1.5]}), tmp_path / "t.parquet")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_folder_named_with_a_byte_that_is_not_utf8_works(tmp_path):
+    folder = tmp_path / os.fsdecode(b"r\xfe")
+    summary = run_sweep(fake_samples(2), folder, _options())
+    from dsd.io import read_table
+
+    assert summary.counts == {"ok": 4} and len(read_table(summary.results)) == 4
+    assert run_status(folder).total == 4
