@@ -161,3 +161,22 @@ def test_the_slurm_tests_say_why_they_cannot_run(tmp_path, monkeypatch):
     assert slurm_state() == ""
     assert START == "sudo bash ci/slurm/start.sh"  # the command the skip message names
     assert (Path(__file__).parents[1] / "ci" / "slurm" / "start.sh").is_file()
+
+
+def test_jobs_whose_state_cannot_be_read_end_the_sweep_in_one_line(fake_slurm, tmp_path):
+    from dsd.errors import DsdError
+
+    class Unreadable:
+        job_id = "1_0"
+
+        def done(self, force_check=False):
+            raise RuntimeError("sacct: error\nslurmdbd: connection refused")
+
+        def cancel(self, check=False):
+            pass
+
+    ex = SlurmExecutor(SETTINGS, RunFolder(tmp_path))
+    ex._jobs[Unreadable()] = "t0"
+    with pytest.raises(DsdError, match=r"slurm: cannot read the jobs' states \(slurmdbd: conn"):
+        ex.poll(0.1)
+    ex.close()

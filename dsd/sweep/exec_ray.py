@@ -81,9 +81,13 @@ class RayExecutor(Executor):
         """Outcomes of the tasks that ended, waiting up to ``timeout`` for one."""
         if not self._refs:
             return []
-        ready, _ = ray.wait(list(self._refs), num_returns=1, timeout=timeout)
-        if ready:
-            ready, _ = ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+        try:
+            ready, _ = ray.wait(list(self._refs), num_returns=1, timeout=timeout)
+            if ready:
+                ready, _ = ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+        except Exception as e:  # the cluster went away: one line, not Ray's traceback
+            why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise DsdError(f"ray: the cluster stopped answering ({why})"[:500]) from None
         outcomes = [self._outcome(ref) for ref in ready]
         self._fill()
         return outcomes

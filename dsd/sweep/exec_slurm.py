@@ -106,7 +106,12 @@ class SlurmExecutor(Executor):
             force = time.time() - self._last_force > 5  # ask sacct now and then for dead jobs
             if force:
                 self._last_force = time.time()
-            done = [j for j in self._jobs if j.done(force_check=force)]
+            try:
+                done = [j for j in self._jobs if j.done(force_check=force)]
+            except Exception as e:  # sacct failing for good: one line, not submitit's traceback
+                raise DsdError(
+                    f"slurm: cannot read the jobs' states ({_last_line(e)})"[:500]
+                ) from None
             if done or time.time() >= deadline:
                 outcomes = [self._outcome(j) for j in done]
                 self._top_up()
