@@ -241,6 +241,24 @@ def test_rows_of_an_older_results_file_are_adopted_only_when_final(tmp_path):
     assert pd.read_parquet(out)["top1_err"].notna().all()
 
 
+def test_no_row_of_an_older_results_file_is_lost_by_a_refused_or_partial_run(tmp_path):
+    samples = fake_samples(3, spaces=("S",))
+    out = tmp_path / "r.parquet"
+    train_samples(samples, out, _options())
+    shutil.rmtree(tmp_path / "r.parquet.run")  # as written by a dsd train without run folders
+    table = pd.read_parquet(out)
+    table.loc[1, "top1_err"] = float("nan")  # not final: to be trained again
+    table.to_parquet(out)
+    before = out.read_bytes()
+    with pytest.raises(DsdError, match="not a readable directory"):
+        train_samples(samples, out, _options(FakeTrainer(unreadable_data=True)))
+    assert out.read_bytes() == before and not (tmp_path / "r.parquet.run").exists()
+    partial = train_samples(samples, out, _options(limit=0))
+    assert partial.trained == {} and len(pd.read_parquet(out)) == 3  # the row waits, kept
+    assert train_samples(samples, out, _options()).trained == {"ok": 1}
+    assert pd.read_parquet(out)["top1_err"].notna().all() and len(pd.read_parquet(out)) == 3
+
+
 # -- design ids ------------------------------------------------------------------------------
 def test_two_designs_of_one_model_are_both_trained_and_adopted_by_design(tmp_path):
     samples = fake_samples(2, spaces=("RegNetX",)).assign(design_id=["d1", "d2"])

@@ -48,6 +48,7 @@ RUN_SUFFIX = ".run"
 TIME_MIN = 7 * 24 * 60.0
 #: ``space`` given to the rows of a samples file without that column (task ids need one).
 NO_SPACE = "samples"
+KEPT_TASK = "_task"  # the task of a row of an older OUT, while it waits to be written again
 
 
 def run_folder_for(out: str | Path) -> RunFolder:
@@ -123,7 +124,7 @@ def train_samples(samples: pd.DataFrame, out: str | Path, options: SweepOptions)
             _check_same_recipe(table, options.trainer, out)
     ids = task_ids(samples, options.seeds)
     _check_same_tasks(folder, ids, out)
-    adopt, others = _adoption(samples, ids, previous)
+    adopt, kept = _adoption(samples, ids, previous)
     before = (folder.done_ids() & set(ids)) | set(adopt)
     settings = ExecutorSettings(kind="local", slots=1, max_retries=0, time_min=TIME_MIN)
     threads = str(torch.get_num_threads())
@@ -135,11 +136,11 @@ def train_samples(samples: pd.DataFrame, out: str | Path, options: SweepOptions)
             summary = run_sweep(samples, folder, options)
     except BaseException:  # Ctrl-C, a run-level error: OUT gets what was trained too
         with contextlib.suppress(Exception):
-            _write_results(folder, out, others)
+            _write_results(folder, out, kept)
         raise
     # run_sweep collected the records into RUN/results.parquet: read that one file back.
     collected = read_table(summary.results) if summary.results else pd.DataFrame()
-    results = _write_results(folder, out, others, collected)
+    results = _write_results(folder, out, kept, collected)
     new = results[~results["task_id"].isin(before)] if len(results) else results
     trained = Counter(new["status"]) if len(new) else Counter()
     return TrainSummary(trained=dict(trained), skipped=len(before), results=out)
@@ -184,31 +185,40 @@ def _adoption(
     samples: pd.DataFrame, ids: list[str], previous: pd.DataFrame | None
 ) -> tuple[dict[str, dict], pd.DataFrame | None]:
     """The final rows of ``previous`` (an existing OUT) for planned models, as records to adopt
-    by task id (an OUT written before it had a run folder), and its rows of other models (kept
-    in OUT). A row that is not a final record (``ok`` without an error) is trained again."""
+    by task id (an OUT written before it had a run folder), and its other rows with their task
+    id ('' for rows of other models): OUT keeps those of tasks without a record. A row that is
+    not a final record (``ok`` without an error) is trained again."""
     if previous is None:
         return {}, None
     columns = _identity(samples, previous)
     task_of: dict[str, str] = {}
     for key, task in zip(_keys(samples, columns), ids, strict=False):
         task_of.setdefault(key, task)
-    keys = _keys(previous, columns)
-    mine = keys.isin(task_of.keys())
+    tasks = _keys(previous, columns).map(lambda key: task_of.get(key, ""))
     adopt: dict[str, dict] = {}
-    for key, row in zip(keys[mine], previous[mine].to_dict(orient="records"), strict=True):
-        if not record_problem(row):
-            adopt.setdefault(task_of[key], plain(row))
-    return adopt, previous[~mine] if (~mine).any() else None
+    for task, row in zip(tasks, previous.to_dict(orient="records"), strict=True):
+        if task and not record_problem(row):
+            adopt.setdefault(task, plain(row))
+    kept = ~tasks.isin(adopt.keys())
+    return adopt, previous[kept].assign(**{KEPT_TASK: tasks[kept]}) if kept.any() else None
 
 
-def _write_results(folder: RunFolder, out: Path, others, results=None) -> pd.DataFrame:
-    """The run's records (task-list order; collected now unless given), with OUT's rows of
-    other models, written to OUT."""
+def _write_results(folder: RunFolder, out: Path, kept, results=None) -> pd.DataFrame:
+    """The run's records (task-list order; collected now unless given), with OUT's other rows
+    of tasks that have no record, written to OUT; nothing if the run never started."""
     if results is None:
-        results = folder.collect(folder.read_task_list() or [])
-    table = pd.concat([results, others], ignore_index=True) if others is not None else results
-    if len(table):
-        write_table(table, out)
+        ids = folder.read_task_list()
+        if ids is None:
+            return pd.DataFrame()
+        results = folder.collect(ids)
+    if kept is not None:
+        done = set(results["task_id"]) if len(results) else set()
+        kept = kept[~kept[KEPT_TASK].isin(done)].drop(columns=KEPT_TASK)
+        results_and_kept = pd.concat([results, kept], ignore_index=True)
+    else:
+        results_and_kept = results
+    if len(results_and_kept):
+        write_table(results_and_kept, out)
     return results
 
 
