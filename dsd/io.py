@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from dsd.errors import DataError, DsdError
+from dsd.schema import upgrade
 
 TABLE_SUFFIXES = (".parquet", ".csv", ".json")
 # Limits of load_yaml: far above any real space or experiment file.
@@ -170,8 +171,6 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; is this a dsd file?")
-    from dsd.schema import upgrade
-
     return upgrade(df, str(path))
 
 
