@@ -3,8 +3,8 @@
 CIFAR-scale models (AnyNetXA, 32x32 input, 10 classes, ``res_stem_cifar``, 100-400 MF) are far
 too small to keep a large GPU busy alone: most of a step is kernel-launch latency. The local
 executor can therefore run K models at once per GPU, each its own process
-(:mod:`dsd.sweep.exec_local`). This script runs the real sweep path (``run_samples`` with a
-``LocalExecutor(models_per_gpu=K)``) for each K on synthetic 32x32 data (no download), with
+(:mod:`dsd.sweep.exec_local`). This script runs the real sweep path (``run_sweep`` with
+``models_per_gpu=K``) for each K on synthetic 32x32 data (no download), with
 ``2 * K`` models per K so each worker trains at least two, and prints models/hour and the gain
 over K = 1. Per-model wall time includes the process start, cudnn autotuning and evaluation.
 
@@ -46,9 +46,7 @@ def main() -> int:
     os.environ["CUDA_VISIBLE_DEVICES"] = args.gpu
 
     import dsd
-    from dsd.sweep.driver import run_samples
-    from dsd.sweep.exec_local import LocalExecutor
-    from dsd.sweep.executors import ExecutorSettings
+    from dsd.sweep import ExecutorSettings, SweepOptions, TorchTrainer, run_sweep
     from dsd.trainer import TrainConfig
     from dsd.validate import parse_range
 
@@ -84,14 +82,13 @@ def main() -> int:
     for k in ks:
         n = 2 * k
         run_dir = tempfile.mkdtemp(prefix=f"mpg{k}-")
-        ex = LocalExecutor(ExecutorSettings(models_per_gpu=k))
+        options = SweepOptions(
+            trainer=TorchTrainer(config),
+            executor=ExecutorSettings(models_per_gpu=k),
+            progress=False,
+        )
         t0 = time.perf_counter()
-        try:
-            summary = run_samples(
-                samples.head(n), run_dir, config, progress=False, report=False, executor=ex
-            )
-        finally:
-            ex.close()
+        summary = run_sweep(samples.head(n), run_dir, options)
         wall = time.perf_counter() - t0
         df = pd.read_parquet(summary.results)
         ok = int((df["status"] == "ok").sum())

@@ -1,6 +1,6 @@
 """Scheduling overhead of the sweep per model, for each executor (trivial models, no training).
 
-Every model is dsd.sweep.testing.fake_train with 0 s of work, so all the time measured is the
+Every model is trained by dsd.sweep.testing.FakeTrainer with 0 s of work, so all the time measured is the
 sweep's own: start-up, claiming, writing one atomic record, reporting back, collecting. Printed
 columns: ``startup`` (start to the first record), ``per model`` (wall time / models, the number
 the goal of <= 0.5 s refers to) and ``steady`` (between the first and the last record, per model).
@@ -18,9 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from dsd.sweep.driver import run_samples
-from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
+from dsd.sweep import ExecutorSettings, SweepOptions, run_sweep
+from dsd.sweep.testing import FakeTrainer, fake_samples
 
 
 def slurm_up() -> bool:
@@ -37,15 +36,8 @@ def measure(settings: ExecutorSettings, n: int) -> dict:
         run_dir = Path(tmp) / "run"
         samples = fake_samples(n, spaces=("Bench",))
         t0 = time.time()
-        summary = run_samples(
-            samples,
-            run_dir,
-            FakeConfig(),
-            settings=settings,
-            work=fake_train,
-            progress=False,
-            report=False,
-        )
+        options = SweepOptions(trainer=FakeTrainer(), executor=settings, progress=False)
+        summary = run_sweep(samples, run_dir, options)
         wall = time.time() - t0
         times = sorted(p.stat().st_mtime for p in (run_dir / "records").glob("*.json"))
     assert summary.counts == {"ok": n}, summary.counts

@@ -1,12 +1,12 @@
 """I/O of ``dsd train`` per model: the one-slot sweep run against the loop it replaced.
 
-Training is replaced by :func:`bench_work`, which answers at once with a record of the shape
+Training is replaced by :class:`BenchTrainer`, which answers at once with a record of the shape
 :func:`dsd.trainer.train_row` returns (10-epoch curves), so all that is measured is bookkeeping
 and I/O. Two ways to train ``n`` models into one results file:
 
 - ``rewrite``: the loop ``dsd train`` ran before: after each model, the whole results table is
   written again (quadratic in ``n``);
-- ``sweep``: ``dsd train`` now (:func:`dsd.cli.train_cmd.train_samples`): one JSON record per
+- ``sweep``: ``dsd train`` now (:func:`dsd.sweep.train_samples`): one JSON record per
   model in ``OUT.run/records/``, the table written once at the end (linear), plus the start of
   one worker process.
 
@@ -20,15 +20,47 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
+from dsd.sweep import SweepOptions, run_folder_for, train_samples
+from dsd.trainer import TrainConfig
+
 EPOCHS = 10
 
 
-def bench_work(row, config) -> dict:
+@dataclass(frozen=True)
+class BenchTrainer:
+    """A :class:`dsd.sweep.Trainer` that answers at once with a made-up 10-epoch record."""
+
+    config: TrainConfig
+    device: str = "cpu"
+
+    @property
+    def seed(self) -> int:
+        """The recipe's seed."""
+        return self.config.seed
+
+    def with_seed(self, seed: int) -> BenchTrainer:
+        """The same, with another seed."""
+        return BenchTrainer(self.config.replace(seed=seed))
+
+    def recipe_columns(self) -> dict:
+        """The recipe's columns."""
+        return {"dataset": self.config.dataset, "epochs": EPOCHS, **self.config.recipe()}
+
+    def check(self, rows) -> None:
+        """Nothing to check: no data is read."""
+
+    def train(self, row) -> dict:
+        """The record of ``row``, at once."""
+        return bench_record(row, self.config)
+
+
+def bench_record(row, config) -> dict:
     """A made-up result record of the shape train_row returns, without training."""
     err = [0.9 - 0.05 * e for e in range(EPOCHS)]
     return {
@@ -59,7 +91,7 @@ def rewrite(samples: pd.DataFrame, out: Path, config) -> tuple[float, int]:
 
     t0, written, records = time.perf_counter(), 0, []
     for row in samples.to_dict(orient="records"):
-        records.append(bench_work(row, config))
+        records.append(bench_record(row, config))
         write_table(pd.DataFrame(records), out)
         written += out.stat().st_size
     return time.perf_counter() - t0, written
@@ -67,19 +99,17 @@ def rewrite(samples: pd.DataFrame, out: Path, config) -> tuple[float, int]:
 
 def sweep(samples: pd.DataFrame, out: Path, config) -> tuple[float, int]:
     """``dsd train`` now; (seconds, bytes of every file it left: records, plan, tables)."""
-    from dsd.cli.train_cmd import run_dir_for, train_samples
-
+    options = SweepOptions(trainer=BenchTrainer(config), progress=False)
     t0 = time.perf_counter()
-    summary = train_samples(samples, out, config, work=bench_work)
+    summary = train_samples(samples, out, options)
     seconds = time.perf_counter() - t0
     assert summary.trained == {"ok": len(samples)}, summary
-    return seconds, _size(run_dir_for(out)) + out.stat().st_size
+    return seconds, _size(run_folder_for(out).root) + out.stat().st_size
 
 
 def main() -> None:
     """Print the table."""
     from dsd.spaces import load_space
-    from dsd.trainer import TrainConfig
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, nargs="+", default=[100, 200, 400], help="models per run")

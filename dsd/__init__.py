@@ -53,7 +53,8 @@ _EXPORTS = {
     # sweep
     "run_experiment": "dsd.pipeline",
     "load_experiment": "dsd.sweep",
-    "run_samples": "dsd.sweep",
+    "run_sweep": "dsd.sweep",
+    "SweepOptions": "dsd.sweep",
     "run_status": "dsd.sweep",
     "ExecutorSettings": "dsd.sweep",
     # analysis
@@ -112,7 +113,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; tests keep it equal to 
     )
     from dsd.pipeline import run_experiment
     from dsd.spaces import Space, list_spaces, load_space
-    from dsd.sweep import ExecutorSettings, load_experiment, run_samples, run_status
+    from dsd.sweep import ExecutorSettings, SweepOptions, load_experiment, run_status, run_sweep
     from dsd.trainer import Timing, TrainConfig, time_model, train, train_row
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

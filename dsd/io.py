@@ -19,7 +19,8 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -119,13 +120,23 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write ``df`` atomically as parquet, csv or json lines, chosen by the extension."""
     path = check_output_path(path)
     suffix = path.suffix.lower()
-    with atomic_path(path) as tmp:
-        if suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
-        elif suffix == ".csv":
-            _lists_as_json(df).to_csv(tmp, index=False)
-        else:
-            df.to_json(tmp, orient="records", lines=True)
+    try:
+        with atomic_path(path) as tmp:
+            if suffix == ".parquet":
+                with open(tmp, "wb") as f:  # an open file: pyarrow cannot encode every path
+                    df.to_parquet(f, index=False)
+            elif suffix == ".csv":
+                _lists_as_json(df).to_csv(tmp, index=False)
+            else:
+                df.to_json(tmp, orient="records", lines=True)
+    except UnicodeError:
+        raise
+    except (TypeError, ValueError) as e:  # pyarrow's conversion errors among them: a column
+        # of mixed types (text and numbers) cannot be one parquet column
+        why = (str(e).splitlines() or [type(e).__name__])[0]
+        raise DataError(
+            f"cannot write {path}: a column holds values of mixed types ({why})"[:400]
+        ) from None
     return path
 
 
@@ -139,7 +150,8 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            df = pd.read_parquet(path)
+            with open(path, "rb") as f:  # an open file: pyarrow cannot encode every path
+                df = pd.read_parquet(f)
         elif suffix == ".csv":
             df = pd.read_csv(path)
         elif suffix == ".json":
@@ -196,39 +208,100 @@ def lists_from_json(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(**out) if out else df
 
 
-@contextlib.contextmanager
-def exclusive(path: str | os.PathLike, what: str) -> Iterator[None]:
-    """Hold an exclusive lock for writing ``path`` (a ``.<name>.lock`` file beside it, removed
-    on exit); raise DsdError naming the holder if another process holds it.
+class LockBusy(DsdError):
+    """Another process holds a lock; ``holder`` is what it wrote into the lock file."""
 
-    Two processes that write one file would each replace it with their own rows; with the lock
-    the second is refused at once and the first one's file stays whole.
-    """
-    path = Path(path)
-    lock = path.with_name(f".{path.name}.lock")
+    def __init__(self, lock: Path, holder: str):
+        super().__init__(f"{lock} is held by {holder}")
+        self.lock, self.holder = lock, holder
+
+
+def _try_flock(fd: int, wait_s: float) -> bool:
+    """Take an exclusive flock on ``fd``, retrying for up to ``wait_s`` seconds."""
+    deadline = time.monotonic() + wait_s
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
         except OSError:
-            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def hold_lock(
+    lock: str | os.PathLike, holder: str, *, wait_s: float = 0.0, keep: bool = False
+) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file ``lock`` for the block, with ``holder`` written in it.
+
+    The one lock of dsd (a run folder's driver lock, an output file's writer lock). Raises
+    :class:`LockBusy` naming the holder when another process holds it after ``wait_s`` seconds.
+    The kernel drops the lock with the last descriptor, so a process killed by SIGKILL leaves
+    nothing to clean up (the descriptor is not inherited by child processes). The file is
+    removed on exit unless ``keep`` (a run folder keeps its lock file: its mtime says when the
+    driver started).
+    """
+    lock = Path(lock)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _try_flock(fd, wait_s):
+            text = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise DsdError(f"{path} is being written by {holder}; wait for it to finish") from None
+            raise LockBusy(lock, text)
         try:  # the holder we waited for may have removed the file: lock the one now there
-            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            same = keep or os.stat(lock).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
             same = False
         if same:
             break
         os.close(fd)
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{what} (pid {os.getpid()})".encode(), 0)
+    os.pwrite(fd, holder.encode(), 0)
     try:
         yield
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(lock)
+        if not keep:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock)
         os.close(fd)
+
+
+def lock_holder(lock: str | os.PathLike) -> tuple[str, float] | None:
+    """What the holder of ``lock`` wrote and when it took the lock (epoch s), or None if free.
+
+    Peeks with a shared lock held for microseconds (a process about to take the lock with a
+    ``wait_s`` waits that out).
+    """
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:  # held
+            holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+            return holder, os.fstat(fd).st_mtime  # written when the holder took the lock
+        return None
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold the writer's lock of ``path`` (a ``.<name>.lock`` file beside it, removed on exit);
+    raise DsdError naming the holder if another process holds it.
+
+    Two processes that write one file would each replace it with their own rows; with the lock
+    the second is refused at once and the first one's file stays whole.
+    """
+    path = Path(path)
+    try:
+        with hold_lock(path.with_name(f".{path.name}.lock"), f"{what} (pid {os.getpid()})"):
+            yield
+    except LockBusy as e:
+        raise DsdError(f"{path} is being written by {e.holder}; wait for it to finish") from None
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -239,9 +312,28 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
+def plain(obj: Any) -> Any:
+    """``obj`` with numpy/pandas scalars and arrays (at any depth) as plain JSON-able Python:
+    mappings become dicts with str keys, tuples and arrays lists, timestamps ISO text.
+
+    The one numpy-to-Python converter (records, run files, rows sent to workers).
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return plain(obj.tolist())
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return str(obj)
+
+
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
-    """Write ``data`` as JSON to ``path`` atomically; return the path."""
-    return write_text_atomic(path, json.dumps(data))
+    """Write ``data`` (converted by :func:`plain`) as JSON to ``path`` atomically; return it."""
+    return write_text_atomic(path, json.dumps(plain(data)))
 
 
 def _yaml_limits(text: str) -> str:

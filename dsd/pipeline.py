@@ -1,49 +1,110 @@
 """Orchestration above the sweep and analysis layers: run an experiment, then write its report.
 
-The sweep (layer 4) trains and collects; analysis (layer 5) turns results into figures and
-reports. Neither imports the other's later layer: ``dsd run`` (and :func:`run_experiment` here)
-passes :func:`write_run_report` to the sweep as its report hook.
+``dsd run`` = sample every space of the experiment (or read the run folder's samples), estimate
+the cost on this machine, run the sweep (:func:`dsd.sweep.run_sweep`: checks, training,
+collection) and write ``RUN/report.html`` from the collected results. The sweep (layer 4) knows
+nothing of reports; analysis (layer 5) nothing of sweeps.
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from dsd.sweep.driver import SweepSummary
-from dsd.sweep.run import run_experiment as _run_experiment
-from dsd.sweep.store import RESULTS
+from dsd.analysis import write_report
+from dsd.errors import DataError
+from dsd.io import read_table
+from dsd.sweep import (
+    Experiment,
+    RunFolder,
+    SweepOptions,
+    SweepSummary,
+    TorchTrainer,
+    estimate_cost,
+    run_sweep,
+)
 
-#: The report ``dsd run`` writes into its run folder.
-REPORT = "report.html"
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    """What ``dsd run`` left behind: the sweep's summary and the report."""
+
+    sweep: SweepSummary
+    report: Path | None
+
+    def describe(self) -> str:
+        """The sweep's lines and the report's path."""
+        report = f"\n  report:  {self.report}" if self.report else ""
+        return self.sweep.describe() + report
 
 
-def write_run_report(results: pd.DataFrame, run_dir: Path) -> Path | None:
-    """Write ``RUN_DIR/report.html`` from a run's collected results, if any model is ok.
-
-    The results are on disk already, so a failing report is a warning, not a failed run.
-    """
-    from dsd.analysis import write_report
-
-    if not (results.get("status") == "ok").any():
-        return None
-    path = Path(run_dir) / REPORT
-    try:
-        write_report(results, path, sources=[str(Path(run_dir) / RESULTS)])
-    except Exception as e:  # the analysis layer's problem; keep the sweep's result
-        print(f"dsd: warning: report not written ({type(e).__name__}: {e})", file=sys.stderr)
-        return None
-    return path
+def experiment_options(exp: Experiment, data: str | None = None, **changes: Any) -> SweepOptions:
+    """The sweep options of ``exp``: its recipe (with ``data`` if given), seeds, executor and the
+    experiment itself (a resumed run must have its fingerprint); ``changes`` replace fields."""
+    if "trainer" not in changes:
+        changes["trainer"] = TorchTrainer(exp.train_config(data))
+    base = SweepOptions(
+        trainer=changes.pop("trainer"), seeds=exp.seeds, executor=exp.executor, experiment=exp
+    )
+    return replace(base, **changes)
 
 
 def run_experiment(
-    exp: Any, run_dir: str | Path, *, report: bool = True, **kw: Any
-) -> SweepSummary:
-    """Run (or resume) an experiment into ``run_dir`` and write its report (unless ``report=False``).
+    exp: Experiment,
+    run_dir: str | Path,
+    options: SweepOptions | None = None,
+    *,
+    report: bool = True,
+) -> ExperimentSummary:
+    """Run (or resume) ``exp`` into ``run_dir`` and write its report (unless ``report=False``).
 
-    Keyword arguments are those of :func:`dsd.sweep.run.run_experiment`.
+    A new run samples the experiment before anything is created (a bad space or regime leaves no
+    trace); a resumed one trains its stored samples (sampled again if ``samples.parquet`` is
+    gone: the sweep checks they give the same task list). ``options`` default to
+    :func:`experiment_options`.
     """
-    return _run_experiment(exp, run_dir, report=write_run_report if report else None, **kw)
+    options = options or experiment_options(exp)
+    folder = RunFolder.at(run_dir, options.executor.stale_s)
+    folder.check_path()
+    try:  # a resumed run trains its stored samples; a new one (or a lost file) samples
+        samples = folder.read_samples()
+    except DataError:
+        samples = exp.sample()
+    if not options.resume:
+        options = replace(
+            options, resume=shlex.join(["dsd", "run", exp.path or exp.name, "-o", str(run_dir)])
+        )
+    options = replace(options, experiment=options.experiment or exp)
+    if options.estimate is None and options.executor.kind == "local" and options.engine is None:
+        if isinstance(options.trainer, TorchTrainer):
+            options = replace(
+                options,
+                estimate=estimate_cost(
+                    samples, options.trainer.config, options.executor, seeds=len(options.seeds)
+                ),
+            )
+    summary = run_sweep(samples, folder, options)
+    path = None
+    if report and summary.results is not None:
+        path = write_run_report(read_table(summary.results), folder)
+    return ExperimentSummary(summary, path)
+
+
+def write_run_report(results: pd.DataFrame, folder: RunFolder) -> Path | None:
+    """Write ``RUN/report.html`` from a run's collected results, if any model is ok.
+
+    The results are on disk already, so a failing report is a warning, not a failed run.
+    """
+    if not (results.get("status") == "ok").any():
+        return None
+    try:
+        write_report(results, folder.report, sources=[str(folder.results)])
+    except Exception as e:  # the analysis layer's problem; keep the sweep's result
+        print(f"dsd: warning: report not written ({type(e).__name__}: {e})", file=sys.stderr)
+        return None
+    return folder.report

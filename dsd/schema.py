@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -109,6 +110,31 @@ def blank_result() -> dict:
     for c in ("dataset", "device", "torch_version", "dsd_version", "finished_at"):
         empty[c] = ""
     return empty
+
+
+def record_problem(record: object) -> str:
+    """What keeps ``record`` from being a final result record ('' if nothing does).
+
+    The one rule of a finished model (a run folder's records, the rows of an older results file
+    a resume adopts): a mapping whose ``status`` is one of :data:`STATUSES`; an ``ok`` record
+    also has a finite ``top1_err`` in [0, 1] (and so does its ``top1_err_min`` if it has one).
+    A record that breaks it (a file edited by hand, half a disk's worth) is not a finished model.
+    """
+    if not isinstance(record, Mapping):
+        return "not a JSON object"
+    status = record.get("status")
+    if not isinstance(status, str) or status not in STATUSES:
+        return f"status {status!r} is not one of {', '.join(STATUSES)}"
+    if status != "ok":
+        return ""
+    for column in ("top1_err", "top1_err_min"):
+        if column == "top1_err_min" and column not in record:
+            continue
+        value = record.get(column)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not 0.0 <= value <= 1.0:  # NaN fails both comparisons
+            return f"status ok with {column} {value!r}, not a number in [0, 1]"
+    return ""
 
 
 def regime_json(ranges: dict[str, tuple[float, float]]) -> str:

@@ -84,9 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heartbeat-s", type=float, default=10.0)
     args = p.parse_args(argv)
 
-    from dsd.sweep.driver import run_samples
-    from dsd.sweep.executors import ExecutorSettings
-    from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
+    from dsd.sweep import ExecutorSettings, SweepOptions, run_sweep
+    from dsd.sweep.testing import FakeTrainer, fake_samples
 
     settings = ExecutorSettings(
         kind=args.kind,
@@ -98,16 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         stale_s=args.stale_s,
         heartbeat_s=args.heartbeat_s,
     )
-    config = FakeConfig(seconds=args.seconds, trace=args.trace)
-    summary = run_samples(
-        fake_samples(args.n),
-        args.run_dir,
-        config,
-        settings=settings,
-        work=fake_train,
-        progress=False,
-        report=False,
-    )
+    trainer = FakeTrainer(seconds=args.seconds, trace=args.trace)
+    options = SweepOptions(trainer=trainer, executor=settings, progress=False)
+    summary = run_sweep(fake_samples(args.n), args.run_dir, options)
     print(summary.describe(), flush=True)
     return 0
 

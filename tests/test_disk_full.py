@@ -18,10 +18,8 @@ import pytest
 
 from dsd.cli import main
 from dsd.io import write_table
-from dsd.sweep.driver import run_samples
-from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.store import RunStore
-from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
+from dsd.sweep import ExecutorSettings, RunFolder, SweepOptions, run_sweep
+from dsd.sweep.testing import FakeTrainer, fake_samples
 
 SIZE_KB = 2048
 
@@ -101,20 +99,20 @@ def test_a_sweep_stopped_by_a_full_disk_marks_nothing_failed_and_resumes(small_d
 
     run, trace = small_disk / "run", small_disk / "trace"
     settings = ExecutorSettings(kind="local", slots=1, threads_per_slot=1, max_retries=2)
-    kw = {"settings": settings, "work": fake_train, "progress": False, "report": False}
-    samples, config = fake_samples(3), FakeConfig(trace=str(trace))
-    assert run_samples(samples, run, config, **kw).counts == {"ok": 6}
+    samples = fake_samples(3)
+    options = SweepOptions(trainer=FakeTrainer(trace=str(trace)), executor=settings, progress=False)
+    assert run_sweep(samples, run, options).counts == {"ok": 6}
     for p in sorted((run / "records").glob("*.json"))[:3]:  # three models still to train
         p.unlink()
     filler = fill(small_disk)
     with pytest.raises(DsdError, match="No space left on device"):
-        run_samples(samples, run, config, **kw)
-    store = RunStore(run.resolve())
+        run_sweep(samples, run, options)
+    store = RunFolder(run.resolve())
     left = sorted((run / "records").iterdir())
     assert len(left) == 3  # no record of a model "failed" for want of disk
     assert all(store.read_record(p.stem)["status"] == "ok" for p in left)
     assert not list((run / "claims").iterdir()) and not list((run / "attempts").iterdir())
     filler.unlink()
-    summary = run_samples(samples, run, config, **kw)
+    summary = run_sweep(samples, run, options)
     assert summary.counts == {"ok": 6} and summary.trained == 3
     assert len(pd.read_parquet(run / "results.parquet")) == 6

@@ -1,6 +1,6 @@
 """Fault tests: the red team's data-loss cases lose nothing.
 
-Damaged records and plans, two `dsd train` processes on one output, a samples CSV, an experiment
+Damaged records and task lists, two `dsd train` processes on one output, a samples CSV, an experiment
 rejected and then corrected, a damaged experiment.yaml. Training is faked (dsd.sweep.testing) where
 the sweep machinery is what is tested.
 """
@@ -16,26 +16,16 @@ from sweep_fixtures import counts
 
 from dsd.cli import main
 from dsd.io import exclusive, read_table, write_table
-from dsd.sweep.driver import run_samples
-from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.experiment import parse_experiment
-from dsd.sweep.run import run_experiment
-from dsd.sweep.status import run_status
-from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
+from dsd.pipeline import experiment_options, run_experiment
+from dsd.sweep import ExecutorSettings, SweepOptions, parse_experiment, run_status, run_sweep
+from dsd.sweep.testing import FakeTrainer, fake_samples
 
 LOCAL = ExecutorSettings(kind="local", slots=1, threads_per_slot=1, max_retries=1, time_min=5)
 
 
 def _sweep(run_dir, trace, n=2):
-    return run_samples(
-        fake_samples(n),
-        run_dir,
-        FakeConfig(trace=str(trace)),
-        settings=LOCAL,
-        work=fake_train,
-        progress=False,
-        report=False,
-    )
+    options = SweepOptions(trainer=FakeTrainer(trace=str(trace)), executor=LOCAL, progress=False)
+    return run_sweep(fake_samples(n), run_dir, options)
 
 
 def test_damaged_records_are_set_aside_and_retrained_not_lost(tmp_path, capsys):
@@ -64,15 +54,15 @@ def test_damaged_records_are_set_aside_and_retrained_not_lost(tmp_path, capsys):
     }
 
 
-def test_a_damaged_plan_is_rebuilt_from_the_samples_on_resume(tmp_path, capsys):
+def test_a_damaged_task_list_is_rebuilt_from_the_samples_on_resume(tmp_path, capsys):
     run, trace = tmp_path / "run", tmp_path / "trace"
     _sweep(run, trace)
-    (run / "plan.json").write_text('{"tasks": [')
+    (run / "tasks.json").write_text('{"tasks": [')
     assert main(["status", str(run)]) == 2
-    assert "plan.json is damaged" in capsys.readouterr().err
+    assert "tasks.json is damaged" in capsys.readouterr().err
     again = _sweep(run, trace)
     assert again.counts == {"ok": 4} and again.trained == 0  # nothing retrained
-    assert len(json.loads((run / "plan.json").read_text())["tasks"]) == 4
+    assert len(json.loads((run / "tasks.json").read_text())["tasks"]) == 4
 
 
 def test_a_second_dsd_train_on_one_output_is_refused_and_the_first_keeps_its_rows(tmp_path, capsys):
@@ -119,30 +109,33 @@ EXP = {
 }
 
 
+def _fake_run(exp, run, report=True):
+    """``dsd run`` of ``exp`` into ``run`` with the fake trainer."""
+    options = experiment_options(exp, trainer=FakeTrainer(), executor=LOCAL, progress=False)
+    return run_experiment(exp, run, options, report=report).sweep
+
+
 def test_a_rejected_experiment_leaves_nothing_and_the_corrected_one_runs(tmp_path):
     run = tmp_path / "run"
     bad = parse_experiment({**EXP, "spaces": ["AnyNetXA", "NoSuchSpace"]}, "bad.yaml")
     with pytest.raises(Exception, match="NoSuchSpace"):
-        run_experiment(bad, run, settings=LOCAL, work=fake_train, config=FakeConfig())
+        _fake_run(bad, run)
     assert not run.exists()
     good = parse_experiment(EXP, "good.yaml")
-    summary = run_experiment(
-        good, run, settings=LOCAL, work=fake_train, config=FakeConfig(), progress=False
-    )
+    summary = _fake_run(good, run)
     assert summary.counts == {"ok": 2}
 
 
 def test_a_damaged_experiment_file_is_rewritten_only_while_nothing_was_trained(tmp_path, capsys):
     run = tmp_path / "run"
     good = parse_experiment(EXP, "good.yaml")
-    kw = {"settings": LOCAL, "work": fake_train, "config": FakeConfig(), "progress": False}
     run.mkdir()
     (run / "experiment.yaml").write_bytes(b"")  # what a full disk left before atomic writes
-    assert run_experiment(good, run, report=False, **kw).counts == {"ok": 2}
+    assert _fake_run(good, run, report=False).counts == {"ok": 2}
     assert "was damaged; written again" in capsys.readouterr().err
     (run / "experiment.yaml").write_bytes(b"\x00\x00")
     with pytest.raises(Exception, match="is damaged and the run has records"):
-        run_experiment(good, run, report=False, **kw)
+        _fake_run(good, run, report=False)
 
 
 def test_one_space_named_twice_in_any_spelling_is_refused():

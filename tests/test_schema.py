@@ -7,7 +7,8 @@ from pathlib import Path
 
 import dsd
 from dsd.schema import RESULT_COLUMNS, SCHEMA_VERSION, STATUSES
-from dsd.sweep.task import Task, failed_record
+from dsd.sweep import RunFolder, Task, TorchTrainer
+from dsd.sweep.task import failed_record
 from dsd.trainer import TrainConfig
 
 ROOT = Path(dsd.__file__).parent
@@ -16,7 +17,7 @@ ROOT = Path(dsd.__file__).parent
 def test_a_failed_record_has_every_result_column_and_its_recipe():
     row = {"model_id": "abc", "space": "AnyNetXA", "depths": [1], "widths": [8]}
     config = TrainConfig(dataset="digits", epochs=3)
-    rec = failed_record(Task("t", row, config), "boom")
+    rec = failed_record(Task("t", row, TorchTrainer(config), RunFolder("run")), "boom")
     assert set(RESULT_COLUMNS) <= set(rec)
     assert rec["status"] == "failed" and rec["reason"] == "boom" and rec["status"] in STATUSES
     assert rec["dataset"] == "digits" and rec["epochs"] == 3 and rec["lr"] == config.recipe()["lr"]

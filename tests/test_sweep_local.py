@@ -1,6 +1,6 @@
 """The sweep on the local executor: retries, divergence, resume, and surviving SIGKILL.
 
-The work function is dsd.sweep.testing.fake_train, which logs every start and end to a trace file,
+The trainer is dsd.sweep.testing.FakeTrainer, which logs every start and end to a trace file,
 so a test can count how often each model was trained.
 """
 
@@ -16,26 +16,23 @@ import pytest
 from sweep_fixtures import counts, pid_alive, records, start_driver, trace_lines, wait_for
 
 from dsd.errors import DataError, DsdError
-from dsd.sweep.driver import collect, run_samples
-from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.status import lock_holder, run_status
-from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
+from dsd.sweep import ExecutorSettings, RunFolder, SweepOptions, collect, run_status, run_sweep
+from dsd.sweep.testing import FakeTrainer, fake_samples
 
 SETTINGS = ExecutorSettings(slots=2, threads_per_slot=1, max_retries=2)
 
 
-def _run(tmp_path, samples, config, settings=SETTINGS, **kw):
-    return run_samples(
-        samples, tmp_path / "run", config, settings=settings, work=fake_train, progress=False, **kw
-    )
+def _run(tmp_path, samples, trainer, settings=SETTINGS, **kw):
+    options = SweepOptions(trainer=trainer, executor=settings, progress=False, **kw)
+    return run_sweep(samples, tmp_path / "run", options)
 
 
 def test_raising_model_is_retried_then_failed_diverged_is_not_retried(tmp_path):
     samples = fake_samples(4)
     ids = list(samples["model_id"])
     trace = tmp_path / "trace"
-    config = FakeConfig(fail=(ids[0],), flaky=(ids[1],), diverge=(ids[2],), trace=str(trace))
-    summary = _run(tmp_path, samples, config)
+    trainer = FakeTrainer(fail=(ids[0],), flaky=(ids[1],), diverge=(ids[2],), trace=str(trace))
+    summary = _run(tmp_path, samples, trainer)
     assert summary.counts == {"ok": 6, "failed": 1, "diverged": 1}
     starts = counts(trace, "start")
     assert starts[ids[0]] == 3  # 1 attempt + max_retries 2
@@ -53,9 +50,9 @@ def test_raising_model_is_retried_then_failed_diverged_is_not_retried(tmp_path):
 def test_resume_trains_nothing_and_collect_is_idempotent(tmp_path):
     samples = fake_samples(5)
     trace = tmp_path / "trace"
-    first = _run(tmp_path, samples, FakeConfig(trace=str(trace)))
+    first = _run(tmp_path, samples, FakeTrainer(trace=str(trace)))
     before = pd.read_parquet(first.results)
-    again = _run(tmp_path, samples, FakeConfig(trace=str(trace)))
+    again = _run(tmp_path, samples, FakeTrainer(trace=str(trace)))
     assert again.trained == 0
     assert sum(counts(trace, "start").values()) == 10
     collect(tmp_path / "run")
@@ -66,16 +63,16 @@ def test_retry_failed_retrains_only_failed_models(tmp_path):
     samples = fake_samples(3)
     bad = samples["model_id"][0]
     trace = tmp_path / "trace"
-    _run(tmp_path, samples, FakeConfig(fail=(bad,), trace=str(trace)))
-    summary = _run(tmp_path, samples, FakeConfig(trace=str(trace)), retry_failed=True)
+    _run(tmp_path, samples, FakeTrainer(fail=(bad,), trace=str(trace)))
+    summary = _run(tmp_path, samples, FakeTrainer(trace=str(trace)), retry_failed=True)
     assert summary.counts == {"ok": 6}
     assert counts(trace, "end")[bad] == 1 and sum(counts(trace, "end").values()) == 6
 
 
 def test_a_different_sweep_in_the_same_run_dir_is_refused(tmp_path):
-    _run(tmp_path, fake_samples(2), FakeConfig())
+    _run(tmp_path, fake_samples(2), FakeTrainer())
     with pytest.raises(DsdError, match="holds another sweep"):
-        _run(tmp_path, fake_samples(3), FakeConfig())
+        _run(tmp_path, fake_samples(3), FakeTrainer())
 
 
 def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path):
@@ -89,7 +86,7 @@ def test_sigkill_of_the_driver_then_resume_loses_and_repeats_nothing(tmp_path):
     lines_at_kill = len(trace_lines(trace))
     workers = {int(parts[2]) for parts in trace_lines(trace)}
     wait_for(lambda: not any(pid_alive(p) for p in workers), 10, "workers to die with the driver")
-    assert lock_holder(run_dir) is None  # the kernel dropped the dead driver's lock
+    assert RunFolder(run_dir).driver() is None  # the kernel dropped the dead driver's lock
 
     resumed = start_driver(run_dir, trace, n=n, seconds=0.25, slots=2)
     assert resumed.wait(timeout=90) == 0
@@ -130,9 +127,9 @@ def test_a_second_driver_on_the_same_run_dir_is_refused(tmp_path):
     run_dir, trace = tmp_path / "run", tmp_path / "trace"
     first = start_driver(run_dir, trace, n=4, seconds=0.5, slots=2)
     try:
-        wait_for(lambda: (run_dir / "plan.json").exists(), 60, "the first driver's plan")
+        wait_for(lambda: (run_dir / "tasks.json").exists(), 60, "the first driver's task list")
         with pytest.raises(DsdError, match=f"in use by another driver \\(pid {first.pid} on"):
-            _run(tmp_path, fake_samples(4), FakeConfig(trace=str(trace)))
+            _run(tmp_path, fake_samples(4), FakeTrainer(trace=str(trace)))
         assert f"pid {first.pid}" in run_status(run_dir).describe()
         assert first.wait(timeout=90) == 0
     finally:
@@ -162,10 +159,8 @@ def test_status_counts_done_running_pending(tmp_path):
 def test_many_writers_never_leave_a_partial_record(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from dsd.sweep.store import RunStore
-
-    store = RunStore.open(tmp_path)
-    payload = {"status": "ok", "curve": list(range(5000))}
+    store = RunFolder(tmp_path).create()
+    payload = {"status": "ok", "top1_err": 0.5, "curve": list(range(5000))}
 
     def write(i):
         store.write_record("same", {**payload, "writer": i})
@@ -179,17 +174,17 @@ def test_many_writers_never_leave_a_partial_record(tmp_path):
 
 def test_a_data_set_that_cannot_be_loaded_stops_the_sweep(tmp_path):
     with pytest.raises(DataError, match="no such folder /nowhere"):
-        _run(tmp_path, fake_samples(3), FakeConfig(data_error=True))
+        _run(tmp_path, fake_samples(3), FakeTrainer(data_error=True))
     assert records(tmp_path / "run") == []  # a run-level problem is not a model's failure
     assert not list((tmp_path / "run" / "attempts").iterdir())
-    assert _run(tmp_path, fake_samples(3), FakeConfig()).counts == {"ok": 6}  # lock released
+    assert _run(tmp_path, fake_samples(3), FakeTrainer()).counts == {"ok": 6}  # lock released
 
 
 def test_a_model_over_its_time_limit_is_stopped_and_counted_as_failed(tmp_path):
     settings = ExecutorSettings(slots=2, max_retries=0, time_min=0.03)  # 1.8 s
     samples = fake_samples(1, spaces=("S",))
     t0 = time.time()
-    summary = _run(tmp_path, samples, FakeConfig(seconds=60), settings=settings)
+    summary = _run(tmp_path, samples, FakeTrainer(seconds=60), settings=settings)
     assert time.time() - t0 < 30
     rec = pd.read_parquet(summary.results).iloc[0]
     assert rec["status"] == "failed" and "timed out after 0.03 min" in rec["reason"]

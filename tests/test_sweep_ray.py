@@ -10,9 +10,8 @@ import threading
 import pytest
 from sweep_fixtures import counts, records, wait_for
 
-from dsd.sweep.driver import run_samples
-from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
+from dsd.sweep import ExecutorSettings, SweepOptions, run_sweep
+from dsd.sweep.testing import FakeTrainer, fake_samples
 
 ray = pytest.importorskip("ray")
 SETTINGS = ExecutorSettings(kind="ray", max_retries=1, cpus_per_task=1)
@@ -28,18 +27,17 @@ def ray_runtime():
         ray.shutdown()
 
 
-def _run(tmp_path, samples, config):
-    return run_samples(
-        samples, tmp_path / "run", config, settings=SETTINGS, work=fake_train, progress=False
-    )
+def _run(tmp_path, samples, trainer):
+    options = SweepOptions(trainer=trainer, executor=SETTINGS, progress=False)
+    return run_sweep(samples, tmp_path / "run", options)
 
 
 def test_ray_sweep_retries_failures_and_records_divergence(ray_runtime, tmp_path):
     samples = fake_samples(4)
     ids = list(samples["model_id"])
     trace = tmp_path / "trace"
-    config = FakeConfig(fail=(ids[0],), diverge=(ids[1],), flaky=(ids[2],), trace=str(trace))
-    summary = _run(tmp_path, samples, config)
+    trainer = FakeTrainer(fail=(ids[0],), diverge=(ids[1],), flaky=(ids[2],), trace=str(trace))
+    summary = _run(tmp_path, samples, trainer)
     assert summary.counts == {"ok": 6, "failed": 1, "diverged": 1}
     starts = counts(trace, "start")
     assert (starts[ids[0]], starts[ids[1]], starts[ids[2]]) == (2, 1, 2)
@@ -62,7 +60,7 @@ def test_ray_worker_killed_mid_model_is_retried(ray_runtime, tmp_path):
 
     killer = threading.Thread(target=kill_one)
     killer.start()
-    summary = _run(tmp_path, samples, FakeConfig(seconds=1.5, trace=str(trace)))
+    summary = _run(tmp_path, samples, FakeTrainer(seconds=1.5, trace=str(trace)))
     killer.join()
     assert summary.counts == {"ok": 4} and len(records(run_dir)) == 4
     attempts = list((run_dir / "attempts").glob(f"{killed['task']}.*"))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dsd.sweep.driver import run_samples
-from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
+from dsd.sweep import ExecutorSettings, SweepOptions, run_sweep
+from dsd.sweep.testing import FakeTrainer, fake_samples
 
 ray = pytest.importorskip("ray")
 
@@ -14,13 +13,7 @@ ray = pytest.importorskip("ray")
 def test_ray_executor_starts_and_stops_its_own_runtime(tmp_path):
     assert not ray.is_initialized()
     settings = ExecutorSettings(kind="ray", slots=2)
-    summary = run_samples(
-        fake_samples(3),
-        tmp_path / "run",
-        FakeConfig(),
-        settings=settings,
-        work=fake_train,
-        progress=False,
-    )
+    options = SweepOptions(trainer=FakeTrainer(), executor=settings, progress=False)
+    summary = run_sweep(fake_samples(3), tmp_path / "run", options)
     assert summary.counts == {"ok": 6}
     assert not ray.is_initialized()  # shut down on close

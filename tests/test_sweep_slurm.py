@@ -11,12 +11,10 @@ import time
 import pandas as pd
 from sweep_fixtures import counts, records, start_driver, wait_for
 
-from dsd.sweep.driver import run_samples
+from dsd.sweep import ExecutorSettings, RunFolder, SweepOptions, Task, run_sweep
 from dsd.sweep.exec_slurm import SlurmExecutor
-from dsd.sweep.executors import ExecutorSettings
-from dsd.sweep.store import RunStore
-from dsd.sweep.task import DONE, Task
-from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
+from dsd.sweep.task import DONE
+from dsd.sweep.testing import FakeTrainer, fake_samples
 
 SETTINGS = ExecutorSettings(kind="slurm", max_parallel=2, max_retries=1, time_min=5)
 
@@ -31,10 +29,9 @@ def test_slurm_sweep_retries_failures_and_records_divergence(slurm_cluster, tmp_
     samples = fake_samples(3)
     ids = list(samples["model_id"])
     trace = tmp_path / "trace"
-    config = FakeConfig(fail=(ids[0],), diverge=(ids[1],), trace=str(trace))
-    summary = run_samples(
-        samples, tmp_path / "run", config, settings=SETTINGS, work=fake_train, progress=False
-    )
+    trainer = FakeTrainer(fail=(ids[0],), diverge=(ids[1],), trace=str(trace))
+    options = SweepOptions(trainer=trainer, executor=SETTINGS, progress=False)
+    summary = run_sweep(samples, tmp_path / "run", options)
     assert summary.counts == {"ok": 4, "failed": 1, "diverged": 1}
     assert counts(trace, "start")[ids[0]] == 2 and counts(trace, "start")[ids[1]] == 1
     df = pd.read_parquet(summary.results)
@@ -65,14 +62,12 @@ def test_slurm_jobs_outlive_a_killed_driver_and_resume_trains_nothing_twice(
 
 
 def test_slurm_preempted_model_is_requeued_and_trained_once(slurm_cluster, tmp_path):
-    store = RunStore.open(tmp_path / "run")
+    store = RunFolder((tmp_path / "run").resolve()).create()
     trace = tmp_path / "trace"
     row = fake_samples(1).iloc[0].to_dict()
     row["depths"] = list(row["depths"])
-    task = Task(
-        "m0", row, FakeConfig(seconds=5, trace=str(trace)), str(store.root), work=fake_train
-    )
-    ex = SlurmExecutor(SETTINGS, store.root)
+    task = Task("m0", row, FakeTrainer(seconds=5, trace=str(trace)), store)
+    ex = SlurmExecutor(SETTINGS, store)
     try:
         ex.submit([task])
         wait_for(lambda: counts(trace, "start"), 90, "the model to start")
@@ -91,12 +86,10 @@ def test_slurm_preempted_model_is_requeued_and_trained_once(slurm_cluster, tmp_p
 
 
 def test_slurm_never_queues_more_than_max_parallel(slurm_cluster, tmp_path):
-    store = RunStore.open(tmp_path / "run")
+    store = RunFolder((tmp_path / "run").resolve()).create()
     rows = [{**r, "depths": list(r["depths"])} for r in fake_samples(5, ("S",)).to_dict("records")]
-    tasks = [
-        Task(f"t{i}", r, FakeConfig(), str(store.root), work=fake_train) for i, r in enumerate(rows)
-    ]
-    ex = SlurmExecutor(SETTINGS, store.root)  # max_parallel=2
+    tasks = [Task(f"t{i}", r, FakeTrainer(), store) for i, r in enumerate(rows)]
+    ex = SlurmExecutor(SETTINGS, store)  # max_parallel=2
     try:
         ex.submit(tasks)
         assert len(ex.job_ids()) == 2

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from dsd.sweep import exec_slurm
+from dsd.sweep import ExecutorSettings, Outcome, RunFolder, Task, exec_slurm, make_executor
 from dsd.sweep.exec_slurm import SlurmExecutor
-from dsd.sweep.executors import ExecutorSettings, make_executor
-from dsd.sweep.task import DONE, LOST, Outcome, Task
-from dsd.sweep.testing import FakeConfig, fake_samples, fake_train
+from dsd.sweep.task import DONE, LOST
+from dsd.sweep.testing import FakeTrainer, fake_samples
 
 SCRIPTS = {
     # sbatch FILE: a new job id; remember the array spec of the script ("-": not an array)
@@ -73,16 +72,14 @@ def finish(job, outcome: Outcome) -> None:
 
 def tasks(run_dir: Path, n: int) -> list[Task]:
     rows = [{**r, "depths": list(r["depths"])} for r in fake_samples(n, ("S",)).to_dict("records")]
-    return [
-        Task(f"t{i}", r, FakeConfig(), str(run_dir), work=fake_train) for i, r in enumerate(rows)
-    ]
+    return [Task(f"t{i}", r, FakeTrainer(), RunFolder(run_dir)) for i, r in enumerate(rows)]
 
 
 SETTINGS = ExecutorSettings(kind="slurm", max_parallel=2, max_retries=1, time_min=5)
 
 
 def test_arrays_respect_the_cap_and_top_up_as_jobs_end(fake_slurm, tmp_path):
-    ex = SlurmExecutor(SETTINGS, tmp_path)
+    ex = SlurmExecutor(SETTINGS, RunFolder(tmp_path))
     try:
         ex.submit(tasks(tmp_path, 3))
         ((first, spec),) = submitted(fake_slurm)
@@ -104,7 +101,7 @@ def test_arrays_respect_the_cap_and_top_up_as_jobs_end(fake_slurm, tmp_path):
 
 
 def test_polling_returns_nothing_while_jobs_run(fake_slurm, tmp_path):
-    ex = SlurmExecutor(SETTINGS, tmp_path)
+    ex = SlurmExecutor(SETTINGS, RunFolder(tmp_path))
     try:
         ex.submit(tasks(tmp_path, 1))
         ((job_id, _),) = submitted(fake_slurm)
@@ -118,7 +115,7 @@ def test_polling_returns_nothing_while_jobs_run(fake_slurm, tmp_path):
 def test_more_tasks_than_an_array_holds_go_out_as_several_arrays(fake_slurm, tmp_path, monkeypatch):
     monkeypatch.setattr(exec_slurm, "MAX_ARRAY", 4)
     settings = ExecutorSettings(kind="slurm", max_parallel=None, time_min=5)
-    ex = SlurmExecutor(settings, tmp_path)
+    ex = SlurmExecutor(settings, RunFolder(tmp_path))
     try:
         ex.submit(tasks(tmp_path, 10))
         assert [spec for _, spec in submitted(fake_slurm)] == ["0-3%4", "0-3%4", "0-1%2"]
@@ -148,7 +145,7 @@ def test_no_slurm_commands_is_one_clear_error(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DsdError, match="sbatch, srun, sacct, scancel not found on PATH"):
-        make_executor(SETTINGS, tmp_path)
+        make_executor(SETTINGS, RunFolder(tmp_path))
 
 
 def test_the_slurm_tests_say_why_they_cannot_run(tmp_path, monkeypatch):
@@ -164,3 +161,22 @@ def test_the_slurm_tests_say_why_they_cannot_run(tmp_path, monkeypatch):
     assert slurm_state() == ""
     assert START == "sudo bash ci/slurm/start.sh"  # the command the skip message names
     assert (Path(__file__).parents[1] / "ci" / "slurm" / "start.sh").is_file()
+
+
+def test_jobs_whose_state_cannot_be_read_end_the_sweep_in_one_line(fake_slurm, tmp_path):
+    from dsd.errors import DsdError
+
+    class Unreadable:
+        job_id = "1_0"
+
+        def done(self, force_check=False):
+            raise RuntimeError("sacct: error\nslurmdbd: connection refused")
+
+        def cancel(self, check=False):
+            pass
+
+    ex = SlurmExecutor(SETTINGS, RunFolder(tmp_path))
+    ex._jobs[Unreadable()] = "t0"
+    with pytest.raises(DsdError, match=r"slurm: cannot read the jobs' states \(slurmdbd: conn"):
+        ex.poll(0.1)
+    ex.close()

@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "spaces_cmd",
     "train_cmd",
     "sweep_cmd",
+    "experiments_cmd",
     "analysis_cmd",
     "time_cmd",
     "refine_cmd",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 
 from dsd.cli import ExampleFormatter
@@ -86,39 +87,45 @@ def register(subparsers) -> None:
     s.set_defaults(func=status_handler)
 
 
+def _resume(args: argparse.Namespace) -> str:
+    """The command that resumes this run (``dsd status`` shows it)."""
+    data = ["--data", args.data] if args.data else []
+    return shlex.join(["dsd", "run", args.experiment, "-o", args.out, *data])
+
+
 def run_handler(args: argparse.Namespace) -> int:
     """Run or resume an experiment."""
-    from dsd.pipeline import run_experiment
-    from dsd.sweep.experiment import load_experiment
+    # lazy: the pipeline imports torch and matplotlib (~2 s); `dsd --help` stays fast
+    from dsd.pipeline import experiment_options, run_experiment
+    from dsd.sweep import load_experiment  # lazy: see above
 
     exp = load_experiment(args.experiment)
     changes = {f: getattr(args, a) for a, f in OVERRIDES.items() if getattr(args, a) is not None}
-    settings = dataclasses.replace(exp.executor, **changes)
-    config = exp.train_config(args.data)  # a bad recipe or a missing data path fails here
 
-    def announce() -> None:  # once everything is checked and the run directory exists
+    def announce(start) -> None:  # once everything is checked and the run directory exists
         print(
-            f"dsd run: {exp.name} into {args.out} (follow it with: dsd status {args.out})",
+            f"dsd run: {exp.name} into {args.out}: {start.describe()} "
+            f"(follow it with: dsd status {args.out})",
             file=sys.stderr,
         )
 
-    summary = run_experiment(
+    options = experiment_options(
         exp,
-        args.out,
-        settings=settings,
-        config=config,
+        data=args.data,  # a bad recipe or a missing data path fails here
+        executor=dataclasses.replace(exp.executor, **changes),
         progress=not args.quiet,
-        report=not args.no_report,
         retry_failed=args.retry_failed,
+        resume=_resume(args),
         on_start=announce,
     )
+    summary = run_experiment(exp, args.out, options, report=not args.no_report)
     print(summary.describe())
     return 0
 
 
 def status_handler(args: argparse.Namespace) -> int:
     """Print the status of a run."""
-    from dsd.sweep.status import run_status
+    from dsd.sweep import run_status  # lazy: see run_handler
 
     print(run_status(args.run_dir).describe())
     return 0

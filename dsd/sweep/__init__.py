@@ -1,19 +1,23 @@
 """dsd.sweep: train many models, on one machine, on Slurm or on Ray, and survive any crash.
 
-The pipeline's third arrow: ``samples.parquet --train (sweep)--> results.parquet``.
+The pipeline's third arrow: ``samples.parquet --train (sweep)--> results.parquet``. One door,
+:func:`run_sweep` (``samples, folder, SweepOptions -> SweepSummary``), which ``dsd train``,
+``dsd run`` and the design loop call.
 
-- :mod:`~dsd.sweep.experiment`  experiment files (``experiments/*.yaml``): spaces, n, regime,
-  data, recipe, seeds, executor; strictly validated.
-- :mod:`~dsd.sweep.run`         ``dsd run``: sample every space, train, collect, report.
-- :mod:`~dsd.sweep.driver`      the loop: tasks without a record go to an executor; retries;
-  collection into ``results.parquet``.
-- :mod:`~dsd.sweep.task`        one model: claim it, train it (``work(row, config)``, by
-  default :func:`dsd.trainer.train_row`), write its record atomically.
-- :mod:`~dsd.sweep.executors`   the executor interface (``submit``, ``poll``, ``close``) and its
-  settings; engines in ``exec_local``, ``exec_slurm``, ``exec_ray``.
-- :mod:`~dsd.sweep.store`       the run directory: records, attempts, claims, the driver lock.
-- :mod:`~dsd.sweep.status`      ``dsd status``.
-- :mod:`~dsd.sweep.testing`     test fakes: a stand-in for training, for tests and benchmarks.
+- :mod:`~dsd.sweep.driver`       :func:`run_sweep` and :class:`SweepOptions`: the checks made
+  before anything is created, the task list, the driver under the folder's lock.
+- :mod:`~dsd.sweep.folder`       :class:`RunFolder`: every path of a run, its lock, records,
+  attempts and claims.
+- :mod:`~dsd.sweep.task`         one task: the :class:`Trainer` protocol, claim, train, record.
+- :mod:`~dsd.sweep.torch_trainer` :class:`TorchTrainer`: the protocol for :mod:`dsd.trainer`.
+- :mod:`~dsd.sweep.dispatch`     the driver's loop: submit, retry, watch, stop.
+- :mod:`~dsd.sweep.executors`    the executor interface and its settings; engines in
+  ``exec_local``, ``exec_slurm``, ``exec_ray``.
+- :mod:`~dsd.sweep.experiment`   experiment files (``experiments/*.yaml``), strictly validated.
+- :mod:`~dsd.sweep.results_file`  ``dsd train``: a samples file into one results file.
+- :mod:`~dsd.sweep.estimate`     what an experiment costs on this machine.
+- :mod:`~dsd.sweep.status`       ``dsd status``.
+- :mod:`~dsd.sweep.testing`      a fake trainer, for tests and benchmarks.
 
 Names load lazily, so worker processes that only run tasks stay light.
 """
@@ -23,19 +27,32 @@ from __future__ import annotations
 from dsd._lazy import lazy_exports
 
 _EXPORTS = {
-    "Experiment": "dsd.sweep.experiment",
-    "load_experiment": "dsd.sweep.experiment",
-    "run_experiment": "dsd.sweep.run",
-    "sample_experiment": "dsd.sweep.run",
-    "run_samples": "dsd.sweep.driver",
-    "collect": "dsd.sweep.driver",
+    "run_sweep": "dsd.sweep.driver",
+    "SweepOptions": "dsd.sweep.driver",
+    "SweepStart": "dsd.sweep.driver",
     "SweepSummary": "dsd.sweep.driver",
-    "ExecutorSettings": "dsd.sweep.executors",
-    "Executor": "dsd.sweep.executors",
-    "make_executor": "dsd.sweep.executors",
+    "collect": "dsd.sweep.driver",
+    "make_executor": "dsd.sweep.driver",
+    "task_ids": "dsd.sweep.driver",
+    "RunFolder": "dsd.sweep.folder",
+    "Trainer": "dsd.sweep.task",
     "Task": "dsd.sweep.task",
     "Outcome": "dsd.sweep.task",
     "execute": "dsd.sweep.task",
+    "TorchTrainer": "dsd.sweep.torch_trainer",
+    "ExecutorSettings": "dsd.sweep.executors",
+    "Executor": "dsd.sweep.executors",
+    "Experiment": "dsd.sweep.experiment",
+    "load_experiment": "dsd.sweep.experiment",
+    "parse_experiment": "dsd.sweep.experiment",
+    "builtin_experiments": "dsd.sweep.experiment",
+    "train_file": "dsd.sweep.results_file",
+    "train_samples": "dsd.sweep.results_file",
+    "run_folder_for": "dsd.sweep.results_file",
+    "TrainSummary": "dsd.sweep.results_file",
+    "CostEstimate": "dsd.sweep.estimate",
+    "estimate_cost": "dsd.sweep.estimate",
+    "experiment_cards": "dsd.sweep.estimate",
     "run_status": "dsd.sweep.status",
     "RunStatus": "dsd.sweep.status",
 }

@@ -1,404 +1,382 @@
-"""The sweep driver: turn a samples table into tasks, run them on an executor, collect results.
+"""The sweep's one door: :func:`run_sweep` trains every (model, training seed) of a samples table
+into a run folder, through an executor, and collects the records into ``results.parquet``.
 
-The driver holds the run directory's lock (a second driver is refused), submits every task that
-has no record yet, retries failed attempts up to ``max_retries`` (diverged models are final), waits
-for models that a previous driver's jobs are still training (live claims), and finally collects
-all records into ``results.parquet``. Killing it at any moment and starting it again trains only
-what is missing: finished models are on disk as records, everything else is retrained.
+``dsd train``, ``dsd run`` (through :mod:`dsd.pipeline`) and the design loop call it with one
+frozen :class:`SweepOptions`. Everything that can refuse the run is checked before the run folder
+is created: the task ids, the folder's task list and experiment, the executor (packages, Slurm,
+Ray), the GPUs asked for, and the trainer's data set and device on the rows to train. Then the
+driver holds the folder's lock (a second driver is refused), submits every task without a record,
+and collects. Killed at any moment and started again it trains only what is missing: finished
+models are records on disk, everything else is trained again.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import errno
+import hashlib
+import os
 import re
+import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from dsd.errors import DataError, DsdError
-from dsd.io import read_table, write_table
-from dsd.sweep.executors import Executor, ExecutorSettings, make_executor
-from dsd.sweep.store import (
-    RESULTS,
-    SAMPLES,
-    RunLock,
-    RunStore,
-    iter_records,
-    plain,
-    read_json,
-    write_json_atomic,
-)
-from dsd.sweep.task import (
-    ABORT,
-    BUSY,
-    DONE,
-    LOST,
-    RETRY,
-    Outcome,
-    Task,
-    WorkFn,
-    default_work,
-    failed_record,
-    record_status,
-)
+from dsd.io import plain
+from dsd.schema import record_problem
+from dsd.sweep.dispatch import drive
+from dsd.sweep.exec_local import LocalExecutor, usable_gpus, worker_envs
+from dsd.sweep.executors import Executor, ExecutorSettings, check_available
+from dsd.sweep.folder import RunFolder
+from dsd.sweep.status import duration
+from dsd.sweep.task import Task, Trainer
 
-PLAN = "plan.json"
-DEFAULT_SETTINGS = ExecutorSettings()
+if TYPE_CHECKING:  # the experiment and estimate modules import torch: workers need neither
+    from dsd.sweep.estimate import CostEstimate
+    from dsd.sweep.experiment import Experiment
+
+#: Characters of a space name kept in a task id (a longer name keeps a prefix and a hash).
+MAX_SPACE_CHARS = 64
 
 
-#: Writes a run's report from its collected results: ``(results, run_dir) -> path or None``.
-ReportFn = Callable[[pd.DataFrame, Path], "Path | None"]
+@dataclass(frozen=True)
+class SweepStart:
+    """What a sweep is about to do, once its checks passed and its folder exists."""
+
+    folder: RunFolder
+    total: int  # tasks of the run
+    done: int  # tasks finished before this call
+    todo: int  # tasks this call trains
+    where: str  # the executor's devices and workers
+    workers: int
+    estimate: CostEstimate | None = None
+
+    def describe(self) -> str:
+        """``12 of 60 models to train (48 done) with 2 workers on the CPU, 1 thread each;
+        estimated 1m 30s``."""
+        line = f"{self.todo} of {self.total} models to train ({self.done} done) with {self.where}"
+        if self.estimate is not None:
+            line += f"; estimated {duration(self.estimate.seconds_for(self.todo))}"
+        return line
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """Everything a sweep needs besides its samples and its folder.
+
+    ``engine`` is an executor the caller made (and closes) in place of the one ``executor``
+    describes; ``experiment`` is stored in a new folder, and a resumed folder must have the same
+    fingerprint; ``adopt`` maps task ids to records trained before (``dsd train``: the rows of an
+    older results file), written for tasks without a record; ``resume`` is the command that
+    resumes the run (``dsd status`` shows it); ``on_start`` is told where the models train once
+    the checks passed and the folder exists, with the ``estimate`` of the models to train.
+    """
+
+    trainer: Trainer
+    seeds: tuple[int, ...] = (0,)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    engine: Executor | None = None
+    progress: bool = True
+    retry_failed: bool = False
+    limit: int | None = None
+    experiment: Experiment | None = None
+    adopt: Mapping[str, Mapping] = field(default_factory=dict)
+    resume: str = ""
+    estimate: CostEstimate | None = None
+    on_start: Callable[[SweepStart], None] | None = None
+    poll_s: float = 1.0
 
 
 @dataclass(frozen=True)
 class SweepSummary:
-    """What a sweep left behind: counts by status and the files it wrote."""
+    """What a sweep left behind: counts by status, and the results file."""
 
-    run_dir: Path
+    folder: RunFolder
     total: int
     counts: dict[str, int]
     trained: int  # outcomes this call produced (0 if everything was already done)
     seconds: float
     results: Path | None
-    report: Path | None
+    where: str = ""
 
     def describe(self) -> str:
-        """A few lines for the terminal: what finished and where the outputs are."""
+        """A few lines for the terminal: what finished and where the results are."""
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "none"
-        lines = [f"{self.run_dir}: {sum(self.counts.values())}/{self.total} models done ({counts})"]
+        done = sum(self.counts.values())
+        lines = [f"{self.folder.root}: {done}/{self.total} models done ({counts})"]
         lines.append(f"  trained now: {self.trained} in {self.seconds:.1f}s")
         if self.results:
             lines.append(f"  results: {self.results}")
-        if self.report:
-            lines.append(f"  report:  {self.report}")
         return "\n".join(lines)
 
 
-def _safe(name: str) -> str:
-    """A space name made safe for file names (a path to a YAML file becomes its stem)."""
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", Path(str(name)).stem if "/" in str(name) else str(name))
+# -- the task list ---------------------------------------------------------------------------
+def _space_part(name: object) -> str:
+    """A space name as the start of a file name: safe characters, no leading dot, at most
+    MAX_SPACE_CHARS (a longer name keeps a readable prefix and a hash of the whole name)."""
+    text = str(name)
+    base = Path(text).stem if "/" in text else text
+    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", base)
+    safe = "_" + safe[1:] if safe.startswith(".") else safe
+    if len(safe) <= MAX_SPACE_CHARS:
+        return safe
+    return f"{safe[: MAX_SPACE_CHARS - 9]}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
 def task_ids(samples: pd.DataFrame, seeds: Sequence[int]) -> list[str]:
-    """Stable task ids: ``<space>-<index in space>-<model_id[:8]>-s<seed>``, seed-major."""
+    """Stable task ids, seed-major: ``<space>-<index in space>-<model_id[:8]>-s<seed>``, safe as
+    file names and bounded in length whatever the space is called; DsdError if two coincide,
+    DataError if a space or model id is not text."""
+    for column in ("space", "model_id"):
+        odd = samples[column].map(lambda v: not isinstance(v, str) or not v)
+        if odd.any():
+            value = samples[column][odd].iloc[0]
+            raise DataError(f"samples table: {column} holds {value!r}, not a name"[:300])
     index = samples.groupby("space", sort=False).cumcount()
+    spaces = {s: _space_part(s) for s in samples["space"].unique()}
     base = [
-        f"{_safe(s)}-{i:04d}-{str(m)[:8]}"
+        f"{spaces[s]}-{i:04d}-{re.sub(r'[^A-Za-z0-9]', '_', str(m))[:8]}"
         for s, i, m in zip(samples["space"], index, samples["model_id"], strict=True)
     ]
-    return [f"{b}-s{seed}" for seed in seeds for b in base]
+    ids = [f"{b}-s{seed}" for seed in seeds for b in base]
+    if len(set(ids)) != len(ids):
+        twin = next(t for t, n in Counter(ids).items() if n > 1)
+        raise DsdError(f"two spaces give the same task id {twin!r}; give them distinct names")
+    return ids
 
 
-def with_seed(config: Any, seed: int) -> Any:
-    """``config`` with its training seed set (dataclasses with a ``seed`` field; others as is)."""
-    names = [f.name for f in dataclasses.fields(config)] if dataclasses.is_dataclass(config) else []
-    if "seed" in names:
-        return dataclasses.replace(config, seed=seed)
-    return config
+def _planned(samples: pd.DataFrame, seeds: Sequence[int]) -> tuple[pd.DataFrame, list[str]]:
+    """The samples (index reset) and their task ids; DataError for a table that cannot be run."""
+    missing = [c for c in ("space", "model_id") if c not in samples.columns]
+    if missing:
+        raise DataError(f"samples table needs the columns 'space' and 'model_id' ({missing})")
+    if samples.empty:
+        raise DataError("samples table: no models")
+    samples = samples.reset_index(drop=True)
+    return samples, task_ids(samples, seeds)
+
+
+def _stored_tasks(folder: RunFolder, ids: list[str], seeds: Sequence[int]) -> list[str] | None:
+    """The folder's task list if it is this sweep's; None if it has none (or a damaged one that
+    its samples rebuild); DsdError if it holds another sweep."""
+    try:
+        stored = folder.read_task_list()
+    except DsdError:
+        if not folder.samples.exists() or _ids_of_stored_samples(folder, seeds) != ids:
+            raise
+        return None
+    if stored is not None and stored != ids:
+        gone = "" if folder.samples.exists() else " (and its samples.parquet is missing)"
+        raise DsdError(
+            f"{folder.root} holds another sweep ({len(stored)} tasks, not these {len(ids)})"
+            f"{gone}; use a new run directory"
+        )
+    return stored
+
+
+def _ids_of_stored_samples(folder: RunFolder, seeds: Sequence[int]) -> list[str] | None:
+    """The task ids the folder's samples give (None if they cannot be read)."""
+    try:
+        return task_ids(folder.read_samples(), seeds)
+    except DsdError:
+        return None
+
+
+def _check_experiment(folder: RunFolder, exp: Experiment) -> None:
+    """DsdError if the folder was started with an experiment of another fingerprint."""
+    old = folder.stored_experiment()
+    if old is None:
+        return
+    new, old = plain(exp.fingerprint()), old["fingerprint"]
+    changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
+    if changed:
+        raise DsdError(
+            f"{folder.root} was started with another experiment (differs in: "
+            f"{', '.join(changed)}); use a new run directory, or restore the experiment to resume"
+        )
+
+
+def _check_folder(folder: RunFolder, ids: list[str], options: SweepOptions) -> set[str]:
+    """Read-only checks of an existing folder; return the ids of its finished tasks."""
+    folder.check_path()
+    if not folder.root.is_dir():
+        return set()
+    if options.experiment is not None:
+        _check_experiment(folder, options.experiment)
+    _stored_tasks(folder, ids, options.seeds)
+    return folder.done_ids() & set(ids)
+
+
+# -- executors ---------------------------------------------------------------------------------
+def make_executor(settings: ExecutorSettings, folder: RunFolder, device: str = "auto") -> Executor:
+    """The executor ``settings.kind`` describes for a trainer asking for ``device``."""
+    check_available(settings)
+    if settings.kind == "local":
+        return LocalExecutor(settings, device)
+    if settings.kind == "slurm":
+        from dsd.sweep.exec_slurm import SlurmExecutor  # lazy: submitit is optional
+
+        return SlurmExecutor(settings, folder)
+    from dsd.sweep.exec_ray import RayExecutor  # lazy: ray is optional
+
+    return RayExecutor(settings)
+
+
+def _check_executor(options: SweepOptions) -> None:
+    """DsdError if the executor cannot run here or the GPUs asked for are not there."""
+    if options.engine is not None:
+        return
+    check_available(options.executor)
+    if options.executor.kind == "local":
+        worker_envs(options.executor, options.trainer.device, usable_gpus())
+
+
+# -- the sweep -----------------------------------------------------------------------------------
+def run_sweep(
+    samples: pd.DataFrame, folder: RunFolder | str | Path, options: SweepOptions
+) -> SweepSummary:
+    """Train every row of ``samples`` once per seed into ``folder``; resume if it exists.
+
+    ``options.limit`` trains at most that many of the tasks still without a record (the task
+    list is still every task, so a later call continues the same run). A folder whose task
+    list, experiment or records say it holds another sweep is refused; so are a data set, device,
+    GPU request or executor that cannot serve the run, before the folder is created.
+    """
+    t0 = time.time()
+    folder = RunFolder.at(folder, options.executor.stale_s)
+    samples, ids = _planned(samples, options.seeds)
+    done = _check_folder(folder, ids, options) | set(options.adopt)
+    _check_executor(options)
+    row_of = dict(zip(ids, samples.to_dict(orient="records") * len(options.seeds), strict=True))
+    options.trainer.check([row_of[t] for t in ids if t not in done][: options.limit])
+    engine = options.engine or make_executor(options.executor, folder, options.trainer.device)
+    try:
+        folder.create()
+        with folder.lock():
+            return _run_locked(samples, ids, folder, engine, options, t0)
+    except OSError as e:  # a full disk, a folder removed under us: one line, records intact
+        hint = " (free some space and run again to resume)" if e.errno == errno.ENOSPC else ""
+        where = e.filename or folder.root
+        raise DsdError(f"cannot write {where}: {e.strerror or e}{hint}") from None
+    finally:
+        if options.engine is None:
+            engine.close()
+
+
+def _run_locked(samples, ids, folder: RunFolder, engine: Executor, options, t0) -> SweepSummary:
+    """The body of :func:`run_sweep`, with the folder created and its lock held."""
+    samples = _settle(folder, samples, ids, options)
+    _write_info(folder, engine, options)
+    settings = options.executor
+    folder.sweep_temp(older_than_s=settings.stale_s)  # left by writers killed mid-write
+    folder.set_aside_damaged(ids)  # retrain them rather than lose them
+    for tid, record in options.adopt.items():
+        if tid in ids and folder.read_record(tid) is None and not record_problem(record):
+            folder.write_record(tid, {**plain(record), "task_id": tid})
+    tasks = make_tasks(samples, ids, folder, options)
+    if options.retry_failed:
+        for t in ids:
+            if folder.record_status(t) == "failed":
+                folder.remove_record(t)
+    done = folder.done_ids() & set(ids)
+    todo = [t for t in ids if t not in done][: options.limit]
+    if options.on_start is not None:
+        where, n = engine.describe(), engine.slots
+        options.on_start(
+            SweepStart(folder, len(ids), len(done), len(todo), where, n, options.estimate)
+        )
+    progress, poll_s = options.progress, options.poll_s
+    trained = drive(folder, tasks, todo, engine, done=len(done), progress=progress, poll_s=poll_s)
+    results = folder.collect(ids)
+    return SweepSummary(
+        folder=folder,
+        total=len(ids),
+        counts=dict(Counter(results["status"])) if len(results) else {},
+        trained=trained,
+        seconds=time.time() - t0,
+        results=folder.results if len(results) else None,
+        where=engine.describe(),
+    )
+
+
+def _settle(folder: RunFolder, samples, ids, options: SweepOptions) -> pd.DataFrame:
+    """Make the folder hold this sweep (checked again under the lock); return its samples: the
+    stored ones when the folder has them, else the given ones, stored with the task list."""
+    if options.experiment is not None:
+        _check_experiment(folder, options.experiment)
+        if folder.stored_experiment() is None:
+            folder.write_experiment(_experiment_doc(options.experiment))
+    if _stored_tasks(folder, ids, options.seeds) is None:
+        if folder.has_task_list():
+            print(
+                f"dsd: warning: the task list of {folder.root} was damaged; rebuilt",
+                file=sys.stderr,
+            )
+        folder.write_samples(samples)
+        folder.write_task_list(ids)
+        return samples
+    if not folder.task_list.exists():  # a folder of dsd < 0.2: its task list is plan.json
+        folder.write_task_list(ids)
+    try:
+        return folder.read_samples()
+    except DataError:  # missing or damaged: the given samples give this task list, store them
+        why = "damaged" if folder.samples.exists() else "missing"
+        print(f"dsd: warning: {folder.samples} was {why}; written again", file=sys.stderr)
+        folder.write_samples(samples)
+        return samples
+
+
+def _experiment_doc(exp: Experiment) -> dict:
+    """What ``experiment.yaml`` holds."""
+    return {
+        "name": exp.name,
+        "source": exp.path,
+        "fingerprint": plain(exp.fingerprint()),
+        "executor": plain(asdict(exp.executor)),
+    }
+
+
+def _write_info(folder: RunFolder, engine: Executor, options: SweepOptions) -> None:
+    """Store what ``dsd status`` shows: how to resume, where the latest driver trains."""
+    old = folder.read_info()
+    folder.write_info(
+        {
+            "resume": options.resume or old.get("resume", ""),
+            "executor": options.executor.kind,
+            "where": engine.describe(),
+            "workers": engine.slots,
+            "device": options.trainer.device,
+            "driver": f"pid {os.getpid()} on {socket.gethostname()}",
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+    )
 
 
 def make_tasks(
-    samples: pd.DataFrame,
-    config: Any,
-    run_dir: Path,
-    *,
-    seeds: Sequence[int] = (0,),
-    settings: ExecutorSettings = DEFAULT_SETTINGS,
-    work: WorkFn = default_work,
+    samples: pd.DataFrame, ids: Sequence[str], folder: RunFolder, options: SweepOptions
 ) -> list[Task]:
-    """One task per (model, training seed)."""
+    """One task per (model, training seed), seed-major as the task ids."""
     rows = [plain(r) for r in samples.to_dict(orient="records")]
-    ids = iter(task_ids(samples, seeds))
+    settings = options.executor
+    trainers = [options.trainer.with_seed(int(seed)) for seed in options.seeds]
+    pairs = [(trainer, row) for trainer in trainers for row in rows]
     return [
-        Task(
-            task_id=next(ids),
-            row=row,
-            config=with_seed(config, seed),
-            run_dir=str(run_dir),
-            train_seed=int(seed),
-            max_retries=settings.max_retries,
-            work=work,
-            heartbeat_s=settings.heartbeat_s,
-            stale_s=settings.stale_s,
-        )
-        for seed in seeds
-        for row in rows
+        Task(tid, row, trainer, folder, settings.max_retries, settings.heartbeat_s)
+        for tid, (trainer, row) in zip(ids, pairs, strict=True)
     ]
 
 
-class _Progress:
-    """A progress bar (tqdm on a terminal) with the counts by status."""
-
-    def __init__(self, total: int, done: int, enabled: bool):
-        from tqdm import tqdm
-
-        self.counts: Counter[str] = Counter()
-        self.bar = tqdm(
-            total=total, initial=done, unit="model", disable=not enabled, file=sys.stderr
-        )
-
-    def finished(self, status: str) -> None:
-        """Count one finished model."""
-        self.counts[status] += 1
-        self.bar.set_postfix(self.counts, refresh=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        """Remove the bar."""
-        self.bar.close()
-
-
-def _handle_lost(store: RunStore, task: Task, outcome: Outcome) -> Outcome:
-    """Count a vanished attempt; the model fails for good once retries are spent."""
-    status = record_status(store, task.task_id)
-    if status:  # it died after writing its record
-        return Outcome(task.task_id, DONE, status)
-    store.release(task.task_id)  # its owner is known dead
-    n = store.add_attempt(task.task_id, outcome.reason)
-    if n > task.max_retries:
-        reason = f"{outcome.reason} (after {n} attempts)"
-        store.write_record(task.task_id, failed_record(task, reason))
-        return Outcome(task.task_id, DONE, "failed", reason)
-    return Outcome(task.task_id, RETRY, "", outcome.reason)
-
-
-class _Loop:
-    """The driver's bookkeeping: tasks handed to the executor, and tasks others are training."""
-
-    def __init__(self, store: RunStore, tasks: Sequence[Task], executor: Executor, bar: _Progress):
-        self.store, self.executor, self.bar = store, executor, bar
-        self.by_id = {t.task_id: t for t in tasks}
-        self.outstanding: set[str] = set()  # handed to the executor, no final outcome yet
-        self.watch: set[str] = set()  # a live claim elsewhere (an older driver's job) trains it
-        self.outcomes = 0
-
-    def submit(self, task_ids: Sequence[str]) -> None:
-        """Hand these tasks to the executor."""
-        self.outstanding.update(task_ids)
-        self.executor.submit([self.by_id[t] for t in task_ids])
-
-    def handle(self, o: Outcome) -> None:
-        """Act on one outcome: count it, retry it, watch it, or stop the run."""
-        self.outcomes += 1
-        self.outstanding.discard(o.task_id)
-        if o.kind == LOST:
-            o = _handle_lost(self.store, self.by_id[o.task_id], o)
-        if o.kind == DONE:
-            self.bar.finished(o.status or "done")
-        elif o.kind == RETRY:
-            self.submit([o.task_id])
-        elif o.kind == BUSY:
-            self.watch.add(o.task_id)
-        elif o.kind == ABORT:
-            raise DataError(o.reason)
-
-    def check_watched(self) -> None:
-        """Count watched tasks that finished; take over those whose owner went silent."""
-        for tid in sorted(self.watch):
-            status = record_status(self.store, tid)
-            if status:
-                self.watch.discard(tid)
-                self.bar.finished(status)
-            elif not self.store.claim_is_live(tid):
-                self.watch.discard(tid)
-                self.submit([tid])
-
-    def run(self, poll_s: float) -> None:
-        """Poll until every task is done."""
-        last_check = time.time()
-        while self.outstanding or self.watch:
-            for o in self.executor.poll(poll_s if self.outstanding else 0.0):
-                self.handle(o)
-            if self.watch and (not self.outstanding or time.time() - last_check > poll_s):
-                if not self.outstanding:
-                    time.sleep(poll_s)
-                last_check = time.time()
-                self.check_watched()
-
-
-def drive(
-    store: RunStore,
-    tasks: Sequence[Task],
-    executor: Executor,
-    *,
-    progress: bool = True,
-    poll_s: float = 1.0,
-    limit: int | None = None,
-) -> int:
-    """Run every task without a record (at most ``limit`` of them, in order) to completion;
-    return how many outcomes arrived."""
-    done = store.done_ids()
-    todo = [t.task_id for t in tasks if t.task_id not in done]
-    finished = len(tasks) - len(todo)
-    if limit is not None:
-        todo = todo[:limit]
-    bar = _Progress(finished + len(todo), finished, progress)
-    loop = _Loop(store, tasks, executor, bar)
-    live = store.live_claims()
-    loop.watch = {t for t in todo if t in live}
-    try:
-        loop.submit([t for t in todo if t not in loop.watch])
-        loop.run(poll_s)
-    finally:
-        bar.close()
-    return loop.outcomes
-
-
-def read_plan(run_dir: Path) -> list[str] | None:
-    """The task ids of ``RUN_DIR/plan.json``; None if there is none; DsdError if it is damaged."""
-    path = run_dir / PLAN
-    if not path.exists():
-        return None
-    plan = read_json(path)
-    tasks = plan.get("tasks") if plan is not None else None
-    if not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks):
-        raise DsdError(
-            f"{path} is damaged (not a JSON object with a list of task ids); `dsd run` with the "
-            "same experiment rebuilds it from samples.parquet"
-        )
-    return tasks
-
-
-def collect(run_dir: str | Path) -> pd.DataFrame:
-    """All records of a run, in plan order, written to ``RUN_DIR/results.parquet`` (idempotent)."""
-    run_dir = Path(run_dir)
-    tasks = read_plan(run_dir)
-    if tasks is None:
-        raise DsdError(f"{run_dir}: not a dsd run directory (no {PLAN})")
-    records = list(iter_records(RunStore(run_dir.resolve()), tasks))
-    df = pd.DataFrame.from_records(records)
-    if len(df):
-        write_table(df, run_dir / RESULTS)
-    return df
-
-
-def _check_plan(run_dir: Path, samples: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
-    """Write the plan of a new run, or check a resumed run's plan is the same; return samples.
-
-    A damaged plan is rebuilt when the run's samples file is intact and gives these same tasks
-    (the plan is derived from the samples and seeds); otherwise the run is refused.
-    """
-    try:
-        tasks = read_plan(run_dir)
-    except DsdError:
-        if not (run_dir / SAMPLES).exists() or not _same_samples(run_dir, samples):
-            raise
-        print(
-            f"dsd: warning: {run_dir / PLAN} was damaged; rebuilt from the samples", file=sys.stderr
-        )
-        tasks = None
-    if tasks is None:
-        write_table(samples, run_dir / SAMPLES)
-        write_json_atomic(run_dir / PLAN, {"tasks": ids})
-        return samples
-    if tasks != ids:
-        raise DsdError(
-            f"{run_dir} holds another sweep ({len(tasks)} tasks, not these {len(ids)}); "
-            "use a new run directory"
-        )
-    return read_table(run_dir / SAMPLES)
-
-
-def _same_samples(run_dir: Path, samples: pd.DataFrame) -> bool:
-    """Whether RUN_DIR/samples.parquet holds the models of ``samples`` (same ids, same order)."""
-    try:
-        old = read_table(run_dir / SAMPLES, required=("model_id", "space"))
-    except DsdError:
-        return False
-    cols = ["space", "model_id"]
-    return old[cols].astype(str).equals(samples[cols].reset_index(drop=True).astype(str))
-
-
-def run_samples(
-    samples: pd.DataFrame,
-    run_dir: str | Path,
-    config: Any,
-    *,
-    seeds: Sequence[int] = (0,),
-    settings: ExecutorSettings = DEFAULT_SETTINGS,
-    work: WorkFn = default_work,
-    progress: bool = True,
-    report: ReportFn | None = None,
-    retry_failed: bool = False,
-    executor: Executor | None = None,
-    limit: int | None = None,
-) -> SweepSummary:
-    """Train every row of ``samples`` once per seed into ``run_dir``; resume if it exists.
-
-    ``limit`` trains at most that many of the tasks still without a record (the plan is still
-    every task, so a later call with a larger limit, or none, continues the same run).
-
-    ``report``, if given, is called with the collected results and ``run_dir`` once every model
-    is done and returns the report's path (the sweep knows nothing of analysis; ``dsd run`` passes
-    :func:`dsd.pipeline.write_run_report`).
-    """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with RunLock(run_dir):
-        return run_locked(
-            samples,
-            run_dir,
-            config,
-            seeds=seeds,
-            settings=settings,
-            work=work,
-            progress=progress,
-            report=report,
-            retry_failed=retry_failed,
-            executor=executor,
-            limit=limit,
-        )
-
-
-def run_locked(
-    samples: pd.DataFrame,
-    run_dir: Path,
-    config: Any,
-    *,
-    seeds: Sequence[int],
-    settings: ExecutorSettings,
-    work: WorkFn,
-    progress: bool,
-    report: ReportFn | None,
-    retry_failed: bool,
-    executor: Executor | None,
-    limit: int | None = None,
-) -> SweepSummary:
-    """The body of :func:`run_samples`, with the run directory's lock held."""
-    t0 = time.time()
-    if "space" not in samples.columns or "model_id" not in samples.columns:
-        raise DataError("samples table needs the columns 'space' and 'model_id'")
-    _check_plan(run_dir, samples, task_ids(samples, seeds))
-    store = RunStore.open(run_dir, settings.stale_s)
-    store.sweep_temp(older_than_s=settings.stale_s)  # left by writers killed mid-write
-    store.set_aside_damaged(task_ids(samples, seeds))  # retrain them rather than lose them
-    tasks = make_tasks(samples, config, store.root, seeds=seeds, settings=settings, work=work)
-    if retry_failed:
-        for t in tasks:
-            if (store.read_record(t.task_id) or {}).get("status") == "failed":
-                store.remove_record(t.task_id)
-    own = executor is None
-    executor = executor or make_executor(settings, store.root)
-    try:
-        trained = drive(store, tasks, executor, progress=progress, limit=limit)
-    finally:
-        if own:
-            executor.close()
-    results = collect(run_dir)
-    counts = Counter(results["status"]) if len(results) else Counter()
-    html = report(results, run_dir) if report and len(results) else None
-    return SweepSummary(
-        run_dir=run_dir,
-        total=len(tasks),
-        counts=dict(counts),
-        trained=trained,
-        seconds=time.time() - t0,
-        results=run_dir / RESULTS if len(results) else None,
-        report=html,
-    )
+def collect(folder: RunFolder | str | Path) -> pd.DataFrame:
+    """All records of a run in task-list order, written to its ``results.parquet``."""
+    folder = RunFolder.at(folder)
+    ids = folder.read_task_list()
+    if ids is None:
+        raise DsdError(f"{folder.root}: not a dsd run directory (no {folder.task_list.name})")
+    return folder.collect(ids)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
+from dsd.errors import DsdError
 from dsd.sweep.executors import Executor, ExecutorSettings, cpu_count
 from dsd.sweep.task import LOST, Outcome, Task, execute
 
@@ -33,17 +34,70 @@ GPU_MEMORY_SHARE = 0.9
 MEMORY_ENV = "DSD_GPU_MEMORY_FRACTION"
 
 
-def visible_gpus() -> list[str]:
-    """The GPUs this process may use, as CUDA_VISIBLE_DEVICES entries."""
+def cuda_available() -> bool:
+    """Whether torch can use CUDA here (a CPU build of torch or a machine without a GPU: no)."""
+    import torch  # lazy: torch costs ~1.3 s; fake-trainer workers and the benchmarks skip it
+
+    return bool(torch.cuda.is_available())
+
+
+def usable_gpus() -> list[str]:
+    """The GPUs this process may use, as CUDA_VISIBLE_DEVICES entries (none without CUDA)."""
+    if not cuda_available():
+        return []
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
     if env is not None:
         return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
-    try:
-        import torch
+    import torch  # lazy: see cuda_available
 
-        return [str(i) for i in range(torch.cuda.device_count())]
-    except ImportError:
-        return []
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def _no_gpu() -> str:
+    """Why no GPU is usable here, in a few words."""
+    import torch  # lazy: see cuda_available
+
+    if torch.version.cuda is None:
+        return f"torch {torch.__version__} is a CPU build"
+    return "CUDA is not available (no GPU, or no driver)"
+
+
+def _check_gpu_request(settings: ExecutorSettings, device: str, gpus: Sequence[str]) -> None:
+    """DsdError for a request of GPUs (``settings.gpus``, a ``cuda`` device) that cannot be met."""
+    wants, cuda = settings.gpus, device.startswith("cuda")
+    if device == "cpu" and wants:
+        raise DsdError(f"executor gpus {wants}: the recipe's device is cpu (use gpus 0)")
+    if cuda and wants == 0:
+        raise DsdError(f"device {device} with executor gpus 0: a CUDA device needs a GPU")
+    if (wants or cuda) and not gpus:
+        asked = f"executor gpus {wants}" if wants else f"device {device}"
+        raise DsdError(
+            f"{asked}: no GPU is usable here ({_no_gpu()}); train on the CPU with gpus 0"
+        )
+    if wants and len(gpus) < wants:
+        raise DsdError(f"executor gpus {wants}: only {len(gpus)} usable here ({', '.join(gpus)})")
+    if cuda and device not in ("cuda", "cuda:0"):
+        raise DsdError(
+            f"device {device}: each local worker sees one GPU, as cuda:0; use device cuda (or "
+            "auto) and executor gpus to choose how many"
+        )
+
+
+def worker_envs(
+    settings: ExecutorSettings, device: str, gpus: Sequence[str]
+) -> list[dict[str, str]]:
+    """The environment of each local worker for a trainer asking for ``device`` on a machine
+    with ``gpus`` usable: one GPU each (``models_per_gpu`` per GPU), else a share of the CPU
+    cores. DsdError for a GPU request that cannot be met (never silently the CPU instead)."""
+    _check_gpu_request(settings, device, gpus)
+    if device != "cpu" and settings.gpus != 0 and gpus:
+        return gpu_worker_envs(
+            gpus[: settings.gpus or len(gpus)], settings.models_per_gpu, cpu_count()
+        )
+    slots = settings.slots or cpu_count()
+    threads = str(settings.threads_per_slot or max(1, cpu_count() // slots))
+    cpu_env = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    return [dict(cpu_env) for _ in range(slots)]
 
 
 def _die_with_parent() -> None:
@@ -59,7 +113,7 @@ def _limit_gpu_memory(fraction: str | None) -> None:
     """Cap this process's CUDA allocations at ``fraction`` of its GPU (no-op without one)."""
     if not fraction:
         return
-    import torch
+    import torch  # lazy: see cuda_available
 
     if torch.cuda.is_available():
         torch.cuda.set_per_process_memory_fraction(float(fraction), 0)
@@ -116,40 +170,52 @@ class LocalExecutor(Executor):
     workers share it) or one CPU slot."""
 
     def __init__(
-        self, settings: ExecutorSettings, worker_envs: Sequence[dict[str, str]] | None = None
+        self,
+        settings: ExecutorSettings,
+        device: str = "auto",
+        envs: Sequence[dict[str, str]] | None = None,
     ):
-        """Workers as ``settings`` asks, or exactly one per entry of ``worker_envs`` (the
-        environment changes of each; ``[{}]`` is one worker that sees what this process sees,
-        as ``dsd train`` uses it)."""
+        """Workers as ``settings`` asks for a trainer on ``device`` (:func:`worker_envs`), or
+        exactly one per entry of ``envs`` (the environment changes of each; ``[{}]`` is one
+        worker that sees what this process sees, as ``dsd train`` uses it)."""
         self._ctx = mp.get_context("spawn")
         self._queue: deque[Task] = deque()
-        envs = self._worker_envs(settings) if worker_envs is None else worker_envs
+        if envs is None:
+            envs = worker_envs(settings, device, usable_gpus())
         self._workers = [_Worker(dict(env)) for env in envs]
         self._limit_s = 60.0 * settings.time_min
+        self._device = device
         self.slots = len(self._workers)
 
-    @staticmethod
-    def _worker_envs(settings: ExecutorSettings) -> list[dict[str, str]]:
-        """The environment of each worker: its one GPU, or its share of the CPU cores."""
-        gpus = visible_gpus() if settings.gpus != 0 else []
-        if settings.gpus:
-            gpus = gpus[: settings.gpus]
-        if gpus:
-            return gpu_worker_envs(gpus, settings.models_per_gpu, cpu_count())
-        slots = settings.slots or cpu_count()
-        threads = str(settings.threads_per_slot or max(1, cpu_count() // slots))
-        cpu_env = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": threads}
-        return [{**cpu_env, "MKL_NUM_THREADS": threads} for _ in range(slots)]
+    def describe(self) -> str:
+        """``2 workers on the CPU, 1 thread each``, ``6 workers on GPUs 0, 1, 3 models a GPU``."""
+        envs = [w.env for w in self._workers]
+        n = f"{len(envs)} worker{'s' if len(envs) > 1 else ''}"
+        threads = envs[0].get("OMP_NUM_THREADS", "?")
+        on_cpu = f"{n} on the CPU, {threads} thread{'s' if threads != '1' else ''} each"
+        if any("CUDA_VISIBLE_DEVICES" not in e for e in envs):  # they see this process's devices
+            cuda = self._device != "cpu" and bool(usable_gpus())
+            return f"{n} on {self._device.replace('auto', 'cuda')}" if cuda else on_cpu
+        gpus = list(dict.fromkeys(e["CUDA_VISIBLE_DEVICES"] for e in envs))
+        if gpus == [""]:
+            return on_cpu
+        share = f", {len(envs) // len(gpus)} models a GPU" if len(envs) > len(gpus) else ""
+        return f"{n} on GPU{'s' if len(gpus) > 1 else ''} {', '.join(gpus)}{share}"
 
     def _start(self, w: _Worker) -> None:
         """Start (or restart) the process of worker ``w``."""
         ours, theirs = self._ctx.Pipe()
-        w.proc = self._ctx.Process(
+        proc = self._ctx.Process(
             target=_worker_main, args=(w.env, theirs, os.getpid()), daemon=True
         )
-        w.proc.start()
-        theirs.close()
-        w.conn, w.task = ours, None
+        try:
+            proc.start()
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        w.proc, w.conn, w.task = proc, ours, None
 
     def submit(self, tasks: Sequence[Task]) -> None:
         """Queue tasks; they start as workers free up."""

@@ -13,10 +13,32 @@ from collections.abc import Sequence
 
 import ray
 
+from dsd.errors import DsdError
 from dsd.sweep.executors import Executor, ExecutorSettings, cpu_count
 from dsd.sweep.task import LOST, Outcome, Task, execute
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # the sweep moves small records only
+
+
+def _start(settings: ExecutorSettings) -> None:
+    """Join the cluster at ``settings.address`` or start a local runtime; DsdError if neither
+    works (Ray's own errors, even its SystemExit, never reach the user as a traceback)."""
+    try:
+        if settings.address:
+            ray.init(address=settings.address, log_to_driver=False)
+        else:
+            ray.init(
+                num_cpus=settings.slots or cpu_count(),
+                include_dashboard=False,
+                object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                log_to_driver=False,
+            )
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # ConnectionError, ValueError, RuntimeError, SystemExit...
+        lines = str(e).strip().splitlines() or [type(e).__name__]
+        where = settings.address or "a local runtime"
+        raise DsdError(f"ray: cannot start on {where} ({lines[0]})"[:500]) from None
 
 
 class RayExecutor(Executor):
@@ -25,15 +47,7 @@ class RayExecutor(Executor):
     def __init__(self, settings: ExecutorSettings):
         self._owns_runtime = not ray.is_initialized()
         if self._owns_runtime:
-            if settings.address:
-                ray.init(address=settings.address, log_to_driver=False)
-            else:
-                ray.init(
-                    num_cpus=settings.slots or cpu_count(),
-                    include_dashboard=False,
-                    object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                    log_to_driver=False,
-                )
+            _start(settings)
         self._remote = ray.remote(execute).options(
             num_cpus=settings.cpus_per_task,
             num_gpus=settings.gpus_per_task,
@@ -43,6 +57,14 @@ class RayExecutor(Executor):
         self._queue: deque[Task] = deque()
         self._refs: dict[ray.ObjectRef, str] = {}
         self.slots = int(ray.cluster_resources().get("CPU", 1) // settings.cpus_per_task) or 1
+        self._settings = settings
+
+    def describe(self) -> str:
+        """``ray (local runtime), 2 models at once, 0.25 GPU each``."""
+        s = self._settings
+        where = f"ray cluster {s.address}" if s.address else "ray (local runtime)"
+        gpus = f", {s.gpus_per_task:g} GPU each" if s.gpus_per_task else ", no GPU"
+        return f"{where}, {self.slots} model(s) at once{gpus}"
 
     def submit(self, tasks: Sequence[Task]) -> None:
         """Queue tasks; at most ``max_parallel`` are handed to Ray at once."""
@@ -59,9 +81,13 @@ class RayExecutor(Executor):
         """Outcomes of the tasks that ended, waiting up to ``timeout`` for one."""
         if not self._refs:
             return []
-        ready, _ = ray.wait(list(self._refs), num_returns=1, timeout=timeout)
-        if ready:
-            ready, _ = ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+        try:
+            ready, _ = ray.wait(list(self._refs), num_returns=1, timeout=timeout)
+            if ready:
+                ready, _ = ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+        except Exception as e:  # the cluster went away: one line, not Ray's traceback
+            why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise DsdError(f"ray: the cluster stopped answering ({why})"[:500]) from None
         outcomes = [self._outcome(ref) for ref in ready]
         self._fill()
         return outcomes

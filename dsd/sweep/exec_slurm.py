@@ -16,11 +16,12 @@ import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
 
 import submitit
 
+from dsd.errors import DsdError
 from dsd.sweep.executors import Executor, ExecutorSettings
+from dsd.sweep.folder import RunFolder
 from dsd.sweep.task import LOST, Outcome, Task, execute
 
 MAX_ARRAY = 1000  # Slurm's default MaxArraySize is 1001 (indices 0-1000)
@@ -44,6 +45,12 @@ def _use_allocated_cpus() -> None:
         sys.modules["torch"].set_num_threads(int(cpus))
 
 
+def _last_line(e: BaseException) -> str:
+    """The last line of an exception's message (submitit quotes whole logs)."""
+    lines = str(e).strip().splitlines()
+    return lines[-1] if lines else type(e).__name__
+
+
 def slurm_parameters(settings: ExecutorSettings) -> dict:
     """submitit parameters for ``settings``."""
     params: dict = {
@@ -63,9 +70,10 @@ def slurm_parameters(settings: ExecutorSettings) -> dict:
 class SlurmExecutor(Executor):
     """Runs tasks as Slurm array jobs through submitit."""
 
-    def __init__(self, settings: ExecutorSettings, run_dir: Path):
-        self._ex = submitit.AutoExecutor(folder=Path(run_dir) / "slurm" / "%j", cluster="slurm")
+    def __init__(self, settings: ExecutorSettings, folder: RunFolder):
+        self._ex = submitit.AutoExecutor(folder=folder.slurm_logs / "%j", cluster="slurm")
         self._ex.update_parameters(**slurm_parameters(settings))
+        self._settings = settings
         self._cap = settings.max_parallel
         self._queue: deque[Task] = deque()
         self._jobs: dict[submitit.Job, str] = {}
@@ -85,7 +93,10 @@ class SlurmExecutor(Executor):
                 return
             batch = [self._queue.popleft() for _ in range(min(room, MAX_ARRAY, len(self._queue)))]
             self._ex.update_parameters(slurm_array_parallelism=len(batch))
-            jobs = self._ex.map_array(_SlurmTask(), batch)
+            try:
+                jobs = self._ex.map_array(_SlurmTask(), batch)
+            except Exception as e:  # sbatch refused the array: no traceback, one line
+                raise DsdError(f"slurm: cannot submit jobs ({_last_line(e)})"[:500]) from None
             self._jobs.update({job: t.task_id for job, t in zip(jobs, batch, strict=True)})
 
     def poll(self, timeout: float) -> list[Outcome]:
@@ -95,7 +106,12 @@ class SlurmExecutor(Executor):
             force = time.time() - self._last_force > 5  # ask sacct now and then for dead jobs
             if force:
                 self._last_force = time.time()
-            done = [j for j in self._jobs if j.done(force_check=force)]
+            try:
+                done = [j for j in self._jobs if j.done(force_check=force)]
+            except Exception as e:  # sacct failing for good: one line, not submitit's traceback
+                raise DsdError(
+                    f"slurm: cannot read the jobs' states ({_last_line(e)})"[:500]
+                ) from None
             if done or time.time() >= deadline:
                 outcomes = [self._outcome(j) for j in done]
                 self._top_up()
@@ -108,9 +124,17 @@ class SlurmExecutor(Executor):
         try:
             return job.result()
         except Exception as e:  # job failed, cancelled, node lost, out of memory...
-            msg = str(e).strip().splitlines()
-            why = msg[-1] if msg else type(e).__name__
-            return Outcome(task_id, LOST, "", f"slurm job {job.job_id} ended: {why}"[:500])
+            return Outcome(
+                task_id, LOST, "", f"slurm job {job.job_id} ended: {_last_line(e)}"[:500]
+            )
+
+    def describe(self) -> str:
+        """``slurm jobs on partition gpu, at most 64 at once, 1 GPU and 10 CPUs each``."""
+        s = self._settings
+        where = f" on partition {s.partition}" if s.partition else ""
+        cap = f"at most {s.max_parallel} at once" if s.max_parallel else "no cap"
+        gpus = f"{math.ceil(s.gpus_per_task)} GPU and " if s.gpus_per_task else "no GPU, "
+        return f"slurm jobs{where}, {cap}, {gpus}{s.cpus_per_task} CPU(s) each"
 
     def job_ids(self) -> list[str]:
         """The ids of the jobs not yet reported (for tests and diagnostics)."""

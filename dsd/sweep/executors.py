@@ -1,34 +1,46 @@
 """Where tasks run: one small interface, three engines (local processes, Slurm, Ray).
 
 An executor is told ``submit(tasks)`` and asked ``poll(timeout)`` for the outcomes that arrived;
-``close()`` stops what it started. It never decides anything: retries, resume and records are the
-driver's and the task's business (:mod:`dsd.sweep.driver`, :mod:`dsd.sweep.task`), so every engine
-behaves the same after a crash.
+``close()`` stops what it started; ``describe()`` says where the models train (the start line,
+``dsd status``). It never decides anything: retries, resume and records are the driver's and the
+task's business (:mod:`dsd.sweep.driver`, :mod:`dsd.sweep.task`), so every engine behaves the
+same after a crash. The engines (``exec_local``, ``exec_slurm``, ``exec_ray``) import this
+module; :func:`dsd.sweep.driver.make_executor` picks one.
 
-- ``local``: long-lived worker processes on this machine, ``models_per_gpu`` per visible GPU
-  (each sees only its own GPU and may use its share of that GPU's memory) or ``slots`` CPU
-  workers with ``threads_per_slot`` threads each.
+- ``local``: long-lived worker processes on this machine, ``models_per_gpu`` per GPU (each sees
+  only its own GPU and may use its share of that GPU's memory) or ``slots`` CPU workers with
+  ``threads_per_slot`` threads each.
 - ``slurm``: submitit job arrays (``max_parallel`` tasks at once), requeued on preemption and
   time-out through submitit's checkpointing.
 - ``ray``: one remote task per model with ``gpus_per_task`` GPUs; joins the cluster at
   ``address`` or starts a local one.
+
+:func:`check_available` answers "can this executor run here?" before anything is created: the
+packages, Slurm's commands, controller and partition, Ray's client and the cluster's address.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
+import socket
+import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from dsd.errors import DsdError
 from dsd.sweep.task import Outcome, Task
 from dsd.validate import check_numbers
 
 KINDS = ("local", "slurm", "ray")
+#: Slurm commands the executor runs (sinfo for the checks, the others through submitit).
+SLURM_COMMANDS = ("sinfo", "sbatch", "srun", "sacct", "scancel")
+#: How long the checks wait for Slurm's controller or a Ray cluster to answer.
+ANSWER_S = 15.0
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.:/@+-]+")
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,14 @@ class ExecutorSettings:
             )
         if self.stale_s <= 2 * self.heartbeat_s:
             raise DsdError("executor stale_s must exceed twice heartbeat_s")
+        for name in ("partition", "address"):
+            value = getattr(self, name)
+            if value is not None and not _PLAIN_NAME.fullmatch(value):
+                raise DsdError(
+                    f"executor {name} {value!r}: only letters, digits and _ . : / @ + - allowed"[
+                        :300
+                    ]
+                )
 
 
 class Executor(ABC):
@@ -94,6 +114,10 @@ class Executor(ABC):
     def close(self) -> None:
         """Stop the workers/jobs/cluster this executor started."""
 
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the models train, in a few words (devices and workers)."""
+
     def __enter__(self) -> Executor:
         return self
 
@@ -109,43 +133,53 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-SLURM_COMMANDS = ("sbatch", "srun", "sacct", "scancel")
-
-
 def check_available(settings: ExecutorSettings) -> None:
-    """Raise DsdError if the executor ``settings.kind`` cannot run on this machine (before a run
-    directory is created): Slurm needs its commands on PATH, slurm and ray their packages."""
+    """DsdError (one line) if the executor ``settings.kind`` cannot run here; creates nothing."""
     if settings.kind == "slurm":
-        missing = [c for c in SLURM_COMMANDS if shutil.which(c) is None]
-        if missing:
-            raise DsdError(
-                f"--executor slurm: {', '.join(missing)} not found on PATH; run on a Slurm login "
-                "node (or use --executor local)"
-            )
+        _check_slurm(settings)
     package = {"slurm": "submitit", "ray": "ray"}.get(settings.kind)
     if package and importlib.util.find_spec(package) is None:
         raise DsdError(f"the {settings.kind} executor needs {package}: pip install 'dsd[cluster]'")
+    if settings.kind == "ray" and settings.address:
+        _check_ray_address(settings.address)
 
 
-def make_executor(settings: ExecutorSettings, run_dir: str | os.PathLike) -> Executor:
-    """The executor ``settings.kind`` describes, ready to take tasks."""
-    check_available(settings)
-    if settings.kind == "local":
-        from dsd.sweep.exec_local import LocalExecutor
-
-        return LocalExecutor(settings)
-    package = {"slurm": "submitit", "ray": "ray"}[settings.kind]
-    try:
-        if settings.kind == "slurm":
-            from dsd.sweep.exec_slurm import SlurmExecutor
-
-            return SlurmExecutor(settings, Path(run_dir))
-        from dsd.sweep.exec_ray import RayExecutor
-
-        return RayExecutor(settings)
-    except ModuleNotFoundError as e:
-        if e.name != package:
-            raise
+def _check_slurm(settings: ExecutorSettings) -> None:
+    """Slurm's commands on PATH, a controller that answers, the partition asked for."""
+    missing = [c for c in SLURM_COMMANDS if shutil.which(c) is None]
+    if missing:
         raise DsdError(
-            f"the {settings.kind} executor needs {package}: pip install 'dsd[cluster]'"
-        ) from None
+            f"--executor slurm: {', '.join(missing)} not found on PATH; run on a Slurm login "
+            "node (or use --executor local)"
+        )
+    try:
+        out = subprocess.run(
+            ["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=ANSWER_S
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise DsdError(f"slurm: sinfo did not answer ({type(e).__name__})") from None
+    if out.returncode != 0:
+        why = (out.stderr.strip().splitlines() or [f"exit code {out.returncode}"])[-1]
+        raise DsdError(f"slurm: the controller does not answer (sinfo: {why})"[:400])
+    partitions = sorted(set(out.stdout.split()))
+    if settings.partition and settings.partition not in partitions:
+        raise DsdError(
+            f"slurm: no partition {settings.partition!r} (this cluster has: "
+            f"{', '.join(partitions) or 'none'})"[:400]
+        )
+
+
+def _check_ray_address(address: str) -> None:
+    """The Ray client for ``ray://`` addresses, and a cluster that answers at the address."""
+    if address == "auto":
+        return  # ray.init finds the local cluster or says there is none
+    if address.startswith("ray://") and importlib.util.find_spec("grpc") is None:
+        raise DsdError(f"ray: {address} needs the Ray client: pip install 'ray[client]'")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise DsdError(f"ray: address {address!r} is not auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=ANSWER_S).close()
+    except (OSError, ValueError) as e:
+        why = getattr(e, "strerror", None) or type(e).__name__
+        raise DsdError(f"ray: no cluster answers at {address} ({why})") from None

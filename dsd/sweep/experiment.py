@@ -28,15 +28,22 @@ import math
 import os
 import types
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from dsd.errors import DsdError
 from dsd.io import load_yaml
+from dsd.spaces import load_space
+from dsd.spaces.loader import resolve
 from dsd.sweep.executors import ExecutorSettings
+from dsd.trainer import TrainConfig
 from dsd.validate import check_seed, parse_count
 
+MAX_NAME = 200  # characters of an experiment's name
 # Keys of TrainConfig that an experiment sets at the top level (or per seed), not in `recipe`.
 TOP_LEVEL_TRAIN_KEYS = ("dataset", "data", "epochs", "seed")
 
@@ -62,22 +69,32 @@ class Experiment:
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     path: str = ""  # the file it came from (for messages)
 
-    def plan(self) -> dict:
+    def fingerprint(self) -> dict:
         """Everything that decides *what* is trained (not where): a resumed run must match it."""
         keep = ("spaces", "n", "flops", "sample_seed", "resolution", "num_classes", "network")
-        keep = (*keep, "dataset")
-        plan = {k: getattr(self, k) for k in keep}
-        return {**plan, "epochs": self.epochs, "recipe": self.recipe, "seeds": self.seeds}
+        fingerprint = {k: getattr(self, k) for k in (*keep, "dataset")}
+        return {**fingerprint, "epochs": self.epochs, "recipe": self.recipe, "seeds": self.seeds}
 
-    def train_config(self, data: str | None = None) -> Any:
+    def train_config(self, data: str | None = None) -> TrainConfig:
         """The :class:`dsd.trainer.TrainConfig` of this experiment (seed set per task later)."""
-        from dsd.trainer import TrainConfig
-
         data = data if data is not None else self.data
         try:
             return TrainConfig(dataset=self.dataset, data=data, epochs=self.epochs, **self.recipe)
         except DsdError as e:
             raise DsdError(f"{self.path}: {e}") from None
+
+    def sample(self) -> pd.DataFrame:
+        """``n`` models from every space, in the regime (deterministic for ``sample_seed``)."""
+        network = dict(self.network)
+        if self.resolution is not None:
+            network["resolution"] = self.resolution
+        if self.num_classes is not None:
+            network["num_classes"] = self.num_classes
+        frames = [
+            load_space(name).sample(self.n, flops=self.flops, seed=self.sample_seed, **network)
+            for name in self.spaces
+        ]
+        return pd.concat(frames, ignore_index=True)
 
 
 # -- value checks -----------------------------------------------------------------------
@@ -144,12 +161,21 @@ def _check_section(data: Any, cls: type, where: str, skip: tuple[str, ...] = ())
 
 def _space_key(name: str) -> str:
     """What a space name refers to: its file, whatever the spelling (AnyNetXA, anynetxa, a path)."""
-    from dsd.spaces.loader import resolve
-
     try:
         return str(resolve(name))
     except DsdError:
         return name.lower()  # an unknown name is reported when it is sampled
+
+
+def _name(value: Any, where: str, longest: int = MAX_NAME) -> str:
+    """A name on one line: 1 to ``longest`` characters, none of them a control character (a
+    newline would split the tables and messages it appears in)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > longest:
+        message = f"{where}: expected a name of 1 to {longest} characters, got {value!r}"
+        raise DsdError(message[:300])
+    if any(unicodedata.category(c).startswith("C") for c in value):
+        raise DsdError(f"{where}: {value!r} holds a control character (a newline?)"[:300])
+    return value
 
 
 def _space_list(value: Any, where: str) -> tuple[str, ...]:
@@ -158,6 +184,7 @@ def _space_list(value: Any, where: str) -> tuple[str, ...]:
         raise DsdError(f"{where}: expected a non-empty list of names, got {value!r}")
     seen: dict[str, str] = {}
     for name in value:
+        _name(name, where, longest=4096)  # a built-in name or a path
         key = _space_key(name)
         if key in seen:
             raise DsdError(f"{where}: {seen[key]!r} and {name!r} name the same space")
@@ -194,13 +221,6 @@ def _positive_int(value: Any, where: str, allow_none: bool = False) -> int | Non
     return value
 
 
-def _recipe_class() -> type:
-    """TrainConfig, whose fields are the allowed recipe keys."""
-    from dsd.trainer import TrainConfig
-
-    return TrainConfig
-
-
 REQUIRED = ("name", "spaces", "n", "dataset", "epochs")
 ALLOWED = (*REQUIRED, "description", "flops", "sample_seed", "resolution", "num_classes")
 ALLOWED = (*ALLOWED, "network", "data", "recipe", "seeds", "executor")
@@ -229,14 +249,14 @@ def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
             raise DsdError(f"{path}: missing required key {key!r} (required: {allowed})")
     w = lambda k: _where(path, k)  # noqa: E731
     recipe = raw.get("recipe") or {}
-    recipe = _check_section(recipe, _recipe_class(), w("recipe"), TOP_LEVEL_TRAIN_KEYS)
+    recipe = _check_section(recipe, TrainConfig, w("recipe"), TOP_LEVEL_TRAIN_KEYS)
     executor = _check_section(raw.get("executor") or {}, ExecutorSettings, w("executor"))
     try:
         settings = ExecutorSettings(**executor)
     except DsdError as e:
         raise DsdError(f"{w('executor')}: {e}") from None
     return Experiment(
-        name=_check_type(raw["name"], str, w("name")),
+        name=_name(raw["name"], w("name")),
         spaces=_space_list(raw["spaces"], w("spaces")),
         n=_positive_int(raw["n"], w("n")),
         dataset=_check_type(raw["dataset"], str, w("dataset")),

@@ -7,7 +7,6 @@ pending. The ETA divides what is left by the rate at which the running driver ha
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import time
 from collections import Counter
@@ -15,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsd.errors import DsdError
-from dsd.sweep.driver import PLAN, read_plan
-from dsd.sweep.store import LOCK, RunStore
+from dsd.sweep.folder import RunFolder
 
 
 @dataclass(frozen=True)
 class RunStatus:
-    """Counts of a run's models by state, and an estimate of the time left."""
+    """Counts of a run's models by state, where it trains, and an estimate of the time left."""
 
     run_dir: Path
     total: int
@@ -32,6 +30,8 @@ class RunStatus:
     rate: float | None  # models finished per second since the driver started
     driver: str | None  # who holds the run's lock, if anyone
     by_space: dict[str, tuple[int, int]]  # space -> (done, total)
+    where: str = ""  # devices and workers of the latest driver
+    resume: str = ""  # the command that resumes the run
 
     @property
     def eta_s(self) -> float | None:
@@ -50,11 +50,14 @@ class RunStatus:
         lines.append(f"  running  {self.running:6d}")
         lines.append(f"  pending  {self.pending:6d}")
         lines.append(f"  failed attempts {self.retried}")
-        lines.append(f"  driver   {self.driver or 'none (run `dsd run` again to resume)'}")
+        resume = f"run `{self.resume}` again" if self.resume else "run the same command again"
+        lines.append(f"  driver   {self.driver or f'none ({resume} to resume)'}")
+        if self.where:
+            lines.append(f"  workers  {self.where}")
         if self.eta_s == 0:
             lines.append("  ETA      finished")
         elif self.eta_s is not None and self.driver:
-            lines.append(f"  ETA      {_duration(self.eta_s)} ({self.rate * 60:.1f} models/min)")
+            lines.append(f"  ETA      {duration(self.eta_s)} ({self.rate * 60:.1f} models/min)")
         else:
             lines.append("  ETA      unknown")
         lines.append("  by space")
@@ -63,32 +66,14 @@ class RunStatus:
         return "\n".join(lines)
 
 
-def _duration(seconds: float) -> str:
-    """``1h 02m`` / ``3m 20s`` / ``12s``."""
+def duration(seconds: float) -> str:
+    """``2d 03h``, ``1h 02m``, ``3m 20s``, ``12s``."""
     s = round(seconds)
+    if s >= 86400:
+        return f"{s // 86400}d {s % 86400 // 3600:02d}h"
     if s >= 3600:
         return f"{s // 3600}h {s % 3600 // 60:02d}m"
     return f"{s // 60}m {s % 60:02d}s" if s >= 60 else f"{s}s"
-
-
-def lock_holder(run_dir: Path) -> tuple[str, float] | None:
-    """Who holds the run's driver lock and since when (epoch s), or None.
-
-    Peeks with a shared lock held for microseconds (a starting driver waits that out).
-    """
-    path = run_dir / LOCK
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:  # a driver holds it
-            holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
-            return holder, os.fstat(fd).st_mtime  # the driver writes the file when it starts
-        return None
-    finally:
-        os.close(fd)
 
 
 def _rate(finish_times: list[float], since: float) -> float | None:
@@ -100,40 +85,56 @@ def _rate(finish_times: list[float], since: float) -> float | None:
     return n / (now - since)
 
 
+def _resume_command(folder: RunFolder, info: dict) -> str:
+    """The command that resumes the run: stored by its driver, else guessed from its files
+    (run folders of dsd < 0.2: ``dsd run`` wrote experiment.yaml, ``dsd train`` OUT.run)."""
+    if info.get("resume"):
+        return str(info["resume"])
+    with contextlib.suppress(DsdError):
+        doc = folder.stored_experiment()
+        if doc is not None:
+            return f"dsd run {doc.get('source') or doc.get('name')} -o {folder.root}"
+    if folder.root.name.endswith(".run"):
+        return f"dsd train SAMPLES -o {folder.root.with_name(folder.root.name[:-4])}"
+    return ""
+
+
 def run_status(run_dir: str | os.PathLike) -> RunStatus:
     """The status of the run in ``run_dir``."""
-    run_dir = Path(run_dir)
-    tasks = read_plan(run_dir)
+    folder = RunFolder.at(run_dir)
+    tasks = folder.read_task_list()
     if tasks is None:
-        holder = lock_holder(run_dir) if run_dir.is_dir() else None
+        holder = folder.driver()
         if holder:
             raise DsdError(f"{run_dir}: the run is starting (driver {holder[0]}); try again soon")
-        raise DsdError(f"{run_dir}: not a dsd run directory (no {PLAN}; start it with `dsd run`)")
-    store = RunStore(run_dir.resolve())
-    records = {t: store.read_record(t) for t in store.listed_ids() & set(tasks)}  # each read once
+        raise DsdError(
+            f"{run_dir}: not a dsd run directory (no {folder.task_list.name}; start it with "
+            "`dsd run` or `dsd train`)"
+        )
+    records = {t: folder.read_record(t) for t in folder.listed_ids() & set(tasks)}  # once each
     done_ids = {t for t, rec in records.items() if rec is not None}
-    statuses: Counter[str] = Counter()
+    statuses = Counter(str(records[t]["status"]) for t in tasks if t in done_ids)
     finished = []
-    for t in tasks:
-        if t in done_ids:
-            statuses[str(records[t]["status"])] += 1
-            with contextlib.suppress(FileNotFoundError):
-                finished.append(store.record_path(t).stat().st_mtime)
-    running = len(store.live_claims() - done_ids)
-    holder = lock_holder(run_dir)
+    for t in done_ids:
+        with contextlib.suppress(FileNotFoundError):
+            finished.append(folder.record_path(t).stat().st_mtime)
+    running = len(folder.live_claims() - done_ids)
+    holder = folder.driver()
     by_space: dict[str, tuple[int, int]] = {}
     for t in tasks:  # task ids are <space>-<index>-<model>-s<seed>
         done, total = by_space.get(t.rsplit("-", 3)[0], (0, 0))
         by_space[t.rsplit("-", 3)[0]] = (done + (t in done_ids), total + 1)
-    attempts = len(os.listdir(run_dir / "attempts")) if (run_dir / "attempts").is_dir() else 0
+    info = folder.read_info()
     return RunStatus(
-        run_dir=run_dir,
+        run_dir=Path(run_dir),
         total=len(tasks),
         done=dict(statuses),
         running=running,
         pending=len(tasks) - sum(statuses.values()) - running,
-        retried=attempts,
+        retried=folder.all_attempts(),
         rate=_rate(finished, holder[1]) if holder else None,
         driver=holder[0] if holder else None,
         by_space=by_space,
+        where=str(info.get("where", "")),
+        resume=_resume_command(folder, info),
     )
