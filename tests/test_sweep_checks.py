@@ -299,9 +299,9 @@ def test_a_damaged_samples_file_is_written_again_from_the_same_samples(tmp_path,
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        ({"lr": [[0.1, 0.2]] * 4}, "holds results trained with lr=[0.1 0.2], this run asks lr=0.1"),
-        ({"model_id": [1.5, 2.5, 3.5, 4.5]}, "model_id holds values that are not model ids"),
-        ({"train_seed": ["x"] * 4}, "holds results trained with train_seed=x"),
+        ({"lr": [[0.1, 0.2]] * 4}, "column lr, row 0: '[0.1 0.2]' is not a number"),
+        ({"model_id": [[1, 2]] * 4}, "column model_id, row 0: '[1 2]' is not a name"),
+        ({"train_seed": ["x"] * 4}, "column train_seed, row 0: 'x' is not a number"),
     ],
 )
 def test_a_damaged_results_file_to_resume_is_refused_in_one_line(tmp_path, damage, message):

@@ -23,12 +23,14 @@ def fake_timer(ms_per_image: float):
         return Timing(
             infer_ms=0.0,
             train_ms=ms_per_image * batch_size,
+            infer_ms_iqr=0.0,
+            train_ms_iqr=0.0,
             batch_size=batch_size,
             time_resolution=net.resolution,
             device=device,
             threads=threads or 0,
             channels_last=False,
-            amp=False,
+            precision="fp32",
             warmup=warmup,
             repeats=repeats,
         )

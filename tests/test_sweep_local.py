@@ -111,6 +111,9 @@ def test_sigkill_of_a_worker_is_retried(tmp_path):
     wait_for(lambda: claims.is_dir() and any(claims.glob("*.json")), 60, "a claim")
     victim = next(claims.glob("*.json"))
     pid = json.loads(victim.read_text())["pid"]
+    # the claim is written just before training starts: kill once the model is training
+    started = lambda: any(p[0] == "start" and int(p[2]) == pid for p in trace_lines(trace))  # noqa: E731
+    wait_for(started, 60, "the claimed model to start")
     os.kill(pid, signal.SIGKILL)
     assert driver.wait(timeout=90) == 0
     task = victim.stem
