@@ -13,6 +13,9 @@ TORCH ?= torch==$(TORCH_VERSION)
 CUDA ?= cu128
 TORCH_INDEX ?= https://download.pytorch.org/whl/$(CUDA)
 STAMP := $(VENV)/.dsd-installed
+# dsd itself, editable; "compat" puts the checkout on sys.path (the default strategy for this flat
+# layout prints setuptools' "Editable installation" warning block on every install)
+INSTALL_DSD := -m pip install -q --config-settings editable_mode=compat -e ".[dev]"
 
 .PHONY: demo test lint bench venv gpu clean
 
@@ -22,7 +25,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python $(INSTALL_DSD)
 	touch $(STAMP)
 
 # A CUDA build of torch (pinned with its local version label, e.g. torch==2.13.0+cu128, so that it
@@ -31,7 +34,7 @@ gpu:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install "torch==$(TORCH_VERSION)+$(CUDA)" --index-url $(TORCH_INDEX)
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python $(INSTALL_DSD)
 	touch $(STAMP)
 	$(BIN)/dsd doctor
 
