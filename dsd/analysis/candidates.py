@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,8 @@ from dsd.spaces import Constraints, Space
 #: The parameters whose sharing the paper tests (b: AnyNetXB, g: AnyNetXC); one depth or width
 #: for every stage would leave no stage structure, so they are not candidates.
 SHARED = ("bottleneck_ratio", "group_width")
+#: The longest candidate name (as a space name).
+MAX_NAME = 100
 #: The population quantiles at which range candidates are drawn.
 QUANTILES = (0.25, 0.5, 0.75)
 PLURAL = {
@@ -56,6 +59,11 @@ class Candidate:
         """The constraints in the space-file syntax, as JSON text (the table's column)."""
         return json.dumps(self.constraints.to_yaml_dict(), sort_keys=True)
 
+    @classmethod
+    def of(cls, name: str, constraints: Mapping[str, Any], kind: str = "user") -> Candidate:
+        """A candidate from a constraints mapping in the space-file syntax."""
+        return cls(name, kind, Constraints.parse(constraints, f"candidate {name!r}"))
+
     def holds(self, space: Space, design: Mapping[str, np.ndarray]) -> np.ndarray:
         """Which drawn designs satisfy this candidate (bool array)."""
         return space.satisfies(design, self.constraints)
@@ -66,9 +74,14 @@ def parse_constraints(text: str, where: str = "candidate") -> Constraints:
     return Constraints.parse(json.loads(text), where)
 
 
-def design_arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
+def design_arrays(df: pd.DataFrame, space: Space) -> dict[str, np.ndarray]:
     """The drawn design of each row: per-stage arrays (models x stages, NaN-padded) and, where
-    the rows have them, the scalars of a generated (RegNet) design and the shared b and g."""
+    the rows have them, the scalars of a generated (RegNet) design and the shared b and g.
+
+    DsdError unless every row is a design of ``space``: generated designs (``depth``, ``w0``,
+    ``wa``, ``wm``) exactly for a space of generated designs, and a finite value of every
+    quantity its constraints may bound (a row of another stage count has none).
+    """
     missing = [c for c in DESIGN_COLUMNS if c not in df.columns]
     if missing:
         raise DsdError(f"results have no design column(s) {', '.join(missing)}")
@@ -76,6 +89,25 @@ def design_arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
     for c in (*REGNET_COLUMNS, *SHARED):
         if c in df.columns:
             out[c] = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+    generated = set(REGNET_COLUMNS) <= set(space.PARAMETERS)
+    if generated != all(c in out and np.isfinite(out[c]).all() for c in REGNET_COLUMNS):
+        rows = "are not" if generated else "are"
+        raise DsdError(
+            f"{space.name} is a {space.kind} space but its rows {rows} generated designs "
+            f"(columns {', '.join(REGNET_COLUMNS)}); refine a population with its own space"
+        )
+    for q in space.allowed.quantities:
+        try:
+            v = np.asarray(space.quantity(q, out), dtype=float).reshape(len(df), -1)
+        except (IndexError, KeyError):
+            v = np.full((len(df), 1), np.nan)
+        bad = ~np.isfinite(v).all(axis=1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DsdError(
+                f"model {df['model_id'].iloc[i]} is not a design of {space.name}: it has no "
+                f"value of {q} (rows of another stage count or kind)"
+            )
     return out
 
 
@@ -141,7 +173,8 @@ def _num(t: float) -> str:
 
 def read_candidates(path: str | os.PathLike, space: Space) -> list[Candidate]:
     """User candidates from a YAML file: a list under ``candidates:``, each a constraints mapping
-    in the space-file syntax, optionally with a ``name`` (by default the constraints as JSON)::
+    in the space-file syntax, optionally with a ``name`` (plain text, at most :data:`MAX_NAME`
+    characters, each name once; by default the constraints as JSON)::
 
         candidates:
           - {name: shallow, ranges: {d: [null, 12]}}
@@ -164,6 +197,28 @@ def read_candidates(path: str | os.PathLike, space: Space) -> list[Candidate]:
             raise DsdError(f"{where}: no constraint given")
         constraints = Constraints.parse(raw, where).check(where, space.allowed)
         space.constraints.merge(constraints).check(where, space.allowed)
-        name = item.get("name") or json.dumps(raw, sort_keys=True)
-        out.append(Candidate(str(name), "user", constraints))
+        name = item.get("name")
+        name = json.dumps(raw, sort_keys=True) if name in (None, "") else plain_name(name, where)
+        if any(c.name == name for c in out):
+            raise DsdError(f"{where}: name {name!r} given twice; give each candidate its own")
+        out.append(Candidate(name, "user", constraints))
     return out
+
+
+def plain_name(name: Any, where: str) -> str:
+    """A candidate's name as plain text: printable (a surrogate pair that YAML escapes gave as two
+    characters is joined into one), at most :data:`MAX_NAME` characters."""
+    text = str(name)
+    try:  # YAML's "\\ud83d\\ude00" is two lone surrogates: join them into one character
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeError:
+        pass
+    if not text.isprintable() or not text.strip():
+        shown = text.encode("unicode_escape").decode("ascii")[:120]
+        raise DsdError(
+            f"{where}: name {shown!r} is empty or has a line break or another control "
+            "character; a candidate name is plain text"
+        )
+    if len(text) > MAX_NAME:
+        raise DsdError(f"{where}: name longer than {MAX_NAME} characters ({len(text)})")
+    return text

@@ -56,16 +56,20 @@ from dsd.analysis.splits import (
     CORRECTION,
     QUANTILE,
     VERDICTS,
+    Levels,
     Sample,
+    explanations,
+    group_splits,
     judge,
-    side_weights,
+    order,
     test_split,
 )
 from dsd.analysis.stats import ALPHA, DIFFERENCE, POWER, edf, ks_models_needed, ks_power
 from dsd.analysis.tables import complexity_text
 from dsd.errors import DsdError
-from dsd.io import check_output_path, write_table
+from dsd.io import check_not_an_input, check_output_path, distinct_inputs, write_table
 from dsd.spaces import Constraints, Space, load_space, write_space
+from dsd.spaces.loader import check_name
 
 Results = pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike | Populations
 
@@ -150,38 +154,44 @@ def tabulate(
     cands += list(extra)
     if not cands:
         raise DsdError(f"{sp.name}: no candidate refinements (every parameter is fixed)")
-    size = sp.size
-    rows, seen = [], set()
-    for cand in cands:
-        inside = cand.holds(sp, prep.design)
-        key = inside.tobytes()
-        if cand.kind == "range" and (key in seen or inside.all() or not inside.any()):
-            continue
-        seen.add(key)
-        share = sp.with_constraints(cand.constraints).size / size if size else math.nan
-        row = {"candidate": cand.name, "kind": cand.kind, "constraints": cand.text}
-        rows.append({**row, "share_space": share, **test_split(inside, sample, options.bins)})
-    o = options
-    table = judge(pd.DataFrame(rows), sample.n, o.alpha, o.tolerance, o.power, o.min_models)
-    table = table[COLUMNS]
-    table.attrs.update(_attrs(prep, options, int(table["p"].notna().sum())))
+    splits, left_out = group_splits(cands, [c.holds(sp, prep.design) for c in cands])
+    rows, masks, size = [], [], sp.size
+    for split in splits:
+        split, stats = test_split(split, sample)
+        c = split.candidate
+        share = sp.with_constraints(c.constraints).size / size if size else math.nan
+        row = {"candidate": c.name, "kind": c.kind, "constraints": c.text, "merged": split.merged}
+        rows.append({**row, "share_space": share, **stats})
+        masks.append(split.inside)
+    levels = Levels(options.alpha, options.tolerance, options.power, options.min_models)
+    table = order(judge(pd.DataFrame(rows).assign(_i=range(len(rows))), sample.n, levels))
+    table["explained_by"] = explanations(table, [masks[i] for i in table["_i"]], sample, levels)
+    table = order(table)[COLUMNS]
+    counts = {"candidates": len(cands), "left_out": left_out, "merged": len(cands) - left_out}
+    counts["merged"] -= len(table)
+    table.attrs.update(_attrs(prep, options, counts, int(table["p"].notna().sum())))
     return table
 
 
 #: The table's columns, in order.
 COLUMNS = (
-    "candidate verdict D p_adj diff ci_low ci_high n_in n_out share_space share_pop D_whole p "
-    "stat_in stat_out bins m_eff power n_needed kind constraints"
+    "candidate verdict explained_by D p_adj p_noloss_adj diff ci_low ci_high n_in n_out "
+    "share_space share_pop D_whole p p_noloss se stat_in stat_out bins m_eff power n_needed "
+    "kind merged constraints"
 ).split()
 
 
-def _attrs(prep: Prepared, o: RefineOptions, tests: int) -> dict:
+def _attrs(prep: Prepared, o: RefineOptions, counts: dict[str, int], tests: int) -> dict:
     """The settings and the population a table was made with (JSON values)."""
+    ledger = prep.population.ledger
     return {
         **dataclasses.asdict(o),
+        **counts,
         "correction": CORRECTION,
         "n": prep.sample.n,
         "tests": tests,
+        "ledger": {"read": ledger.read, "used": ledger.used, "excluded": dict(ledger.excluded)},
+        "outside_range": ledger.used - prep.sample.n,
         "regime": list(prep.sample.range),
         "regime_source": prep.range_source,
         "statistic": f"q{int(QUANTILE * 100)} of the flops-normalised error EDF",
@@ -191,49 +201,72 @@ def _attrs(prep: Prepared, o: RefineOptions, tests: int) -> dict:
     }
 
 
+#: The most bootstrap cells (draws x models) refine holds at once (8 bytes each).
+MAX_CELLS = 1 << 26
+
+
 def prepare(results: Results, space: str | os.PathLike | Space, o: RefineOptions) -> Prepared:
-    """The rows of ``space`` in ``results`` as :func:`refine` tests them (DsdError if too few)."""
+    """The rows of ``space`` in ``results`` as :func:`refine` tests them: the models inside the
+    normalisation range (the regime column's, else the population's min..max); DsdError if the
+    rows are not designs of ``space``, too few, or too many for ``o.reps`` draws."""
     sp = space if isinstance(space, Space) else load_space(space)
     pop = population_of(results, sp, o)
     df = pop.rows
     if "flops" not in df.columns:
         raise DsdError("results have no 'flops' column (needed to normalise the EDFs)")
+    design = design_arrays(df, sp)
     c = pd.to_numeric(df["flops"], errors="coerce").to_numpy(dtype=float)
     regime = regime_range(df)
-    lo_hi = regime or (float(np.nanmin(c)), float(np.nanmax(c)))
+    finite = c[np.isfinite(c)]
+    lo_hi = regime or ((float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0))
     if not lo_hi[1] > lo_hi[0]:
         lo_hi = (lo_hi[0] - 0.5, lo_hi[0] + 0.5)
     inside = np.isfinite(c) & (c >= lo_hi[0]) & (c <= lo_hi[1])
     e = pop.errors[inside]
     if e.size < 4:
-        raise DsdError(f"only {e.size} models with a finite {o.metric}; refine needs a population")
-    design = {k: v[inside] for k, v in design_arrays(df).items()}
+        raise DsdError(
+            f"{sp.name}: only {e.size} models with a finite {o.metric} and flops in "
+            f"[{lo_hi[0]:.4g}, {lo_hi[1]:.4g}]; refine needs a population"
+        )
+    if o.reps * e.size > MAX_CELLS:
+        raise DsdError(
+            f"--reps {o.reps} with {e.size} models needs {o.reps * e.size:,} bootstrap cells, "
+            f"more than {MAX_CELLS:,}: use --reps {MAX_CELLS // e.size} or fewer"
+        )
     sample = Sample.of(e, c[inside], lo_hi, o.bins, o.reps, o.seed)
     source = "regime column" if regime else "population min..max"
-    return Prepared(sp, pop, design, sample, source)
+    return Prepared(sp, pop, {k: v[inside] for k, v in design.items()}, sample, source)
 
 
 def population_of(results: Results, space: Space, o: RefineOptions) -> Population:
-    """The population of ``space`` in ``results`` (rows grouped by their ``space``)."""
-    pops = load_populations(results, o.loading())
-    if space.name in pops:
-        return pops[space.name]
-    if len(pops) == 1:
-        return next(iter(pops.values()))
-    raise DsdError(f"no rows of space {space.name!r} in the results (spaces: {', '.join(pops)})")
+    """The population of ``space`` in ``results``: its rows (by their ``space`` column) and their
+    ledger; DsdError naming the spaces present when it has none."""
+    pops = results
+    if not (isinstance(results, Populations) and results.options.by == "space"):
+        rows = results.rows if isinstance(results, Populations) else results
+        pops = load_populations(rows, o.loading())
+    if space.name not in pops:
+        present = ", ".join(f"{ledger.used} of {name}" for name, ledger in pops.ledgers.items())
+        raise DsdError(
+            f"no rows of space {space.name!r} in the results (rows used: {present}); refine a "
+            "population with the space it was sampled from"
+        )
+    return pops[space.name]
 
 
 # --- the next space -----------------------------------------------------------------------------
 
 
 def chosen(table: pd.DataFrame, only_improving: bool = False) -> pd.DataFrame:
-    """The refinements to write: the best ``improves`` and, unless ``only_improving``, the
-    ``no loss`` simplifications of the structural kinds (shared, non-decreasing) compatible with
-    it and with each other. Each was tested alone; their combination was not."""
+    """The refinements to write: the best ``improves`` not explained by another and, unless
+    ``only_improving``, the ``no loss`` simplifications of the structural kinds (shared,
+    non-decreasing) compatible with it and with each other. Each was tested alone; their
+    combination was not."""
     picks: list[int] = []
     used: set[str] = set()
     verdict = table["verdict"]
-    order = list(table.index[verdict == "improves"][:1])
+    explained = table.get("explained_by", pd.Series("", index=table.index)).fillna("") != ""
+    order = list(table.index[(verdict == "improves") & ~explained][:1])
     if not only_improving:
         structural = table["kind"].isin(("shared", "non_decreasing"))
         order += list(table.index[(verdict == "no loss") & structural])
@@ -285,7 +318,7 @@ def _evidence(table, sp: Space, out: Path, picks: pd.DataFrame, sources: str) ->
         f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}. Evidence per constraint: "
         "verdict; KS D between the models that satisfy it",
         "and the rest on flops-normalised error EDFs, with its "
-        f"{a.get('correction', CORRECTION)}-adjusted p over {a.get('tests', '?')} candidates;",
+        f"{a.get('correction', CORRECTION)}-adjusted p over {a.get('tests', '?')} tests;",
         "the difference of the EDF's 25th percentile (in - rest, error %) with its 95% "
         "bootstrap interval;",
         "models in vs rest; the exact share of the space kept. Each constraint was tested alone.",
@@ -304,14 +337,17 @@ def _evidence(table, sp: Space, out: Path, picks: pd.DataFrame, sources: str) ->
 
 def format_table(table: pd.DataFrame, top: int = 20) -> str:
     """The candidate table as text (errors in percent), ``top`` rows, with a header of settings."""
-    a = table.attrs
     t = table.head(top)
     shown = pd.DataFrame(
         {
             "candidate": t["candidate"],
-            "verdict": t["verdict"],
+            "verdict": [
+                f"{v} (explained by {x})" if x else v
+                for v, x in zip(t["verdict"], t["explained_by"], strict=True)
+            ],
             "D": t["D"].map(lambda v: f"{v:.3f}"),
             "p_adj": t["p_adj"].map(lambda v: f"{v:.2g}"),
+            "p_noloss": t["p_noloss_adj"].map(lambda v: f"{v:.2g}"),
             "q25 in-out %": [
                 f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
                 for d, lo, hi in zip(t["diff"], t["ci_low"], t["ci_high"], strict=True)
@@ -322,16 +358,38 @@ def format_table(table: pd.DataFrame, top: int = 20) -> str:
             "n_needed": t["n_needed"].map(lambda v: "-" if not np.isfinite(v) else f"{int(v)}"),
         }
     )
-    counts = table["verdict"].value_counts()
-    head = (
-        f"{a.get('space')}: {a.get('n')} models, metric {a.get('metric')}, "
-        f"{a.get('tests')} candidates tested; KS on flops-normalised EDFs over "
-        f"{complexity_text(a['regime'][0])}..{complexity_text(a['regime'][1])} ({a.get('regime_source')}); "
-        f"p adjusted by {a.get('correction')}; q25 interval: {a.get('reps')} bootstrap draws, 95%\n"
-        + ", ".join(f"{v}: {counts.get(v, 0)}" for v in VERDICTS)
-        + (f" (showing {len(t)} of {len(table)})" if len(t) < len(table) else "")
+    return "\n".join([*summary(table, len(t)), shown.to_string(index=False)])
+
+
+def summary(table: pd.DataFrame, shown: int | None = None) -> list[str]:
+    """Two lines: the population (its ledger) and the settings; the candidates, the splits they
+    make, the tests, and the verdicts of the splits (which add up to the splits)."""
+    a, counts = table.attrs, table["verdict"].value_counts()
+    ledger, metric = a["ledger"], a["metric"]
+    excluded = ", ".join(
+        f"{n} {r.replace('metric', metric)}" for r, n in ledger["excluded"].items()
     )
-    return head + "\n" + shown.to_string(index=False)
+    outside = f"; {a['outside_range']} outside the flops range" if a["outside_range"] else ""
+    lo, hi = (complexity_text(x) for x in a["regime"])
+    verdicts = [f"{v}: {counts.get(v, 0)}" for v in VERDICTS]
+    explained = int((table["explained_by"] != "").sum())
+    verdicts[0] += f" ({explained} explained by a stronger candidate)" if explained else ""
+    return [
+        f"{a['space']}: {a['n']} models tested, metric {metric} ({ledger['read']} rows read, "
+        f"{ledger['used']} used{'; excluded: ' + excluded if excluded else ''}{outside}); "
+        f"KS on flops-normalised EDFs over {lo}..{hi} ({a['regime_source']}); q25 interval: "
+        f"{a['reps']} bootstrap draws, 95%; 'no loss': q25 worse by less than "
+        f"{100 * a['tolerance']:g}%",
+        f"{a['candidates']} candidates: {len(table)} splits ({a['merged']} merged as "
+        f"complements or duplicates, {a['left_out']} ranges left out: every model or none on a "
+        f"side), {a['tests']} tested at level {a['alpha']:g} ({a['correction']}); "
+        + ", ".join(verdicts)
+        + (
+            f" (showing {shown} of {len(table)})"
+            if shown is not None and shown < len(table)
+            else ""
+        ),
+    ]
 
 
 def sample_size_note(table: pd.DataFrame, ds: Sequence[float] = (0.05, 0.1, DIFFERENCE)) -> str:
@@ -344,9 +402,9 @@ def sample_size_note(table: pd.DataFrame, ds: Sequence[float] = (0.05, 0.1, DIFF
     lines = [
         f"sample size (two-sample KS, power {power:g}): models per population to resolve a "
         f"difference D between two spaces at level {alpha:g}: {one};",
-        f"  among {k} candidates (Bonferroni {alpha:g}/{k}): {many}.",
+        f"  among {k} tests (Bonferroni {alpha:g}/{k}): {many}.",
         f"  this population (n={n}) split half/half has power {half:.2f} to see D = "
-        f"{DIFFERENCE:g} among {k} candidates",
+        f"{DIFFERENCE:g} among {k} tests",
     ]
     first = table.iloc[0] if len(table) else None
     if first is not None and np.isfinite(first["D"]):
@@ -367,14 +425,19 @@ def refine_section(table: pd.DataFrame, prep: Prepared, *, top: int = 3, seed: i
         shown[col] = 100 * shown[col]
     parts = [
         note(
-            f"{a.get('n')} models of {prep.space.name}, metric {a.get('metric')} (errors in %). "
-            "Each candidate compares the models that satisfy it (in) with the rest (out) on "
-            f"flops-normalised EDFs: KS D, p adjusted by {a.get('correction')} over "
-            f"{a.get('tests')} candidates, the difference of the 25th percentile (in - out) with "
-            "a 95% bootstrap interval, the exact share of the space kept (%), models per side "
-            "and, for inconclusive candidates, n_needed: models the population would need to "
+            f"{a['n']} models of {prep.space.name}, metric {a['metric']} (errors in %). Each "
+            "split compares the models that satisfy a candidate (in) with the rest (out) on "
+            "flops-normalised EDFs: KS D and its p adjusted by "
+            f"{a['correction']} over the {a['tests']} tests (improves / hurts: p_adj < "
+            f"{a['alpha']:g} and the 95% bootstrap interval of the 25th percentile's difference "
+            "in - out below / above 0); no loss: the non-inferiority test of 'in is worse by at "
+            f"least {100 * a['tolerance']:g}%' rejected (p_noloss_adj < {a['alpha']:g}, same "
+            "adjustment); explained_by: a stronger candidate within whose sides the effect "
+            "disappears; merged: candidates that make the same split (or its complement); "
+            "share_space: the exact share of the space kept (%); n_needed: models that would "
             "resolve the observed D."
         ),
+        note(" ".join(summary(table))),
         table_html(shown, "{:.3g}"),
         note(sample_size_note(table)),
     ]
@@ -386,7 +449,7 @@ def _sides_figure(r, prep: Prepared, seed: int) -> str:
     """The normalised EDFs of a candidate's two sides, as an inline image."""
     cand = Candidate(r.candidate, r.kind, parse_constraints(r.constraints))
     inside, s = cand.holds(prep.space, prep.design), prep.sample
-    (w_in, w_out), b = side_weights(s.flops, [inside, ~inside], int(r.bins), s.range)
+    (w_in, w_out), b = s.weights([inside, ~inside])
     ax = figures.plot_edfs(
         {f"in: {r.candidate}": edf(s.errors[inside], w_in), "out": edf(s.errors[~inside], w_out)},
         bands="dkw",
@@ -397,12 +460,13 @@ def _sides_figure(r, prep: Prepared, seed: int) -> str:
     return figure_html(ax, r.candidate)
 
 
-def refinement_sections(results: Results, space: str | os.PathLike | Space, *, seed: int = 0):
-    """The refinement section of ``dsd report --refine SPACE``: :func:`refine` with its defaults
-    on the rows of ``space``, then :func:`refine_section`."""
-    options = RefineOptions(seed=seed)
-    prep = prepare(results, space, options)
-    return [refine_section(tabulate(prep, options), prep, seed=seed)]
+def refinement_sections(pops: Populations, space: str | os.PathLike | Space) -> list[str]:
+    """The refinement section of ``dsd report --refine SPACE``: :func:`refine` on the population
+    of ``space`` in ``pops`` with the report's metric, filters, level and seed."""
+    o = pops.options
+    options = RefineOptions(metric=o.metric, filters=o.filters, alpha=o.alpha, seed=o.seed)
+    prep = prepare(pops, space, options)
+    return [refine_section(tabulate(prep, options), prep, seed=o.seed)]
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -431,9 +495,16 @@ def refine_command(request: RefineRequest, options: RefineOptions) -> tuple[Outp
     table (and the files asked for). Returns what to print and the exit code."""
     r = request
     out = check_output_path(r.output, (".yaml", ".yml")) if r.output else None
+    if out:
+        check_name(str(out), out.stem, builtin=False)  # the next space is named by its file
     table_out = check_output_path(r.table) if r.table else None
     report = check_report_path(r.report) if r.report else None
     space = load_space(r.space)
+    inputs = [*r.results, *filter(None, (space.source, r.candidates))]
+    outputs = [p for p in (out, table_out, report) if p is not None]
+    distinct_inputs(outputs)
+    for p in outputs:
+        check_not_an_input(p, inputs)
     extra = read_candidates(r.candidates, space) if r.candidates else []
     if r.no_defaults and not extra:
         raise DsdError("--no-defaults needs --candidates FILE")
@@ -442,30 +513,33 @@ def refine_command(request: RefineRequest, options: RefineOptions) -> tuple[Outp
         prep, options, extra if r.no_defaults else None, [] if r.no_defaults else extra
     )
     text = [format_table(table, r.top), "", sample_size_note(table)]
+    notes = [f"{space.name}: {prep.population.ledger.describe(options.metric)}"]
+    written = _write_next(table, space, out, r) if out else None  # first: it checks its name
+    if out and written is None:
+        notes.append(
+            f"no candidate improves or is a no-loss simplification: nothing written to {out} "
+            "(exit code 1)"
+        )
     if table_out:
         write_table(table, table_out)
     if report:
         write_page(report, page(f"dsd refine: {space.name}", [refine_section(table, prep)]))
         text.append(f"report -> {report}")
-    code = 0
-    if out:
-        line, code = _write_next(table, space, out, r)
-        text.append(line)
-    notes = [f"{space.name}: {prep.population.ledger.describe(options.metric)}"]
-    return Output("\n".join(text), tuple(notes)), code
+    text += [written] if written else []
+    return Output("\n".join(text), tuple(notes)), int(bool(out) and written is None)
 
 
-def _write_next(table: pd.DataFrame, space: Space, out: Path, r: RefineRequest) -> tuple[str, int]:
-    """Write the next space; the line that says what was written, and the exit code."""
+def _write_next(table: pd.DataFrame, space: Space, out: Path, r: RefineRequest) -> str | None:
+    """Write the next space; the line that says what was written (None: nothing qualified)."""
     sources = ", ".join(map(str, r.results))
     written = write_refined_space(
         table, space, out, only_improving=r.only_improving, sources=sources
     )
     if written is None:
-        return "no candidate improves or is a no-loss simplification: no space written", 0
+        return None
     picks = chosen(table, r.only_improving)
     size = load_space(written).size
     return (
         f"refined space -> {written} (adds: {'; '.join(picks['candidate'])}; "
         f"exact size {size:,} = {size:.2e}, {100 * size / space.size:.3g}% of {space.name})"
-    ), 0
+    )

@@ -19,9 +19,13 @@ EPILOG = """examples:
   dsd sample --space AnyNetXA-refined.yaml --n 500 --flops 360M:400M -o next.parquet
   dsd refine results.parquet --space AnyNetXC --candidates mine.yaml --report refine.html
 
-verdicts: improves (BH-adjusted KS p < alpha and the q25 difference's interval below 0),
-no loss (not significant, interval top <= tolerance), hurts, inconclusive (n_needed: models
-the population would need to resolve the observed D)."""
+Candidates that split the population alike (or as complements) are one test, named by the
+better side. verdicts: improves (Benjamini-Hochberg-adjusted KS p < alpha and the q25
+difference's interval below 0; "explained by" a stronger candidate when its effect disappears
+within that one's sides), no loss (the non-inferiority test of "worse by at least the
+tolerance" rejected, adjusted alike), hurts, inconclusive (n_needed: models that would resolve
+the observed D). -o writes the best unexplained improvement and the no-loss simplifications
+(shared, non-decreasing); when none qualifies it writes nothing and exits with code 1."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
