@@ -7,14 +7,17 @@ does it from the population itself: it builds candidate refinements from the spa
 :func:`write_refined_space` writes the next space through the spaces API
 (:func:`dsd.spaces.write_space`). :class:`RefineOptions` holds every setting.
 
-The table's columns: ``candidate`` (its name), ``verdict``, ``D`` (KS between the sides on
-flops-normalised EDFs), ``p_adj`` (Benjamini-Hochberg over the tests), ``diff`` (``in - out``
-of the 25th percentile) with its 95% bootstrap interval ``ci_low``..``ci_high``, ``n_in`` /
-``n_out`` (models a side), ``share_space`` (the exact share of the space kept),
-``share_pop``, ``D_whole``, ``p``, ``stat_in`` / ``stat_out``, ``bins``, ``m_eff`` (effective
-size of the split), ``power`` (to see a KS difference of 0.2 among the tests), ``n_needed``
-(models that would resolve the observed D), ``kind`` and ``constraints`` (JSON text, the
-space-file syntax). ``table.attrs`` records the settings and the population.
+The table's columns: ``candidate`` (the split's name: the candidate on its better side),
+``verdict``, ``explained_by`` (a stronger candidate, or ""), ``D`` (KS between the sides on
+flops-normalised EDFs), ``p_adj`` and ``p_noloss_adj`` (Benjamini-Hochberg over the tests),
+``diff`` (``in - out`` of the 25th percentile) with its 95% bootstrap interval
+``ci_low``..``ci_high``, ``n_in`` / ``n_out`` (models a side), ``share_space`` (the exact
+share of the space kept), ``share_pop``, ``D_whole``, ``p``, ``p_noloss``, ``se`` (bootstrap
+standard error of ``diff``), ``stat_in`` / ``stat_out``, ``bins``, ``m_eff`` (effective size of
+the split), ``power`` (to see a KS difference of 0.2 among the tests), ``n_needed`` (models
+that would resolve the observed D), ``kind``, ``merged`` (the split's other candidates) and
+``constraints`` (JSON text, the space-file syntax). ``table.attrs`` records the settings, the
+population's ledger and the counts (candidates, merged, left out, tests).
 """
 
 from __future__ import annotations
@@ -61,8 +64,8 @@ from dsd.analysis.splits import (
     explanations,
     group_splits,
     judge,
+    measure_split,
     order,
-    test_split,
 )
 from dsd.analysis.stats import ALPHA, DIFFERENCE, POWER, edf, ks_models_needed, ks_power
 from dsd.analysis.tables import complexity_text
@@ -157,7 +160,7 @@ def tabulate(
     splits, left_out = group_splits(cands, [c.holds(sp, prep.design) for c in cands])
     rows, masks, size = [], [], sp.size
     for split in splits:
-        split, stats = test_split(split, sample)
+        split, stats = measure_split(split, sample)
         c = split.candidate
         share = sp.with_constraints(c.constraints).size / size if size else math.nan
         row = {"candidate": c.name, "kind": c.kind, "constraints": c.text, "merged": split.merged}
@@ -167,8 +170,8 @@ def tabulate(
     table = order(judge(pd.DataFrame(rows).assign(_i=range(len(rows))), sample.n, levels))
     table["explained_by"] = explanations(table, [masks[i] for i in table["_i"]], sample, levels)
     table = order(table)[COLUMNS]
-    counts = {"candidates": len(cands), "left_out": left_out, "merged": len(cands) - left_out}
-    counts["merged"] -= len(table)
+    merged = len(cands) - left_out - len(splits)
+    counts = {"candidates": len(cands), "merged": merged, "left_out": left_out}
     table.attrs.update(_attrs(prep, options, counts, int(table["p"].notna().sum())))
     return table
 
@@ -218,7 +221,12 @@ def prepare(results: Results, space: str | os.PathLike | Space, o: RefineOptions
     c = pd.to_numeric(df["flops"], errors="coerce").to_numpy(dtype=float)
     regime = regime_range(df)
     finite = c[np.isfinite(c)]
-    lo_hi = regime or ((float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0))
+    if regime:
+        lo_hi = regime
+    elif finite.size:
+        lo_hi = (float(finite.min()), float(finite.max()))
+    else:
+        raise DsdError(f"{sp.name}: no model has a finite flops value (to normalise the EDFs)")
     if not lo_hi[1] > lo_hi[0]:
         lo_hi = (lo_hi[0] - 0.5, lo_hi[0] + 0.5)
     inside = np.isfinite(c) & (c >= lo_hi[0]) & (c <= lo_hi[1])
@@ -366,29 +374,27 @@ def summary(table: pd.DataFrame, shown: int | None = None) -> list[str]:
     make, the tests, and the verdicts of the splits (which add up to the splits)."""
     a, counts = table.attrs, table["verdict"].value_counts()
     ledger, metric = a["ledger"], a["metric"]
-    excluded = ", ".join(
-        f"{n} {r.replace('metric', metric)}" for r, n in ledger["excluded"].items()
-    )
-    outside = f"; {a['outside_range']} outside the flops range" if a["outside_range"] else ""
+    rows = f"{ledger['read']} rows read, {ledger['used']} used"
+    if ledger["excluded"]:
+        reasons = [f"{n} {r.replace('metric', metric)}" for r, n in ledger["excluded"].items()]
+        rows += f"; excluded: {', '.join(reasons)}"
+    if a["outside_range"]:
+        rows += f"; {a['outside_range']} outside the flops range"
     lo, hi = (complexity_text(x) for x in a["regime"])
     verdicts = [f"{v}: {counts.get(v, 0)}" for v in VERDICTS]
     explained = int((table["explained_by"] != "").sum())
-    verdicts[0] += f" ({explained} explained by a stronger candidate)" if explained else ""
+    if explained:
+        verdicts[0] += f" ({explained} explained by a stronger candidate)"
+    if shown is not None and shown < len(table):
+        verdicts[-1] += f" (showing {shown} of {len(table)})"
     return [
-        f"{a['space']}: {a['n']} models tested, metric {metric} ({ledger['read']} rows read, "
-        f"{ledger['used']} used{'; excluded: ' + excluded if excluded else ''}{outside}); "
-        f"KS on flops-normalised EDFs over {lo}..{hi} ({a['regime_source']}); q25 interval: "
-        f"{a['reps']} bootstrap draws, 95%; 'no loss': q25 worse by less than "
-        f"{100 * a['tolerance']:g}%",
+        f"{a['space']}: {a['n']} models tested, metric {metric} ({rows}); KS on flops-normalised "
+        f"EDFs over {lo}..{hi} ({a['regime_source']}); q25 interval: {a['reps']} bootstrap "
+        f"draws, 95%; 'no loss': q25 worse by less than {100 * a['tolerance']:g}%",
         f"{a['candidates']} candidates: {len(table)} splits ({a['merged']} merged as "
         f"complements or duplicates, {a['left_out']} ranges left out: every model or none on a "
         f"side), {a['tests']} tested at level {a['alpha']:g} ({a['correction']}); "
-        + ", ".join(verdicts)
-        + (
-            f" (showing {shown} of {len(table)})"
-            if shown is not None and shown < len(table)
-            else ""
-        ),
+        + ", ".join(verdicts),
     ]
 
 

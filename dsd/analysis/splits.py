@@ -5,7 +5,7 @@ satisfy it (``in``) and the rest (``out``). Candidates that cut it the same way 
 or the opposite way (complementary in-sets, such as ``b1 <= 1`` and ``b1 >= 2``) are one
 **split** (:func:`group_splits`): tested once, counted once, named by the better side.
 
-:func:`test_split` compares the two sides:
+:func:`measure_split` compares the two sides:
 
 - EDFs normalised by flops as in NDS, each side over the same bins of the population's range
   (:func:`side_weights`: the largest bin count up to ``bins`` that leaves no bin of either side
@@ -198,15 +198,14 @@ def group_splits(
             continue
         i, same = found
         s = splits[i]
-        splits[i] = (
-            Split(s.inside, (*s.named, cand), s.complements)
-            if same
-            else Split(s.inside, s.named, (*s.complements, cand))
-        )
+        if same:
+            splits[i] = Split(s.inside, (*s.named, cand), s.complements)
+        else:
+            splits[i] = Split(s.inside, s.named, (*s.complements, cand))
     return splits, left_out
 
 
-def test_split(split: Split, sample: Sample) -> tuple[Split, dict[str, Any]]:
+def measure_split(split: Split, sample: Sample) -> tuple[Split, dict[str, Any]]:
     """The statistics of one split, named by its better side when its other side is a candidate
     too (the side with the lower 25th percentile); returns the split as named and its row."""
     inside = split.inside
@@ -257,7 +256,7 @@ class Levels:
 
 
 def judge(table: pd.DataFrame, n: int, levels: Levels) -> pd.DataFrame:
-    """``table`` (one row a split, from :func:`test_split`) with ``p_adj``, ``p_noloss``,
+    """``table`` (one row a split, from :func:`measure_split`) with ``p_adj``, ``p_noloss``,
     ``p_noloss_adj``, ``power``, ``n_needed`` and the ``verdict`` (see the module docstring)."""
     table = table.copy()
     tested = table["p"].notna()
