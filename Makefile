@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sample_speed.py
 	$(BIN)/python benchmarks/analysis_speed.py
 	$(BIN)/python benchmarks/refine_speed.py
+	$(BIN)/python benchmarks/refine_rates.py
 	$(BIN)/python benchmarks/sweep_overhead.py
 	$(BIN)/python benchmarks/train_speed.py --threads 1
 	$(BIN)/python benchmarks/model_timing.py --threads 1

@@ -15,7 +15,9 @@ Layout (each module imports only the ones above it)::
     figures.py     matplotlib figures (EDFs, bootstrap bands, fits, complexity), ax= in, axes out
     compare.py     compare: KS verdicts in words, with their power
     runtime.py     runtime against complexity, published figures (DDS §5)
-    refinement.py  refine: test candidate refinements of a space on one population (dsd refine)
+    candidates.py  Candidate, default_candidates, read_candidates: what dsd refine tests
+    splits.py      how one split of a population is tested, and how verdicts are reached
+    refinement.py  refine, RefineOptions, write_refined_space, refine_command (dsd refine)
     report.py      write_report: one self-contained HTML page (and its figures as files)
     commands.py    edf_command, bootstrap_command, fit_command, compare_command: what the CLI calls
 
@@ -23,6 +25,7 @@ Errors are fractions in [0, 1] in the API and in files, percent in figures, tabl
 text. Only dsd.errors, dsd.io, dsd.schema (and the layers above: nets, spaces) are imported here.
 """
 
+from dsd.analysis.candidates import Candidate, default_candidates, read_candidates
 from dsd.analysis.commands import (
     Output,
     bootstrap_command,
@@ -60,7 +63,13 @@ from dsd.analysis.population import (
     load_populations,
     normalise,
 )
-from dsd.analysis.refinement import ks_sample_size, refine, write_refined_space
+from dsd.analysis.refinement import (
+    RefineOptions,
+    RefineRequest,
+    refine,
+    refine_command,
+    write_refined_space,
+)
 from dsd.analysis.report import build_report, write_report
 from dsd.analysis.runtime import (
     compare_models,
@@ -101,6 +110,7 @@ __all__ = [
     "UNBOUNDED",
     "AnalysisOptions",
     "BootstrapResult",
+    "Candidate",
     "Comparison",
     "ConfidenceBand",
     "FitDomain",
@@ -110,6 +120,8 @@ __all__ = [
     "Population",
     "Populations",
     "RandomSearchResult",
+    "RefineOptions",
+    "RefineRequest",
     "RegNetFit",
     "block_widths",
     "bootstrap_best",
@@ -121,6 +133,7 @@ __all__ = [
     "compare_command",
     "compare_models",
     "complexity_weights",
+    "default_candidates",
     "derived_params",
     "edf",
     "edf_command",
@@ -130,7 +143,6 @@ __all__ = [
     "ks",
     "ks_models_needed",
     "ks_power",
-    "ks_sample_size",
     "load_populations",
     "load_results",
     "normalise",
@@ -143,8 +155,10 @@ __all__ = [
     "plot_runtime",
     "quantized_linear_widths",
     "random_search_efficiency",
+    "read_candidates",
     "read_timings",
     "refine",
+    "refine_command",
     "regnet_domain",
     "runtime_correlations",
     "runtime_text",

@@ -318,9 +318,6 @@ def stack(column: pd.Series) -> np.ndarray:
     return out
 
 
-_stack = stack  # the name dsd.analysis.refinement imports
-
-
 def derived_params(df: pd.DataFrame) -> pd.DataFrame:
     """Scalar parameters for scatter plots and bootstraps, one row per row of ``df``.
 

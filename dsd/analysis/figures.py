@@ -130,16 +130,12 @@ def plot_edfs(
     seed: int = 0,
     note: str = "",
     ax=None,
-    normalized: bool | None = None,
 ):
     """Error EDFs of named populations (arrays of errors, fractions, or :class:`EDF` objects).
 
     ``bands`` = ``"dkw"`` or ``"bootstrap"`` shades a confidence band at ``level``; ``note`` is
     a caption under the axes (the report's: the populations' ledger). Returns the axes.
-    (``normalized`` is an alias of ``normalised``, kept until ``dsd.analysis.refinement`` says
-    ``normalised``.)
     """
-    normalised = normalised if normalized is None else normalized
     if not populations:
         raise DsdError("plot_edfs: no populations to plot")
     ax = _axes(ax, (6.4, 4.4))

@@ -1,568 +1,291 @@
-"""Refining a design space from one population: the paper's design loop, automated (``dsd refine``).
+"""Refining a design space from one population: the paper's step, automated (``dsd refine``).
 
-In DDS a person looks at the EDFs of a population and picks the next constraint (share b, share
-g, non-decreasing widths and depths, parameter ranges). Every such refinement is a predicate on the
-*drawn* design, and a population already holds models that satisfy it and models that do not.
-:func:`refine` generates candidates from the space's declaration, tests each one on the population
-itself and returns a table, best first; :func:`write_refined_space` writes the next space.
+In DDS a person looks at the EDFs of a population and picks the next constraint. :func:`refine`
+does it from the population itself: it builds candidate refinements from the space's declaration
+(:mod:`dsd.analysis.candidates`), tests the split each one makes of the population
+(:mod:`dsd.analysis.splits`) and returns a table, one row a split, best first;
+:func:`write_refined_space` writes the next space through the spaces API
+(:func:`dsd.spaces.write_space`). :class:`RefineOptions` holds every setting.
 
-For each candidate, the models that satisfy it (``in``) are compared with the rest (``out``):
-
-- EDFs normalised by flops as in NDS (shared bin edges over the population's regime; the number
-  of bins is the largest up to ``bins`` that leaves no bin of either side empty; 1 bin = plain);
-- KS distance ``D`` between ``in`` and ``out`` (and ``D_whole`` between ``in`` and the whole
-  population), its p-value (:func:`dsd.analysis.stats.ks`), and the p-values adjusted for the
-  many candidates with **Benjamini-Hochberg** (``scipy.stats.false_discovery_control``);
-- the difference ``in - out`` of the normalised EDF's 25th percentile (a robust "how good are the
-  good models" statistic), with a percentile bootstrap interval (resamples of the whole population,
-  drawn once and shared by all candidates, each split into its two sides; NDS weights kept);
-- the exact share of the *space* kept (from exact sizes, :attr:`dsd.spaces.Space.size`) and the
-  share and number of models behind each side.
-
-Verdicts (``alpha`` the level, ``tolerance`` the largest difference of the 25th percentile that
-counts as "the same"):
-
-- ``improves``: adjusted p < alpha and the interval lies below 0;
-- ``hurts``: adjusted p < alpha and the interval lies above 0;
-- ``no loss``: not significant, and the interval's upper end <= ``tolerance`` (the paper's
-  XA -> XC kind: a smaller space, the same EDF within the interval). This is a one-sided
-  non-inferiority check at 97.5%, per candidate: unlike ``improves`` it is not corrected for
-  the many candidates;
-- ``inconclusive``: anything else, or fewer than ``min_models`` on a side; ``n_needed`` says
-  how many models the population would need to resolve the observed D (:func:`ks_sample_size`).
-
-Sample size (NDS): with effective size ``m = n1 n2 / (n1 + n2)`` the KS test at level ``a``
-rejects when ``D > c_a / sqrt(m)``, ``c_a`` the Kolmogorov quantile. The EDF at the point of the
-largest difference has standard deviation at most ``0.5 / sqrt(m)``, so a true difference ``D`` is
-detected with power at least ``1 - beta`` when ``sqrt(m) >= (c_a + z_{1-beta} / 2) / D``.
+The table's columns: ``candidate`` (the split's name: the candidate on its better side),
+``verdict``, ``explained_by`` (a stronger candidate, or ""), ``D`` (KS between the sides on
+flops-normalised EDFs), ``p_adj`` and ``p_noloss_adj`` (Benjamini-Hochberg over the tests),
+``diff`` (``in - out`` of the 25th percentile) with its 95% bootstrap interval
+``ci_low``..``ci_high``, ``n_in`` / ``n_out`` (models a side), ``share_space`` (the exact
+share of the space kept), ``share_pop``, ``D_whole``, ``p``, ``p_noloss``, ``se`` (bootstrap
+standard error of ``diff``), ``stat_in`` / ``stat_out``, ``bins``, ``m_eff`` (effective size of
+the split), ``power`` (to see a KS difference of 0.2 among the tests), ``n_needed`` (models
+that would resolve the observed D), ``kind``, ``merged`` (the split's other candidates) and
+``constraints`` (JSON text, the space-file syntax). ``table.attrs`` records the settings, the
+population's ledger and the counts (candidates, merged, left out, tests).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import reduce
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from dsd.analysis import figures
-from dsd.analysis.data import ERROR, _stack, load_results, regime_range
-from dsd.analysis.page import CSS, check_report_path, figure_html, table_html
-from dsd.analysis.page import note as _note
-from dsd.analysis.page import section as _section
-from dsd.analysis.stats import complexity_weights, edf, kish_size, ks
+from dsd.analysis.candidates import (
+    Candidate,
+    default_candidates,
+    design_arrays,
+    parse_constraints,
+    read_candidates,
+)
+from dsd.analysis.commands import Output
+from dsd.analysis.data import ERROR, regime_range
+from dsd.analysis.page import (
+    check_report_path,
+    figure_html,
+    note,
+    page,
+    section,
+    table_html,
+    write_page,
+)
+from dsd.analysis.population import AnalysisOptions, Population, Populations, load_populations
+from dsd.analysis.splits import (
+    CORRECTION,
+    QUANTILE,
+    VERDICTS,
+    Levels,
+    Sample,
+    explanations,
+    group_splits,
+    judge,
+    measure_split,
+    order,
+)
+from dsd.analysis.stats import ALPHA, DIFFERENCE, POWER, edf, ks_models_needed, ks_power
+from dsd.analysis.tables import complexity_text
 from dsd.errors import DsdError
-from dsd.io import atomic_path, check_output_path, load_yaml
-from dsd.schema import DESIGN_COLUMNS, PARAMETERS
-from dsd.spaces import Constraints, Space, load_space
-from dsd.spaces.loader import builtin_dir
+from dsd.io import check_not_an_input, check_output_path, distinct_inputs, write_table
+from dsd.spaces import Constraints, Space, load_space, write_space
+from dsd.spaces.loader import check_name
 
-VERDICTS = ("improves", "no loss", "inconclusive", "hurts")
-CORRECTION = "Benjamini-Hochberg"
-QUANTILE = 0.25
-PLURAL = {
-    "depth": "depths",
-    "width": "widths",
-    "bottleneck_ratio": "bottleneck ratios",
-    "group_width": "group widths",
-}
-
-
-# --- candidates ---------------------------------------------------------------------------------
+Results = pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike | Populations
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One refinement: a ``name`` and its constraints in the space-file syntax, as JSON text.
+class RefineOptions:
+    """Every setting of :func:`refine` (validated here).
 
-    ``constraints`` is e.g. ``'{"non_decreasing": ["width"]}'`` or ``'{"ranges": {"d": [null,
-    20]}}'``; ``kind`` is ``shared``, ``non_decreasing``, ``non_increasing``, ``range`` or
-    ``user``.
+    ``metric`` (the error column, fractions) and ``filters`` (``key=value``; ``status=ok``
+    unless a status filter is given) say which rows form the population; ``alpha`` is the level
+    of every verdict, ``tolerance`` the largest difference of the 25th percentile (error units,
+    fractions) that counts as "no loss", ``bins`` the most flop bins of a normalised EDF,
+    ``reps`` the bootstrap draws, ``min_models`` the fewest models a side needs for a verdict,
+    ``power`` the power sample sizes are stated for, ``seed`` the bootstrap's seed.
     """
 
-    name: str
-    kind: str
-    constraints: str
+    metric: str = ERROR
+    filters: tuple[str, ...] = ()
+    alpha: float = ALPHA
+    tolerance: float = 0.01
+    bins: int = 10
+    reps: int = 1000
+    min_models: int = 10
+    power: float = POWER
+    seed: int = 0
 
-    @property
-    def mapping(self) -> dict[str, Any]:
-        """The constraints as a mapping."""
-        return json.loads(self.constraints)
+    def __post_init__(self):
+        object.__setattr__(self, "filters", tuple(str(f) for f in self.filters))
+        self.loading()  # metric, filters, alpha, bins, reps, seed: one line for a bad value
+        ok = math.isfinite(self.tolerance) and self.tolerance >= 0
+        if not (ok and self.reps >= 10 and self.min_models >= 2 and 0 < self.power < 1):
+            raise DsdError("need tolerance >= 0, reps >= 10, min_models >= 2, 0 < power < 1")
 
-    @classmethod
-    def of(cls, name: str, kind: str, constraints: Mapping[str, Any]) -> Candidate:
-        """A candidate from a constraints mapping."""
-        return cls(name, kind, json.dumps(constraints, sort_keys=True))
-
-
-def _candidate_space(space: Space, constraints: Mapping[str, Any]) -> Space:
-    """``space`` with ``constraints`` added (validated as a space file's would be)."""
-    return space.with_constraints(constraints)
-
-
-def holds(candidate: Candidate, design: Mapping[str, np.ndarray], space: Space) -> np.ndarray:
-    """Which drawn designs satisfy ``candidate`` (bool array)."""
-    return space.satisfies(design, Constraints.parse(candidate.mapping, space.source or space.name))
-
-
-def design_arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The drawn design of each row: per-stage arrays (models x stages) and RegNet scalars."""
-    missing = [c for c in DESIGN_COLUMNS if c not in df.columns]
-    if missing:
-        raise DsdError(f"results have no design column(s) {', '.join(missing)}")
-    out = {c: _stack(df[c]) for c in DESIGN_COLUMNS}
-    for c in ("depth", "w0", "wa", "wm", "bottleneck_ratio", "group_width"):
-        if c in df.columns:
-            out[c] = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
-    return out
-
-
-def default_candidates(
-    space: Space, design: Mapping[str, np.ndarray], quantiles: Sequence[float] = (0.25, 0.5, 0.75)
-) -> list[Candidate]:
-    """The paper's kinds of refinement, from the space's declaration and the population.
-
-    AnyNet: share b, share g; non-decreasing and (as a control) non-increasing widths, depths, b, g;
-    one-sided ranges (``<=`` and ``>=``) on total depth ``d`` and on each stage's parameters at the
-    population's quantiles. RegNet: one-sided ranges on d, w0, wa, wm, b, g. Parameters with one
-    value, and constraints the space already has, are skipped.
-    """
-    out: list[Candidate] = []
-    if space.kind == "anynet":
-        free = [k for k, p in space.parameters.items() if p.count() > 1]
-        for p in ("bottleneck_ratio", "group_width"):
-            if p in free and not space.constraints.rule(p):
-                name = f"shared {p.replace('_', ' ')}"
-                out.append(Candidate.of(name, "shared", {"shared": [p]}))
-        for p in ("width", "depth", "bottleneck_ratio", "group_width"):
-            if p not in free or space.constraints.rule(p) == "shared":
-                continue
-            if not space.constraints.rule(p):
-                out.append(
-                    Candidate.of(
-                        f"non-decreasing {PLURAL[p]}", "non_decreasing", {"non_decreasing": [p]}
-                    )
-                )
-                out.append(
-                    Candidate.of(
-                        f"non-increasing {PLURAL[p]}", "non_increasing", {"non_increasing": [p]}
-                    )
-                )
-        names = ["d"]
-        for p in free:
-            short = PARAMETERS[p][0]
-            shared = space.constraints.rule(p) == "shared"
-            names += [p] if shared else [f"{short}{i + 1}" for i in range(space.stages)]
-    else:
-        names = [
-            q
-            for q in space.allowed.quantities
-            if space.parameters["depth" if q == "d" else q].count() > 1
-        ]
-    for q in names:
-        v = space.quantity(q, design)
-        v = v[:, 0] if v.ndim == 2 else v
-        v = v[np.isfinite(v)]
-        if v.size == 0:
-            continue
-        for t in np.unique(np.quantile(v, quantiles, method="inverted_cdf")):
-            t = float(t)
-            out.append(Candidate.of(f"{q} <= {_num(t)}", "range", {"ranges": {q: [None, t]}}))
-            out.append(Candidate.of(f"{q} >= {_num(t)}", "range", {"ranges": {q: [t, None]}}))
-    return out
-
-
-def read_candidates(path: str | os.PathLike, space: Space) -> list[Candidate]:
-    """User candidates from a YAML file: a list under ``candidates:``, each a constraints mapping
-    in the space-file syntax, optionally with a ``name``::
-
-        candidates:
-          - {name: shallow, ranges: {d: [null, 12]}}
-          - {non_decreasing: [width, depth]}
-    """
-    p = Path(path)
-    data = load_yaml(p)  # the limits and one-line errors of every user YAML file
-    items = data.get("candidates") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not items:
-        raise DsdError(f"{p}: expected a non-empty list under 'candidates:'")
-    out = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise DsdError(f"{p}: candidates[{i}]: expected a mapping of constraints")
-        c = {k: v for k, v in item.items() if k != "name"}
-        if not c:
-            raise DsdError(f"{p}: candidates[{i}]: no constraint given")
-        _candidate_space(space, c)  # validates, naming the file
-        name = item.get("name") or json.dumps(c, sort_keys=True)
-        out.append(Candidate.of(str(name), "user", c))
-    return out
-
-
-def _num(t: float) -> str:
-    return str(int(t)) if float(t).is_integer() else f"{t:.4g}"
-
-
-# --- statistics ---------------------------------------------------------------------------------
-
-
-def ks_sample_size(d: float, alpha: float = 0.05, power: float = 0.8, tests: int = 1) -> float:
-    """Effective size ``m = n1 n2 / (n1 + n2)`` at which a KS difference ``d`` is detected with at
-    least ``power`` at level ``alpha / tests`` (Bonferroni): ``((c + z_power / 2) / d)**2``.
-
-    Two populations of ``n`` models each have ``m = n / 2``, so each needs ``2 m`` models.
-    """
-    if not 0 < d <= 1:
-        return math.inf
-    c = float(sps.kstwobign.isf(alpha / max(tests, 1)))
-    z = float(sps.norm.ppf(power))
-    return ((c + z / 2) / d) ** 2
-
-
-def resolvable_d(m: float, alpha: float = 0.05, power: float = 0.8, tests: int = 1) -> float:
-    """The smallest KS difference detected with ``power`` at effective size ``m`` (inverse of
-    :func:`ks_sample_size`)."""
-    if m <= 0:
-        return math.inf
-    c = float(sps.kstwobign.isf(alpha / max(tests, 1)))
-    return (c + float(sps.norm.ppf(power)) / 2) / math.sqrt(m)
-
-
-def _weights(c: np.ndarray, sides: Sequence[np.ndarray], bins: int, rng_: tuple[float, float]):
-    """Per side NDS weights (:func:`~dsd.analysis.stats.complexity_weights`) over shared bins: the
-    largest bin count <= ``bins`` with no empty bin on either side (1 = plain). Returns (weights
-    per side, bins used)."""
-    for b in range(max(bins, 1), 0, -1):
-        try:
-            return [complexity_weights(c[s], b, rng_) for s in sides], b
-        except DsdError:  # an empty bin on one side: try fewer
-            continue
-    return [np.full(int(s.sum()), 1.0 / max(int(s.sum()), 1)) for s in sides], 1
+    def loading(self) -> AnalysisOptions:
+        """The analysis options that load the population (grouped by space)."""
+        shared = ("metric", "filters", "bins", "reps", "seed", "alpha")
+        return AnalysisOptions(**{k: getattr(self, k) for k in shared})
 
 
 @dataclass(frozen=True, eq=False)
-class _Resamples:
-    """``reps`` bootstrap resamples of the whole population, drawn once and shared by every
-    candidate: ``counts[r, i]`` = copies of model ``order[i]`` (models sorted by error) in
-    resample ``r``. A candidate's two sides are the restrictions of each resample, so the side
-    sizes vary between resamples as they do between populations."""
+class Prepared:
+    """A population ready for refinement: its ``space``, the :class:`Population` (rows used and
+    ledger), the drawn ``design`` and the :class:`~dsd.analysis.splits.Sample` of the models
+    inside the normalisation range (``range_source``: the regime column or the data)."""
 
-    order: np.ndarray
-    counts: np.ndarray
-
-    @classmethod
-    def draw(cls, e: np.ndarray, reps: int, rng: np.random.Generator) -> _Resamples:
-        n = e.size
-        order = np.argsort(e, kind="stable")
-        idx = rng.integers(0, n, size=(reps, n))
-        flat = (np.arange(reps)[:, None] * n + idx).ravel()
-        counts = np.bincount(flat, minlength=reps * n).reshape(reps, n).astype(np.float64)
-        return cls(order, counts)
-
-    def quantile(self, e: np.ndarray, side: np.ndarray, w: np.ndarray, q: float) -> np.ndarray:
-        """The weighted ``q``-quantile of the side ``side`` (bool mask over the models, ``w`` the
-        weights of its models in model order) in every resample; NaN where a resample has none."""
-        pos = np.flatnonzero(side[self.order])  # columns of this side, ascending error
-        ws = np.zeros(side.size)
-        ws[side] = w
-        ws = ws[self.order][pos]
-        es = e[self.order][pos]
-        cw = self.counts[:, pos] * ws
-        tot = cw.sum(axis=1)
-        # Only the first columns are summed: those holding q (+ margin) of the side's weight.
-        share = np.cumsum(ws) / ws.sum()
-        k = min(pos.size, int(np.searchsorted(share, min(1.0, 2 * q + 0.1))) + 1)
-        cum = np.cumsum(cw[:, :k], axis=1)
-        target = q * tot * (1 - 1e-12)
-        hit = cum >= target[:, None]
-        found = hit.any(axis=1)
-        j = np.argmax(hit, axis=1)
-        if not found.all():
-            rest = np.flatnonzero(~found)
-            j[rest] = np.argmax(np.cumsum(cw[rest], axis=1) >= target[rest, None], axis=1)
-        return np.where(tot > 0, es[j], np.nan)
-
-
-def _population(
-    results, space: Space, metric: str, filters: Iterable[str]
-) -> tuple[pd.DataFrame, tuple[float, float] | None]:
-    df = load_results(results, filters)
-    if metric not in df.columns:
-        raise DsdError(f"no column {metric!r} in the results (the error metric)")
-    df = df[np.isfinite(pd.to_numeric(df[metric], errors="coerce"))]
-    if "space" in df.columns:
-        mine = df[df["space"].astype(str) == space.name]
-        if len(mine) == 0 and df["space"].nunique() > 1:
-            raise DsdError(
-                f"no rows of space {space.name!r} in the results "
-                f"(spaces: {', '.join(map(str, df['space'].unique()))})"
-            )
-        df = mine if len(mine) else df
-    if len(df) < 4:
-        raise DsdError(f"only {len(df)} models with a finite {metric}; refine needs a population")
-    if "flops" not in df.columns:
-        raise DsdError("results have no 'flops' column (needed to normalise the EDFs)")
-    return df.reset_index(drop=True), regime_range(df)
+    space: Space
+    population: Population
+    design: dict[str, np.ndarray]
+    sample: Sample
+    range_source: str
 
 
 def refine(
-    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike,
+    results: Results,
     space: str | os.PathLike | Space,
+    options: RefineOptions | None = None,
     *,
     candidates: Sequence[Candidate] | None = None,
     extra: Sequence[Candidate] = (),
-    metric: str = ERROR,
-    filters: Iterable[str] = (),
-    alpha: float = 0.05,
-    tolerance: float = 0.01,
-    bins: int = 10,
-    reps: int = 1000,
-    min_models: int = 10,
-    power: float = 0.8,
-    seed: int = 0,
+    **changes,
 ) -> pd.DataFrame:
-    """Test refinements of ``space`` on a population; one row a candidate, best first.
+    """Test refinements of ``space`` on a population; one row a split, best first.
 
-    ``results``: a DataFrame or results files (``status=ok`` rows, those of ``space`` when several
-    spaces are present). ``candidates`` replaces :func:`default_candidates`; ``extra`` adds to them.
-    ``tolerance`` is in error units (fractions, as ``metric``). See the module docstring for the
-    columns' meaning. ``table.attrs`` records the settings (metric, correction, level, n, regime).
+    ``results``: a DataFrame, results files or loaded populations (the rows of ``space``).
+    ``options`` (:class:`RefineOptions`, with ``changes`` such as ``alpha=0.01``) say how.
+    ``candidates`` replaces :func:`~dsd.analysis.candidates.default_candidates`; ``extra``
+    adds to them. ``table.attrs`` records the settings (metric, correction, level, n, regime).
     """
-    sp = space if isinstance(space, Space) else load_space(space)
-    if not 0 < alpha < 1 or tolerance < 0 or reps < 10 or bins < 1 or min_models < 2:
-        raise DsdError("need 0 < alpha < 1, tolerance >= 0, reps >= 10, bins >= 1, min_models >= 2")
-    df, regime = _population(results, sp, metric, filters)
-    design = design_arrays(df)
-    e = pd.to_numeric(df[metric]).to_numpy(dtype=float)
-    c = pd.to_numeric(df["flops"], errors="coerce").to_numpy(dtype=float)
-    rng_ = regime or (float(np.nanmin(c)), float(np.nanmax(c)))
-    if not rng_[1] > rng_[0]:
-        rng_ = (rng_[0] - 0.5, rng_[0] + 0.5)
-    inside = np.isfinite(c) & (c >= rng_[0]) & (c <= rng_[1])
-    e, c = e[inside], c[inside]
-    design = {k: v[inside] for k, v in design.items()}
-    n = e.size
-    cands = list(default_candidates(sp, design) if candidates is None else candidates) + list(extra)
+    options = dataclasses.replace(options or RefineOptions(), **changes)
+    return tabulate(prepare(results, space, options), options, candidates, extra)
+
+
+def tabulate(
+    prep: Prepared,
+    options: RefineOptions,
+    candidates: Sequence[Candidate] | None = None,
+    extra: Sequence[Candidate] = (),
+) -> pd.DataFrame:
+    """The table of :func:`refine` for a prepared population."""
+    sp, sample = prep.space, prep.sample
+    cands = default_candidates(sp, prep.design) if candidates is None else list(candidates)
+    cands += list(extra)
     if not cands:
         raise DsdError(f"{sp.name}: no candidate refinements (every parameter is fixed)")
-    size = sp.size
-    boot = _Resamples.draw(e, reps, np.random.default_rng(seed))
-    w_all = _weights(c, [np.ones(n, bool)], bins, rng_)[0][0]
-    rows, seen = [], set()
-    for cand in cands:
-        m_in = holds(cand, design, sp)
-        key = m_in.tobytes()
-        if cand.kind == "range" and (key in seen or m_in.all() or not m_in.any()):
-            continue
-        seen.add(key)
-        rows.append(_test(cand, sp, size, e, c, m_in, w_all, rng_, bins, boot))
-    table = pd.DataFrame(rows)
-    ok = table["D"].notna()
-    table["p_adj"] = np.nan
-    if ok.any():
-        table.loc[ok, "p_adj"] = sps.false_discovery_control(table.loc[ok, "p"], method="bh")
-    k = int(ok.sum())
-    table["d_resolvable"] = [resolvable_d(m, alpha, power, k) for m in table["m_eff"]]
-    table["n_needed"] = [
-        math.ceil(n * ks_sample_size(d, alpha, power, k) / m) if m > 0 and d > 0 else math.inf
-        for d, m in zip(table["D"].fillna(0), table["m_eff"], strict=True)
-    ]
-    table["verdict"] = [_verdict(r, alpha, tolerance, min_models) for r in table.itertuples()]
-    table = _order(table)
-    table.attrs.update(
-        metric=metric,
-        correction=CORRECTION,
-        alpha=alpha,
-        tolerance=tolerance,
-        power=power,
-        n=n,
-        tests=k,
-        regime=list(rng_),
-        regime_source="regime column" if regime else "population min..max",
-        statistic=f"q{int(QUANTILE * 100)} of the flops-normalised error EDF",
-        space=sp.name,
-        space_source=sp.source,
-        space_size=size,
-        reps=reps,
-    )
+    splits, left_out = group_splits(cands, [c.holds(sp, prep.design) for c in cands])
+    rows, masks, size = [], [], sp.size
+    for split in splits:
+        split, stats = measure_split(split, sample)
+        c = split.candidate
+        share = sp.with_constraints(c.constraints).size / size if size else math.nan
+        row = {"candidate": c.name, "kind": c.kind, "constraints": c.text, "merged": split.merged}
+        rows.append({**row, "share_space": share, **stats})
+        masks.append(split.inside)
+    levels = Levels(options.alpha, options.tolerance, options.power, options.min_models)
+    table = order(judge(pd.DataFrame(rows).assign(_i=range(len(rows))), sample.n, levels))
+    table["explained_by"] = explanations(table, [masks[i] for i in table["_i"]], sample, levels)
+    table = order(table)[COLUMNS]
+    merged = len(cands) - left_out - len(splits)
+    counts = {"candidates": len(cands), "merged": merged, "left_out": left_out}
+    table.attrs.update(_attrs(prep, options, counts, int(table["p"].notna().sum())))
     return table
 
 
-def _test(cand, sp, size, e, c, m_in, w_all, rng_, bins, boot) -> dict[str, Any]:
-    """The statistics of one candidate (see the module docstring)."""
-    refined = _candidate_space(sp, cand.mapping)
-    kept = refined.size / size if size else math.nan
-    row: dict[str, Any] = {
-        "candidate": cand.name,
-        "kind": cand.kind,
-        "n_in": int(m_in.sum()),
-        "n_out": int((~m_in).sum()),
-        "share_pop": float(m_in.mean()),
-        "share_space": kept,
-        "constraints": cand.constraints,
-    }
-    nan = dict.fromkeys(
-        ("D", "D_whole", "p", "stat_in", "stat_out", "diff", "ci_low", "ci_high"), math.nan
-    )
-    if row["n_in"] < 2 or row["n_out"] < 2:
-        return {**row, **nan, "bins": 0, "m_eff": 0.0}
-    (w_in, w_out), b = _weights(c, [m_in, ~m_in], bins, rng_)
-    e_in, e_out = e[m_in], e[~m_in]
-    f_in, f_out = edf(e_in, w_in), edf(e_out, w_out)
-    r = ks(f_in, f_out)
-    s_in, s_out = f_in.quantile(QUANTILE), f_out.quantile(QUANTILE)
-    diffs = boot.quantile(e, m_in, w_in, QUANTILE) - boot.quantile(e, ~m_in, w_out, QUANTILE)
-    lo, hi = np.nanquantile(diffs, [0.025, 0.975])
-    n1, n2 = kish_size(w_in), kish_size(w_out)
+#: The table's columns, in order.
+COLUMNS = (
+    "candidate verdict explained_by D p_adj p_noloss_adj diff ci_low ci_high n_in n_out "
+    "share_space share_pop D_whole p p_noloss se stat_in stat_out bins m_eff power n_needed "
+    "kind merged constraints"
+).split()
+
+
+def _attrs(prep: Prepared, o: RefineOptions, counts: dict[str, int], tests: int) -> dict:
+    """The settings and the population a table was made with (JSON values)."""
+    ledger = prep.population.ledger
     return {
-        **row,
-        "D": r.statistic,
-        "D_whole": ks(f_in, edf(e, w_all)).statistic,
-        "p": r.pvalue,
-        "stat_in": s_in,
-        "stat_out": s_out,
-        "diff": s_in - s_out,
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "bins": b,
-        "m_eff": n1 * n2 / (n1 + n2),
+        **dataclasses.asdict(o),
+        **counts,
+        "correction": CORRECTION,
+        "n": prep.sample.n,
+        "tests": tests,
+        "ledger": {"read": ledger.read, "used": ledger.used, "excluded": dict(ledger.excluded)},
+        "outside_range": ledger.used - prep.sample.n,
+        "regime": list(prep.sample.range),
+        "regime_source": prep.range_source,
+        "statistic": f"q{int(QUANTILE * 100)} of the flops-normalised error EDF",
+        "space": prep.space.name,
+        "space_source": prep.space.source,
+        "space_size": prep.space.size,
     }
 
 
-def _verdict(r, alpha: float, tolerance: float, min_models: int) -> str:
-    if min(r.n_in, r.n_out) < min_models or not np.isfinite(r.D):
-        return "inconclusive"
-    significant = r.p_adj < alpha
-    if significant and r.ci_high < 0:
-        return "improves"
-    if significant and r.ci_low > 0:
-        return "hurts"
-    if not significant and r.ci_high <= tolerance:
-        return "no loss"
-    return "inconclusive"
+#: The most bootstrap cells (draws x models) refine holds at once (8 bytes each).
+MAX_CELLS = 1 << 26
 
 
-def _order(table: pd.DataFrame) -> pd.DataFrame:
-    """Best first: improves (strongest evidence: lowest adjusted p, then raw p, then the lowest
-    interval top), no loss (smallest share of the space kept), inconclusive (lowest adjusted p),
-    hurts (likewise)."""
-    rank = table["verdict"].map({v: i for i, v in enumerate(VERDICTS)})
-    key = np.where(table["verdict"] == "no loss", table["share_space"], table["p_adj"].fillna(2.0))
-    out = table.assign(_r=rank, _k=key, _p=table["p"].fillna(2.0), _c=table["ci_high"].fillna(1))
-    out = out.sort_values(["_r", "_k", "_p", "_c"], kind="stable")
-    return out.drop(columns=["_r", "_k", "_p", "_c"]).reset_index(drop=True)[_COLUMNS]
+def prepare(results: Results, space: str | os.PathLike | Space, o: RefineOptions) -> Prepared:
+    """The rows of ``space`` in ``results`` as :func:`refine` tests them: the models inside the
+    normalisation range (the regime column's, else the population's min..max); DsdError if the
+    rows are not designs of ``space``, too few, or too many for ``o.reps`` draws."""
+    sp = space if isinstance(space, Space) else load_space(space)
+    pop = population_of(results, sp, o)
+    df = pop.rows
+    if "flops" not in df.columns:
+        raise DsdError("results have no 'flops' column (needed to normalise the EDFs)")
+    design = design_arrays(df, sp)
+    c = pd.to_numeric(df["flops"], errors="coerce").to_numpy(dtype=float)
+    regime = regime_range(df)
+    finite = c[np.isfinite(c)]
+    if regime:
+        lo_hi = regime
+    elif finite.size:
+        lo_hi = (float(finite.min()), float(finite.max()))
+    else:
+        raise DsdError(f"{sp.name}: no model has a finite flops value (to normalise the EDFs)")
+    if not lo_hi[1] > lo_hi[0]:
+        lo_hi = (lo_hi[0] - 0.5, lo_hi[0] + 0.5)
+    inside = np.isfinite(c) & (c >= lo_hi[0]) & (c <= lo_hi[1])
+    e = pop.errors[inside]
+    if e.size < 4:
+        raise DsdError(
+            f"{sp.name}: only {e.size} models with a finite {o.metric} and flops in "
+            f"[{lo_hi[0]:.4g}, {lo_hi[1]:.4g}]; refine needs a population"
+        )
+    if o.reps * e.size > MAX_CELLS:
+        raise DsdError(
+            f"--reps {o.reps} with {e.size} models needs {o.reps * e.size:,} bootstrap cells, "
+            f"more than {MAX_CELLS:,}: use --reps {MAX_CELLS // e.size} or fewer"
+        )
+    sample = Sample.of(e, c[inside], lo_hi, o.bins, o.reps, o.seed)
+    source = "regime column" if regime else "population min..max"
+    return Prepared(sp, pop, {k: v[inside] for k, v in design.items()}, sample, source)
 
 
-_COLUMNS = [
-    "candidate",
-    "verdict",
-    "D",
-    "p_adj",
-    "diff",
-    "ci_low",
-    "ci_high",
-    "n_in",
-    "n_out",
-    "share_space",
-    "share_pop",
-    "D_whole",
-    "p",
-    "stat_in",
-    "stat_out",
-    "bins",
-    "m_eff",
-    "d_resolvable",
-    "n_needed",
-    "kind",
-    "constraints",
-]
+def population_of(results: Results, space: Space, o: RefineOptions) -> Population:
+    """The population of ``space`` in ``results``: its rows (by their ``space`` column) and their
+    ledger; DsdError naming the spaces present when it has none."""
+    pops = results
+    if not (isinstance(results, Populations) and results.options.by == "space"):
+        rows = results.rows if isinstance(results, Populations) else results
+        pops = load_populations(rows, o.loading())
+    if space.name not in pops:
+        present = ", ".join(f"{ledger.used} of {name}" for name, ledger in pops.ledgers.items())
+        raise DsdError(
+            f"no rows of space {space.name!r} in the results (rows used: {present}); refine a "
+            "population with the space it was sampled from"
+        )
+    return pops[space.name]
 
 
 # --- the next space -----------------------------------------------------------------------------
 
 
 def chosen(table: pd.DataFrame, only_improving: bool = False) -> pd.DataFrame:
-    """The refinements to write: the best ``improves`` and, unless ``only_improving``, the
-    ``no loss`` simplifications of the structural kinds (shared, non-decreasing) compatible with
-    it and with each other. Each was tested alone; their combination was not."""
+    """The refinements to write: the best ``improves`` not explained by another and, unless
+    ``only_improving``, the ``no loss`` simplifications of the structural kinds (shared,
+    non-decreasing) compatible with it and with each other. Each was tested alone; their
+    combination was not."""
     picks: list[int] = []
-    used: dict[str, str] = {}
-    imp = table.index[table["verdict"] == "improves"]
-    order = list(imp[:1])
+    used: set[str] = set()
+    verdict = table["verdict"]
+    explained = table.get("explained_by", pd.Series("", index=table.index)).fillna("") != ""
+    order = list(table.index[(verdict == "improves") & ~explained][:1])
     if not only_improving:
-        order += list(
-            table.index[
-                (table["verdict"] == "no loss") & table["kind"].isin(("shared", "non_decreasing"))
-            ]
-        )
+        structural = table["kind"].isin(("shared", "non_decreasing"))
+        order += list(table.index[(verdict == "no loss") & structural])
     for i in order:
         c = json.loads(table.at[i, "constraints"])
-        params = {
-            p: k for k in ("shared", "non_decreasing", "non_increasing") for p in c.get(k, [])
-        }
-        if any(p in used for p in params):
+        params = {p for k in ("shared", "non_decreasing", "non_increasing") for p in c.get(k, [])}
+        if params & used:
             continue
-        used.update(params)
+        used |= params
         picks.append(i)
     return table.loc[picks]
-
-
-def space_yaml(
-    table: pd.DataFrame, space: Space, out: Path, picks: pd.DataFrame, sources: str = ""
-) -> str:
-    """The text of the refined space file (``extends`` the input space; a comment per constraint)."""
-    builtin = Path(space.source).resolve().parent == builtin_dir().resolve()
-    if builtin or not space.source:
-        parent = space.name
-    else:
-        parent = os.path.relpath(Path(space.source).resolve(), out.resolve().parent)
-    a = table.attrs
-    lines = [
-        f"# {out.stem}: {space.name} refined by dsd refine"
-        + (f" from {sources}" if sources else "")
-        + f" ({a.get('n', '?')} models, metric {a.get('metric', ERROR)}),",
-        f"# {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}. Evidence per constraint: verdict;"
-        " KS D between the models that satisfy it",
-        "# and the rest on flops-normalised error EDFs, with its "
-        f"{a.get('correction', CORRECTION)}-adjusted p over {a.get('tests', '?')} candidates;",
-        "# the difference of the EDF's 25th percentile (in - rest, error %) with its 95% bootstrap"
-        " interval;",
-        "# models in vs rest; the exact share of the space kept. Each constraint was tested alone.",
-        f"name: {json.dumps(out.stem)}",
-        f"extends: {json.dumps(parent)}",
-        f"description: {json.dumps(space.name + ' + ' + '; '.join(picks['candidate']))}",
-        "constraints:",
-    ]
-    lists: dict[str, list[tuple[str, str]]] = {}
-    ranges: list[tuple[str, str, list]] = []
-    for r in picks.itertuples():
-        c = json.loads(r.constraints)
-        note = (
-            f"# {r.candidate}: {r.verdict}; D={r.D:.3f}, p_adj={r.p_adj:.2g}; "
-            f"q25 {100 * r.diff:+.2f} [{100 * r.ci_low:+.2f}, {100 * r.ci_high:+.2f}] %; "
-            f"{r.n_in} vs {r.n_out} models; keeps {100 * r.share_space:.3g}% of the space"
-        )
-        for k in ("shared", "non_decreasing", "non_increasing"):
-            for p in c.get(k, []):
-                lists.setdefault(k, []).append((p, note))
-        for q, v in c.get("ranges", {}).items():
-            ranges.append((q, note, v))
-    for k, items in lists.items():
-        for _p, note in items:
-            lines.append(f"  {note}")
-        lines.append(f"  {k}: [{', '.join(p for p, _ in items)}]")
-    if ranges:
-        lines.append("  ranges:")
-        for q, note, v in ranges:
-            lines.append(f"    {note}")
-            lines.append(f"    {q}: [{', '.join('null' if x is None else _num(x) for x in v)}]")
-    return "\n".join(lines) + "\n"
 
 
 def write_refined_space(
@@ -573,18 +296,48 @@ def write_refined_space(
     only_improving: bool = False,
     sources: str = "",
 ) -> Path | None:
-    """Write the next space (see :func:`chosen`) to ``out_path`` atomically, after loading it back
-    to check it; None (nothing written) when no candidate qualifies."""
+    """Write the next space (``extends`` ``space``, adds the constraints :func:`chosen` picks,
+    one comment of evidence each) to ``out_path`` with :func:`dsd.spaces.write_space`
+    (atomically, loaded back first); None (nothing written) when no candidate qualifies."""
     sp = space if isinstance(space, Space) else load_space(space)
     out = check_output_path(out_path, (".yaml", ".yml"))
     picks = chosen(table, only_improving)
     if picks.empty:
         return None
-    text = space_yaml(table, sp, out, picks, sources)
-    with atomic_path(out) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-        load_space(tmp)  # the file must load (validated as any space file)
+    parts = [parse_constraints(t, str(out)) for t in picks["constraints"]]
+    write_space(
+        out,
+        name=out.stem,
+        extends=sp,
+        description=f"{sp.name} + {'; '.join(picks['candidate'])}",
+        constraints=reduce(Constraints.merge, parts, Constraints()),
+        notes=_evidence(table, sp, out, picks, sources),
+    )
     return out
+
+
+def _evidence(table, sp: Space, out: Path, picks: pd.DataFrame, sources: str) -> list[str]:
+    """The comments of a refined space file: how it was made, and each constraint's evidence."""
+    a = table.attrs
+    origin = f" from {sources}" if sources else ""
+    lines = [
+        f"{out.stem}: {sp.name} refined by dsd refine{origin} ({a.get('n', '?')} models, "
+        f"metric {a.get('metric', ERROR)}),",
+        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}. Evidence per constraint: "
+        "verdict; KS D between the models that satisfy it",
+        "and the rest on flops-normalised error EDFs, with its "
+        f"{a.get('correction', CORRECTION)}-adjusted p over {a.get('tests', '?')} tests;",
+        "the difference of the EDF's 25th percentile (in - rest, error %) with its 95% "
+        "bootstrap interval;",
+        "models in vs rest; the exact share of the space kept. Each constraint was tested alone.",
+    ]
+    for r in picks.itertuples():
+        lines.append(
+            f"{r.candidate}: {r.verdict}; D={r.D:.3f}, p_adj={r.p_adj:.2g}; "
+            f"q25 {100 * r.diff:+.2f} [{100 * r.ci_low:+.2f}, {100 * r.ci_high:+.2f}] %; "
+            f"{r.n_in} vs {r.n_out} models; keeps {100 * r.share_space:.3g}% of the space"
+        )
+    return lines
 
 
 # --- presenting ---------------------------------------------------------------------------------
@@ -592,14 +345,17 @@ def write_refined_space(
 
 def format_table(table: pd.DataFrame, top: int = 20) -> str:
     """The candidate table as text (errors in percent), ``top`` rows, with a header of settings."""
-    a = table.attrs
     t = table.head(top)
     shown = pd.DataFrame(
         {
             "candidate": t["candidate"],
-            "verdict": t["verdict"],
+            "verdict": [
+                f"{v} (explained by {x})" if x else v
+                for v, x in zip(t["verdict"], t["explained_by"], strict=True)
+            ],
             "D": t["D"].map(lambda v: f"{v:.3f}"),
             "p_adj": t["p_adj"].map(lambda v: f"{v:.2g}"),
+            "p_noloss": t["p_noloss_adj"].map(lambda v: f"{v:.2g}"),
             "q25 in-out %": [
                 f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
                 for d, lo, hi in zip(t["diff"], t["ci_low"], t["ci_high"], strict=True)
@@ -610,134 +366,186 @@ def format_table(table: pd.DataFrame, top: int = 20) -> str:
             "n_needed": t["n_needed"].map(lambda v: "-" if not np.isfinite(v) else f"{int(v)}"),
         }
     )
-    counts = table["verdict"].value_counts()
-    head = (
-        f"{a.get('space')}: {a.get('n')} models, metric {a.get('metric')}, "
-        f"{a.get('tests')} candidates tested; KS on flops-normalised EDFs over "
-        f"{_si(a['regime'][0])}..{_si(a['regime'][1])} ({a.get('regime_source')}); "
-        f"p adjusted by {a.get('correction')}; q25 interval: {a.get('reps')} bootstrap draws, 95%\n"
-        + ", ".join(f"{v}: {counts.get(v, 0)}" for v in VERDICTS)
-        + (f" (showing {len(t)} of {len(table)})" if len(t) < len(table) else "")
-    )
-    return head + "\n" + shown.to_string(index=False)
+    return "\n".join([*summary(table, len(t)), shown.to_string(index=False)])
 
 
-def _si(x: float) -> str:
-    for unit, f in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(x) >= f:
-            return f"{x / f:.4g}{unit}"
-    return f"{x:.4g}"
+def summary(table: pd.DataFrame, shown: int | None = None) -> list[str]:
+    """Two lines: the population (its ledger) and the settings; the candidates, the splits they
+    make, the tests, and the verdicts of the splits (which add up to the splits)."""
+    a, counts = table.attrs, table["verdict"].value_counts()
+    ledger, metric = a["ledger"], a["metric"]
+    rows = f"{ledger['read']} rows read, {ledger['used']} used"
+    if ledger["excluded"]:
+        reasons = [f"{n} {r.replace('metric', metric)}" for r, n in ledger["excluded"].items()]
+        rows += f"; excluded: {', '.join(reasons)}"
+    if a["outside_range"]:
+        rows += f"; {a['outside_range']} outside the flops range"
+    lo, hi = (complexity_text(x) for x in a["regime"])
+    verdicts = [f"{v}: {counts.get(v, 0)}" for v in VERDICTS]
+    explained = int((table["explained_by"] != "").sum())
+    if explained:
+        verdicts[0] += f" ({explained} explained by a stronger candidate)"
+    if shown is not None and shown < len(table):
+        verdicts[-1] += f" (showing {shown} of {len(table)})"
+    return [
+        f"{a['space']}: {a['n']} models tested, metric {metric} ({rows}); KS on flops-normalised "
+        f"EDFs over {lo}..{hi} ({a['regime_source']}); q25 interval: {a['reps']} bootstrap "
+        f"draws, 95%; 'no loss': q25 worse by less than {100 * a['tolerance']:g}%",
+        f"{a['candidates']} candidates: {len(table)} splits ({a['merged']} merged as "
+        f"complements or duplicates, {a['left_out']} ranges left out: every model or none on a "
+        f"side), {a['tests']} tested at level {a['alpha']:g} ({a['correction']}); "
+        + ", ".join(verdicts),
+    ]
 
 
-def sample_size_note(table: pd.DataFrame, ds: Sequence[float] = (0.05, 0.1, 0.2)) -> str:
-    """How many models resolve a KS difference, and what this population resolves (NDS: KS vs n)."""
+def sample_size_note(table: pd.DataFrame, ds: Sequence[float] = (0.05, 0.1, DIFFERENCE)) -> str:
+    """How many models resolve a KS difference, and the power of this population (NDS: KS vs n)."""
     a = table.attrs
     alpha, power, k, n = a["alpha"], a["power"], max(int(a["tests"]), 1), int(a["n"])
-
-    def per_pop(d: float, tests: int) -> str:
-        return f"{math.ceil(2 * ks_sample_size(d, alpha, power, tests)):,}"
-
-    one = ", ".join(f"D={d:g}: {per_pop(d, 1)}" for d in ds)
-    many = ", ".join(f"D={d:g}: {per_pop(d, k)}" for d in ds)
-    half = resolvable_d(n / 4, alpha, power, k)
+    one = ", ".join(f"D={d:g}: {ks_models_needed(d, alpha, power):,}" for d in ds)
+    many = ", ".join(f"D={d:g}: {ks_models_needed(d, alpha / k, power):,}" for d in ds)
+    half = ks_power(n / 2, n / 2, DIFFERENCE, alpha / k)
     lines = [
         f"sample size (two-sample KS, power {power:g}): models per population to resolve a "
         f"difference D between two spaces at level {alpha:g}: {one};",
-        f"  among {k} candidates (Bonferroni {alpha:g}/{k}): {many}.",
-        f"  this population (n={n}) split half/half resolves {_resolves(half)} among {k} candidates",
+        f"  among {k} tests (Bonferroni {alpha:g}/{k}): {many}.",
+        f"  this population (n={n}) split half/half has power {half:.2f} to see D = "
+        f"{DIFFERENCE:g} among {k} tests",
     ]
-    if len(table) and np.isfinite(table["d_resolvable"].iloc[0]):
-        r = table.iloc[0]
-        need = f"{int(r['n_needed']):,}" if np.isfinite(r["n_needed"]) else "more"
-        enough = "enough" if r["D"] >= r["d_resolvable"] else f"not enough (needs {need} models)"
+    first = table.iloc[0] if len(table) else None
+    if first is not None and np.isfinite(first["D"]):
+        need = f"{first['n_needed']:,.0f}" if np.isfinite(first["n_needed"]) else "more"
         lines[-1] += (
-            f"; the first candidate's split ({r['n_in']}/{r['n_out']}) resolves "
-            f"{_resolves(r['d_resolvable'])}: observed {r['D']:.3f}, {enough}"
+            f"; the first candidate's split ({first['n_in']}/{first['n_out']}) has power "
+            f"{first['power']:.2f}, and {need} models would resolve its D = {first['D']:.3f}"
         )
     return "\n".join(lines) + "."
 
 
-def _resolves(d: float) -> str:
-    return f"D >= {d:.3f}" if d <= 1 else "no D (every KS D is <= 1)"
-
-
-def refine_section(
-    table: pd.DataFrame, df: pd.DataFrame, space: Space, *, top: int = 3, seed: int = 0
-) -> list[str]:
-    """HTML parts of the refinement section: the table and, for the ``top`` candidates, the
-    flops-normalised EDFs of the two sides with 95% DKW bands (for :mod:`dsd.analysis.report`)."""
+def refine_section(table: pd.DataFrame, prep: Prepared, *, top: int = 3, seed: int = 0) -> str:
+    """The refinement section of a report: the table and, for the ``top`` candidates, the
+    flops-normalised EDFs of the two sides with 95% DKW bands."""
     a = table.attrs
-    metric = a.get("metric", ERROR)
-    design = design_arrays(df)
-    e = pd.to_numeric(df[metric]).to_numpy(dtype=float)
-    c = pd.to_numeric(df["flops"]).to_numpy(dtype=float)
-    lo, hi = a["regime"]
-    inside = (c >= lo) & (c <= hi)
-    design = {k: v[inside] for k, v in design.items()}
-    e, c = e[inside], c[inside]
     shown = table.drop(columns=["constraints"]).copy()
-    for col in ("diff", "ci_low", "ci_high", "stat_in", "stat_out"):
+    for col in ("diff", "ci_low", "ci_high", "stat_in", "stat_out", "share_space"):
         shown[col] = 100 * shown[col]
-    shown["share_space"] = 100 * shown["share_space"]
     parts = [
-        _note(
-            f"{a.get('n')} models of {space.name}, metric {metric} (errors in %). Each candidate "
-            "compares the models that satisfy it (in) with the rest (out) on flops-normalised "
-            f"EDFs: KS D, p adjusted by {a.get('correction')} over {a.get('tests')} candidates, "
-            f"the difference of the 25th percentile (in - out) with a 95% bootstrap interval, "
-            "the exact share of the space kept (%), models per side and, for inconclusive "
-            "candidates, n_needed: models the population would need to resolve the observed D."
+        note(
+            f"{a['n']} models of {prep.space.name}, metric {a['metric']} (errors in %). Each "
+            "split compares the models that satisfy a candidate (in) with the rest (out) on "
+            "flops-normalised EDFs: KS D and its p adjusted by "
+            f"{a['correction']} over the {a['tests']} tests (improves / hurts: p_adj < "
+            f"{a['alpha']:g} and the 95% bootstrap interval of the 25th percentile's difference "
+            "in - out below / above 0); no loss: the non-inferiority test of 'in is worse by at "
+            f"least {100 * a['tolerance']:g}%' rejected (p_noloss_adj < {a['alpha']:g}, same "
+            "adjustment); explained_by: a stronger candidate within whose sides the effect "
+            "disappears; merged: candidates that make the same split (or its complement); "
+            "share_space: the exact share of the space kept (%); n_needed: models that would "
+            "resolve the observed D."
         ),
+        note(" ".join(summary(table))),
         table_html(shown, "{:.3g}"),
-        _note(sample_size_note(table)),
+        note(sample_size_note(table)),
     ]
-    for r in table.head(top).itertuples():
-        cand = Candidate(r.candidate, r.kind, r.constraints)
-        m_in = holds(cand, design, space)
-        if m_in.sum() < 2 or (~m_in).sum() < 2:
-            continue
-        (w_in, w_out), b = _weights(c, [m_in, ~m_in], int(r.bins) or 1, (lo, hi))
-        fig = figures.plot_edfs(
-            {f"in: {r.candidate}": edf(e[m_in], w_in), "out": edf(e[~m_in], w_out)},
-            bands="dkw",
-            normalized=b > 1,
-            seed=seed,
-            title=f"{r.candidate}: {r.verdict} (D={r.D:.3f}, p_adj={r.p_adj:.2g}, {b} flop bins)",
-        )
-        parts.append(figure_html(fig, r.candidate))
-    return [_section(f"Refinement candidates: {space.name}", *parts)]
+    parts += [_sides_figure(r, prep, seed) for r in table.head(top).itertuples() if r.bins]
+    return section(f"Refinement candidates: {prep.space.name}", *parts)
 
 
-def refinement_sections(
-    df: pd.DataFrame, space: str | os.PathLike | Space, *, seed: int = 0
-) -> list[str]:
-    """The refinement section of ``dsd report --refine SPACE``: :func:`refine` with its defaults
-    on ``df``'s rows of ``space``, then :func:`refine_section`."""
-    sp = space if isinstance(space, Space) else load_space(space)
-    table = refine(df, sp, seed=seed)
-    pop, _ = _population(df, sp, table.attrs["metric"], ())
-    return refine_section(table, pop, sp, seed=seed)
-
-
-def write_refine_report(
-    table: pd.DataFrame,
-    results,
-    space: Space,
-    out_path: str | os.PathLike,
-    *,
-    filters: Iterable[str] = (),
-) -> Path:
-    """A self-contained HTML page holding :func:`refine_section` (written atomically)."""
-    path = check_report_path(out_path)
-    df, _ = _population(results, space, table.attrs.get("metric", ERROR), filters)
-    body = "\n".join(refine_section(table, df, space))
-    title = f"dsd refine: {space.name}"
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title}</title><style>{CSS}</style></head><body>\n<h1>{title}</h1>\n"
-        + body
-        + "\n</body></html>\n"
+def _sides_figure(r, prep: Prepared, seed: int) -> str:
+    """The normalised EDFs of a candidate's two sides, as an inline image."""
+    cand = Candidate(r.candidate, r.kind, parse_constraints(r.constraints))
+    inside, s = cand.holds(prep.space, prep.design), prep.sample
+    (w_in, w_out), b = s.weights([inside, ~inside])
+    ax = figures.plot_edfs(
+        {f"in: {r.candidate}": edf(s.errors[inside], w_in), "out": edf(s.errors[~inside], w_out)},
+        bands="dkw",
+        normalised=b > 1,
+        seed=seed,
+        title=f"{r.candidate}: {r.verdict} (D={r.D:.3f}, p_adj={r.p_adj:.2g}, {b} flop bins)",
     )
-    with atomic_path(path) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return path
+    return figure_html(ax, r.candidate)
+
+
+def refinement_sections(pops: Populations, space: str | os.PathLike | Space) -> list[str]:
+    """The refinement section of ``dsd report --refine SPACE``: :func:`refine` on the population
+    of ``space`` in ``pops`` with the report's metric, filters, level and seed."""
+    o = pops.options
+    options = RefineOptions(metric=o.metric, filters=o.filters, alpha=o.alpha, seed=o.seed)
+    prep = prepare(pops, space, options)
+    return [refine_section(tabulate(prep, options), prep, seed=o.seed)]
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefineRequest:
+    """What ``dsd refine`` is asked for: the ``results`` files and the ``space``; a user
+    ``candidates`` file (instead of the defaults with ``no_defaults``); the outputs: the next
+    space (``output``, ``only_improving``), the whole ``table`` and an HTML ``report``; the
+    ``top`` rows to print."""
+
+    results: tuple[str, ...]
+    space: str
+    candidates: str | None = None
+    no_defaults: bool = False
+    output: str | None = None
+    only_improving: bool = False
+    table: str | None = None
+    report: str | None = None
+    top: int = 20
+
+
+def refine_command(request: RefineRequest, options: RefineOptions) -> tuple[Output, int]:
+    """``dsd refine``: outputs checked first (writable, distinct, none an input), then the
+    table (and the files asked for). Returns what to print and the exit code."""
+    r = request
+    out = check_output_path(r.output, (".yaml", ".yml")) if r.output else None
+    if out:
+        check_name(str(out), out.stem, builtin=False)  # the next space is named by its file
+    table_out = check_output_path(r.table) if r.table else None
+    report = check_report_path(r.report) if r.report else None
+    space = load_space(r.space)
+    inputs = [*r.results, *filter(None, (space.source, r.candidates))]
+    outputs = [p for p in (out, table_out, report) if p is not None]
+    distinct_inputs(outputs)
+    for p in outputs:
+        check_not_an_input(p, inputs)
+    extra = read_candidates(r.candidates, space) if r.candidates else []
+    if r.no_defaults and not extra:
+        raise DsdError("--no-defaults needs --candidates FILE")
+    prep = prepare(list(r.results), space, options)
+    table = tabulate(
+        prep, options, extra if r.no_defaults else None, [] if r.no_defaults else extra
+    )
+    text = [format_table(table, r.top), "", sample_size_note(table)]
+    notes = [f"{space.name}: {prep.population.ledger.describe(options.metric)}"]
+    written = _write_next(table, space, out, r) if out else None  # first: it checks its name
+    if out and written is None:
+        notes.append(
+            f"no candidate improves or is a no-loss simplification: nothing written to {out} "
+            "(exit code 1)"
+        )
+    if table_out:
+        write_table(table, table_out)
+    if report:
+        write_page(report, page(f"dsd refine: {space.name}", [refine_section(table, prep)]))
+        text.append(f"report -> {report}")
+    text += [written] if written else []
+    return Output("\n".join(text), tuple(notes)), int(bool(out) and written is None)
+
+
+def _write_next(table: pd.DataFrame, space: Space, out: Path, r: RefineRequest) -> str | None:
+    """Write the next space; the line that says what was written (None: nothing qualified)."""
+    sources = ", ".join(map(str, r.results))
+    written = write_refined_space(
+        table, space, out, only_improving=r.only_improving, sources=sources
+    )
+    if written is None:
+        return None
+    picks = chosen(table, r.only_improving)
+    size = load_space(written).size
+    return (
+        f"refined space -> {written} (adds: {'; '.join(picks['candidate'])}; "
+        f"exact size {size:,} = {size:.2e}, {100 * size / space.size:.3g}% of {space.name})"
+    )

@@ -313,7 +313,7 @@ def _sections(pops: Populations, figs: _Figures) -> list[str]:
     body += _bootstrap_sections(pops, figs)
     body += _fit_sections(pops, figs)
     if o.refine is not None:
-        body += refinement_sections(pops.rows, o.refine, seed=o.seed)
+        body += refinement_sections(pops, o.refine)
     best = tables.best_table(pops, o.top)
     body.append(section(f"Best {o.top} models of each population", table_html(best)))
     return body

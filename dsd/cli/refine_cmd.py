@@ -1,13 +1,16 @@
 """``dsd refine``: test the candidate refinements of a space on one population, write the next space.
 
-See :mod:`dsd.analysis.refinement` for the candidates, the statistics and the verdicts. Inputs are read
-and validated, and output paths checked, before anything is written.
+The candidates, statistics and verdicts are :mod:`dsd.analysis`'s (``refine``); this module
+parses the flags into a ``RefineRequest`` and ``RefineOptions``, calls ``refine_command`` and
+prints. Outputs are checked before anything is read or written.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
+from dsd.cli import ExampleFormatter
 from dsd.errors import DsdError
 
 EPILOG = """examples:
@@ -16,28 +19,17 @@ EPILOG = """examples:
   dsd sample --space AnyNetXA-refined.yaml --n 500 --flops 360M:400M -o next.parquet
   dsd refine results.parquet --space AnyNetXC --candidates mine.yaml --report refine.html
 
-verdicts: improves (BH-adjusted KS p < alpha and the q25 difference's interval below 0),
-no loss (not significant, interval top <= tolerance), hurts, inconclusive (n_needed: models
-the population would need to resolve the observed D)."""
-
-
-def _positive(kind):
-    def parse(text: str):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return v
-
-    return parse
+Candidates that split the population alike (or as complements) are one test, named by the
+better side. verdicts: improves (Benjamini-Hochberg-adjusted KS p < alpha and the q25
+difference's interval below 0; "explained by" a stronger candidate when its effect disappears
+within that one's sides), no loss (the non-inferiority test of "worse by at least the
+tolerance" rejected, adjusted alike), hurts, inconclusive (n_needed: models that would resolve
+the observed D). -o writes the best unexplained improvement and the no-loss simplifications
+(shared, non-decreasing); when none qualifies it writes nothing and exits with code 1."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``dsd refine``."""
-    from dsd.cli import ExampleFormatter
-
     help_ = "find, test and write the next refinement of a design space from one population"
     p = sub.add_parser(
         "refine", help=help_, description=help_, epilog=EPILOG, formatter_class=ExampleFormatter
@@ -59,22 +51,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep rows whose KEY is one of the VALUEs (default keeps status=ok)",
     )
     p.add_argument(
-        "--candidates", help="YAML file of extra candidates (see dsd.analysis.refinement)"
+        "--candidates", help="YAML file of extra candidates (see dsd.analysis.candidates)"
     )
     p.add_argument(
         "--no-defaults", action="store_true", help="test only the --candidates, not the defaults"
     )
-    p.add_argument("--alpha", type=_positive(float), default=0.05, help="test level (0.05)")
+    p.add_argument("--alpha", type=float, default=0.05, help="test level (0.05)")
     p.add_argument(
         "--tolerance",
         type=float,
         default=1.0,
         help="largest q25 difference, in error percent, that counts as no loss (1.0)",
     )
-    p.add_argument("--bins", type=_positive(int), default=10, help="flop bins at most (10)")
-    p.add_argument("--reps", type=_positive(int), default=1000, help="bootstrap draws (1000)")
+    p.add_argument("--bins", type=int, default=10, help="flop bins at most (10)")
+    p.add_argument("--reps", type=int, default=1000, help="bootstrap draws (1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
-    p.add_argument("--top", type=_positive(int), default=20, help="rows to print (20)")
+    p.add_argument("--top", type=int, default=20, help="rows to print (20)")
     p.add_argument("--table", help="also write the whole candidate table (.csv/.parquet/.json)")
     p.add_argument("--report", help="also write an HTML page with the table and EDFs (.html)")
     p.set_defaults(func=cmd_refine)
@@ -82,58 +74,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_refine(args: argparse.Namespace) -> int:
     """Handler of ``dsd refine``."""
-    from dsd.analysis import refinement as rf
-    from dsd.analysis.report import check_report_path
-    from dsd.io import check_output_path, write_table
-    from dsd.spaces import load_space
+    # lazy: dsd.analysis costs ~2 s; dsd --help stays fast
+    from dsd.analysis import RefineOptions, RefineRequest, refine_command
 
-    out = check_output_path(args.output, (".yaml", ".yml")) if args.output else None
-    table_out = check_output_path(args.table) if args.table else None
-    report = check_report_path(args.report) if args.report else None
     if args.alpha >= 1:
         raise DsdError(f"--alpha must be below 1, got {args.alpha}")
     if args.tolerance < 0:
         raise DsdError(f"--tolerance must be >= 0, got {args.tolerance}")
-    space = load_space(args.space)
-    extra = rf.read_candidates(args.candidates, space) if args.candidates else []
-    if args.no_defaults and not extra:
-        raise DsdError("--no-defaults needs --candidates FILE")
-    table = rf.refine(
-        args.results,
-        space,
-        candidates=extra if args.no_defaults else None,
-        extra=[] if args.no_defaults else extra,
+    options = RefineOptions(
         metric=args.metric,
-        filters=args.filter,
+        filters=tuple(args.filter),
         alpha=args.alpha,
         tolerance=args.tolerance / 100,
         bins=args.bins,
         reps=args.reps,
         seed=args.seed,
     )
-    print(rf.format_table(table, args.top))
-    print()
-    print(rf.sample_size_note(table))
-    if table_out:
-        write_table(table, table_out)
-    if report:
-        rf.write_refine_report(table, args.results, space, report, filters=args.filter)
-        print(f"report -> {report}")
-    if out:
-        written = rf.write_refined_space(
-            table,
-            space,
-            out,
-            only_improving=args.only_improving,
-            sources=", ".join(map(str, args.results)),
-        )
-        if written is None:
-            print("no candidate improves or is a no-loss simplification: no space written")
-        else:
-            picks = rf.chosen(table, args.only_improving)
-            size = load_space(written).size
-            print(
-                f"refined space -> {written} (adds: {'; '.join(picks['candidate'])}; "
-                f"exact size {size:,} = {size:.2e}, {100 * size / space.size:.3g}% of {space.name})"
-            )
-    return 0
+    request = RefineRequest(
+        results=tuple(args.results),
+        space=args.space,
+        candidates=args.candidates,
+        no_defaults=args.no_defaults,
+        output=args.output,
+        only_improving=args.only_improving,
+        table=args.table,
+        report=args.report,
+        top=args.top,
+    )
+    output, code = refine_command(request, options)
+    print(output.text)
+    for line in output.notes:
+        print(f"note: {line}", file=sys.stderr)
+    return code
