@@ -31,7 +31,7 @@ from dsd.analysis.commands import (
     fit_command,
 )
 from dsd.analysis.compare import Comparison, compare
-from dsd.analysis.data import REASONS, derived_params, load_results
+from dsd.analysis.data import REASONS, derived_params, load_results, regime_range
 from dsd.analysis.figures import (
     check_figure_path,
     plot_bootstrap,
@@ -89,6 +89,7 @@ from dsd.analysis.stats import (
     ks_power,
     random_search_efficiency,
 )
+from dsd.analysis.tables import complexity_text
 
 __all__ = [
     "ALPHA",
@@ -120,6 +121,7 @@ __all__ = [
     "compare",
     "compare_command",
     "compare_models",
+    "complexity_text",
     "complexity_weights",
     "derived_params",
     "edf",
@@ -145,6 +147,7 @@ __all__ = [
     "random_search_efficiency",
     "read_timings",
     "refine",
+    "regime_range",
     "regnet_domain",
     "runtime_correlations",
     "runtime_text",
