@@ -15,10 +15,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from dsd.analysis import block_widths, fit_regnet
 from dsd.cli import main
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
+pytestmark = pytest.mark.slow  # a kernel a test, and a real run of 16 models
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore_spaces.ipynb"
 #: A real small run: 2 spaces x 8 models, 1 epoch at 8x8 on digits (tens of seconds on 2 cores).
@@ -146,9 +148,18 @@ def test_notebook_on_a_real_run(kernel, tiny_run, tmp_path):
     assert "regime: flops 0.2 MF to 0.8 MF (from the rows' regime column)" in text
     assert "populations: AnyNetXA, RegNetX; metric: top1_err" in text
     assert f"results: {results}" in text
-    # fits named by space and rank, never by a model id
-    assert "AnyNetXA #1 (" in shown and "RegNetX #1 (" in shown
+    # fits of each space's best models, named by space and rank (never by a model id), of the
+    # widths as built (the best models of this run were changed by the compatibility rule)
     assert not [m for m in df["model_id"] if m in shown]
+    for space, rows in df.groupby("space"):
+        best = rows.sort_values("top1_err", kind="stable").head(3)
+        for rank, r in enumerate(best.itertuples(), start=1):
+            fit = fit_regnet(block_widths(r.depths, r.built_widths))
+            label = re.escape(f"{space} #{rank} ({100 * r.top1_err:.1f}%)")
+            row = re.search(rf"^{label}\s+(\d+)\s+(\d+)\s+\S+\s+\S+\s+([\d.]+)", shown, re.M)
+            assert row, f"no fit row for {space} #{rank}"
+            assert (int(row[1]), int(row[2])) == (sum(r.depths), fit.w0)
+            assert float(row[3]) == pytest.approx(fit.e_fit, abs=5e-4)
     # the figures and the report are in OUT, kept after the kernel exited; the run is untouched
     for name in (*FIGURES, "bootstrap_depths_AnyNetXA", "bootstrap_depths_RegNetX"):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -159,18 +170,60 @@ def test_notebook_on_a_real_run(kernel, tiny_run, tmp_path):
     assert digest(results) == before
 
 
+def test_notebook_parameters_choose_spaces_regime_and_metric(kernel, tiny_run, tmp_path):
+    # the run's results with RegNetX rows that are not analysed: 2 failed, 1 diverged, 1 without
+    # a finite top1_err_min; only RegNetX asked for, in a given regime, by the best-epoch error
+    df = pd.read_parquet(tiny_run / "results.parquet")
+    rows = df.index[df["space"] == "RegNetX"]
+    df.loc[rows[:2], ["status", "top1_err", "top1_err_min"]] = ["failed", np.nan, np.nan]
+    df.loc[rows[2], "status"] = "diverged"
+    df.loc[rows[3], "top1_err_min"] = np.nan
+    edited = tmp_path / "edited.parquet"
+    df.to_parquet(edited)
+    out = tmp_path / "out"
+    nb = execute(
+        kernel,
+        tmp_path,
+        RESULTS=str(edited),
+        SPACES=["RegNetX"],
+        REGIME="0.3M:0.7M",
+        METRIC="top1_err_min",
+        OUT=str(out),
+    )
+    assert_clean(nb)
+    text = stream(nb)
+    assert "ledger: AnyNetXA: 8 rows read, 0 used; excluded: 8 filtered out\n" in text
+    assert (
+        "ledger: RegNetX: 8 rows read, 4 used; excluded: 2 failed, 1 diverged, "
+        "1 non-finite top1_err_min\n" in text
+    )
+    assert "regime: flops 0.3 MF to 0.7 MF (from REGIME)" in text
+    assert "of given range [3e+05, 7e+05] (NDS)" in text  # the normalised EDFs' weights
+    assert "populations: RegNetX; metric: top1_err_min" in text
+    assert "one population (RegNetX): nothing to compare it with" in text
+    best = df.loc[rows[4:], "top1_err_min"].min()
+    assert f"{100 * best:.2f}" in plain(nb) and f"RegNetX #1 ({100 * best:.1f}%)" in plain(nb)
+    assert "AnyNetXA #1" not in plain(nb)
+    assert (out / "report.html").stat().st_size > 0
+
+
 @pytest.mark.parametrize(
-    ("where", "spaces", "message"),
+    ("where", "parameters", "error"),
     [
-        ("missing.parquet", None, "missing.parquet: no such file"),
-        ("empty_folder", None, "empty_folder: no results.parquet"),
-        ("run", ["AnyNetXA", "NoSuchSpace"], "SPACES: no rows of NoSuchSpace"),
+        ("missing.parquet", {}, "DataError: missing.parquet: no such file"),
+        ("empty_folder", {}, "DataError: empty_folder: no results.parquet"),
+        ("run", {"SPACES": ["AnyNetXA", "No"]}, "DataError: SPACES: no rows of No (the results"),
+        ("run", {"REGIME": "360M:"}, "DsdError: REGIME: '360M:' needs both ends"),
+        ("run", {"REGIME": "400M:360M"}, "DsdError: REGIME: '400M:360M' is reversed"),
     ],
 )
-def test_notebook_names_bad_parameters(kernel, tiny_run, tmp_path, where, spaces, message):
+def test_notebook_names_bad_parameters(kernel, tiny_run, tmp_path, where, parameters, error):
     (tmp_path / "empty_folder").mkdir()
     results = tiny_run if where == "run" else tmp_path / where
+    before = digest(tiny_run / "results.parquet")
     with pytest.raises(nbclient.exceptions.CellExecutionError) as info:
-        execute(kernel, tmp_path, RESULTS=str(results), SPACES=spaces, OUT=str(tmp_path / "o"))
-    assert info.value.ename == "DataError" and message in info.value.evalue
+        execute(kernel, tmp_path, RESULTS=str(results), OUT=str(tmp_path / "o"), **parameters)
+    ename, message = error.split(": ", 1)
+    assert info.value.ename == ename and message in info.value.evalue
     assert not (tmp_path / "o" / "report.html").exists()
+    assert digest(tiny_run / "results.parquet") == before
