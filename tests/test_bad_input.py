@@ -178,6 +178,7 @@ CASES = [
     ("sample-n-0", ["sample", "--space", "AnyNetXA", "--n", "0", "-o", "s1.parquet"]),
     ("sample-n-negative", ["sample", "--space", "AnyNetXA", "--n", "-1", "-o", "s1.parquet"]),
     ("sample-n-float", ["sample", "--space", "AnyNetXA", "--n", "1e9", "-o", "s1.parquet"]),
+    ("sample-n-huge", ["sample", "--space", "AnyNetXA", "--n", str(10**12), "-o", "s1.parquet"]),
     (
         "sample-seed-negative",
         ["sample", "--space", "AnyNetXA", "--n", "2", "--seed", "-1", "-o", "s1.parquet"],

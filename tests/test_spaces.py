@@ -259,8 +259,8 @@ def test_extends_cycle_is_detected(tmp_path):
 
 def test_bad_sample_arguments():
     space = load_space("AnyNetXA")
-    for n in (0, -1, 2.5, "10"):
-        with pytest.raises(DsdError, match="n must be a positive integer"):
+    for n in (0, -1, 2.5, "10", 1_000_001, 10**12):  # refused at once, before any draw
+        with pytest.raises(DsdError, match="n must be an integer from 1 to 1,000,000"):
             space.sample(n)
     with pytest.raises(DsdError, match="reversed"):
         space.sample(5, flops=(4e8, 3e8))
