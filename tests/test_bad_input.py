@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -414,3 +415,35 @@ def test_a_batch_larger_than_the_data_names_the_data_set(ws, monkeypatch, capsys
     assert main(["train", S, "--batch-size", "5000", "-o", "r1.parquet"]) == 2
     err = capsys.readouterr().err
     assert "digits: 1347 training images, fewer than one batch of 5000" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["edf", "pipe.parquet", "-o", "x.png"],
+        ["report", "pipe.parquet", "-o", "x.html"],
+        ["refine", "pipe.parquet", "--space", "AnyNetXA"],
+        ["train", "pipe.parquet", "-o", "out.parquet"],
+        ["time", "pipe.parquet"],
+        ["runtime", "pipe.parquet"],
+        ["run", "pipe.yaml", "-o", "run"],
+        ["experiments", "pipe.yaml", "--no-estimate"],
+        ["show", "pipe.yaml"],
+    ],
+    ids=lambda a: "-".join(a[:2]),
+)
+def test_a_fifo_as_input_is_refused_without_reading_it(argv, tmp_path, monkeypatch, capsys):
+    # Opening a FIFO blocks until a writer comes: refused by its kind before any open (an
+    # alarm turns a regression into a failure instead of a hung suite).
+    os.mkfifo(tmp_path / "pipe.parquet")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    monkeypatch.chdir(tmp_path)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail(f"dsd {argv[0]} blocked on a FIFO"))
+    signal.alarm(30)
+    try:
+        code = main(argv)
+    finally:
+        signal.alarm(0)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "not a regular file" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.parquet", "pipe.yaml"]

@@ -296,6 +296,8 @@ def resolve_experiment(ref: str | os.PathLike) -> Path:
     name = path.name.removesuffix(".yaml")
     if len(path.parts) == 1 and name in builtin_experiments():
         return builtin_experiments_dir() / f"{name}.yaml"
+    if path.exists():
+        raise DsdError(f"{ref}: not a regular file, expected an experiment file (YAML)")
     known = ", ".join(builtin_experiments()) or "none"
     raise DsdError(f"{ref}: no such experiment file (built-in experiments: {known})")
 

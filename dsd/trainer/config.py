@@ -46,6 +46,8 @@ PAPER_DEFAULTS = {"batch_size": 128, "lr": 0.05, "warmup_epochs": 0.0}
 DATASET_DEFAULTS = {"digits": {"batch_size": 32, "lr": 0.2, "warmup_epochs": 0.5}}
 
 DATASETS = ("digits", "cifar10", "imagefolder", "synthetic")
+#: The data sets read from a path (``--data``); the others are made in memory and take none.
+DATA_PATH_DATASETS = ("cifar10", "imagefolder")
 SWITCHES = ("auto", "on", "off")
 
 
@@ -102,12 +104,12 @@ class TrainConfig:
             object.__setattr__(self, "lr", preset["lr"] * self.batch_size / preset["batch_size"])
         if self.warmup_epochs is None:
             object.__setattr__(self, "warmup_epochs", preset["warmup_epochs"])
-        if self.dataset in ("cifar10", "imagefolder") and not self.data:
+        if self.dataset in DATA_PATH_DATASETS and not self.data:
             raise DsdError(f"dataset {self.dataset} needs a data path (--data DIR)")
-        if self.dataset in ("digits", "synthetic") and self.data:
+        if self.dataset not in DATA_PATH_DATASETS and self.data:
             raise DsdError(
                 f"dataset {self.dataset} takes no data path, got {self.data!r} (--data is for "
-                "cifar10 and imagefolder)"
+                f"{' and '.join(DATA_PATH_DATASETS)})"
             )
         check_device(self.device)
         check_precision(self.precision)
