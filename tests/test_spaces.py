@@ -278,8 +278,13 @@ def test_a_wheel_ships_every_subpackage_and_the_builtin_spaces():
         ".".join(p.parent.relative_to(repo).parts) for p in (repo / "dsd").rglob("__init__.py")
     }
     assert on_disk | {"dsd._spaces", "dsd._experiments"} == set(cfg["packages"])
+    # the plain layout (setuptools then installs editable with a .pth line and no warning block);
+    # the built-in folders reach the package as links to the top-level ones
+    assert cfg["package-dir"] == {"": "."}
     for pkg, folder in (("dsd._spaces", "spaces"), ("dsd._experiments", "experiments")):
-        assert cfg["package-dir"][pkg] == folder and cfg["package-data"][pkg] == ["*.yaml"]
+        link = repo / "dsd" / pkg.split(".")[1]
+        assert link.is_symlink() and link.resolve() == repo / folder
+        assert cfg["package-data"][pkg] == ["*.yaml"]
     assert {s.name for s in dsd.list_spaces()} == {p.stem for p in (repo / "spaces").glob("*.yaml")}
 
 

@@ -276,10 +276,9 @@ def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
 
 
 def builtin_experiments_dir() -> Path:
-    """The built-in experiments: the repository's ``experiments/`` (a checkout or editable
-    install), else the copy a wheel ships as ``dsd/_experiments``."""
-    repo = Path(__file__).resolve().parents[2] / "experiments"
-    return repo if repo.is_dir() else Path(__file__).resolve().parents[1] / "_experiments"
+    """The built-in experiments, ``dsd/_experiments``: in a checkout a link to the repository's
+    ``experiments/``, in a wheel its copy."""
+    return (Path(__file__).resolve().parents[1] / "_experiments").resolve()
 
 
 def builtin_experiments() -> list[str]:
