@@ -94,6 +94,7 @@ def ws(tmp_path_factory):
     write_table(results, root / "results.parquet")
     write_table(results.assign(top1_err=results["top1_err"] + 0.01), root / "results_copy.parquet")
     write_table(results.assign(lr=0.2), root / "results_other_lr.parquet")
+    write_table(results.assign(space="XA\nnote: 0 rows"), root / "results_newline_space.parquet")
     write_table(results.assign(epochs=10, lr=0.05), root / "previous.parquet")
     (root / "corrupt.parquet").write_bytes(b"PAR1 this is not parquet")
     (root / "empty.csv").write_bytes(b"")
@@ -267,6 +268,8 @@ CASES = [
     ("run-out-is-file", ["run", f"{E}/ok.yaml", "-o", "afile.txt"]),
     ("run-time-min-nan", ["run", f"{E}/ok.yaml", "-o", "run1", "--time-min", "nan"]),
     ("run-time-min-0", ["run", f"{E}/ok.yaml", "-o", "run1", "--time-min", "0"]),
+    ("edf-newline-space", ["edf", "results_newline_space.parquet", "-o", "e.png"]),
+    ("report-newline-space", ["report", "results_newline_space.parquet", "-o", "r.html"]),
     ("run-slots-0", ["run", f"{E}/ok.yaml", "-o", "run1", "--slots", "0"]),
     ("run-slots-huge", ["run", f"{E}/ok.yaml", "-o", "run1", "--slots", "100000"]),
     ("run-threads-huge", ["run", f"{E}/ok.yaml", "-o", "run1", "--threads", "5000"]),
