@@ -125,7 +125,7 @@ def test_gpu_worker_environments_split_memory_and_cores():
 def test_models_per_gpu_is_refused_where_it_cannot_apply():
     with pytest.raises(DsdError, match="models_per_gpu is for the local executor"):
         ExecutorSettings(kind="slurm", models_per_gpu=2)
-    with pytest.raises(DsdError, match="models_per_gpu must be >= 1"):
+    with pytest.raises(DsdError, match="models_per_gpu must be from 1 to 1,024"):
         ExecutorSettings(models_per_gpu=0)
 
 
