@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -133,12 +134,16 @@ def test_the_compile_check_is_time_bounded_and_reports_failures(capsys, cpu_mach
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_gpu_installs_a_cuda_build_first_then_dsd_then_checks(tmp_path):
+    # Called from `make test` (as CI does), the parent's MAKEFLAGS would make this make print
+    # "Entering/Leaving directory" lines: run it as a make of its own.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     dry = subprocess.run(
-        ["make", "-n", "gpu", "CUDA=cu126", f"VENV={tmp_path / 'v'}"],
+        ["make", "--no-print-directory", "-n", "gpu", "CUDA=cu126", f"VENV={tmp_path / 'v'}"],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stdout.splitlines()
     pip = [line for line in dry if " -m pip install " in line]
     torch_line = next(i for i, line in enumerate(pip) if "torch==" in line)

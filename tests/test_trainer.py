@@ -183,6 +183,7 @@ def test_half_period_cosine_with_linear_warmup():
     [
         (dict(dataset="mnist"), "unknown dataset"),
         (dict(dataset="cifar10"), "needs a data path"),
+        (dict(dataset="digits", data="/data/cifar"), "takes no data path"),
         (dict(epochs=0), "epochs"),
         (dict(lr=-1.0), "lr"),
         (dict(ema=1.0), "ema"),

@@ -34,7 +34,7 @@ from dsd.analysis.commands import (
     fit_command,
 )
 from dsd.analysis.compare import Comparison, compare
-from dsd.analysis.data import REASONS, derived_params, load_results
+from dsd.analysis.data import REASONS, derived_params, load_results, regime_range
 from dsd.analysis.figures import (
     check_figure_path,
     plot_bootstrap,
@@ -98,6 +98,7 @@ from dsd.analysis.stats import (
     ks_power,
     random_search_efficiency,
 )
+from dsd.analysis.tables import complexity_text
 
 __all__ = [
     "ALPHA",
@@ -132,6 +133,7 @@ __all__ = [
     "compare",
     "compare_command",
     "compare_models",
+    "complexity_text",
     "complexity_weights",
     "default_candidates",
     "derived_params",
@@ -159,6 +161,7 @@ __all__ = [
     "read_timings",
     "refine",
     "refine_command",
+    "regime_range",
     "regnet_domain",
     "report_sections",
     "runtime_correlations",

@@ -104,6 +104,11 @@ class TrainConfig:
             object.__setattr__(self, "warmup_epochs", preset["warmup_epochs"])
         if self.dataset in ("cifar10", "imagefolder") and not self.data:
             raise DsdError(f"dataset {self.dataset} needs a data path (--data DIR)")
+        if self.dataset in ("digits", "synthetic") and self.data:
+            raise DsdError(
+                f"dataset {self.dataset} takes no data path, got {self.data!r} (--data is for "
+                "cifar10 and imagefolder)"
+            )
         check_device(self.device)
         check_precision(self.precision)
         if self.channels_last not in SWITCHES:
