@@ -50,7 +50,10 @@ class DesignOptions:
     chain for a discovery when ``chain_wise``: each confirmation is then made at
     ``alpha / (steps x tries)``); ``tolerance`` the q25 difference that counts as no loss
     (fractions); ``steps`` and ``tries`` bound a discovery; ``reps``, ``bins``, ``seed`` and
-    ``min_models`` as :class:`dsd.analysis.RefineOptions`; ``command`` resumes the design (shown
+    ``min_models`` as :class:`dsd.analysis.RefineOptions`; ``explore_alpha`` the level of the
+    exploration's ``refine`` (default ``alpha``: it only chooses what to confirm, so a looser
+    one tries more candidates without raising the error rate); ``report`` writes report.html
+    (chain.csv always); ``command`` resumes the design (shown
     by ``dsd status``); ``say`` is told what happens (lines for the terminal)."""
 
     sweep: SweepOptions
@@ -63,6 +66,8 @@ class DesignOptions:
     seed: int = 0
     min_models: int = 10
     chain_wise: bool = True
+    explore_alpha: float | None = None
+    report: bool = True
     command: str = ""
     say: Callable[[str], None] = field(default=lambda line: None)
 
@@ -107,7 +112,16 @@ class DesignSummary:
 def _plan(what: str, exp: Experiment, o: DesignOptions, **extra) -> dict:
     """What a design folder is for: a resumed command must give the same."""
     fingerprint = {k: v for k, v in exp.fingerprint().items() if k != "spaces"}
-    settings = ("alpha", "tolerance", "reps", "bins", "seed", "min_models", "chain_wise")
+    settings = (
+        "alpha",
+        "tolerance",
+        "reps",
+        "bins",
+        "seed",
+        "min_models",
+        "chain_wise",
+        "explore_alpha",
+    )
     return {
         "what": what,
         "models": exp.n * len(o.sweep.seeds),
@@ -193,7 +207,7 @@ def replay_chain(
             "correction)."
         )
         table, report = write_outputs(
-            folder, rows, drawn, results, spaces, exp, options.reps, words, "replay"
+            folder, rows, drawn, results, spaces, exp, options, words, "replay"
         )
         return DesignSummary(folder, table, report)
 
@@ -232,7 +246,7 @@ def discover_chain(
             drawn.append(d)
         words = _discovery_words(options, level)
         table, report = write_outputs(
-            folder, rows, drawn, results, spaces, exp, options.reps, words, "discovery"
+            folder, rows, drawn, results, spaces, exp, options, words, "discovery"
         )
         return DesignSummary(folder, table, report)
 
@@ -266,7 +280,7 @@ def _choices(k: int, current: Space, rows: pd.DataFrame, folder: DesignFolder, o
     doc = folder.read_step(k)
     if doc is not None and doc.get("parent") == current.name:
         return doc
-    table = refine(rows, current, o.refining())
+    table = refine(rows, current, o.refining(o.explore_alpha))
     cands = _candidates(table, o.tries)
     listed = "; ".join(c["candidate"] for c in cands) or "none"
     summary = f"{current.name}: candidates {listed}"

@@ -54,15 +54,15 @@ def write_outputs(
     results: Sequence[pd.DataFrame],
     spaces: Sequence[Space],
     exp: Experiment,
-    reps: int,
+    options,
     level_words: str,
     kind: str,
 ) -> tuple[pd.DataFrame, Path | None]:
-    """Write ``chain.csv`` and ``report.html``; the chain table and the report's path (None when
-    it could not be drawn: the chain is on disk, so that is a warning)."""
+    """Write ``chain.csv`` and, unless ``options.report`` is false (:class:`DesignOptions`),
+    ``report.html``; the chain table and the report's path."""
     table = chain_table(rows)
     write_table(table, folder.chain)
-    if not rows:
+    if not rows or not options.report:
         return table, None
     title = f"dsd design: {' -> '.join(s.name for s in spaces)}"
     first = chain_section(
@@ -70,7 +70,7 @@ def write_outputs(
     )
     try:
         pops = pd.concat([r for r in results if not r.empty], ignore_index=True)
-        rest = report_sections(pops, reps=reps, title=title)
+        rest = report_sections(pops, reps=options.reps, title=title)
     except Exception as e:  # the analysis layer's problem; keep the chain
         print(
             f"dsd: warning: report sections not written ({type(e).__name__}: {e})", file=sys.stderr
