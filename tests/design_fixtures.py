@@ -3,7 +3,7 @@ process to kill.
 
 Run as a script it is a ``dsd design`` driver over fake models in a planted world::
 
-    python tests/design_fixtures.py DIR --trace T [--n 100] [--seconds 0.02] [--steps 2]
+    python tests/design_fixtures.py DIR --trace T [--n 60] [--seconds 0.02] [--steps 1] [--explore-alpha 0.5]
 """
 
 from __future__ import annotations
@@ -56,14 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("out")
     p.add_argument("--trace", required=True)
-    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--n", type=int, default=60)
     p.add_argument("--seconds", type=float, default=0.02)
-    p.add_argument("--steps", type=int, default=2)
+    p.add_argument("--steps", type=int, default=1)
+    p.add_argument("--explore-alpha", type=float, default=0.5)
     args = p.parse_args(argv)
 
     from dsd.design import discover_chain
 
-    o = fast_options(trace=args.trace, seconds=args.seconds, steps=args.steps, tries=2)
+    o = fast_options(
+        trace=args.trace,
+        seconds=args.seconds,
+        steps=args.steps,
+        tries=2,
+        explore_alpha=args.explore_alpha,
+    )
     summary = discover_chain(experiment(args.n), "AnyNetXA", args.out, o)
     print(summary.describe(), flush=True)
     return 0
