@@ -78,7 +78,7 @@ class DesignFolder:
     def check_plan(self, plan: Mapping[str, Any]) -> None:
         """DsdError unless the folder is new (absent or empty) or holds this same plan: nothing
         is written over a design of another experiment or chain, nor over another folder."""
-        if not self.root.is_dir() or not any(self.root.iterdir()):
+        if not self.root.is_dir() or not [p for p in self.root.iterdir() if p != self.lock_file]:
             return
         old = self.read_plan()
         if old is None:
@@ -86,17 +86,23 @@ class DesignFolder:
                 f"{self.root} exists and is not a dsd design folder (no {PLAN}); use a new -o DIR"
             )
         new = json.loads(json.dumps(plain(dict(plan))))
-        changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
+        keys = (set(new) | set(old)) - {"command"}  # how it was started is not what it is
+        changed = sorted(k for k in keys if new.get(k) != old.get(k))
         if changed:
             raise DsdError(
                 f"{self.root} holds another design ({old.get('what', '?')}; differs in: "
                 f"{', '.join(changed)}); use a new -o DIR, or the command that started it"
             )
 
-    def write_plan(self, plan: Mapping[str, Any]) -> None:
-        """Store the plan (once, when the folder is new)."""
-        if not self.plan_file.exists():
-            write_json_atomic(self.plan_file, plain(dict(plan)))
+    @contextlib.contextmanager
+    def started(self, plan: Mapping[str, Any]) -> Iterator[DesignFolder]:
+        """Hold the lock (:meth:`lock`), check the plan again under it (a design that started
+        between the caller's check and the lock is not written over) and store it if new."""
+        with self.lock():
+            self.check_plan(plan)
+            if not self.plan_file.exists():
+                write_json_atomic(self.plan_file, plain(dict(plan)))
+            yield self
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[DesignFolder]:

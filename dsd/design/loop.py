@@ -124,6 +124,7 @@ def _plan(what: str, exp: Experiment, o: DesignOptions, **extra) -> dict:
     )
     return {
         "what": what,
+        "command": o.command,
         "models": exp.n * len(o.sweep.seeds),
         "experiment": exp.name,
         "fingerprint": json.loads(json.dumps(fingerprint, default=list)),
@@ -163,13 +164,16 @@ def _check_first(
     samples = _samples(exp, space, folder)
     sweep = _sweep_of(exp, space, o)[1]
     check_sweep(samples, folder.population(space.name), sweep)
-    trainer = sweep.trainer
-    if isinstance(trainer, TorchTrainer) and sweep.executor.kind == "local" and not sweep.engine:
-        est = estimate_cost(samples, trainer.config, sweep.executor, seeds=len(sweep.seeds))
+    trainer, settings = sweep.trainer, sweep.executor
+    if isinstance(trainer, TorchTrainer) and not sweep.engine:
+        here = settings.kind == "local"
+        settings = settings if here else dataclasses.replace(settings, kind="local")
+        est = estimate_cost(samples, trainer.config, settings, seeds=len(sweep.seeds))
         o.say(f"first population: {est.describe()}")
         o.say(
             f"the design trains at most {populations} populations like it: about "
             f"{duration(est.seconds * populations)}"
+            + ("" if here else f" here (with {sweep.executor.kind}: divide by the models at once)")
         )
 
 
@@ -188,8 +192,7 @@ def replay_chain(
     folder.check_plan(plan)
     _check_first(exp, spaces[0], folder, options, len(spaces))
     options.say(power_line(exp, options.alpha, "each step"))
-    with folder.lock():
-        folder.write_plan(plan)
+    with folder.started(plan):
         results = [train(exp, sp, folder, options) for sp in spaces]
         rows, drawn = [], []
         for k in range(1, len(spaces)):
@@ -231,8 +234,7 @@ def discover_chain(
     _check_first(exp, space, folder, options, 1 + options.steps * options.tries)
     level = options.confirmation_level()
     options.say(power_line(exp, level, "each confirmation"))
-    with folder.lock():
-        folder.write_plan(plan)
+    with folder.started(plan):
         current, rows_now = space, train(exp, space, folder, options)
         spaces, results, rows, drawn = [space], [rows_now], [], []
         for k in range(1, options.steps + 1):
