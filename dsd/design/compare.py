@@ -138,8 +138,8 @@ def chain_table(rows: Sequence[dict]) -> pd.DataFrame:
     table = pd.DataFrame(list(rows))
     for c in COLUMNS:
         if c not in table:
-            table[c] = None
-    return table[COLUMNS]
+            table[c] = ""
+    return table[COLUMNS].assign(agrees=table["agrees"].map(lambda a: "" if a is None else a))
 
 
 def panel(row: dict, drawn: dict) -> str:
