@@ -3,7 +3,7 @@
     python benchmarks/design_replay.py [-o runs/design_replay] [--n 40] [--epochs 5]
 
 Runs ``dsd design --chain AnyNetXA,AnyNetXB,AnyNetXC,AnyNetXD,AnyNetXE,RegNetX design_digits``
-(the built-in experiment: 30 models a space, 5 epochs, the demo's regime; ``--n`` / ``--epochs``
+(the built-in experiment: 20 models a space, 5 epochs, the demo's regime; ``--n`` / ``--epochs``
 change it), from a fresh folder unless ``-o`` names one to resume, through the public API
 (:func:`dsd.design.replay_chain`), then prints the chain table side by side with the paper's
 verdicts, the wall time and the machine's load before and after (``os.getloadavg``). Target: at
