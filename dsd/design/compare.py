@@ -36,17 +36,19 @@ from dsd.spaces import Space, load_space, resolve
 #: digits): KS D = 0.65. The power a design states is the power to see a difference this size.
 DEMO_D = 0.65
 
-#: The paper's verdict of each step of its chain (DDS §3.2 Table 1 and §3.3-4; docs/PAPER.md).
+#: The paper's verdict of each step of its chain, in its words (DDS §3.2 and docs/PAPER.md: "B and
+#: C have EDFs virtually identical to A; D improves the EDF substantially; E improves it too").
+#: docs/PAPER.md quotes nothing for the RegNet step: its words here are a summary of DDS §3.3-4.
 PAPER = {
-    ("AnyNetXA", "AnyNetXB"): ("no loss", "EDF virtually identical to A's (DDS §3.2, Fig. 5)"),
-    ("AnyNetXB", "AnyNetXC"): ("no loss", "EDF virtually identical to A's and B's (§3.2, Fig. 5)"),
-    ("AnyNetXC", "AnyNetXD"): ("improves", "improves the EDF substantially (§3.2, Fig. 7)"),
-    ("AnyNetXD", "AnyNetXE"): ("improves", "improves it too (§3.2, Fig. 7)"),
-    ("AnyNetXE", "RegNet"): ("improves", "RegNet's EDF is better than AnyNetXE's (§3.3, Fig. 9)"),
+    ("AnyNetXA", "AnyNetXB"): ("no loss", "B's EDF is virtually identical to A's (DDS §3.2)"),
+    ("AnyNetXB", "AnyNetXC"): ("no loss", "B and C have EDFs virtually identical to A (§3.2)"),
+    ("AnyNetXC", "AnyNetXD"): ("improves", "D improves the EDF substantially (§3.2)"),
+    ("AnyNetXD", "AnyNetXE"): ("improves", "E improves it too (§3.2)"),
+    ("AnyNetXE", "RegNet"): ("improves", "the RegNet space improves on AnyNetXE (§3.3)"),
     ("AnyNetXE", "RegNetX"): (
         "improves",
-        "RegNet beats AnyNetXE (§3.3, Fig. 9); b = 1, 12 <= d <= 28, wm >= 2 improve it "
-        "further (§4: RegNetX)",
+        "the RegNet space improves on AnyNetXE (§3.3), and b = 1, 12 <= d <= 28, wm >= 2 "
+        "improve it further (§4: RegNetX)",
     ),
 }
 
