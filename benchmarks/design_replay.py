@@ -18,10 +18,6 @@ import os
 import sys
 import time
 
-from dsd.design import DesignOptions, replay_chain
-from dsd.pipeline import experiment_options
-from dsd.sweep import load_experiment
-
 CHAIN = ("AnyNetXA", "AnyNetXB", "AnyNetXC", "AnyNetXD", "AnyNetXE", "RegNetX")
 
 
@@ -49,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=None, help="models a space (default: the file's)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the file's)")
     args = p.parse_args(argv)
+    # Imported here, not at the top: the local workers are spawned, and a spawned worker imports
+    # this script again; torch imported before the worker sets OMP_NUM_THREADS=1 would give each
+    # worker one thread a core, and two workers on two cores then run about 5x slower.
+    from dsd.design import DesignOptions, replay_chain
+    from dsd.pipeline import experiment_options
+    from dsd.sweep import load_experiment
 
     exp = load_experiment("design_digits")
     changes = {k: v for k, v in (("n", args.n), ("epochs", args.epochs)) if v is not None}
