@@ -13,9 +13,9 @@ TORCH ?= torch==$(TORCH_VERSION)
 CUDA ?= cu128
 TORCH_INDEX ?= https://download.pytorch.org/whl/$(CUDA)
 STAMP := $(VENV)/.dsd-installed
-# dsd itself, editable; "compat" puts the checkout on sys.path (the default strategy for this flat
-# layout prints setuptools' "Editable installation" warning block on every install)
-INSTALL_DSD := -m pip install -q --config-settings editable_mode=compat -e ".[dev]"
+# dsd itself, editable: the plain layout (package-dir "" = ".") makes setuptools put the checkout on
+# sys.path with one .pth line, and print no warning block
+INSTALL_DSD := -m pip install -q -e ".[dev]"
 
 .PHONY: demo test lint bench venv gpu clean
 

@@ -147,6 +147,8 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
         raise DataError(f"{path}: no such file")
     if path.is_dir():
         raise DataError(f"{path}: is a directory, expected a .parquet/.csv/.json file")
+    if not path.is_file():  # opening a FIFO would wait for a writer forever
+        raise DataError(f"{path}: not a regular file (a pipe, socket or device), expected a table")
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
@@ -400,6 +402,8 @@ def load_yaml(path: str | os.PathLike, error: type[DsdError] = DsdError) -> Any:
     file, no permission) are raised as ``error``.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO would block the read; a folder: EISDIR
+        raise error(f"{path}: not a regular file, expected a YAML file")
     try:
         with open(path, "rb") as f:
             raw = f.read(YAML_MAX_BYTES + 1)

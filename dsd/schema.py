@@ -235,6 +235,8 @@ CURVE_COLUMNS = ("train_loss", "test_err")
 #: Complexity names a ``regime`` may hold.
 REGIME_KEYS = ("flops", "params", "acts")
 #: Columns of names and labels: each cell text (a number read from CSV becomes its text).
+#: The text columns that name things (printable text only: no newline, tab or control).
+NAME_COLUMNS = ("model_id", "design_id", "space", "status", "dataset", "task_id")
 TEXT_COLUMNS = (
     "model_id",
     "design_id",
@@ -259,7 +261,7 @@ def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
 
     Checked: ``schema_version`` (a whole number >= 1), :data:`NUMBER_COLUMNS` (numbers, finite
     or missing), :data:`ERROR_COLUMNS` (numbers; finite ones in [0, 1]), ``model_id`` (present
-    in every row), :data:`TEXT_COLUMNS` (text or missing: a number there is returned as its
+    in every row), :data:`TEXT_COLUMNS` (text or missing; the names of :data:`NAME_COLUMNS` printable: a number there is returned as its
     text, as a CSV file of digits would need; a list is refused), :data:`STAGE_LIST_COLUMNS`
     (lists of finite numbers, one length a row), :data:`CURVE_COLUMNS` (lists of numbers) and
     ``regime`` (a JSON object of ``[low, high]`` number pairs). Unknown columns are not checked.
@@ -275,6 +277,10 @@ def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
     if "model_id" in df.columns and df["model_id"].isna().any():
         _refuse(source, "model_id", df["model_id"].isna(), "missing (every row needs an id)")
     texts = {c: _text(df[c], c, source) for c in TEXT_COLUMNS if c in df.columns}
+    for c in set(texts) & set(NAME_COLUMNS):  # a newline in a name would split tables and lines
+        bad = texts[c].map(lambda v: isinstance(v, str) and not v.isprintable())
+        if bad.any():
+            _refuse(source, c, bad, f"{texts[c][bad].iloc[0][:40]!r} is not a plain name")
     if any(not t.equals(df[c]) for c, t in texts.items()):
         df = df.assign(**texts)
     _stage_lists(df, source)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,7 @@ def ws(tmp_path_factory):
     write_table(results, root / "results.parquet")
     write_table(results.assign(top1_err=results["top1_err"] + 0.01), root / "results_copy.parquet")
     write_table(results.assign(lr=0.2), root / "results_other_lr.parquet")
+    write_table(results.assign(space="XA\nnote: 0 rows"), root / "results_newline_space.parquet")
     write_table(results.assign(epochs=10, lr=0.05), root / "previous.parquet")
     (root / "corrupt.parquet").write_bytes(b"PAR1 this is not parquet")
     (root / "empty.csv").write_bytes(b"")
@@ -178,6 +180,7 @@ CASES = [
     ("sample-n-0", ["sample", "--space", "AnyNetXA", "--n", "0", "-o", "s1.parquet"]),
     ("sample-n-negative", ["sample", "--space", "AnyNetXA", "--n", "-1", "-o", "s1.parquet"]),
     ("sample-n-float", ["sample", "--space", "AnyNetXA", "--n", "1e9", "-o", "s1.parquet"]),
+    ("sample-n-huge", ["sample", "--space", "AnyNetXA", "--n", str(10**12), "-o", "s1.parquet"]),
     (
         "sample-seed-negative",
         ["sample", "--space", "AnyNetXA", "--n", "2", "--seed", "-1", "-o", "s1.parquet"],
@@ -265,7 +268,11 @@ CASES = [
     ("run-out-is-file", ["run", f"{E}/ok.yaml", "-o", "afile.txt"]),
     ("run-time-min-nan", ["run", f"{E}/ok.yaml", "-o", "run1", "--time-min", "nan"]),
     ("run-time-min-0", ["run", f"{E}/ok.yaml", "-o", "run1", "--time-min", "0"]),
+    ("edf-newline-space", ["edf", "results_newline_space.parquet", "-o", "e.png"]),
+    ("report-newline-space", ["report", "results_newline_space.parquet", "-o", "r.html"]),
     ("run-slots-0", ["run", f"{E}/ok.yaml", "-o", "run1", "--slots", "0"]),
+    ("run-slots-huge", ["run", f"{E}/ok.yaml", "-o", "run1", "--slots", "100000"]),
+    ("run-threads-huge", ["run", f"{E}/ok.yaml", "-o", "run1", "--threads", "5000"]),
     ("run-retries-negative", ["run", f"{E}/ok.yaml", "-o", "run1", "--max-retries", "-1"]),
     ("run-mem-inf", ["run", f"{E}/ok.yaml", "-o", "run1", "--mem-gb", "inf"]),
     ("run-under-proc", ["run", f"{E}/ok.yaml", "-o", "/proc/run1"]),
@@ -313,6 +320,11 @@ CASES = [
     ("time-under-proc", ["time", "RegNetX-400MF", "-o", "/proc/t.parquet"]),
     ("time-batch-0", ["time", "RegNetX-400MF", "--batch-size", "0", "-o", "t.parquet"]),
     ("time-repeats-negative", ["time", "RegNetX-400MF", "--repeats", "-1", "-o", "t.parquet"]),
+    # upper bounds: set_num_threads(100000) was a segmentation fault, 1e9 repeats never ended
+    ("time-threads-huge", ["time", "RegNetX-400MF", "--threads", "100000", "-o", "t.parquet"]),
+    ("time-repeats-huge", ["time", "RegNetX-400MF", "--repeats", "1000000000", "-o", "t.parquet"]),
+    ("time-warmup-huge", ["time", "RegNetX-400MF", "--warmup", "1000000000", "-o", "t.parquet"]),
+    ("time-batch-huge", ["time", "RegNetX-400MF", "--batch-size", "10000000", "-o", "t.parquet"]),
     ("time-resolution-0", ["time", "RegNetX-400MF", "--resolution", "0", "-o", "t.parquet"]),
     ("time-corrupt-samples", ["time", "corrupt.parquet", "-o", "t.parquet"]),
     ("runtime-missing", ["runtime", "missing.parquet"]),
@@ -413,3 +425,35 @@ def test_a_batch_larger_than_the_data_names_the_data_set(ws, monkeypatch, capsys
     assert main(["train", S, "--batch-size", "5000", "-o", "r1.parquet"]) == 2
     err = capsys.readouterr().err
     assert "digits: 1347 training images, fewer than one batch of 5000" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["edf", "pipe.parquet", "-o", "x.png"],
+        ["report", "pipe.parquet", "-o", "x.html"],
+        ["refine", "pipe.parquet", "--space", "AnyNetXA"],
+        ["train", "pipe.parquet", "-o", "out.parquet"],
+        ["time", "pipe.parquet"],
+        ["runtime", "pipe.parquet"],
+        ["run", "pipe.yaml", "-o", "run"],
+        ["experiments", "pipe.yaml", "--no-estimate"],
+        ["show", "pipe.yaml"],
+    ],
+    ids=lambda a: "-".join(a[:2]),
+)
+def test_a_fifo_as_input_is_refused_without_reading_it(argv, tmp_path, monkeypatch, capsys):
+    # Opening a FIFO blocks until a writer comes: refused by its kind before any open (an
+    # alarm turns a regression into a failure instead of a hung suite).
+    os.mkfifo(tmp_path / "pipe.parquet")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    monkeypatch.chdir(tmp_path)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail(f"dsd {argv[0]} blocked on a FIFO"))
+    signal.alarm(30)
+    try:
+        code = main(argv)
+    finally:
+        signal.alarm(0)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "not a regular file" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.parquet", "pipe.yaml"]

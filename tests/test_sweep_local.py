@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -191,3 +193,44 @@ def test_a_model_over_its_time_limit_is_stopped_and_counted_as_failed(tmp_path):
     assert time.time() - t0 < 30
     rec = pd.read_parquet(summary.results).iloc[0]
     assert rec["status"] == "failed" and "timed out after 0.03 min" in rec["reason"]
+
+
+THREADS_SCRIPT = """
+import dataclasses, sys
+import torch  # before the worker's environment, as a user's script may import it
+from dsd.sweep import ExecutorSettings, SweepOptions, collect, run_sweep
+from dsd.sweep.testing import FakeTrainer, fake_samples
+
+
+@dataclasses.dataclass(frozen=True)
+class ThreadsTrainer(FakeTrainer):
+    def train(self, row):
+        return {**super().train(row), "reason": f"threads={torch.get_num_threads()}"}
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    settings = ExecutorSettings(slots=1, threads_per_slot=1)
+    opts = SweepOptions(trainer=ThreadsTrainer(), executor=settings, progress=False)
+    run_sweep(fake_samples(2), sys.argv[1], opts)
+    print(sorted(set(collect(sys.argv[1])["reason"])))
+"""
+
+
+def test_a_worker_uses_its_thread_count_when_the_main_script_imported_torch(tmp_path):
+    # A spawned worker re-runs the parent's main module: its `import torch` came before the
+    # worker's OMP_NUM_THREADS, which torch then ignored (a 2-thread worker per slot, ~5x slower
+    # on 2 cores); the worker sets the count itself.
+    script = tmp_path / "user_script.py"
+    script.write_text(THREADS_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+        },
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "['threads=1']"

@@ -110,7 +110,7 @@ def test_bad_inputs_exit_2_with_one_line(samples, tmp_path, capsys):
     assert main(["train", str(samples), "-o", str(tmp_path / "r.txt")]) == 2
     _one_error_line(capsys, "unsupported extension")
     assert main(["train", str(samples), "-o", str(out), "--epochs", "0"]) == 2
-    _one_error_line(capsys, "epochs must be >= 1")
+    _one_error_line(capsys, "epochs must be from 1 to 100,000")
     assert not out.exists()
 
 

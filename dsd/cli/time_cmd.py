@@ -104,6 +104,7 @@ def cmd_time(args: argparse.Namespace) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise DsdError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+    # time_model bounds them from above (and warmup) in one line too
     distinct_inputs(args.inputs)
     out = args.output and check_output_path(check_not_an_input(args.output, args.inputs))
     pick_device(args.device)

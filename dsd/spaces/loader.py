@@ -71,13 +71,10 @@ MAX_DESCRIPTION = 1000
 
 
 def builtin_dir() -> Path:
-    """The folder of the built-in spaces: ``$DSD_SPACES_DIR``, else the repository's ``spaces/``
-    (a source checkout or editable install), else the copy a wheel ships as ``dsd/_spaces``."""
+    """The folder of the built-in spaces: ``$DSD_SPACES_DIR``, else ``dsd/_spaces``: in a checkout
+    a link to the repository's ``spaces/``, in a wheel its copy."""
     env = os.environ.get("DSD_SPACES_DIR")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2] / "spaces"
-    return repo if repo.is_dir() else Path(__file__).resolve().parents[1] / "_spaces"
+    return Path(env) if env else (Path(__file__).resolve().parents[1] / "_spaces").resolve()
 
 
 def builtin_names() -> list[str]:

@@ -64,6 +64,9 @@ COMPLEXITY = ("flops", "params", "acts")
 #: after HOPELESS_DRAWS draws of which none was in range.
 MAX_DRAWS = 10_000_000
 HOPELESS_DRAWS = 1_000_000
+#: The most models one call samples (the paper's populations are 500; a million is a few
+#: hundred MB of rows and tens of seconds).
+MAX_MODELS = 1_000_000
 #: The largest batch of candidates drawn at once.
 MAX_BATCH = 1 << 20
 #: The network fields of a space: type, the value a space file may leave out, and the upper
@@ -201,8 +204,8 @@ class Space(ABC):
         within ``max_draws`` candidates, saying what was reached. ``df.attrs["sample_stats"]``
         holds the :class:`SampleStats`.
         """
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise DsdError(f"n must be a positive integer, got {n!r}")
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_MODELS:
+            raise DsdError(f"n must be an integer from 1 to {MAX_MODELS:,}, got {n!r}")
         space = self.with_network(**network) if network else self
         regime = {
             k: _check_range(k, r)

@@ -34,7 +34,7 @@ from dsd.sweep.experiment import (
     resolve_experiment,
 )
 from dsd.sweep.status import duration
-from dsd.trainer import TrainConfig
+from dsd.trainer import DATA_PATH_DATASETS, TrainConfig
 from dsd.trainer.timing import Timing, time_model
 
 #: Training images per epoch of each data set (an image folder: ImageNet-1k's train split).
@@ -170,7 +170,9 @@ def estimate_experiment(
     """:func:`estimate_cost` of an experiment's samples and recipe (``settings``: its executor,
     as run here)."""
     # the estimate reads no data: a placeholder path satisfies the recipe's check of cifar10 etc.
-    config = exp.train_config(data or exp.data or "(not read)")
+    if exp.dataset in DATA_PATH_DATASETS:
+        data = data or exp.data or "(not read)"
+    config = exp.train_config(data)
     settings = local_settings(settings or exp.executor)
     return estimate_cost(exp.sample(), config, settings, seeds=len(exp.seeds), **kw)
 

@@ -18,6 +18,7 @@ import ctypes
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -141,6 +142,10 @@ def _worker_main(env: dict[str, str], conn: Connection, parent: int) -> None:
     if os.getppid() != parent:  # the driver died before we could ask to die with it
         os._exit(1)
     os.environ.update(env)
+    if "torch" in sys.modules and env.get("OMP_NUM_THREADS"):
+        # torch came in before the environment (the spawned worker re-ran the parent's main
+        # module, e.g. a user's script that imports torch): its pool ignored OMP_NUM_THREADS
+        sys.modules["torch"].set_num_threads(int(env["OMP_NUM_THREADS"]))
     _limit_gpu_memory(env.get(MEMORY_ENV))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     while True:

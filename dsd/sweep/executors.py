@@ -36,6 +36,11 @@ from dsd.sweep.task import Outcome, Task
 from dsd.validate import check_numbers
 
 KINDS = ("local", "slurm", "ray")
+#: The most worker processes, threads per worker or models per GPU on one machine (torch's
+#: set_num_threads(100000) ends the process with a segmentation fault).
+MAX_LOCAL = 1024
+#: The most models at once on a cluster.
+MAX_PARALLEL = 1_000_000
 #: Slurm commands the executor runs (sinfo for the checks, the others through submitit).
 SLURM_COMMANDS = ("sinfo", "sbatch", "srun", "sacct", "scancel")
 #: How long the checks wait for Slurm's controller or a Ray cluster to answer.
@@ -72,8 +77,9 @@ class ExecutorSettings:
             raise DsdError(f"unknown executor {self.kind!r} (use one of {', '.join(KINDS)})")
         for name in ("slots", "threads_per_slot", "max_parallel", "models_per_gpu"):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise DsdError(f"executor {name} must be >= 1, got {value}")
+            high = MAX_PARALLEL if name == "max_parallel" else MAX_LOCAL
+            if value is not None and not 1 <= value <= high:
+                raise DsdError(f"executor {name} must be from 1 to {high:,}, got {value}")
         if self.gpus is not None and self.gpus < 0:
             raise DsdError(f"executor gpus must be >= 0, got {self.gpus}")
         if self.max_retries < 0 or self.time_min <= 0 or self.cpus_per_task < 1:

@@ -277,10 +277,9 @@ def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
 
 
 def builtin_experiments_dir() -> Path:
-    """The built-in experiments: the repository's ``experiments/`` (a checkout or editable
-    install), else the copy a wheel ships as ``dsd/_experiments``."""
-    repo = Path(__file__).resolve().parents[2] / "experiments"
-    return repo if repo.is_dir() else Path(__file__).resolve().parents[1] / "_experiments"
+    """The built-in experiments, ``dsd/_experiments``: in a checkout a link to the repository's
+    ``experiments/``, in a wheel its copy."""
+    return (Path(__file__).resolve().parents[1] / "_experiments").resolve()
 
 
 def builtin_experiments() -> list[str]:
@@ -297,6 +296,8 @@ def resolve_experiment(ref: str | os.PathLike) -> Path:
     name = path.name.removesuffix(".yaml")
     if len(path.parts) == 1 and name in builtin_experiments():
         return builtin_experiments_dir() / f"{name}.yaml"
+    if path.exists():
+        raise DsdError(f"{ref}: not a regular file, expected an experiment file (YAML)")
     known = ", ".join(builtin_experiments()) or "none"
     raise DsdError(f"{ref}: no such experiment file (built-in experiments: {known})")
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dsd.schema import RESULT_COLUMNS, STATUSES
 from dsd.trainer.cifar import CIFAR10_MD5, CIFAR10_URL, download_cifar10
-from dsd.trainer.config import DATASETS, TrainConfig
+from dsd.trainer.config import DATA_PATH_DATASETS, DATASETS, TrainConfig
 from dsd.trainer.data import clear_cache, load_dataset
 from dsd.trainer.device import DEVICES, PRECISIONS, check_device, device_name, pick_device
 from dsd.trainer.doctor import Finding, machine_findings
@@ -47,6 +47,7 @@ __all__ = [
     "CIFAR10_MD5",
     "CIFAR10_URL",
     "DATASETS",
+    "DATA_PATH_DATASETS",
     "DEVICES",
     "PRECISIONS",
     "RESULT_COLUMNS",

@@ -46,6 +46,10 @@ PAPER_DEFAULTS = {"batch_size": 128, "lr": 0.05, "warmup_epochs": 0.0}
 DATASET_DEFAULTS = {"digits": {"batch_size": 32, "lr": 0.2, "warmup_epochs": 0.5}}
 
 DATASETS = ("digits", "cifar10", "imagefolder", "synthetic")
+#: The largest training or evaluation batch.
+MAX_BATCH = 65_536
+#: The data sets read from a path (``--data``); the others are made in memory and take none.
+DATA_PATH_DATASETS = ("cifar10", "imagefolder")
 SWITCHES = ("auto", "on", "off")
 
 
@@ -102,12 +106,12 @@ class TrainConfig:
             object.__setattr__(self, "lr", preset["lr"] * self.batch_size / preset["batch_size"])
         if self.warmup_epochs is None:
             object.__setattr__(self, "warmup_epochs", preset["warmup_epochs"])
-        if self.dataset in ("cifar10", "imagefolder") and not self.data:
+        if self.dataset in DATA_PATH_DATASETS and not self.data:
             raise DsdError(f"dataset {self.dataset} needs a data path (--data DIR)")
-        if self.dataset in ("digits", "synthetic") and self.data:
+        if self.dataset not in DATA_PATH_DATASETS and self.data:
             raise DsdError(
                 f"dataset {self.dataset} takes no data path, got {self.data!r} (--data is for "
-                "cifar10 and imagefolder)"
+                f"{' and '.join(DATA_PATH_DATASETS)})"
             )
         check_device(self.device)
         check_precision(self.precision)
@@ -115,8 +119,11 @@ class TrainConfig:
             raise DsdError(
                 f"channels_last must be one of {', '.join(SWITCHES)}, got {self.channels_last!r}"
             )
-        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        _check(self.batch_size >= 2, f"batch size must be >= 2, got {self.batch_size}")
+        _check(1 <= self.epochs <= 100_000, f"epochs must be from 1 to 100,000, got {self.epochs}")
+        _check(
+            2 <= self.batch_size <= MAX_BATCH,
+            f"batch size must be from 2 to {MAX_BATCH:,}, got {self.batch_size}",
+        )
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
         _check(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
         _check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
@@ -125,8 +132,14 @@ class TrainConfig:
         _check(0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)")
         _check(self.mixup_alpha >= 0, f"mixup alpha must be >= 0, got {self.mixup_alpha}")
         _check(0 <= self.ema < 1, f"ema decay must be in [0, 1), got {self.ema}")
-        _check(self.eval_batch_size >= 1, "eval batch size must be >= 1")
-        _check(self.num_workers >= 0, "num_workers must be >= 0")
+        _check(
+            1 <= self.eval_batch_size <= MAX_BATCH,
+            f"eval batch size must be from 1 to {MAX_BATCH:,}",
+        )
+        _check(0 <= self.num_workers <= 256, "num_workers must be from 0 to 256")
+        _check(
+            1 <= self.synthetic_size <= 10_000_000, "synthetic_size must be from 1 to 10,000,000"
+        )
         _check(
             self.dataset != "synthetic" or self.synthetic_size >= self.batch_size,
             f"batch size {self.batch_size} is larger than the synthetic data set "

@@ -58,6 +58,11 @@ TIMING_COLUMNS = (
 
 
 #: IQR / median above which a timing is called disturbed (the machine was busy).
+#: Bounds of the counts a timing takes (torch's set_num_threads(100000) ends the process with a
+#: segmentation fault; a billion repeats never ends).
+MAX_BATCH = 65_536
+MAX_REPEATS = 100_000
+MAX_THREADS = 1024
 BUSY_SPREAD = 0.2
 
 
@@ -150,14 +155,14 @@ def _median_iqr(run, step, warmup: int, repeats: int) -> tuple[float, float]:
 
 def _check_counts(batch_size, warmup, repeats, threads) -> None:
     """DsdError unless the counts are integers of sensible size."""
-    for name, v, low in (
-        ("batch_size", batch_size, 1),
-        ("warmup", warmup, 0),
-        ("repeats", repeats, 1),
-        ("threads", 1 if threads is None else threads, 1),
+    for name, v, low, high in (
+        ("batch_size", batch_size, 1, MAX_BATCH),
+        ("warmup", warmup, 0, MAX_REPEATS),
+        ("repeats", repeats, 1, MAX_REPEATS),
+        ("threads", 1 if threads is None else threads, 1, MAX_THREADS),
     ):
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise DsdError(f"time_model: {name} must be an integer >= {low}, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise DsdError(f"{name} must be an integer from {low} to {high:,}, got {v!r}")
 
 
 def _module_and_resolution(net: Any, resolution: int | None) -> tuple[Any, Any, int]:
@@ -296,6 +301,12 @@ def time_inputs(
     model joined by ``model_id`` (a model repeated in a table is timed once). ``resolution``
     overrides every model's; ``options`` go to :func:`time_model`.
     """
+    _check_counts(
+        options.get("batch_size", 1),
+        options.get("warmup", 0),
+        options.get("repeats", 1),
+        options.get("threads"),
+    )  # before the progress bar starts
     jobs, tables = _jobs(inputs)
     if resolution is not None:
         jobs = [(label, net.replace(resolution=resolution), src) for label, net, src in jobs]
