@@ -52,6 +52,11 @@ _EXPORTS = {
     "train_row": "dsd.trainer",
     # sweep
     "run_experiment": "dsd.pipeline",
+    # design
+    "DesignOptions": "dsd.design",
+    "replay_chain": "dsd.design",
+    "discover_chain": "dsd.design",
+    "design_status": "dsd.design",
     "load_experiment": "dsd.sweep",
     "run_sweep": "dsd.sweep",
     "SweepOptions": "dsd.sweep",
@@ -97,6 +102,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; tests keep it equal to 
     )
     from dsd.analysis.compare import compare
     from dsd.analysis.runtime import effnet_ratios, published_figures, runtime_correlations
+    from dsd.design import DesignOptions, design_status, discover_chain, replay_chain
     from dsd.errors import DsdError
     from dsd.nets import (
         AnyNet,

@@ -9,7 +9,16 @@ import dsd
 
 ROOT = Path(dsd.__file__).parent
 #: Layer of each subpackage; top-level helper modules (errors, io, schema, validate) are layer 0.
-LAYERS = {"nets": 1, "spaces": 2, "trainer": 3, "sweep": 4, "analysis": 5, "pipeline": 6, "cli": 7}
+LAYERS = {
+    "nets": 1,
+    "spaces": 2,
+    "trainer": 3,
+    "sweep": 4,
+    "analysis": 5,
+    "pipeline": 6,
+    "design": 6,
+    "cli": 7,
+}
 ENTRY_POINTS = {"dsd.__main__"}
 
 

@@ -70,7 +70,7 @@ from dsd.analysis.refinement import (
     refine_command,
     write_refined_space,
 )
-from dsd.analysis.report import build_report, write_report
+from dsd.analysis.report import build_report, report_sections, write_report
 from dsd.analysis.runtime import (
     compare_models,
     effnet_ratios,
@@ -163,6 +163,7 @@ __all__ = [
     "refine_command",
     "regime_range",
     "regnet_domain",
+    "report_sections",
     "runtime_correlations",
     "runtime_text",
     "save_figure",

@@ -325,6 +325,13 @@ def _build(results, options: AnalysisOptions) -> tuple[str, _Figures]:
     return page(options.title, _sections(pops, figs)), figs
 
 
+def report_sections(results, options: AnalysisOptions | None = None, **changes) -> list[str]:
+    """The report's sections (HTML) for ``results``, to be placed in a page of another's
+    (:func:`dsd.analysis.page.page`): ``dsd design`` puts its chain first, then these."""
+    options = options_for(results, options, changes)
+    return _sections(load_populations(results, options), _Figures())
+
+
 def build_report(results, options: AnalysisOptions | None = None, **changes) -> str:
     """The report's HTML for ``results`` (a DataFrame, results files or loaded
     :class:`Populations`) as ``options`` (with ``changes``, e.g. ``reps=200``) say."""

@@ -17,6 +17,9 @@ or the opposite way (complementary in-sets, such as ``b1 <= 1`` and ``b1 >= 2``)
   ``se``: :class:`Resamples` of the whole population, drawn once and shared by every split,
   each cut into its two sides (NDS weights kept).
 
+:func:`measure_samples` gives the same statistics for two independent populations (a child
+space's against its parent's: ``dsd design``), each resampled within itself.
+
 :func:`judge` reaches the verdicts with two families of tests over the splits, each adjusted by
 Benjamini-Hochberg (``scipy.stats.false_discovery_control``) at ``alpha``:
 
@@ -50,6 +53,7 @@ from scipy import stats as sps
 from dsd.analysis.candidates import Candidate
 from dsd.analysis.population import normalisation
 from dsd.analysis.stats import DIFFERENCE, edf, kish_size, ks, ks_models_needed, ks_power
+from dsd.spaces import Constraints
 
 VERDICTS = ("improves", "no loss", "inconclusive", "hurts")
 CORRECTION = "Benjamini-Hochberg"
@@ -72,11 +76,26 @@ class Resamples:
     counts: np.ndarray
 
     @classmethod
-    def draw(cls, errors: np.ndarray, reps: int, rng: np.random.Generator) -> Resamples:
-        """``reps`` resamples of the models with errors ``errors``."""
+    def draw(
+        cls,
+        errors: np.ndarray,
+        reps: int,
+        rng: np.random.Generator,
+        strata: np.ndarray | None = None,
+    ) -> Resamples:
+        """``reps`` resamples of the models with errors ``errors``; with ``strata`` (one label a
+        model), each stratum is resampled within itself, so its size is the same in every
+        resample (two independent populations keep their sizes, as they were drawn)."""
         n = errors.size
         order = np.argsort(errors, kind="stable")
-        idx = rng.integers(0, n, size=(reps, n))
+        groups = (
+            [np.arange(n)]
+            if strata is None
+            else [np.flatnonzero(strata == s) for s in np.unique(strata)]
+        )
+        idx = np.concatenate(
+            [g[rng.integers(0, g.size, size=(reps, g.size))] for g in groups], axis=1
+        )
         flat = (np.arange(reps)[:, None] * n + idx).ravel()
         counts = np.bincount(flat, minlength=reps * n).reshape(reps, n).astype(np.float64)
         return cls(order, counts)
@@ -119,9 +138,10 @@ class Sample:
     bins: int
 
     @classmethod
-    def of(cls, errors, flops, lo_hi, bins: int, reps: int, seed: int) -> Sample:
-        """The sample of these models (all inside ``lo_hi``), its resamples drawn from ``seed``."""
-        boot = Resamples.draw(errors, reps, np.random.default_rng(seed))
+    def of(cls, errors, flops, lo_hi, bins: int, reps: int, seed: int, strata=None) -> Sample:
+        """The sample of these models (all inside ``lo_hi``), its resamples drawn from ``seed``
+        (within each of the ``strata``, when given: see :meth:`Resamples.draw`)."""
+        boot = Resamples.draw(errors, reps, np.random.default_rng(seed), strata)
         whole = side_weights(flops, [np.ones(errors.size, bool)], bins, lo_hi)[0][0]
         return cls(errors, flops, lo_hi, boot, whole, bins)
 
@@ -241,6 +261,30 @@ def measure_split(split: Split, sample: Sample) -> tuple[Split, dict[str, Any]]:
         "bins": b,
         "m_eff": n1 * n2 / (n1 + n2),
     }
+
+
+def measure_samples(
+    child: tuple[np.ndarray, np.ndarray],
+    parent: tuple[np.ndarray, np.ndarray],
+    lo_hi: tuple[float, float],
+    *,
+    bins: int,
+    reps: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The statistics of :func:`measure_split` for two independent populations, ``child`` (the
+    ``in`` side) against ``parent`` (``out``), each given as ``(errors, flops)`` of its models
+    inside ``lo_hi``: the same NDS weights over shared bins, KS, the 25th percentile's
+    difference ``child - parent`` with its interval and standard error. The two populations
+    are one sample cut by a mask, as a split is; only the bootstrap differs: each population
+    is resampled within itself (its size fixed, as drawn), where a split's sides vary in size
+    with the resample. :func:`judge` then gives the verdicts of a table of such rows."""
+    errors = np.concatenate([np.asarray(child[0], float), np.asarray(parent[0], float)])
+    flops = np.concatenate([np.asarray(child[1], float), np.asarray(parent[1], float)])
+    inside = np.arange(errors.size) < len(child[0])
+    sample = Sample.of(errors, flops, lo_hi, bins, reps, seed, strata=inside)
+    named = (Candidate("child", "population", Constraints()),)
+    return measure_split(Split(inside, named), sample)[1]
 
 
 @dataclass(frozen=True)

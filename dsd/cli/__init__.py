@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "analysis_cmd",
     "time_cmd",
     "refine_cmd",
+    "design_cmd",
     "data_cmd",
     "doctor_cmd",
 )

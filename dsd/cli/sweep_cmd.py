@@ -83,7 +83,7 @@ def register(subparsers) -> None:
         formatter_class=ExampleFormatter,
         epilog=STATUS_EXAMPLES,
     )
-    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.add_argument("run_dir", metavar="RUN_DIR", help="a run folder or a dsd design folder")
     s.set_defaults(func=status_handler)
 
 
@@ -125,7 +125,11 @@ def run_handler(args: argparse.Namespace) -> int:
 
 def status_handler(args: argparse.Namespace) -> int:
     """Print the status of a run."""
+    from dsd.design import design_status, is_design_folder  # lazy: see run_handler
     from dsd.sweep import run_status  # lazy: see run_handler
 
-    print(run_status(args.run_dir).describe())
+    if is_design_folder(args.run_dir):  # a `dsd design` folder: its chain and populations
+        print(design_status(args.run_dir).describe())
+    else:
+        print(run_status(args.run_dir).describe())
     return 0

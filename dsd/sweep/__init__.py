@@ -2,7 +2,8 @@
 
 The pipeline's third arrow: ``samples.parquet --train (sweep)--> results.parquet``. One door,
 :func:`run_sweep` (``samples, folder, SweepOptions -> SweepSummary``), which ``dsd train``,
-``dsd run`` and the design loop call.
+``dsd run`` and the design loop call (:func:`check_sweep` makes its checks alone, creating
+nothing).
 
 - :mod:`~dsd.sweep.driver`       :func:`run_sweep` and :class:`SweepOptions`: the checks made
   before anything is created, the task list, the driver under the folder's lock.
@@ -28,6 +29,7 @@ from dsd._lazy import lazy_exports
 
 _EXPORTS = {
     "run_sweep": "dsd.sweep.driver",
+    "check_sweep": "dsd.sweep.driver",
     "SweepOptions": "dsd.sweep.driver",
     "SweepStart": "dsd.sweep.driver",
     "SweepSummary": "dsd.sweep.driver",

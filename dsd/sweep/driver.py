@@ -250,12 +250,7 @@ def run_sweep(
     GPU request or executor that cannot serve the run, before the folder is created.
     """
     t0 = time.time()
-    folder = RunFolder.at(folder, options.executor.stale_s)
-    samples, ids = _planned(samples, options.seeds)
-    done = _check_folder(folder, ids, options) | set(options.adopt)
-    _check_executor(options)
-    row_of = dict(zip(ids, samples.to_dict(orient="records") * len(options.seeds), strict=True))
-    options.trainer.check([row_of[t] for t in ids if t not in done][: options.limit])
+    folder, samples, ids = _checked(samples, folder, options)
     engine = options.engine or make_executor(options.executor, folder, options.trainer.device)
     try:
         folder.create()
@@ -268,6 +263,29 @@ def run_sweep(
     finally:
         if options.engine is None:
             engine.close()
+
+
+def check_sweep(
+    samples: pd.DataFrame, folder: RunFolder | str | Path, options: SweepOptions
+) -> None:
+    """Every check :func:`run_sweep` makes before it creates anything (the task ids, the
+    folder's task list and experiment, the executor, the GPUs, the trainer's data set and
+    device on the rows to train); DsdError naming the first problem. Creates nothing: a caller
+    that runs several sweeps checks the first before it writes anything of its own."""
+    _checked(samples, folder, options)
+
+
+def _checked(
+    samples: pd.DataFrame, folder: RunFolder | str | Path, options: SweepOptions
+) -> tuple[RunFolder, pd.DataFrame, list[str]]:
+    """The checks of :func:`check_sweep`; the folder, the samples (index reset), the task ids."""
+    folder = RunFolder.at(folder, options.executor.stale_s)
+    samples, ids = _planned(samples, options.seeds)
+    done = _check_folder(folder, ids, options) | set(options.adopt)
+    _check_executor(options)
+    row_of = dict(zip(ids, samples.to_dict(orient="records") * len(options.seeds), strict=True))
+    options.trainer.check([row_of[t] for t in ids if t not in done][: options.limit])
+    return folder, samples, ids
 
 
 def _run_locked(samples, ids, folder: RunFolder, engine: Executor, options, t0) -> SweepSummary:

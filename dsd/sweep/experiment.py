@@ -37,7 +37,7 @@ import pandas as pd
 
 from dsd.errors import DsdError
 from dsd.io import load_yaml
-from dsd.spaces import load_space
+from dsd.spaces import Space, load_space
 from dsd.spaces.loader import resolve
 from dsd.sweep.executors import ExecutorSettings
 from dsd.trainer import TrainConfig
@@ -83,16 +83,17 @@ class Experiment:
         except DsdError as e:
             raise DsdError(f"{self.path}: {e}") from None
 
-    def sample(self) -> pd.DataFrame:
-        """``n`` models from every space, in the regime (deterministic for ``sample_seed``)."""
+    def sample(self, spaces: typing.Sequence[Space] | None = None) -> pd.DataFrame:
+        """``n`` models from every space, in the regime (deterministic for ``sample_seed``);
+        ``spaces`` (loaded spaces, e.g. refined ones ``dsd design`` wrote) replace the named ones."""
         network = dict(self.network)
         if self.resolution is not None:
             network["resolution"] = self.resolution
         if self.num_classes is not None:
             network["num_classes"] = self.num_classes
+        spaces = [load_space(name) for name in self.spaces] if spaces is None else spaces
         frames = [
-            load_space(name).sample(self.n, flops=self.flops, seed=self.sample_seed, **network)
-            for name in self.spaces
+            sp.sample(self.n, flops=self.flops, seed=self.sample_seed, **network) for sp in spaces
         ]
         return pd.concat(frames, ignore_index=True)
 

@@ -2,8 +2,11 @@
 
 :class:`FakeTrainer` is a :class:`dsd.sweep.Trainer`: it answers in ``seconds`` with a made-up
 error, or raises / diverges for chosen models, and appends ``start``/``end`` lines to ``trace``
-so tests can count how often each model ran. It lives in the package (not under tests/) so that
-Slurm jobs and Ray workers can import it.
+so tests can count how often each model ran. Its ``world`` (a :class:`Planted` effect) makes the
+error depend on the design, so the loops above the sweep (``dsd design``) can be tested against
+a known answer. :class:`InlineExecutor` trains the tasks in the driver's own process (no worker
+to start), for fast tests of those loops. They live in the package (not under tests/) so that
+Slurm jobs and Ray workers can import them.
 """
 
 from __future__ import annotations
@@ -11,13 +14,42 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from statistics import NormalDist
 
+import numpy as np
 import pandas as pd
 
 from dsd.errors import DataError
+from dsd.sweep.executors import Executor
+from dsd.sweep.task import Outcome, Task, execute
+
+
+@dataclass(frozen=True)
+class Planted:
+    """A made-up world where the error depends on the design: ``base`` + normal noise of sd
+    ``noise`` (a deterministic function of the model and the training seed), + ``penalty``
+    unless the row's per-stage lists named in ``unless_non_decreasing`` (``widths``,
+    ``depths``, ...) are non-decreasing. ``penalty=0`` is a null world: the error is
+    independent of the design."""
+
+    penalty: float = 0.08
+    unless_non_decreasing: tuple[str, ...] = ("widths",)
+    base: float = 0.5
+    noise: float = 0.03
+
+    def error(self, row: Mapping, seed: int) -> float:
+        """The error of the model of ``row`` trained with ``seed`` (a fraction in [0, 1])."""
+        u = min(max(_unit(str(row["model_id"]), seed), 1e-12), 1 - 1e-12)
+        e = self.base + NormalDist(0.0, self.noise).inv_cdf(u) if self.noise > 0 else self.base
+        ordered = all(
+            bool(np.all(np.diff(np.asarray(row[c], dtype=float)) >= 0))
+            for c in self.unless_non_decreasing
+        )
+        return float(min(max(e + (0.0 if ordered else self.penalty), 0.0), 1.0))
 
 
 @dataclass(frozen=True)
@@ -33,6 +65,7 @@ class FakeTrainer:
     data_error: bool = False  # raise DataError, as train_row does when the data set is missing
     device: str = "auto"
     unreadable_data: bool = False  # refuse every row in check(), as an unreadable --data does
+    world: Planted | None = None  # None: fake_error, independent of the design
 
     def with_seed(self, seed: int) -> FakeTrainer:
         """The same fake with another training seed."""
@@ -63,7 +96,7 @@ class FakeTrainer:
             **dict(row),
             "status": "diverged" if diverged else "ok",
             "reason": "loss is nan" if diverged else "",
-            "top1_err": float("nan") if diverged else fake_error(model_id, self.seed),
+            "top1_err": float("nan") if diverged else self._error(row),
             "train_seconds": self.seconds,
             "device": "cpu",
             "worker_gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
@@ -72,6 +105,12 @@ class FakeTrainer:
             "worker_pid": os.getpid(),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+
+    def _error(self, row: Mapping) -> float:
+        """The made-up error of the model of ``row``."""
+        if self.world is not None:
+            return self.world.error(row, self.seed)
+        return fake_error(str(row["model_id"]), self.seed)
 
     def _trace(self, event: str, model_id: str) -> None:
         """Append one line to the trace file (O_APPEND keeps lines whole across processes)."""
@@ -90,10 +129,41 @@ class FakeTrainer:
             return sum(1 for line in f if line.split()[:2] == ["start", model_id])
 
 
+def _unit(model_id: str, seed: int) -> float:
+    """A deterministic number in [0, 1) for a model and a seed."""
+    digest = hashlib.sha1(f"{model_id}:{seed}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32
+
+
 def fake_error(model_id: str, seed: int = 0) -> float:
     """A deterministic made-up top-1 error in [0.2, 0.8) for a model."""
-    digest = hashlib.sha1(f"{model_id}:{seed}".encode()).digest()
-    return 0.2 + 0.6 * int.from_bytes(digest[:4], "big") / 2**32
+    return 0.2 + 0.6 * _unit(model_id, seed)
+
+
+class InlineExecutor(Executor):
+    """Trains each task in this process, one at a time, when the driver polls: no worker to
+    start, so tests and benchmarks of the loops above the sweep stay fast."""
+
+    slots = 1
+
+    def __init__(self) -> None:
+        self._queue: deque[Task] = deque()
+
+    def submit(self, tasks: Sequence[Task]) -> None:
+        """Queue the tasks."""
+        self._queue.extend(tasks)
+
+    def poll(self, timeout: float) -> list[Outcome]:
+        """Train the next task, if any."""
+        return [execute(self._queue.popleft())] if self._queue else []
+
+    def close(self) -> None:
+        """Forget the queue."""
+        self._queue.clear()
+
+    def describe(self) -> str:
+        """Where the models train."""
+        return "1 worker in the driver's process"
 
 
 def fake_samples(

@@ -1,0 +1,352 @@
+"""The design loop: replay a chain of spaces, or discover one, every step judged on fresh models.
+
+:func:`replay_chain` trains an independent population of every space of a chain (one run folder
+each, through :func:`dsd.sweep.run_sweep`) and judges each child against its parent
+(:func:`dsd.design.compare.compare`). :func:`discover_chain` starts from one space: at each step
+it refines the current population (:func:`dsd.analysis.refine`), writes the best candidate as a
+space file, trains a fresh population of it and accepts it only if that confirmation says
+"improves" or "no loss" against the current population; else it tries the next candidate (at
+most ``tries``) or stops. Both write ``chain.csv`` and ``report.html`` (:mod:`dsd.design.report`)
+and hold the design folder's lock (:class:`dsd.design.folder.DesignFolder`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from dsd.analysis import ALPHA, RefineOptions, refine
+from dsd.analysis.candidates import parse_constraints
+from dsd.design.compare import compare
+from dsd.design.folder import DesignFolder
+from dsd.design.report import power_line, write_outputs
+from dsd.errors import DataError, DsdError
+from dsd.io import read_table
+from dsd.spaces import Space, load_space, write_space
+from dsd.sweep import (
+    Experiment,
+    SweepOptions,
+    TorchTrainer,
+    check_sweep,
+    estimate_cost,
+    run_sweep,
+)
+from dsd.sweep.status import duration
+
+#: Candidate kinds a "no loss" step may add: simplifications (a range that loses nothing is not
+#: one: it only narrows the space where the population happened to be).
+SIMPLIFICATIONS = ("shared", "non_decreasing", "non_increasing")
+
+
+@dataclass(frozen=True)
+class DesignOptions:
+    """How a design runs: ``sweep`` (trainer, seeds, executor or engine, progress) for every
+    population; ``alpha`` the error rate of the verdicts (per step for a replay, over the whole
+    chain for a discovery when ``chain_wise``: each confirmation is then made at
+    ``alpha / (steps x tries)``); ``tolerance`` the q25 difference that counts as no loss
+    (fractions); ``steps`` and ``tries`` bound a discovery; ``reps``, ``bins``, ``seed`` and
+    ``min_models`` as :class:`dsd.analysis.RefineOptions`; ``explore_alpha`` the level of the
+    exploration's ``refine`` (default ``alpha``: it only chooses what to confirm, so a looser
+    one tries more candidates without raising the error rate); ``report`` writes report.html
+    (chain.csv always); ``command`` resumes the design (shown
+    by ``dsd status``); ``say`` is told what happens (lines for the terminal)."""
+
+    sweep: SweepOptions
+    alpha: float = ALPHA
+    tolerance: float = 0.01
+    steps: int = 3
+    tries: int = 3
+    reps: int = 1000
+    bins: int = 10
+    seed: int = 0
+    min_models: int = 10
+    chain_wise: bool = True
+    explore_alpha: float | None = None
+    report: bool = True
+    command: str = ""
+    say: Callable[[str], None] = field(default=lambda line: None)
+
+    def __post_init__(self):
+        if not (0 < self.alpha < 1 and self.steps >= 1 and self.tries >= 1):
+            raise DsdError("need 0 < alpha < 1, steps >= 1 and tries >= 1")
+        self.refining()  # tolerance, reps, bins, min_models: one line for a bad value
+
+    def refining(self, alpha: float | None = None) -> RefineOptions:
+        """The refine options of the exploration (at ``alpha``, default this one's)."""
+        keep = ("tolerance", "reps", "bins", "seed", "min_models")
+        return RefineOptions(alpha=alpha or self.alpha, **{k: getattr(self, k) for k in keep})
+
+    def confirmation_level(self) -> float:
+        """The level of each confirmation of a discovery."""
+        return self.alpha / (self.steps * self.tries) if self.chain_wise else self.alpha
+
+
+@dataclass(frozen=True)
+class DesignSummary:
+    """What a design left behind: the chain table and the report."""
+
+    folder: DesignFolder
+    chain: pd.DataFrame
+    report: Path | None
+
+    def describe(self) -> str:
+        """The chain, one line a step, and where the files are."""
+        lines = [f"{self.folder.root}: {len(self.chain)} step(s)"]
+        for r in self.chain.itertuples():
+            said = getattr(r, "paper_verdict", None)
+            paper = f"  (paper: {said})" if isinstance(said, str) and said else ""
+            cand = getattr(r, "candidate", None)
+            added = f" ({cand})" if isinstance(cand, str) and cand else ""
+            lines.append(
+                f"  {r.step}. {r.parent} -> {r.child}{added}: {r.verdict}{paper}  D={r.D:.3f} "
+                f"p={r.p:.3g} q25 diff {100 * r.diff:+.2f}%"
+            )
+        lines.append(f"  chain:   {self.folder.chain}")
+        if self.report:
+            lines.append(f"  report:  {self.report}")
+        return "\n".join(lines)
+
+
+def _plan(what: str, exp: Experiment, o: DesignOptions, **extra) -> dict:
+    """What a design folder is for: a resumed command must give the same."""
+    fingerprint = {k: v for k, v in exp.fingerprint().items() if k != "spaces"}
+    settings = (
+        "alpha",
+        "tolerance",
+        "reps",
+        "bins",
+        "seed",
+        "min_models",
+        "chain_wise",
+        "explore_alpha",
+    )
+    return {
+        "what": what,
+        "command": o.command,
+        "models": exp.n * len(o.sweep.seeds),
+        "experiment": exp.name,
+        "fingerprint": json.loads(json.dumps(fingerprint, default=list)),
+        **{k: getattr(o, k) for k in settings},
+        **extra,
+    }
+
+
+def _sweep_of(exp: Experiment, space: Space, o: DesignOptions) -> tuple[Experiment, SweepOptions]:
+    """The experiment (one space) and sweep options of ``space``'s population."""
+    sub = dataclasses.replace(exp, spaces=(space.name,))
+    return sub, dataclasses.replace(o.sweep, experiment=sub, resume=o.command or o.sweep.resume)
+
+
+def _samples(exp: Experiment, space: Space, folder: DesignFolder) -> pd.DataFrame:
+    """The population's samples: stored ones on a resume, else drawn (deterministic)."""
+    try:
+        return folder.population(space.name).read_samples()
+    except DataError:
+        return exp.sample([space])
+
+
+def train(exp: Experiment, space: Space, folder: DesignFolder, o: DesignOptions) -> pd.DataFrame:
+    """Train (or resume) the population of ``space`` in its run folder; its results."""
+    _, sweep = _sweep_of(exp, space, o)
+    run = folder.population(space.name)
+    o.say(f"population {space.name}: {run.root}")
+    summary = run_sweep(_samples(exp, space, folder), run, sweep)
+    return read_table(summary.results) if summary.results else pd.DataFrame()
+
+
+def _check_first(
+    exp: Experiment, space: Space, folder: DesignFolder, o: DesignOptions, populations: int
+) -> None:
+    """Every check the first sweep makes, before anything is created; then, for models that
+    train on this machine, the estimated cost of ``populations`` populations like the first."""
+    samples = _samples(exp, space, folder)
+    sweep = _sweep_of(exp, space, o)[1]
+    check_sweep(samples, folder.population(space.name), sweep)
+    trainer, settings = sweep.trainer, sweep.executor
+    if isinstance(trainer, TorchTrainer) and not sweep.engine:
+        here = settings.kind == "local"
+        settings = settings if here else dataclasses.replace(settings, kind="local")
+        est = estimate_cost(samples, trainer.config, settings, seeds=len(sweep.seeds))
+        o.say(f"first population: {est.describe()}")
+        o.say(
+            f"the design trains at most {populations} populations like it: about "
+            f"{duration(est.seconds * populations)}"
+            + ("" if here else f" here (with {sweep.executor.kind}: divide by the models at once)")
+        )
+
+
+def replay_chain(
+    exp: Experiment, chain: Sequence[str], out: str | Path, options: DesignOptions
+) -> DesignSummary:
+    """Replay ``chain`` (space names or files, parent first) in ``exp``'s regime into ``out``:
+    one population a space, each child judged against its parent at ``options.alpha``."""
+    spaces = [load_space(s) for s in chain]
+    names = [s.name for s in spaces]
+    if len(spaces) < 2 or len(set(names)) < len(names):
+        raise DsdError(f"--chain needs two or more distinct spaces, got {', '.join(names)}")
+    folder = DesignFolder.at(out)
+    plan = _plan("replay " + ",".join(names), exp, options, chain=names, steps=len(names) - 1)
+    plan["populations"] = names
+    folder.check_plan(plan)
+    _check_first(exp, spaces[0], folder, options, len(spaces))
+    options.say(power_line(exp, options.alpha, "each step"))
+    with folder.started(plan):
+        results = [train(exp, sp, folder, options) for sp in spaces]
+        rows, drawn = [], []
+        for k in range(1, len(spaces)):
+            row, d = compare(
+                results[k], results[k - 1], spaces[k], spaces[k - 1],
+                level=options.alpha, options=options.refining(),
+            )  # fmt: skip
+            row["step"] = k
+            rows.append(row)
+            drawn.append(d)
+            folder.write_step(k, {"summary": _said(row), "row": row})
+        words = (
+            f"Each step is one test at level {options.alpha:g} (its own error rate: the steps "
+            "are the paper's, chosen before any model trained; p is shown for any other "
+            "correction)."
+        )
+        table, report = write_outputs(
+            folder, rows, drawn, results, spaces, exp, options, words, "replay"
+        )
+        return DesignSummary(folder, table, report)
+
+
+def _said(row: dict) -> str:
+    """A step in a few words."""
+    paper = f" (paper: {row['paper_verdict']})" if row.get("paper_verdict") else ""
+    return f"{row['parent']} -> {row['child']}: {row['verdict']}{paper}, D={row['D']:.3f}"
+
+
+def discover_chain(
+    exp: Experiment, start: str, out: str | Path, options: DesignOptions
+) -> DesignSummary:
+    """Discover a chain from ``start`` in ``exp``'s regime into ``out`` (see the module
+    docstring): at most ``options.steps`` steps of at most ``options.tries`` confirmations."""
+    space = load_space(start)
+    folder = DesignFolder.at(out)
+    plan = _plan(f"discovery from {space.name}", exp, options, start=space.name)
+    plan.update(steps=options.steps, tries=options.tries, populations=[space.name])
+    folder.check_plan(plan)
+    _check_first(exp, space, folder, options, 1 + options.steps * options.tries)
+    level = options.confirmation_level()
+    options.say(power_line(exp, level, "each confirmation"))
+    with folder.started(plan):
+        current, rows_now = space, train(exp, space, folder, options)
+        spaces, results, rows, drawn = [space], [rows_now], [], []
+        for k in range(1, options.steps + 1):
+            found = _step(k, current, rows_now, exp, folder, options, level)
+            if found is None:
+                break
+            current, rows_now, row, d = found
+            spaces.append(current)
+            results.append(rows_now)
+            rows.append(row)
+            drawn.append(d)
+        words = _discovery_words(options, level)
+        table, report = write_outputs(
+            folder, rows, drawn, results, spaces, exp, options, words, "discovery"
+        )
+        return DesignSummary(folder, table, report)
+
+
+def _discovery_words(o: DesignOptions, level: float) -> str:
+    """How a discovery's error rate is controlled, in words."""
+    if not o.chain_wise:
+        return f"Each confirmation is one test at level {level:.3g} (per confirmation)."
+    return (
+        f"Each confirmation is one test at level {level:.3g} = {o.alpha:g} / ({o.steps} steps x "
+        f"{o.tries} tries): by Bonferroni, the chance that any accepted step of the chain is a "
+        f"false 'improves' or a false 'no loss' is at most {o.alpha:g}."
+    )
+
+
+def _candidates(table: pd.DataFrame, tries: int) -> list[dict]:
+    """The candidates a step tries, in order: improvements (unexplained first, then strongest
+    first: refine's order), then no-loss simplifications (smallest share of the space first);
+    none that keeps the whole space."""
+    v, kind = table["verdict"], table["kind"]
+    improves = table[v == "improves"]
+    noloss = table[(v == "no loss") & kind.isin(SIMPLIFICATIONS)]
+    picks = pd.concat([improves, noloss])
+    picks = picks[picks["share_space"] < 1].head(tries)
+    keep = ("candidate", "verdict", "kind", "constraints", "D", "p_adj", "diff", "share_space")
+    return [{k: r[k] for k in keep} for r in picks.to_dict(orient="records")]
+
+
+def _choices(k: int, current: Space, rows: pd.DataFrame, folder: DesignFolder, o: DesignOptions):
+    """The step's record: read back on a resume, else made (refine the current population)."""
+    doc = folder.read_step(k)
+    if doc is not None and doc.get("parent") == current.name:
+        return doc
+    table = refine(rows, current, o.refining(o.explore_alpha))
+    cands = _candidates(table, o.tries)
+    listed = "; ".join(c["candidate"] for c in cands) or "none"
+    summary = f"{current.name}: candidates {listed}"
+    doc = {"step": k, "parent": current.name, "candidates": cands, "tries": [], "summary": summary}
+    folder.write_step(k, doc)
+    o.say(f"step {k}: {summary}")
+    return doc
+
+
+def _child(folder: DesignFolder, name: str, parent: Space, cand: dict, k: int) -> Space:
+    """The refined space of a try: its file, written once (a resume loads it)."""
+    path = folder.space_file(name)
+    if path.exists():
+        return load_space(path)
+    folder.spaces.mkdir(parents=True, exist_ok=True)
+    notes = [
+        f"written by dsd design, step {k}: {parent.name} + {cand['candidate']}",
+        f"exploration: {cand['verdict']} (D={cand['D']:.3f}, p_adj={cand['p_adj']:.3g}); "
+        "confirmed or not on a fresh population: see steps/ and chain.csv",
+    ]
+    return write_space(
+        path,
+        name=name,
+        extends=parent,
+        description=f"{parent.name} + {cand['candidate']}",
+        constraints=parse_constraints(cand["constraints"], str(path)),
+        notes=notes,
+    )
+
+
+def _step(k, current: Space, rows: pd.DataFrame, exp, folder: DesignFolder, o, level: float):
+    """Step ``k``: the tries in order until one is confirmed; (child, its results, row, panel)
+    or None when none is."""
+    doc = _choices(k, current, rows, folder, o)
+    root = folder.read_plan()["start"]
+    for t, cand in enumerate(doc["candidates"]):
+        tried = doc["tries"][t] if t < len(doc["tries"]) else None
+        if tried is not None and not tried["accepted"]:
+            continue
+        child = _child(
+            folder, f"{root}-{k}{'abcdefghijklmnopqrstuvwxyz'[t % 26]}", current, cand, k
+        )
+        child_rows = train(exp, child, folder, o)
+        row, drawn = compare(
+            child_rows, rows, child, current, level=level, options=o.refining(level)
+        )
+        row.update(step=k, candidate=cand["candidate"])
+        if tried is None:
+            accepted = row["verdict"] in ("improves", "no loss")
+            doc["tries"].append(
+                {"space": child.name, "verdict": row["verdict"], "accepted": accepted}
+            )
+            doc["summary"] = f"{current.name} + {cand['candidate']}: {row['verdict']} " + (
+                "(accepted)" if accepted else "(not accepted)"
+            )
+            folder.write_step(k, doc)
+            o.say(f"step {k}: {doc['summary']}")
+        row["verdict"] = doc["tries"][t]["verdict"]  # the recorded decision
+        if doc["tries"][t]["accepted"]:
+            return child, child_rows, row, drawn
+    if not doc.get("stopped"):
+        doc.update(stopped=True, summary=doc["summary"] + "; stop: no candidate confirmed")
+        folder.write_step(k, doc)
+    return None
