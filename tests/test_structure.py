@@ -224,3 +224,17 @@ def test_the_checks_see_what_they_check(tmp_path):
     assert layer("dsd") > layer("dsd.cli")
     tree = ast.parse("import os\ndef f():\n    import dsd.sweep\n")
     assert len(_function_nodes(tree)) == 1
+
+
+def test_type_checkers_see_exactly_the_lazy_exports():
+    """dsd/__init__.py's TYPE_CHECKING imports name every public export from its real module."""
+    tree = ast.parse((ROOT / "__init__.py").read_text(encoding="utf-8"))
+    guarded = next(
+        n for n in tree.body if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)
+    )
+    seen = {
+        a.name: n.module for n in guarded.body if isinstance(n, ast.ImportFrom) for a in n.names
+    }
+    assert seen == dsd._EXPORTS
+    for name in seen:
+        assert getattr(dsd, name) is not None
