@@ -43,6 +43,11 @@ from dsd.sweep.status import duration
 SIMPLIFICATIONS = ("shared", "non_decreasing", "non_increasing")
 
 
+#: The most steps of a discovery and candidates tried a step (each confirmation is made at
+#: alpha / (steps x tries): a thousand steps would leave no power to any of them).
+MAX_STEPS = 50
+
+
 @dataclass(frozen=True)
 class DesignOptions:
     """How a design runs: ``sweep`` (trainer, seeds, executor or engine, progress) for every
@@ -72,8 +77,13 @@ class DesignOptions:
     say: Callable[[str], None] = field(default=lambda line: None)
 
     def __post_init__(self):
-        if not (0 < self.alpha < 1 and self.steps >= 1 and self.tries >= 1):
-            raise DsdError("need 0 < alpha < 1, steps >= 1 and tries >= 1")
+        if not (
+            0 < self.alpha < 1 and 1 <= self.steps <= MAX_STEPS and 1 <= self.tries <= MAX_STEPS
+        ):
+            raise DsdError(
+                f"need 0 < alpha < 1 and steps and tries from 1 to {MAX_STEPS}, got alpha "
+                f"{self.alpha}, steps {self.steps}, tries {self.tries}"
+            )
         self.refining()  # tolerance, reps, bins, min_models: one line for a bad value
 
     def refining(self, alpha: float | None = None) -> RefineOptions:
