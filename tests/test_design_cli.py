@@ -79,7 +79,10 @@ BAD = [
     (["design", "--start", "Nope", "digits_anynetx", "-o", "d"], "no space named"),
     (["design", "--start", "AnyNetXA", "digits_anynetx", "-o", "d", "--alpha", "2"], "alpha"),
     (["design", "--start", "AnyNetXA", "digits_anynetx", "-o", "d", "--steps", "0"], "steps"),
-    (["design", "--start", "AnyNetXA", "digits_anynetx", "-o", "d", "--steps", str(10**9)], "steps"),
+    (
+        ["design", "--start", "AnyNetXA", "digits_anynetx", "-o", "d", "--steps", str(10**9)],
+        "steps",
+    ),
     (["design", "--start", "AnyNetXA", "digits_anynetx", "-o", "d", "--tries", "51"], "tries"),
     (["design", "--start", "AnyNetXA", "digits_anynetx", "-o", "other"], "not a dsd design"),
     (["design", "--start", "AnyNetXA", "digits_anynetx", "-o", "bad.yaml"], "not a directory"),
