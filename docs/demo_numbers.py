@@ -63,7 +63,7 @@ def paragraph(results: pd.DataFrame, minutes: float, day: str) -> str:
         else f"no significant difference between RegNetX and AnyNetXA (p = {pvalue(better.pvalue)})"
     )
     return (
-        f"Measured on 2 shared cores ({day}, `python docs/demo_numbers.py`): {minutes:.1f} minutes; "
+        f"Measured on 2 shared cores ({day}, `python docs/demo_numbers.py`): {minutes:.1f} minutes of `dsd run` (`make demo` adds the set-up); "
         f"{rx}; {xc}."
     )
 
