@@ -27,8 +27,8 @@ import time
 import pandas as pd
 
 
-def main() -> int:
-    """Run the scan and print the table."""
+def _args() -> argparse.Namespace:
+    """The command line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ks", default="1,2,4,8,16", help="models at once per GPU to try")
     p.add_argument("--images", type=int, default=10000, help="synthetic training images")
@@ -36,8 +36,32 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--flops", default="100e6:400e6")
     p.add_argument("--gpu", default="0", help="the GPU to use (CUDA_VISIBLE_DEVICES entry)")
-    args = p.parse_args()
+    return p.parse_args()
 
+
+def _row(k: int, samples, config) -> tuple[int, float, int]:
+    """Train ``2 k`` models with ``k`` at once on the GPU: (models, wall seconds, ok models)."""
+    from dsd.sweep import ExecutorSettings, SweepOptions, TorchTrainer, run_sweep
+
+    n = 2 * k
+    run_dir = tempfile.mkdtemp(prefix=f"mpg{k}-")
+    options = SweepOptions(
+        trainer=TorchTrainer(config),
+        executor=ExecutorSettings(models_per_gpu=k),
+        progress=False,
+    )
+    t0 = time.perf_counter()
+    summary = run_sweep(samples.head(n), run_dir, options)
+    wall = time.perf_counter() - t0
+    df = pd.read_parquet(summary.results)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    ok = int((df["status"] == "ok").sum())
+    return n, wall, ok
+
+
+def main() -> int:
+    """Run the scan and print the table."""
+    args = _args()
     import torch
 
     if not torch.cuda.is_available():
@@ -46,7 +70,6 @@ def main() -> int:
     os.environ["CUDA_VISIBLE_DEVICES"] = args.gpu
 
     import dsd
-    from dsd.sweep import ExecutorSettings, SweepOptions, TorchTrainer, run_sweep
     from dsd.trainer import TrainConfig
     from dsd.validate import parse_range
 
@@ -69,36 +92,22 @@ def main() -> int:
         device="cuda",
         num_workers=0,
     )
-    name = torch.cuda.get_device_name(0)
     print(
-        f"{name}, torch {torch.__version__}; AnyNetXA {args.flops} flops at 32x32, "
-        f"{args.images} synthetic images x {args.epochs} epoch(s), batch {args.batch}"
+        f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}; AnyNetXA {args.flops} flops "
+        f"at 32x32, {args.images} synthetic images x {args.epochs} epoch(s), batch {args.batch}"
     )
     print(
-        f"{'K':>3} {'models':>7} {'wall s':>8} {'s/model':>8} {'models/h':>9} {'vs K=1':>7} "
-        f"{'ok':>4}"
+        f"{'K':>3} {'models':>7} {'wall s':>8} {'s/model':>8} {'models/h':>9} {'vs K=1':>7} {'ok':>4}"
     )
     base = None
     for k in ks:
-        n = 2 * k
-        run_dir = tempfile.mkdtemp(prefix=f"mpg{k}-")
-        options = SweepOptions(
-            trainer=TorchTrainer(config),
-            executor=ExecutorSettings(models_per_gpu=k),
-            progress=False,
-        )
-        t0 = time.perf_counter()
-        summary = run_sweep(samples.head(n), run_dir, options)
-        wall = time.perf_counter() - t0
-        df = pd.read_parquet(summary.results)
-        ok = int((df["status"] == "ok").sum())
+        n, wall, ok = _row(k, samples, config)
         rate = ok / wall * 3600
         base = base or rate
         print(
             f"{k:3d} {n:7d} {wall:8.1f} {wall / n:8.2f} {rate:9.0f} {rate / base:6.2f}x {ok:4d}",
             flush=True,
         )
-        shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 
 
