@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from dsd.sweep import (
     TorchTrainer,
     check_sweep,
     estimate_cost,
+    local_settings,
     run_sweep,
 )
 from dsd.sweep.status import duration
@@ -43,9 +45,11 @@ from dsd.sweep.status import duration
 SIMPLIFICATIONS = ("shared", "non_decreasing", "non_increasing")
 
 
-#: The most steps of a discovery and candidates tried a step (each confirmation is made at
-#: alpha / (steps x tries): a thousand steps would leave no power to any of them).
+#: The most steps of a discovery (each confirmation is made at alpha / (steps x tries): a
+#: thousand steps would leave no power to any of them).
 MAX_STEPS = 50
+#: The most candidates tried a step: a try's space is named by one letter (``AnyNetXA-1c``).
+MAX_TRIES = len(string.ascii_lowercase)
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,11 @@ class DesignOptions:
 
     def __post_init__(self):
         if not (
-            0 < self.alpha < 1 and 1 <= self.steps <= MAX_STEPS and 1 <= self.tries <= MAX_STEPS
+            0 < self.alpha < 1 and 1 <= self.steps <= MAX_STEPS and 1 <= self.tries <= MAX_TRIES
         ):
             raise DsdError(
-                f"need 0 < alpha < 1 and steps and tries from 1 to {MAX_STEPS}, got alpha "
-                f"{self.alpha}, steps {self.steps}, tries {self.tries}"
+                f"need 0 < alpha < 1, steps from 1 to {MAX_STEPS} and tries from 1 to "
+                f"{MAX_TRIES}, got alpha {self.alpha}, steps {self.steps}, tries {self.tries}"
             )
         self.refining()  # tolerance, reps, bins, min_models: one line for a bad value
 
@@ -177,10 +181,10 @@ def _check_first(
     samples = _samples(exp, space, folder)
     sweep = _sweep_of(exp, space, o)[1]
     check_sweep(samples, folder.population(space.name), sweep)
-    trainer, settings = sweep.trainer, sweep.executor
+    trainer = sweep.trainer
     if isinstance(trainer, TorchTrainer) and not sweep.engine:
-        here = settings.kind == "local"
-        settings = settings if here else dataclasses.replace(settings, kind="local")
+        here = sweep.executor.kind == "local"
+        settings = local_settings(sweep.executor)  # a cluster's cost as if it ran here
         est = estimate_cost(samples, trainer.config, settings, seeds=len(sweep.seeds))
         o.say(f"first population: {est.describe()}")
         o.say(
@@ -335,9 +339,7 @@ def _step(k, current: Space, rows: pd.DataFrame, exp, folder: DesignFolder, o, l
         tried = doc["tries"][t] if t < len(doc["tries"]) else None
         if tried is not None and not tried["accepted"]:
             continue
-        child = _child(
-            folder, f"{root}-{k}{'abcdefghijklmnopqrstuvwxyz'[t % 26]}", current, cand, k
-        )
+        child = _child(folder, f"{root}-{k}{string.ascii_lowercase[t]}", current, cand, k)
         child_rows = train(exp, child, folder, o)
         row, drawn = compare(
             child_rows, rows, child, current, level=level, options=o.refining(level)

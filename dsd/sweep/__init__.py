@@ -54,6 +54,7 @@ _EXPORTS = {
     "TrainSummary": "dsd.sweep.results_file",
     "CostEstimate": "dsd.sweep.estimate",
     "estimate_cost": "dsd.sweep.estimate",
+    "local_settings": "dsd.sweep.estimate",
     "experiment_cards": "dsd.sweep.estimate",
     "run_status": "dsd.sweep.status",
     "RunStatus": "dsd.sweep.status",
