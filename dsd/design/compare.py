@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,8 +28,7 @@ from dsd.analysis.refinement import population_of
 from dsd.analysis.splits import Levels, judge, measure_samples, side_weights
 from dsd.analysis.stats import edf, ks_power
 from dsd.errors import DsdError
-from dsd.io import load_yaml
-from dsd.spaces import Space, load_space, resolve
+from dsd.spaces import Space
 
 #: The demo's RegNetX effect (``make demo``: RegNetX vs AnyNetXA, 20 vs 20 models, 5 epochs on
 #: digits): KS D = 0.65. The power a design states is the power to see a difference this size.
@@ -59,28 +57,10 @@ COLUMNS = (
 ).split()
 
 
-def ancestry(space: Space) -> list[str]:
-    """The names of ``space`` and of the spaces it extends (their files' ``extends:``), nearest
-    first."""
-    names, source = [space.name], space.source
-    while source:
-        doc = load_yaml(source)
-        ref = doc.get("extends") if isinstance(doc, dict) else None
-        if not ref:
-            break
-        try:
-            parent = load_space(resolve(ref, Path(source)))
-        except DsdError:
-            break
-        names.append(parent.name)
-        source = parent.source
-    return names
-
-
 def share_kept(child: Space, parent: Space) -> tuple[bool, float]:
     """Whether ``child`` extends ``parent`` (a subset of it) and the ratio of their exact sizes:
     the share of the parent's space kept when it is a subset, else only a ratio of sizes."""
-    subset = parent.name in ancestry(child)[1:]
+    subset = parent.name in child.ancestors
     return subset, child.size / parent.size if parent.size else math.nan
 
 

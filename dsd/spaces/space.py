@@ -108,6 +108,7 @@ class Space(ABC):
     constraints: Constraints = UNCONSTRAINED
     description: str = ""
     parent: str | None = None
+    ancestors: tuple[str, ...] = ()  # the spaces it extends, by name, nearest first
     paper_size: float | None = None
     source: str = ""
     added: str = ""  # what the space adds to its parent, in words (for ``dsd spaces``)
