@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -233,9 +234,10 @@ def _try_flock(fd: int, wait_s: float) -> bool:
 
 @contextlib.contextmanager
 def hold_lock(
-    lock: str | os.PathLike, holder: str, *, wait_s: float = 0.0, keep: bool = False
+    lock: str | os.PathLike, holder: str | None = None, *, wait_s: float = 0.0, keep: bool = False
 ) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on the file ``lock`` for the block, with ``holder`` written in it.
+    """Hold an exclusive ``flock`` on the file ``lock`` for the block, with ``holder`` written in it
+    (default: this process, ``pid 123 on host since 14:05:09``).
 
     The one lock of dsd (a run folder's driver lock, an output file's writer lock). Raises
     :class:`LockBusy` naming the holder when another process holds it after ``wait_s`` seconds.
@@ -245,6 +247,8 @@ def hold_lock(
     driver started).
     """
     lock = Path(lock)
+    if holder is None:
+        holder = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         if not _try_flock(fd, wait_s):

@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,10 +105,9 @@ class DesignFolder:
     @contextlib.contextmanager
     def lock(self) -> Iterator[DesignFolder]:
         """Create the folder and hold its driver lock; DsdError naming the driver holding it."""
-        info = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
         self.root.mkdir(parents=True, exist_ok=True)
         try:
-            with hold_lock(self.lock_file, info, wait_s=1.0, keep=True):
+            with hold_lock(self.lock_file, wait_s=1.0, keep=True):
                 yield self
         except LockBusy as e:
             raise DsdError(

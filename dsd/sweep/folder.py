@@ -160,9 +160,8 @@ class RunFolder:
         ``wait_s`` rides over ``dsd status`` peeking at the lock. The lock file's mtime (now)
         tells ``dsd status`` when this driver started.
         """
-        info = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
         try:
-            with hold_lock(self.lock_file, info, wait_s=wait_s, keep=True):
+            with hold_lock(self.lock_file, wait_s=wait_s, keep=True):
                 yield self
         except LockBusy as e:
             raise DsdError(
