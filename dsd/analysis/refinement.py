@@ -104,7 +104,11 @@ class RefineOptions:
         self.loading()  # metric, filters, alpha, bins, reps, seed: one line for a bad value
         ok = math.isfinite(self.tolerance) and self.tolerance >= 0
         if not (ok and self.reps >= 10 and self.min_models >= 2 and 0 < self.power < 1):
-            raise DsdError("need tolerance >= 0, reps >= 10, min_models >= 2, 0 < power < 1")
+            raise DsdError(
+                "need tolerance >= 0, reps >= 10, min_models >= 2, 0 < power < 1; got "
+                f"tolerance {self.tolerance:g}, reps {self.reps}, min_models {self.min_models}, "
+                f"power {self.power:g}"
+            )
 
     def loading(self) -> AnalysisOptions:
         """The analysis options that load the population (grouped by space)."""

@@ -86,10 +86,8 @@ def design_handler(args: argparse.Namespace) -> int:
     from dsd.pipeline import experiment_options  # lazy: see above
     from dsd.sweep import load_experiment  # lazy: see above
 
-    if not 0 < args.alpha < 1 or args.tolerance < 0:
-        raise DsdError(
-            f"need 0 < --alpha < 1 and --tolerance >= 0, got {args.alpha}, {args.tolerance}"
-        )
+    if not args.tolerance >= 0:  # in percent here; DesignOptions checks the rest
+        raise DsdError(f"--tolerance must be >= 0, got {args.tolerance}")
     exp = load_experiment(args.experiment)
     fields = {f: getattr(args, a, None) for a, f in OVERRIDES.items()}
     changes = {f: v for f, v in fields.items() if v is not None}
