@@ -90,9 +90,10 @@ class RegNetSpace(Space):
         )
         stage_count = starts.sum(1)
         low, high = self.num_stages
-        valid = stage_count == np.where(live, exponents, -1).max(1) + 1
+        last = (np.arange(count), depth - 1)  # widths and exponents only grow: the last is the max
+        valid = stage_count == exponents[last] + 1
         valid &= (stage_count >= low) & (stage_count <= high)
-        valid &= np.where(live, blocks, 0).max(1) <= MAX_VALUE  # as an AnyNet's widths
+        valid &= blocks[last] <= MAX_VALUE  # as an AnyNet's widths
         return [
             self._stages(
                 np.flatnonzero(valid & (stage_count == stages)), stages, v, blocks, starts, live
