@@ -1,42 +1,35 @@
-"""One step of a chain: a child space's population against its parent's, as ``dsd refine`` judges.
-
-:func:`compare` puts the two independent populations through
-:func:`dsd.analysis.splits.measure_samples` (flops-normalised EDFs over shared bins, KS, the 25th
-percentile's difference ``child - parent`` with its bootstrap interval, each population resampled
-within itself) and :func:`dsd.analysis.splits.judge` (the same verdicts and tests as a split of
-``dsd refine``: "improves" = KS p < level and the interval below 0, "no loss" = the
-non-inferiority test of "worse by at least the tolerance" rejected at the level). One comparison
-is one test, so the Benjamini-Hochberg adjustment of ``judge`` leaves its p as it is; the loop
-chooses the level (see :mod:`dsd.design`).
-
-:data:`PAPER` holds the paper's own verdict of each step of its chain, in words, for the table
-and the report; :func:`chain_section` draws the paper-style panel of every step.
-"""
+"""One step of a chain, a child space's population against its parent's as ``dsd refine`` judges
+(one comparison is one test; the loop chooses the level), and what a design writes at its end:
+``chain.csv`` and ``report.html``."""
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dsd.analysis import RefineOptions, figures
+from dsd.analysis import RefineOptions, figures, report_sections
 from dsd.analysis.data import regime_range
-from dsd.analysis.page import figure_html, note, section, table_html
+from dsd.analysis.page import figure_html, note, page, section, table_html, write_page
 from dsd.analysis.refinement import population_of
 from dsd.analysis.splits import Levels, judge, measure_samples, side_weights
-from dsd.analysis.stats import edf, ks_power
+from dsd.analysis.stats import DIFFERENCE, edf, ks_power
+from dsd.design.folder import DesignFolder
 from dsd.errors import DsdError
+from dsd.io import write_table
 from dsd.spaces import Space
+from dsd.sweep import Experiment
 
 #: The demo's RegNetX effect (``make demo``: RegNetX vs AnyNetXA, 20 vs 20 models, 5 epochs on
-#: digits): KS D = 0.65. The power a design states is the power to see a difference this size.
+#: digits), the difference a design states its power to see.
 DEMO_D = 0.65
 
-#: The paper's verdict of each step of its chain, in its words (DDS §3.2 and docs/PAPER.md: "B and
-#: C have EDFs virtually identical to A; D improves the EDF substantially; E improves it too").
-#: docs/PAPER.md quotes nothing for the RegNet step: its words here are a summary of DDS §3.3-4.
+#: The paper's verdict of each step of its chain (DDS §3.2, docs/PAPER.md; the RegNet steps'
+#: words summarise DDS §3.3-4, which docs/PAPER.md does not quote).
 PAPER = {
     ("AnyNetXA", "AnyNetXB"): ("no loss", "B's EDF is virtually identical to A's (DDS §3.2)"),
     ("AnyNetXB", "AnyNetXC"): ("no loss", "B and C have EDFs virtually identical to A (§3.2)"),
@@ -50,7 +43,6 @@ PAPER = {
     ),
 }
 
-#: The columns of ``chain.csv``, in order.
 COLUMNS = (
     "step parent child candidate verdict paper_verdict agrees paper_words level D p diff ci_low ci_high "
     "p_noloss n_parent n_child subset share_space bins m_eff power power_demo n_needed"
@@ -58,8 +50,7 @@ COLUMNS = (
 
 
 def share_kept(child: Space, parent: Space) -> tuple[bool, float]:
-    """Whether ``child`` extends ``parent`` (a subset of it) and the ratio of their exact sizes:
-    the share of the parent's space kept when it is a subset, else only a ratio of sizes."""
+    """Whether ``child`` extends ``parent``, and the ratio of their exact sizes."""
     subset = parent.name in child.ancestors
     return subset, child.size / parent.size if parent.size else math.nan
 
@@ -80,8 +71,8 @@ def compare(
     level: float,
     options: RefineOptions,
 ) -> tuple[dict, dict]:
-    """The statistics and verdict of ``child``'s population against ``parent``'s (results rows
-    of each; status and metric as ``options`` say), and the two samples drawn in the panel."""
+    """The statistics and verdict of ``child``'s results against ``parent``'s, and the two
+    samples its panel draws."""
     pops = [population_of(r, s, options) for r, s in ((child_rows, child), (parent_rows, parent))]
     both = pd.concat([p.rows for p in pops], ignore_index=True)
     flops = pd.to_numeric(both.get("flops"), errors="coerce").to_numpy(dtype=float)
@@ -125,8 +116,7 @@ def chain_table(rows: Sequence[dict]) -> pd.DataFrame:
 
 
 def panel(row: dict, drawn: dict) -> str:
-    """The paper-style panel of one step: parent and child EDFs (flops-normalised), titled with
-    the verdict, beside the paper's verdict in words."""
+    """The paper-style panel of one step: flops-normalised EDFs, the verdict and the paper's."""
     (ec, cc), (ep, cp) = drawn["child"], drawn["parent"]
     flops = np.concatenate([cc, cp])
     inside = np.arange(flops.size) < ec.size
@@ -171,4 +161,59 @@ def chain_section(rows: Sequence[dict], drawn: Sequence[dict], title: str, intro
     return section(title, *parts)
 
 
-__all__ = ["COLUMNS", "DEMO_D", "PAPER", "chain_section", "chain_table", "compare"]
+def power_line(exp: Experiment, level: float, what: str) -> str:
+    """The power of a comparison of two populations of ``exp.n`` models at ``level``."""
+    n = exp.n
+    return (
+        f"{n} models a population: {what} (at level {level:.3g}) has power "
+        f"{ks_power(n, n, DEMO_D, level):.2f} to see a KS difference of D = {DEMO_D} (the demo's "
+        f"RegNetX vs AnyNetXA) and {ks_power(n, n, DIFFERENCE, level):.2f} to see D = "
+        f"{DIFFERENCE} (before flops normalisation, which lowers the effective sizes)"
+    )
+
+
+def intro(kind: str, exp: Experiment, level_words: str) -> str:
+    """The words above the chain table."""
+    return (
+        f"A {kind} of a chain of design spaces in the regime of experiment {exp.name} "
+        f"({exp.n} models a population, {exp.epochs} epochs on {exp.dataset}). Each step compares "
+        "an independent population of the child space with its parent's on flops-normalised "
+        "EDFs, with the verdicts and tests of dsd refine: improves = KS p < level and the 95% "
+        "bootstrap interval of the 25th-percentile difference (child - parent, in %) below 0; "
+        "no loss = the test of 'worse by at least the tolerance' rejected; hurts; inconclusive. "
+        f"{level_words} share_space: the exact share of the parent's space the child keeps "
+        "(when the child is not a subset, a ratio of sizes). power: to see D = 0.2; power_demo: "
+        f"to see D = {DEMO_D}, the demo's RegNetX effect. paper_verdict: DDS's own words for "
+        "the step (below each panel)."
+    )
+
+
+def write_outputs(
+    folder: DesignFolder,
+    rows: Sequence[dict],
+    drawn: Sequence[dict],
+    results: Sequence[pd.DataFrame],
+    spaces: Sequence[Space],
+    exp: Experiment,
+    options,
+    level_words: str,
+    kind: str,
+) -> tuple[pd.DataFrame, Path | None]:
+    """Write ``chain.csv`` and (if ``options.report``) ``report.html``; the table and its path."""
+    table = chain_table(rows)
+    write_table(table, folder.chain)
+    if not rows or not options.report:
+        return table, None
+    title = f"dsd design: {' -> '.join(s.name for s in spaces)}"
+    first = chain_section(
+        rows, drawn, f"The chain, step by step ({kind})", intro(kind, exp, level_words)
+    )
+    try:
+        pops = pd.concat([r for r in results if not r.empty], ignore_index=True)
+        rest = report_sections(pops, reps=options.reps, title=title)
+    except Exception as e:  # the analysis layer's problem; keep the chain
+        print(
+            f"dsd: warning: report sections not written ({type(e).__name__}: {e})", file=sys.stderr
+        )
+        rest = []
+    return table, write_page(folder.report, page(title, [first, *rest]))

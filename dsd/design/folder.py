@@ -1,18 +1,5 @@
-"""A design folder: what ``dsd design`` keeps in ``DIR``, its lock, and ``dsd status DIR``.
-
-::
-
-    DIR/design.json      the plan: replay or discovery, the chain or start, the experiment's
-                         fingerprint and the settings (a resumed command must have the same)
-    DIR/design.lock      the driver's lock (:func:`dsd.io.hold_lock`: one driver at a time)
-    DIR/<population>/    one run folder a population (:class:`dsd.sweep.RunFolder`)
-    DIR/spaces/*.yaml    the refined spaces a discovery wrote (ordinary space files)
-    DIR/steps/<k>.json   the decisions of step k (candidates in the order tried, each try's
-                         verdict, the accepted one), written atomically as they are made
-    DIR/chain.csv        one row a step; DIR/report.html the chain's panels, then the report
-
-The decisions are records, like a model's: a resumed discovery reads them instead of deciding
-again, so it makes the same decisions and trains only the populations still missing.
+"""A design folder: what ``dsd design`` keeps in ``DIR`` (docs/CONTRACTS.md), its lock, and
+``dsd status DIR``. A resumed discovery reads its recorded decisions instead of deciding again.
 """
 
 from __future__ import annotations
@@ -35,7 +22,7 @@ PLAN = "design.json"
 
 @dataclass(frozen=True)
 class DesignFolder:
-    """The design folder at ``root`` (see the module docstring)."""
+    """The design folder at ``root``: plan, lock, populations, spaces, steps, chain, report."""
 
     root: Path
 
@@ -63,7 +50,6 @@ class DesignFolder:
         """Where the refined space ``name`` is written."""
         return self.spaces / f"{name}.yaml"
 
-    # -- the plan ----------------------------------------------------------------------------
     def read_plan(self) -> dict | None:
         """The stored plan, None if there is none; DsdError if damaged."""
         if not self.plan_file.exists():
@@ -74,8 +60,7 @@ class DesignFolder:
         return doc
 
     def check_plan(self, plan: Mapping[str, Any]) -> None:
-        """DsdError unless the folder is new (absent or empty) or holds this same plan: nothing
-        is written over a design of another experiment or chain, nor over another folder."""
+        """DsdError unless the folder is new (absent or empty) or holds this same plan."""
         if not self.root.is_dir() or not [p for p in self.root.iterdir() if p != self.lock_file]:
             return
         old = self.read_plan()
@@ -94,8 +79,8 @@ class DesignFolder:
 
     @contextlib.contextmanager
     def started(self, plan: Mapping[str, Any]) -> Iterator[DesignFolder]:
-        """Hold the lock (:meth:`lock`), check the plan again under it (a design that started
-        between the caller's check and the lock is not written over) and store it if new."""
+        """Hold the lock, check the plan again under it (a design may have started since) and
+        store it if new."""
         with self.lock():
             self.check_plan(plan)
             if not self.plan_file.exists():
@@ -115,7 +100,6 @@ class DesignFolder:
                 "it to finish or stop it, then run the same command again to resume"
             ) from None
 
-    # -- the decisions -----------------------------------------------------------------------
     def read_step(self, k: int) -> dict | None:
         """The decisions of step ``k``, None if none were made yet."""
         doc = read_json(self.steps / f"{k}.json")

@@ -1,14 +1,4 @@
-"""The design loop: replay a chain of spaces, or discover one, every step judged on fresh models.
-
-:func:`replay_chain` trains an independent population of every space of a chain (one run folder
-each, through :func:`dsd.sweep.run_sweep`) and judges each child against its parent
-(:func:`dsd.design.compare.compare`). :func:`discover_chain` starts from one space: at each step
-it refines the current population (:func:`dsd.analysis.refine`), writes the best candidate as a
-space file, trains a fresh population of it and accepts it only if that confirmation says
-"improves" or "no loss" against the current population; else it tries the next candidate (at
-most ``tries``) or stops. Both write ``chain.csv`` and ``report.html`` (:mod:`dsd.design.report`)
-and hold the design folder's lock (:class:`dsd.design.folder.DesignFolder`).
-"""
+"""The design loop: replay a chain of spaces, or discover one, every step judged on fresh models."""
 
 from __future__ import annotations
 
@@ -23,9 +13,8 @@ import pandas as pd
 
 from dsd.analysis import ALPHA, RefineOptions, refine
 from dsd.analysis.candidates import parse_constraints
-from dsd.design.compare import compare
+from dsd.design.compare import compare, power_line, write_outputs
 from dsd.design.folder import DesignFolder
-from dsd.design.report import power_line, write_outputs
 from dsd.errors import DataError, DsdError
 from dsd.io import read_table
 from dsd.spaces import Space, load_space, write_space
@@ -40,30 +29,19 @@ from dsd.sweep import (
 )
 from dsd.sweep.status import duration
 
-#: Candidate kinds a "no loss" step may add: simplifications (a range that loses nothing is not
-#: one: it only narrows the space where the population happened to be).
+#: What a "no loss" step may add (a range that loses nothing only narrows where the population was).
 SIMPLIFICATIONS = ("shared", "non_decreasing", "non_increasing")
-
-
-#: The most steps of a discovery (each confirmation is made at alpha / (steps x tries): a
-#: thousand steps would leave no power to any of them).
-MAX_STEPS = 50
-#: The most candidates tried a step: a try's space is named by one letter (``AnyNetXA-1c``).
+MAX_STEPS = 50  # each confirmation is at alpha / (steps x tries): more would leave no power
 MAX_TRIES = len(string.ascii_lowercase)
 
 
 @dataclass(frozen=True)
 class DesignOptions:
-    """How a design runs: ``sweep`` (trainer, seeds, executor or engine, progress) for every
-    population; ``alpha`` the error rate of the verdicts (per step for a replay, over the whole
-    chain for a discovery when ``chain_wise``: each confirmation is then made at
-    ``alpha / (steps x tries)``); ``tolerance`` the q25 difference that counts as no loss
-    (fractions); ``steps`` and ``tries`` bound a discovery; ``reps``, ``bins``, ``seed`` and
-    ``min_models`` as :class:`dsd.analysis.RefineOptions`; ``explore_alpha`` the level of the
-    exploration's ``refine`` (default ``alpha``: it only chooses what to confirm, so a looser
-    one tries more candidates without raising the error rate); ``report`` writes report.html
-    (chain.csv always); ``command`` resumes the design (shown
-    by ``dsd status``); ``say`` is told what happens (lines for the terminal)."""
+    """How a design runs. ``alpha``: the error rate of the verdicts (per step for a replay, over
+    the chain for a discovery when ``chain_wise``); ``tolerance``, ``reps``, ``bins``, ``seed``,
+    ``min_models`` as :class:`dsd.analysis.RefineOptions`; ``explore_alpha``: the exploration's
+    level (default ``alpha``; it only chooses what to confirm); ``command`` resumes the design;
+    ``say`` is told what happens."""
 
     sweep: SweepOptions
     alpha: float = ALPHA
@@ -129,16 +107,7 @@ class DesignSummary:
 def _plan(what: str, exp: Experiment, o: DesignOptions, **extra) -> dict:
     """What a design folder is for: a resumed command must give the same."""
     fingerprint = {k: v for k, v in exp.fingerprint().items() if k != "spaces"}
-    settings = (
-        "alpha",
-        "tolerance",
-        "reps",
-        "bins",
-        "seed",
-        "min_models",
-        "chain_wise",
-        "explore_alpha",
-    )
+    settings = "alpha tolerance reps bins seed min_models chain_wise explore_alpha".split()
     return {
         "what": what,
         "command": o.command,
@@ -150,10 +119,10 @@ def _plan(what: str, exp: Experiment, o: DesignOptions, **extra) -> dict:
     }
 
 
-def _sweep_of(exp: Experiment, space: Space, o: DesignOptions) -> tuple[Experiment, SweepOptions]:
-    """The experiment (one space) and sweep options of ``space``'s population."""
+def _sweep_of(exp: Experiment, space: Space, o: DesignOptions) -> SweepOptions:
+    """The sweep options of ``space``'s population (its experiment has that one space)."""
     sub = dataclasses.replace(exp, spaces=(space.name,))
-    return sub, dataclasses.replace(o.sweep, experiment=sub, resume=o.command or o.sweep.resume)
+    return dataclasses.replace(o.sweep, experiment=sub, resume=o.command or o.sweep.resume)
 
 
 def _samples(exp: Experiment, space: Space, folder: DesignFolder) -> pd.DataFrame:
@@ -166,20 +135,19 @@ def _samples(exp: Experiment, space: Space, folder: DesignFolder) -> pd.DataFram
 
 def train(exp: Experiment, space: Space, folder: DesignFolder, o: DesignOptions) -> pd.DataFrame:
     """Train (or resume) the population of ``space`` in its run folder; its results."""
-    _, sweep = _sweep_of(exp, space, o)
     run = folder.population(space.name)
     o.say(f"population {space.name}: {run.root}")
-    summary = run_sweep(_samples(exp, space, folder), run, sweep)
+    summary = run_sweep(_samples(exp, space, folder), run, _sweep_of(exp, space, o))
     return read_table(summary.results) if summary.results else pd.DataFrame()
 
 
-def _check_first(
-    exp: Experiment, space: Space, folder: DesignFolder, o: DesignOptions, populations: int
-) -> None:
-    """Every check the first sweep makes, before anything is created; then, for models that
-    train on this machine, the estimated cost of ``populations`` populations like the first."""
+def _open(exp: Experiment, space: Space, out, o: DesignOptions, plan: dict, populations: int):
+    """The design folder at ``out``, checked for ``plan`` and the first sweep before anything is
+    created; then the cost of ``populations`` populations like the first (trained here)."""
+    folder = DesignFolder.at(out)
+    folder.check_plan(plan)
     samples = _samples(exp, space, folder)
-    sweep = _sweep_of(exp, space, o)[1]
+    sweep = _sweep_of(exp, space, o)
     check_sweep(samples, folder.population(space.name), sweep)
     trainer = sweep.trainer
     if isinstance(trainer, TorchTrainer) and not sweep.engine:
@@ -192,22 +160,20 @@ def _check_first(
             f"{duration(est.seconds * populations)}"
             + ("" if here else f" here (with {sweep.executor.kind}: divide by the models at once)")
         )
+    return folder
 
 
 def replay_chain(
     exp: Experiment, chain: Sequence[str], out: str | Path, options: DesignOptions
 ) -> DesignSummary:
-    """Replay ``chain`` (space names or files, parent first) in ``exp``'s regime into ``out``:
-    one population a space, each child judged against its parent at ``options.alpha``."""
+    """Replay ``chain`` (parent first) into ``out``: each child judged against its parent."""
     spaces = [load_space(s) for s in chain]
     names = [s.name for s in spaces]
     if len(spaces) < 2 or len(set(names)) < len(names):
         raise DsdError(f"--chain needs two or more distinct spaces, got {', '.join(names)}")
-    folder = DesignFolder.at(out)
     plan = _plan("replay " + ",".join(names), exp, options, chain=names, steps=len(names) - 1)
     plan["populations"] = names
-    folder.check_plan(plan)
-    _check_first(exp, spaces[0], folder, options, len(spaces))
+    folder = _open(exp, spaces[0], out, options, plan, len(spaces))
     options.say(power_line(exp, options.alpha, "each step"))
     with folder.started(plan):
         results = [train(exp, sp, folder, options) for sp in spaces]
@@ -226,10 +192,8 @@ def replay_chain(
             "are the paper's, chosen before any model trained; p is shown for any other "
             "correction)."
         )
-        table, report = write_outputs(
-            folder, rows, drawn, results, spaces, exp, options, words, "replay"
-        )
-        return DesignSummary(folder, table, report)
+        outputs = write_outputs(folder, rows, drawn, results, spaces, exp, options, words, "replay")
+        return DesignSummary(folder, *outputs)
 
 
 def _said(row: dict) -> str:
@@ -241,33 +205,27 @@ def _said(row: dict) -> str:
 def discover_chain(
     exp: Experiment, start: str, out: str | Path, options: DesignOptions
 ) -> DesignSummary:
-    """Discover a chain from ``start`` in ``exp``'s regime into ``out`` (see the module
-    docstring): at most ``options.steps`` steps of at most ``options.tries`` confirmations."""
+    """Discover a chain from ``start`` into ``out``: each step refines the current population
+    and is accepted only if a fresh population of the candidate confirms it."""
     space = load_space(start)
-    folder = DesignFolder.at(out)
     plan = _plan(f"discovery from {space.name}", exp, options, start=space.name)
     plan.update(steps=options.steps, tries=options.tries, populations=[space.name])
-    folder.check_plan(plan)
-    _check_first(exp, space, folder, options, 1 + options.steps * options.tries)
+    folder = _open(exp, space, out, options, plan, 1 + options.steps * options.tries)
     level = options.confirmation_level()
     options.say(power_line(exp, level, "each confirmation"))
     with folder.started(plan):
-        current, rows_now = space, train(exp, space, folder, options)
-        spaces, results, rows, drawn = [space], [rows_now], [], []
+        spaces, results, rows, drawn = [space], [train(exp, space, folder, options)], [], []
         for k in range(1, options.steps + 1):
-            found = _step(k, current, rows_now, exp, folder, options, level)
+            found = _step(k, spaces[-1], results[-1], exp, folder, options, level)
             if found is None:
                 break
-            current, rows_now, row, d = found
-            spaces.append(current)
-            results.append(rows_now)
-            rows.append(row)
-            drawn.append(d)
+            for kept, x in zip((spaces, results, rows, drawn), found, strict=True):
+                kept.append(x)
         words = _discovery_words(options, level)
-        table, report = write_outputs(
+        outputs = write_outputs(
             folder, rows, drawn, results, spaces, exp, options, words, "discovery"
         )
-        return DesignSummary(folder, table, report)
+        return DesignSummary(folder, *outputs)
 
 
 def _discovery_words(o: DesignOptions, level: float) -> str:
@@ -282,13 +240,11 @@ def _discovery_words(o: DesignOptions, level: float) -> str:
 
 
 def _candidates(table: pd.DataFrame, tries: int) -> list[dict]:
-    """The candidates a step tries, in order: improvements (unexplained first, then strongest
-    first: refine's order), then no-loss simplifications (smallest share of the space first);
-    none that keeps the whole space."""
-    v, kind = table["verdict"], table["kind"]
-    improves = table[v == "improves"]
-    noloss = table[(v == "no loss") & kind.isin(SIMPLIFICATIONS)]
-    picks = pd.concat([improves, noloss])
+    """The candidates a step tries: improvements in refine's order, then no-loss
+    simplifications; none that keeps the whole space."""
+    v = table["verdict"]
+    noloss = table[(v == "no loss") & table["kind"].isin(SIMPLIFICATIONS)]
+    picks = pd.concat([table[v == "improves"], noloss])
     picks = picks[picks["share_space"] < 1].head(tries)
     keep = ("candidate", "verdict", "kind", "constraints", "D", "p_adj", "diff", "share_space")
     return [{k: r[k] for k in keep} for r in picks.to_dict(orient="records")]
@@ -331,8 +287,7 @@ def _child(folder: DesignFolder, name: str, parent: Space, cand: dict, k: int) -
 
 
 def _step(k, current: Space, rows: pd.DataFrame, exp, folder: DesignFolder, o, level: float):
-    """Step ``k``: the tries in order until one is confirmed; (child, its results, row, panel)
-    or None when none is."""
+    """Step ``k``'s tries until one is confirmed: (child, its results, row, panel), or None."""
     doc = _choices(k, current, rows, folder, o)
     root = folder.read_plan()["start"]
     for t, cand in enumerate(doc["candidates"]):

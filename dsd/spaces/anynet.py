@@ -1,11 +1,5 @@
 """AnyNet design spaces (DDS §3.2): per-stage parameters drawn from their distributions,
-conditioned on the space's constraints.
-
-A stage ``i`` has a depth ``d_i``, width ``w_i``, bottleneck ratio ``b_i`` and group width
-``g_i``; each is drawn from its parameter's distribution, independently per stage unless a
-constraint orders the stages (:func:`draw_conditioned` draws exactly the conditional
-distribution). Ranges are applied by rejection in :meth:`dsd.spaces.Space.sample`.
-"""
+conditioned on the space's constraints (docs/POPULATIONS.md; ranges by rejection)."""
 
 from __future__ import annotations
 
@@ -21,7 +15,6 @@ from dsd.spaces.constraints import Allowed, count_sequences, inside
 from dsd.spaces.params import Param
 from dsd.spaces.space import Batch, Space, stage_batch
 
-#: The largest dynamic programme a total-depth range may ask for (values x possible sums).
 MAX_COUNT_STATES = 10**6
 
 
@@ -37,18 +30,15 @@ class AnyNetSpace(Space):
 
     @property
     def allowed(self) -> Allowed:
-        """Orders on any parameter; ranges on a parameter at every stage, on the total depth
-        ``d`` and on one stage's ``d1``.., ``w1``.., ``b1``.., ``g1``.."""
+        """Orders on any parameter; ranges on a parameter, ``d`` (total depth), ``w1``, ..."""
         shorts = [PARAMETERS[p][0] for p in self.PARAMETERS]
         per_stage = [f"{s}{i + 1}" for s in shorts for i in range(self.stages)]
         return Allowed(self.kind, self.PARAMETERS, (*self.PARAMETERS, "d", *per_stage))
 
     @property
     def size(self) -> int:
-        """Exact: per parameter, the number of per-stage value sequences that satisfy the
-        constraints (shared: one value; non-decreasing: multisets, ``C(m + S - 1, S)`` for
-        ``m`` values over ``S`` stages, not ``m**S / S!``; ranges; total depth), multiplied.
-        Configurations are counted as declared, before the compatibility rule."""
+        """Exact: the product over parameters of the stage sequences the constraints allow
+        (non-decreasing: multisets, ``C(m + S - 1, S)``, not ``m**S / S!``)."""
         bounds = self.constraints.bounds()
         total = 1
         for k, p in self.parameters.items():
@@ -69,7 +59,6 @@ class AnyNetSpace(Space):
 
     @property
     def degrees_of_freedom(self) -> int:
-        """Free parameters: a stage each, or one when shared."""
         return sum(
             1 if self.constraints.rule(k) == "shared" else self.stages
             for k, p in self.parameters.items()
@@ -77,8 +66,7 @@ class AnyNetSpace(Space):
         )
 
     def draw(self, rng: np.random.Generator, count: int) -> list[Batch]:
-        """One batch: each parameter drawn per stage from its distribution conditioned on the
-        space's order on it, the compatibility rule applied; shared b and g as scalars too."""
+        """One batch, each parameter drawn conditioned on its order; shared b and g as scalars."""
         v = {
             k: draw_conditioned(p, rng, count, self.stages, self.constraints.rule(k))
             for k, p in self.parameters.items()
@@ -111,19 +99,8 @@ SHORT = {PARAMETERS[p][0]: p for p in AnyNetSpace.PARAMETERS}
 def draw_conditioned(
     p: Param, rng: np.random.Generator, count: int, stages: int, rule: str = ""
 ) -> np.ndarray:
-    """``count`` draws of a per-stage parameter, shape ``(count, stages)``, under the order ``rule``.
-
-    - ``""``: independent draws from ``p``'s distribution.
-    - ``"shared"``: the independent draws conditioned on all stages being equal:
-      ``P(v) ∝ p(v) ** stages`` (for a uniform domain, as the built-in b and g, one uniform draw).
-    - ``"non_decreasing"``: the independent draws conditioned on ``v_1 <= ... <= v_S``, exactly:
-      ``P(v) ∝ prod_i p(v_i)`` over non-decreasing sequences, drawn stage by stage with
-      ``P(v_i = x | v_{i-1}) ∝ p(x) Z_{S-i}(x)`` for ``x >= v_{i-1}``, where ``Z_t(x)`` is the
-      weight of the non-decreasing tails of length ``t`` starting at or above ``x``. Sorting
-      independent draws instead (order statistics) gives a different distribution with fewer ties.
-    - ``"non_increasing"``: the non-decreasing draws read backwards (``prod_i p(v_i)`` does not
-      depend on the order of the stages).
-    """
+    """``count`` draws ``(count, stages)`` of ``p``'s independent stages conditioned on the
+    order ``rule`` (docs/POPULATIONS.md): ``P(v) ∝ prod_i p(v_i)`` over the ordered sequences."""
     if rule == "":
         return p.draw(rng, (count, stages))
     if rule == "non_increasing":

@@ -1,34 +1,13 @@
-"""The constraints of a design space: one value that loads, validates, merges, counts and writes itself.
+"""The constraints of a space: one value that loads, validates, merges, counts and writes itself.
 
-A space file's ``constraints`` mapping; the fields of :class:`Constraints` are the one list of
-constraint kinds::
-
-    constraints:
-      shared: [bottleneck_ratio]   # one value for every stage
-      non_decreasing: [width]      # x_{i+1} >= x_i
-      non_increasing: [depth]      # x_{i+1} <= x_i
-      ranges:                      # closed bounds on a quantity of the drawn design (null: open)
-        d: [null, 20]              # total depth
-        w1: [16, null]             # stage 1's width
-      num_stages: [4, 4]           # RegNet: the stage counts the generator may give
-
-What a space's constraints may name is the space's to say (:attr:`dsd.spaces.Space.allowed`):
-AnyNet spaces order their per-stage parameters and bound ``depth``, ``width``,
-``bottleneck_ratio``, ``group_width`` (every stage), ``d`` (total depth) and one stage's
-``d1``.., ``w1``.., ``b1``.., ``g1``.. (short forms: :data:`dsd.schema.PARAMETERS`); RegNet
-spaces bound ``d``, ``w0``, ``wa``, ``wm``, ``bottleneck_ratio``, ``group_width`` and draw
-``num_stages``.
-
-A space is its parent *conditioned* on its constraints: its draws are the parent's draws that
-satisfy them (``shared`` and ``non_decreasing`` are drawn exactly so, the others by rejection).
-A child's constraints add to its parent's (:meth:`Constraints.merge`): lists join, ranges on one
-quantity intersect, a child's ``num_stages`` replaces its parent's. Sizes are exact
-(:func:`count_sequences`, a dynamic programme over the stages).
+The file format is in docs/CONTRACTS.md (artefact 1); what a space's constraints may name is the
+space's to say (:attr:`dsd.spaces.Space.allowed`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +17,6 @@ import numpy as np
 from dsd.errors import SpaceError
 from dsd.spaces.params import fmt, is_number
 
-#: The most stages a space may have (AnyNet ``stages``, RegNet ``num_stages``).
 MAX_STAGES = 16
 
 Range = tuple[str, float | None, float | None]
@@ -61,7 +39,7 @@ def _order(words: str):
 
 @dataclass(frozen=True)
 class Constraints:
-    """All constraints of a space (see the module docstring). Build one with :meth:`load`."""
+    """All constraints of a space; its fields are the one list of constraint kinds."""
 
     shared: tuple[str, ...] = _order("shared")
     non_decreasing: tuple[str, ...] = _order("non-decreasing")
@@ -71,8 +49,7 @@ class Constraints:
 
     @classmethod
     def load(cls, raw: Any, where: str, allowed: Allowed) -> Constraints:
-        """A ``constraints`` mapping as a space file writes it, validated for a space that
-        allows ``allowed`` (``where`` names the file in errors)."""
+        """A space file's ``constraints`` mapping, validated (``where`` names the file)."""
         return cls.parse(raw, where).check(where, allowed)
 
     @classmethod
@@ -110,18 +87,15 @@ class Constraints:
                     raise SpaceError(
                         f"{where}: constraints.{kind}: {p!r} not allowed (allowed: {what})"
                     )
-        for i, first in enumerate(ORDERS):
-            for second in list(ORDERS)[i + 1 :]:
-                both = [p for p in getattr(self, first) if p in getattr(self, second)]
-                if both:
-                    hint = (
-                        ""
-                        if first == "shared"
-                        else " (that leaves only constant values: use shared)"
-                    )
-                    raise SpaceError(
-                        f"{where}: constraints: {both[0]!r} is both {second} and {first}{hint}"
-                    )
+        for first, second in itertools.combinations(ORDERS, 2):
+            both = [p for p in getattr(self, first) if p in getattr(self, second)]
+            if both:
+                hint = (
+                    "" if first == "shared" else " (that leaves only constant values: use shared)"
+                )
+                raise SpaceError(
+                    f"{where}: constraints: {both[0]!r} is both {second} and {first}{hint}"
+                )
         for q, low, high in self.ranges:
             if q not in allowed.quantities:
                 raise SpaceError(
@@ -139,7 +113,8 @@ class Constraints:
         return self
 
     def merge(self, child: Constraints) -> Constraints:
-        """``child``'s constraints added to these (a refinement only narrows; not yet checked)."""
+        """``child``'s added to these (not yet checked): lists join, ranges on one quantity
+        intersect, a child's ``num_stages`` replaces its parent's."""
         bounds = self.bounds()
         for q, low, high in child.ranges:
             old_low, old_high = bounds.get(q, (None, None))
@@ -157,8 +132,7 @@ class Constraints:
         return {q: (low, high) for q, low, high in self.ranges}
 
     def rule(self, param: str) -> str:
-        """The order on a per-stage parameter: ``shared``, ``non_decreasing``,
-        ``non_increasing`` or ``""``."""
+        """The order on a per-stage parameter (a key of :data:`ORDERS`, or ``""``)."""
         return next((k for k in ORDERS if param in getattr(self, k)), "")
 
     def to_yaml_dict(self) -> dict[str, Any]:
@@ -171,12 +145,11 @@ class Constraints:
         return out
 
     def words(self, parent: Constraints | None = None) -> list[str]:
-        """Each constraint in words (those ``parent`` lacks, when given): ``shared
-        group_width``, ``d <= 20``, ``num_stages [3, 4]``."""
+        """Each constraint (that ``parent`` lacks) in words: ``d <= 20``, ``num_stages [3, 4]``."""
         base = parent or Constraints()
         out = [
-            f"{words} {p}"
-            for k, words in ORDERS.items()
+            f"{w} {p}"
+            for k, w in ORDERS.items()
             for p in getattr(self, k)
             if p not in getattr(base, k)
         ]
@@ -186,9 +159,8 @@ class Constraints:
         return out
 
 
-#: No constraint at all.
 UNCONSTRAINED = Constraints()
-#: The kinds of constraint (the fields of Constraints), and those that order stages, with their words.
+#: The kinds of constraint, and those that order stages with their words.
 KINDS = tuple(f.name for f in dataclasses.fields(Constraints))
 ORDERS = {f.name: f.metadata["words"] for f in dataclasses.fields(Constraints) if f.metadata}
 
@@ -211,13 +183,9 @@ def inside(values: np.ndarray, low: float | None, high: float | None) -> np.ndar
     return ok
 
 
-# --- exact counts -------------------------------------------------------------------------------
-
-
 def count_sequences(grid: np.ndarray, allowed: np.ndarray, rule: str, total=None) -> int:
-    """Number of sequences ``(v_1..v_S)`` over ``grid`` with ``v_i`` allowed at stage ``i``
-    (``allowed``: bool, stages x values), in the order ``rule`` (see :meth:`Constraints.rule`),
-    and, when ``total`` = (low, high) is given, ``sum v_i`` within it (integer grids)."""
+    """Number of sequences over ``grid`` with ``v_i`` allowed at stage ``i`` (``allowed``: stages
+    x values), in the order ``rule``, with ``sum v_i`` within ``total`` = (low, high) if given."""
     stages, m = allowed.shape
     low, high = total if total is not None else (None, None)
     if rule == "shared":
@@ -256,11 +224,8 @@ def _step(ways: list[int], allowed_row: np.ndarray, rule: str) -> list[int]:
     return [int(s) if a else 0 for s, a in zip(sums, allowed_row, strict=True)]
 
 
-# --- helpers ------------------------------------------------------------------------------------
-
-
 def _union(first, second) -> tuple:
-    """The items of both, in order, each once (items may be unhashable: check reports them)."""
+    """The items of both, in order, each once (unhashable items too: check reports them)."""
     out: list = []
     for x in [*first, *second]:
         if x not in out:
@@ -287,12 +252,8 @@ def _parse_ranges(raw: Any, where: str) -> tuple[Range, ...]:
 
 
 def _parse_num_stages(v: Any, where: str) -> tuple[int, int]:
-    ok = (
-        isinstance(v, list)
-        and len(v) == 2
-        and all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= MAX_STAGES for x in v)
-    )
-    if not ok:
+    whole = isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+    if not whole or len(v) != 2 or not all(1 <= x <= MAX_STAGES for x in v):
         raise SpaceError(
             f"{where}: constraints.num_stages: expected [min, max] integers from 1 to "
             f"{MAX_STAGES}, got {v!r}"[:300]
@@ -309,6 +270,6 @@ def _plain(x: float | None) -> int | float | None:
 
 def _range_words(r: Range) -> str:
     q, low, high = r
-    if low is not None and high is not None:
-        return f"{fmt(low)} <= {q} <= {fmt(high)}"
-    return f"{q} <= {fmt(high)}" if high is not None else f"{q} >= {fmt(low)}"
+    if low is None or high is None:
+        return f"{q} <= {fmt(high)}" if low is None else f"{q} >= {fmt(low)}"
+    return f"{fmt(low)} <= {q} <= {fmt(high)}"

@@ -1,40 +1,13 @@
-"""Reading, validating and writing design-space files (``spaces/*.yaml``), with ``extends:``.
-
-A space file is a mapping::
-
-    name: AnyNetXB                 # optional; defaults to the file's stem
-    extends: AnyNetXA              # a built-in name, or a path (relative to this file)
-    description: b_i shared by all stages
-    paper_size: 6.8e16             # the paper's Table 1 figure, shown beside the exact size
-    kind: anynet                   # anynet | regnet (inherited)
-    stages: 4                      # anynet only (at most 16)
-    strides: 2                     # one stride, or (anynet) one a stage
-    network: {stem: simple_stem_in, stem_width: 32, block: res_bottleneck_block,
-              se_ratio: 0.0, head_width: 0, num_classes: 1000, resolution: 224}
-    params:                        # anynet: depth, width, bottleneck_ratio, group_width
-      depth: {low: 1, high: 16, q: 1, dist: log_uniform}          # regnet: depth, w0, wa, wm, b, g
-      group_width: {values: [1, 2, 4, 8, 16, 32]}
-    constraints:                   # see dsd.spaces.constraints
-      shared: [bottleneck_ratio]
-      ranges: {d: [null, 20]}
+"""Reading, validating and writing space files (format and bounds: docs/CONTRACTS.md, artefact 1).
 
 A child deep-merges over its parent: ``network`` keys and ``params`` entries replace the parent's;
-constraints add to the parent's (:meth:`~dsd.spaces.constraints.Constraints.merge`).
-
-Names and references: a space's name is plain text (printable, no ``/``) of at most
-``MAX_NAME`` characters, and a file outside the built-in folder may not take a built-in space's
-name (a refinement of AnyNetXA needs its own). A reference (``extends:``, ``dsd sample --space``)
-that is a built-in space's name, in any case, always means the built-in space; anything else is
-a path, in ``extends:`` relative to the extending file.
-
-Every problem is a :class:`~dsd.errors.SpaceError` naming the file, the key and what is allowed.
-Files are read by :func:`dsd.io.load_yaml` (limits on size, encoding, depth, aliases; duplicate
-keys refused); numbers are bounded (:mod:`dsd.spaces.params`, ``MAX_STAGES``, the network's
-``NETWORK_MAX``). :func:`write_space` writes a child space file with the YAML library.
+constraints add to the parent's. Every problem is a SpaceError naming the file, the key and what
+is allowed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import os
@@ -52,40 +25,29 @@ from dsd.spaces.params import Param
 from dsd.spaces.regnet import RegNetSpace
 from dsd.spaces.space import DEFAULT_NETWORK, Space, check_network
 
-TOP_KEYS = (
-    "name",
-    "extends",
-    "description",
-    "paper_size",
-    "kind",
-    "stages",
-    "strides",
-    "network",
-    "params",
-    "constraints",
+TOP_KEYS = tuple(
+    "name extends description paper_size kind stages strides network params constraints".split()
 )
 KINDS: dict[str, type[Space]] = {"anynet": AnyNetSpace, "regnet": RegNetSpace}
-#: The longest space name, in characters (and twice that in UTF-8 bytes: it names files).
 MAX_NAME = 100
 MAX_DESCRIPTION = 1000
 
 
 def builtin_dir() -> Path:
-    """The folder of the built-in spaces: ``$DSD_SPACES_DIR``, else ``dsd/_spaces``: in a checkout
-    a link to the repository's ``spaces/``, in a wheel its copy."""
+    """``$DSD_SPACES_DIR``, else ``dsd/_spaces`` (a link to ``spaces/``; in a wheel its copy)."""
     env = os.environ.get("DSD_SPACES_DIR")
     return Path(env) if env else (Path(__file__).resolve().parents[1] / "_spaces").resolve()
 
 
 def builtin_names() -> list[str]:
-    """Names of the built-in spaces, in the order of the refinement (files sorted by name)."""
+    """Names of the built-in spaces, in the order of the refinement."""
     d = builtin_dir()
     return [p.stem for p in sorted(d.glob("*.yaml"))] if d.is_dir() else []
 
 
 def resolve(ref: str | os.PathLike, relative_to: Path | None = None) -> Path:
-    """The file of a space: a built-in space's name (any case), else a path (relative to the
-    file ``relative_to`` when given)."""
+    """The file of a space: a built-in name (any case) always, else a path (relative to the
+    file ``relative_to``)."""
     by_lower = {n.lower(): n for n in builtin_names()}
     if str(ref).lower() in by_lower:
         return (builtin_dir() / f"{by_lower[str(ref).lower()]}.yaml").resolve()
@@ -106,7 +68,7 @@ def resolve(ref: str | os.PathLike, relative_to: Path | None = None) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one space file into a mapping of the known top-level keys."""
+    """One space file's mapping of known top-level keys."""
     data = load_yaml(path, SpaceError)
     if data is None:
         raise SpaceError(f"{path}: empty file (expected a mapping with keys {', '.join(TOP_KEYS)})")
@@ -119,7 +81,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def load_chain(ref: str | os.PathLike) -> list[tuple[Path, dict[str, Any]]]:
-    """The files from the root ancestor to ``ref``, each parsed; detects cycles."""
+    """The files from the root ancestor to ``ref``, each parsed; SpaceError on a cycle."""
     chain: list[tuple[Path, dict[str, Any]]] = []
     path = resolve(ref)
     while True:
@@ -185,14 +147,8 @@ def write_space(
     constraints: Constraints | Mapping[str, Any] = UNCONSTRAINED,
     notes: Iterable[str] = (),
 ) -> Space:
-    """Write a space file that ``extends`` a parent and adds ``constraints``; return its space.
-
-    ``extends``: a space (written as its built-in name, or its file's path relative to
-    ``path``), a built-in name or a path. ``notes`` become header comments, one line each (line
-    breaks and other control characters written as escapes). The body is written by
-    ``yaml.safe_dump``, atomically, and read back with :func:`load_space` before it replaces
-    ``path`` (a space that does not load, or a built-in's name, leaves ``path`` as it was).
-    """
+    """Write a space file that ``extends`` a parent (a space, name or path) and adds
+    ``constraints``, ``notes`` as header comments; it replaces ``path`` only once it loads."""
     path = check_output_path(path, (".yaml", ".yml"))
     if not isinstance(constraints, Constraints):
         constraints = Constraints.parse(constraints, str(path))
@@ -211,16 +167,14 @@ def write_space(
 
 
 def escaped(text: str) -> str:
-    """``text`` on one line: every character that is not printable (line breaks, control
-    characters, lone surrogates) written as its Python escape."""
+    """``text`` on one line: every unprintable character written as its Python escape."""
     return "".join(
         c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text)
     )
 
 
 def check_name(where: str, name: Any, builtin: bool) -> str:
-    """A space's name: plain printable text, no ``/``, at most MAX_NAME characters; outside the
-    built-in folder (``builtin`` false), not a built-in space's name."""
+    """A space's name: plain text, no ``/``; outside the built-in folder, not a built-in's."""
     if not isinstance(name, str) or not name.strip():
         raise SpaceError(f"{where}: name: expected a non-empty string, got {name!r}"[:300])
     if not name.isprintable() or any(c in name for c in "/\\") or name in (".", ".."):
@@ -238,9 +192,6 @@ def check_name(where: str, name: Any, builtin: bool) -> str:
     return name
 
 
-# --- the fields of a space ----------------------------------------------------------------------
-
-
 def _builtin() -> Path:
     return builtin_dir().resolve()
 
@@ -250,7 +201,7 @@ def _name_of(path: Path, data: Mapping[str, Any]) -> str:
 
 
 def _merge_mapping(base: Any, child: Any) -> Any:
-    """A child's mapping entries over its parent's (anything else: the child's, for the checks)."""
+    """A child's mapping entries over its parent's (else the child's, for the checks)."""
     if isinstance(base, Mapping) and isinstance(child, Mapping):
         return {**base, **child}
     return base if child is None else child
@@ -294,11 +245,8 @@ def _layout(where: str, cls: type[Space], merged: Mapping[str, Any]) -> dict[str
         return {"stages": stages, "strides": (strides,) * stages}
     if isinstance(strides, list) and len(strides) == stages and all(map(_positive, strides)):
         return {"stages": stages, "strides": tuple(strides)}
-    raise SpaceError(
-        f"{where}: strides: expected a positive integer or a list of {stages}, got {strides!r}"[
-            :300
-        ]
-    )
+    got = f"{where}: strides: expected a positive integer or a list of {stages}, got {strides!r}"
+    raise SpaceError(got[:300])
 
 
 def _positive(v: Any) -> bool:
@@ -306,7 +254,7 @@ def _positive(v: Any) -> bool:
 
 
 def _description(where: str, text: Any) -> str:
-    """A description on one line: its line breaks and tabs as spaces; nothing else unprintable."""
+    """A description on one line (line breaks and tabs as spaces)."""
     if not isinstance(text, str):
         raise SpaceError(f"{where}: description: expected a string")
     text = " ".join(text.split())
@@ -321,10 +269,8 @@ def _paper_size(where: str, value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)  # YAML 1.1 reads 3e8 (no dot) as text
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e300:
         raise SpaceError(f"{where}: paper_size: expected a finite number, got {value!r}"[:300])
     return float(value)

@@ -1,21 +1,9 @@
 """Parameter domains of a design space and their distributions, drawn vectorised.
 
-A parameter is either a finite set of ``values`` (drawn uniformly) or a range ``[low, high]`` of
-multiples of ``q`` drawn ``uniform`` or ``log_uniform``. The range distributions follow the
-reference sampler (pycls ``sweep/random.py``):
-
-- ``uniform``: ``f ~ U[low, high + q)``, then ``floor(f / q) * q``: every multiple of ``q`` in
-  ``[low, high]`` equally likely.
-- ``log_uniform``: ``log f ~ U(log(low - q*), log high]`` with ``q* = min(q, low / 2)``, then
-  ``ceil(f / q) * q``: log-uniform over ``[low, high]`` quantized to ``q``.
-
-Quantized values are computed as ``k / (1 / q)`` when ``1 / q`` is an integer (``q = 0.1``,
-``0.001``), which gives the double nearest to the decimal ``k * q``, as the reference's
-``Decimal`` arithmetic does.
-
-Bounds (far beyond any real space): a domain has at most ``MAX_VALUES`` values, each at most
-``MAX_VALUE``; a bottleneck ratio below 1 is ``1 / k`` for an integer ``k`` (the rule of
-:func:`dsd.nets.adjust_compatibility`).
+A domain is a set of ``values`` (drawn uniformly) or multiples of ``q`` in ``[low, high]`` drawn as
+the reference sampler (pycls ``sweep/random.py``) does: ``uniform``: ``floor(f / q) * q`` with
+``f ~ U[low, high + q)``; ``log_uniform``: ``ceil(f / q) * q`` with
+``log f ~ U(log(low - min(q, low / 2)), log high]``.
 """
 
 from __future__ import annotations
@@ -30,19 +18,16 @@ import numpy as np
 
 from dsd.errors import SpaceError
 
-#: Numbers in a space file are at most this large in magnitude (far beyond any real value).
-MAX_NUMBER = 1e15
-#: The most values one parameter's domain may have, and the largest value.
+MAX_NUMBER = 1e15  # the largest magnitude of a number in a space file
 MAX_VALUES = 100_000
 MAX_VALUE = 1 << 16
 SPEC_KEYS = ("values", "low", "high", "q", "dist")
-#: Parameters whose values must be integers.
 INTEGRAL = ("depth", "width", "group_width", "w0")
 
 
 @dataclass(frozen=True)
 class Param:
-    """One design parameter's domain: ``values`` or ``low..high`` in steps of ``q``, and a distribution."""
+    """One parameter's domain (``values``, or ``low..high`` in steps of ``q``) and distribution."""
 
     name: str
     values: tuple[float, ...] | None = None
@@ -53,7 +38,7 @@ class Param:
 
     @classmethod
     def load(cls, name: str, spec: Any, where: str) -> Param:
-        """A ``params`` entry of a space file, validated (SpaceError naming ``where`` and key)."""
+        """A ``params`` entry of a space file, validated."""
         key = f"{where}: params.{name}"
         if not isinstance(spec, Mapping):
             raise SpaceError(
@@ -132,6 +117,7 @@ class Param:
         return float(self.q).is_integer() and float(self.low).is_integer()
 
     def _quantize(self, k: np.ndarray) -> np.ndarray:
+        """``k * q``; ``k / (1 / q)`` when that is an integer: the double nearest the decimal."""
         inv = 1.0 / self.q
         if self.q < 1 and abs(inv - round(inv)) < 1e-9:
             return k / round(inv)
@@ -141,36 +127,31 @@ class Param:
         """Every value of the domain, ascending."""
         if self.values is not None:
             return np.array(sorted(self.values), dtype=float)
-        k_lo, k_hi = math.ceil(self.low / self.q - 1e-9), math.floor(self.high / self.q + 1e-9)
+        k_lo, k_hi = self._steps()
         return self._quantize(np.arange(k_lo, k_hi + 1, dtype=float))
 
     def count(self) -> int:
         """Number of values of the domain."""
         if self.values is not None:
             return len(set(self.values))
-        k_lo, k_hi = math.ceil(self.low / self.q - 1e-9), math.floor(self.high / self.q + 1e-9)
+        k_lo, k_hi = self._steps()
         return max(0, k_hi - k_lo + 1)
 
-    def pmf(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(values, probabilities)``: the exact distribution :meth:`draw` samples, over :meth:`grid`.
+    def _steps(self) -> tuple[int, int]:
+        """The first and last multiple of ``q`` in the range (a float tolerance at the edges)."""
+        return math.ceil(self.low / self.q - 1e-9), math.floor(self.high / self.q + 1e-9)
 
-        Computed once per parameter (the sampler asks for it every batch); read-only arrays.
-        """
+    def pmf(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(values, probabilities)``: the exact distribution :meth:`draw` samples (cached,
+        read-only arrays; a value listed twice counts twice)."""
         return _pmf(self)
 
     def _exact_pmf(self) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`pmf`, computed.
-
-        ``values``: uniform over the listed values (a value listed twice counts twice);
-        ``uniform``: each multiple of ``q`` in ``[low, high]`` with the share of ``[low, high + q)``
-        that floors to it; ``log_uniform``: the log-measure of ``(a, high]`` (``a = low - q*``) that
-        ceils to each multiple, the float-edge clip folding stray mass into the end values.
-        """
         if self.values is not None:
             vals, counts = np.unique(np.asarray(self.values, dtype=float), return_counts=True)
             return vals, counts / counts.sum()
         lo, hi, q = float(self.low), float(self.high), float(self.q)
-        k_lo, k_hi = math.ceil(lo / q - 1e-9), math.floor(hi / q + 1e-9)
+        k_lo, k_hi = self._steps()
         if self.dist == "uniform":
             # k = floor(f / q), f ~ U[lo, hi + q): the measure of [k q, (k + 1) q) within.
             a, b, to = lo, hi + q, (lambda x: x)
@@ -189,7 +170,7 @@ class Param:
             if e1 > e0:
                 mass[i] = to(e1) - to(e0)
         mass /= mass.sum()
-        probs = np.zeros(k_hi - k_lo + 1)
+        probs = np.zeros(k_hi - k_lo + 1)  # the float-edge clip of draw folds stray mass inward
         np.add.at(probs, np.clip(ks, k_lo, k_hi) - k_lo, mass)
         return self.grid(), probs
 
@@ -204,9 +185,7 @@ class Param:
         else:
             f = np.exp(rng.uniform(math.log(lo - min(q, lo / 2)), math.log(hi), size=shape))
             k = np.ceil(f / q)
-        # Guard the float edges so every draw lies in the domain.
-        k = np.clip(k, math.ceil(lo / q - 1e-9), math.floor(hi / q + 1e-9))
-        return self._quantize(k)
+        return self._quantize(np.clip(k, *self._steps()))  # every draw in the domain
 
     def short(self) -> str:
         """A compact domain, e.g. ``{1, 2, 4}`` or ``8..1024/8``."""
@@ -216,10 +195,9 @@ class Param:
         return f"{fmt(self.low)}..{fmt(self.high)}{step}"
 
     def describe(self) -> str:
-        """A short human description, e.g. ``log_uniform over 8..1024 step 8 (128 values)``."""
+        """E.g. ``log_uniform over 8..1024 step 8 (128 values)``."""
         if self.values is not None:
-            vals = ", ".join(fmt(v) for v in self.values)
-            return f"uniform over {{{vals}}}"
+            return f"uniform over {self.short()}"
         return f"{self.dist} over {fmt(self.low)}..{fmt(self.high)} step {fmt(self.q)} ({self.count()} values)"
 
 
@@ -236,8 +214,7 @@ def fmt(v: float) -> str:
 
 
 def is_number(v: Any) -> bool:
-    """A finite int or float no larger than MAX_NUMBER (not a bool; YAML's .nan and .inf, and
-    integers beyond any float, are refused without converting them)."""
+    """A finite int or float no larger than MAX_NUMBER (not a bool; a huge int is not converted)."""
     if isinstance(v, bool) or not isinstance(v, int | float):
         return False
     if isinstance(v, float) and not math.isfinite(v):

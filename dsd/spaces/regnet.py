@@ -1,12 +1,8 @@
 """RegNet design spaces (DDS §3.3): stages generated from six drawn parameters.
 
-A candidate draws ``d`` (total depth), ``w0``, ``wa``, ``wm``, ``b`` and ``g``; the quantized
-linear rule (:func:`dsd.nets.regnet.quantized_linear`) gives its per-block widths, and blocks of
-equal width form a stage. As the reference sampler's check, a candidate is valid when no
-quantization stage is empty (the number of distinct widths is ``max(round(s_j)) + 1``) and its
-stage count lies in ``constraints.num_stages`` (default ``[4, 4]``); every count in that range is
-sampled with its probability under the drawn parameters (a population of ``num_stages: [3, 4]``
-holds both). Widths above ``MAX_VALUE`` are not valid either (the bound of an AnyNet width).
+A candidate is valid, as in the reference sampler, when no quantization stage is empty, its stage
+count lies in ``constraints.num_stages`` (default ``[4, 4]``; each count sampled with its
+probability) and no width exceeds ``MAX_VALUE`` (the bound of an AnyNet width).
 """
 
 from __future__ import annotations
@@ -20,7 +16,7 @@ import numpy as np
 
 from dsd.nets.regnet import quantized_linear
 from dsd.spaces.constraints import Allowed, inside
-from dsd.spaces.params import MAX_VALUE
+from dsd.spaces.params import INTEGRAL, MAX_VALUE
 from dsd.spaces.space import MAX_BATCH, Batch, Space, stage_batch
 
 #: The most block widths a batch evaluates (candidates x blocks of the deepest candidate).
@@ -34,13 +30,8 @@ class RegNetSpace(Space):
     stride: int = 2
 
     kind: ClassVar[str] = "regnet"
-    PARAMETERS: ClassVar[tuple[str, ...]] = (
-        "depth",
-        "w0",
-        "wa",
-        "wm",
-        "bottleneck_ratio",
-        "group_width",
+    PARAMETERS: ClassVar[tuple[str, ...]] = tuple(
+        "depth w0 wa wm bottleneck_ratio group_width".split()
     )
     #: What ranges may bound: ``d`` is the total depth, the others the parameter itself.
     QUANTITIES: ClassVar[tuple[str, ...]] = ("d", *PARAMETERS[1:])
@@ -57,9 +48,8 @@ class RegNetSpace(Space):
 
     @property
     def size(self) -> int:
-        """The product of the quantized parameter grids within their ranges: the settings the
-        sampler can draw, before the stage-count check. Many settings give the same network, so
-        this over-counts distinct networks; the paper does not say how its 3.0e8 is counted."""
+        """The settings the sampler can draw (before the stage-count check): many give the same
+        network, so this over-counts networks; the paper does not say how its 3.0e8 is counted."""
         bounds = self.constraints.bounds()
         counts = [
             int(np.sum(inside(np.unique(p.grid()), *bounds.get(q, (None, None)))))
@@ -69,7 +59,6 @@ class RegNetSpace(Space):
 
     @property
     def degrees_of_freedom(self) -> int:
-        """Parameters with more than one value (6 for the RegNet space)."""
         return sum(1 for p in self.parameters.values() if p.count() > 1)
 
     @property
@@ -78,8 +67,7 @@ class RegNetSpace(Space):
         return max(64, min(MAX_BATCH, MAX_BLOCKS // deepest))
 
     def draw(self, rng: np.random.Generator, count: int) -> list[Batch]:
-        """Draw the six parameters, generate the widths of every block, keep the valid
-        candidates (see the module docstring): one batch for each stage count drawn."""
+        """The valid candidates of ``count`` draws: one batch for each stage count drawn."""
         v = {k: p.draw(rng, count) for k, p in self.parameters.items()}
         depth = v["depth"].astype(np.int64)
         blocks, exponents = quantized_linear(int(depth.max()), v["w0"], v["wa"], v["wm"])
@@ -93,37 +81,31 @@ class RegNetSpace(Space):
         last = (np.arange(count), depth - 1)  # widths and exponents only grow: the last is the max
         valid = stage_count == exponents[last] + 1
         valid &= (stage_count >= low) & (stage_count <= high)
-        valid &= blocks[last] <= MAX_VALUE  # as an AnyNet's widths
+        valid &= blocks[last] <= MAX_VALUE
         return [
-            self._stages(
-                np.flatnonzero(valid & (stage_count == stages)), stages, v, blocks, starts, live
-            )
+            self._stages(np.flatnonzero(valid & (stage_count == stages)), stages, v, blocks, starts)
             for stages in np.unique(stage_count[valid]).tolist()
         ]
 
-    def _stages(self, rows, stages: int, v, blocks, starts, live) -> Batch:
+    def _stages(self, rows, stages: int, v, blocks, starts) -> Batch:
         """The batch of candidates ``rows``, all of ``stages`` stages, in per-stage form."""
-        first, alive = starts[rows], live[rows]
-        stage_of = np.cumsum(first, axis=1) - 1
-        depths = np.zeros((len(rows), stages), dtype=np.int64)
-        row_of = np.broadcast_to(np.arange(len(rows))[:, None], first.shape)
-        np.add.at(depths, (row_of[alive], stage_of[alive]), 1)
-        widths = blocks[rows][first].reshape(len(rows), stages)
-        b, g = v["bottleneck_ratio"][rows], v["group_width"][rows]
+        first = starts[rows]
+        begin = np.nonzero(first)[1].reshape(len(rows), stages)
+        depths = np.diff(begin, axis=1, append=v["depth"][rows].astype(np.int64)[:, None])
+        shared = {
+            k: np.broadcast_to(v[k][rows, None], depths.shape)
+            for k in ("group_width", "bottleneck_ratio")
+        }
         batch = stage_batch(
             depths,
-            widths,
-            np.broadcast_to(g[:, None], depths.shape),
-            np.broadcast_to(b[:, None], depths.shape),
+            blocks[rows][first].reshape(len(rows), stages),
+            shared["group_width"],
+            shared["bottleneck_ratio"],
             (self.stride,) * stages,
         )
         batch["draw"] = rows
-        batch["depth"] = v["depth"][rows].astype(np.int64)
-        batch["w0"] = v["w0"][rows].astype(np.int64)
-        batch["wa"] = v["wa"][rows].astype(np.float64)
-        batch["wm"] = v["wm"][rows].astype(np.float64)
-        batch["bottleneck_ratio"] = b.astype(np.float64)
-        batch["group_width"] = g.astype(np.int64)
+        for k in self.PARAMETERS:
+            batch[k] = v[k][rows].astype(np.int64 if k in INTEGRAL else np.float64)
         return batch
 
     def quantity(self, name: str, design: Mapping[str, np.ndarray]) -> np.ndarray:
