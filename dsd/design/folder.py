@@ -31,9 +31,8 @@ class DesignFolder:
         """The design folder at ``path``; DsdError for an empty name or a path that is a file."""
         if not str(path).strip():
             raise DsdError("design folder: empty name (give -o DIR)")
-        folder = cls(Path(path))
         RunFolder.at(path).check_path()
-        return folder
+        return cls(Path(path))
 
     plan_file = property(lambda self: self.root / PLAN)
     lock_file = property(lambda self: self.root / "design.lock")

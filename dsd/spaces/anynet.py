@@ -46,8 +46,7 @@ class AnyNetSpace(Space):
             allowed = np.ones((self.stages, len(grid)), dtype=bool)
             for i in range(self.stages):
                 for q in (k, f"{PARAMETERS[k][0]}{i + 1}"):
-                    if q in bounds:
-                        allowed[i] &= inside(grid, *bounds[q])
+                    allowed[i] &= inside(grid, *bounds.get(q, (None, None)))
             depth_range = bounds.get("d") if k == "depth" else None
             if depth_range and len(grid) * self.stages * grid.max() > MAX_COUNT_STATES:
                 raise SpaceError(
