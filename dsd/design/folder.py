@@ -129,12 +129,12 @@ class DesignStatus:
         """A few lines for the terminal."""
         p = self.plan
         lines = [f"{self.root}: design {p.get('what', '?')} on {p.get('experiment', '?')}"]
-        for label, (done, total) in self.populations.items():
-            lines.append(f"  population {label:<28} {done:5d} / {total} models")
-        for s in self.steps:
-            lines.append(f"  step {s['step']}: {s['text']}")
-        if not self.steps:
-            lines.append("  no step decided yet")
+        lines += [
+            f"  population {x:<28} {d:5d} / {t} models" for x, (d, t) in self.populations.items()
+        ]
+        lines += [f"  step {s['step']}: {s['text']}" for s in self.steps] or [
+            "  no step decided yet"
+        ]
         resume = p.get("command") or "the same command"
         lines.append(f"  driver   {self.driver or f'none (run `{resume}` again to resume)'}")
         return "\n".join(lines)
@@ -153,11 +153,8 @@ def design_status(path: str | os.PathLike) -> DesignStatus:
         with contextlib.suppress(DsdError):
             st = run_status(folder.root / label)
             pops[label] = (sum(st.done.values()), st.total)
-    steps = []
-    for k in range(1, 1 + int(plan.get("steps", 0) or 0)):
-        doc = folder.read_step(k)
-        if doc is not None:
-            steps.append({"step": k, "text": doc.get("summary", "")})
+    docs = {k: folder.read_step(k) for k in range(1, 1 + int(plan.get("steps", 0) or 0))}
+    steps = [{"step": k, "text": d.get("summary", "")} for k, d in docs.items() if d is not None]
     holder = lock_holder(folder.lock_file)
     return DesignStatus(folder.root, plan, pops, steps, holder[0] if holder else None)
 
