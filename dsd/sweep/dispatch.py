@@ -93,8 +93,7 @@ def drive(
     progress: bool = True,
     poll_s: float = 1.0,
 ) -> int:
-    """Run the tasks ``todo`` (ids of ``tasks`` without a record; ``done`` others are finished)
-    to completion; return how many outcomes arrived."""
+    """Run the tasks ``todo`` (``done`` others are finished); return how many outcomes arrived."""
     total = done + len(todo)
     bar = tqdm(total=total, initial=done, unit="model", disable=not progress, file=sys.stderr)
     dispatcher = _Dispatcher(folder, tasks, executor, bar)

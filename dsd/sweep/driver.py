@@ -94,10 +94,8 @@ class SweepSummary:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "none"
         done = sum(self.counts.values())
         lines = [f"{self.folder.root}: {done}/{self.total} models done ({counts})"]
-        lines.append(f"  trained now: {self.trained} in {self.seconds:.1f}s")
-        if self.results:
-            lines.append(f"  results: {self.results}")
-        return "\n".join(lines)
+        lines += [f"  trained now: {self.trained} in {self.seconds:.1f}s"]
+        return "\n".join(lines + ([f"  results: {self.results}"] if self.results else []))
 
 
 # -- the task list ---------------------------------------------------------------------------
@@ -113,8 +111,7 @@ def _space_part(name: object) -> str:
 
 
 def task_ids(samples: pd.DataFrame, seeds: Sequence[int]) -> list[str]:
-    """Stable task ids, seed-major: ``<space>-<index in space>-<model_id[:8]>-s<seed>``; DsdError
-    if two coincide, DataError if a space or model id is not text."""
+    """Stable task ids, seed-major: ``<space>-<index in space>-<model_id[:8]>-s<seed>``."""
     for column in ("space", "model_id"):
         odd = samples[column].map(lambda v: not isinstance(v, str) or not v)
         if odd.any():
@@ -239,8 +236,7 @@ def run_sweep(
 def check_sweep(
     samples: pd.DataFrame, folder: RunFolder | str | Path, options: SweepOptions
 ) -> None:
-    """Every check :func:`run_sweep` makes before it creates anything; DsdError naming the first
-    problem (a caller running several sweeps checks the first before it writes anything)."""
+    """Every check :func:`run_sweep` makes before it creates anything (DsdError: the first)."""
     _checked(samples, folder, options)
 
 

@@ -74,10 +74,12 @@ class CostEstimate:
         lines = [
             f"estimated {duration(self.seconds)} on this machine ({self.where}): "
             f"{self.models} trainings x {self.epochs} epochs x {self.steps_per_epoch} steps "
-            f"of batch {self.batch_size}"
+            f"of batch {self.batch_size}",
+            *(
+                f"  {s.space:<20} {s.models:5d} models, {1e3 * s.step_s:9.1f} ms a step"
+                for s in self.spaces
+            ),
         ]
-        for s in self.spaces:
-            lines.append(f"  {s.space:<20} {s.models:5d} models, {1e3 * s.step_s:9.1f} ms a step")
         return "\n".join(lines)
 
 
@@ -118,8 +120,7 @@ def estimate_cost(
     per_space: int = MODELS_TIMED,
     timer: Timer | None = None,
 ) -> CostEstimate:
-    """The training time of ``samples`` with ``config`` on the local workers ``settings`` lays
-    out here; ``timer`` replaces :func:`dsd.trainer.timing.time_model`."""
+    """The training time of ``samples`` with ``config`` on the local workers ``settings`` lays out."""
     timer = timer or time_model
     envs = worker_envs(settings, config.device, usable_gpus())
     cuda = bool(envs[0]["CUDA_VISIBLE_DEVICES"])
@@ -189,8 +190,7 @@ class ExperimentCard:
 def experiment_cards(
     refs: Sequence[str] | None = None, *, estimate: bool = True
 ) -> list[ExperimentCard]:
-    """The experiments ``refs`` (default: every built-in one, timing one model a space), each
-    with :func:`estimate_experiment` unless ``estimate`` is off."""
+    """The experiments ``refs`` (default: every built-in one, one model a space timed), estimated."""
     cards = []
     per_space = MODELS_TIMED if refs is not None else 1
     for ref in refs if refs is not None else builtin_experiments():

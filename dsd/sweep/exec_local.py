@@ -79,8 +79,8 @@ def _check_gpu_request(settings: ExecutorSettings, device: str, gpus: Sequence[s
 def worker_envs(
     settings: ExecutorSettings, device: str, gpus: Sequence[str]
 ) -> list[dict[str, str]]:
-    """The environment of each local worker for ``device`` with ``gpus`` usable: one GPU each,
-    else a share of the CPU cores; DsdError for a GPU request that cannot be met."""
+    """Each local worker's environment: one GPU, else a share of the CPU cores (never silently
+    the CPU for a GPU request: DsdError)."""
     _check_gpu_request(settings, device, gpus)
     if device != "cpu" and settings.gpus != 0 and gpus:
         return gpu_worker_envs(
@@ -151,8 +151,7 @@ class _Worker:
 
 
 class LocalExecutor(Executor):
-    """Runs tasks in worker processes on this machine, each pinned to one GPU (``models_per_gpu``
-    workers share it) or one CPU slot."""
+    """Runs tasks in worker processes on this machine, each pinned to one GPU or one CPU slot."""
 
     def __init__(
         self,

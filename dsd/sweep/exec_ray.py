@@ -19,8 +19,7 @@ LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # the sweep moves small records only
 
 
 def _start(settings: ExecutorSettings) -> None:
-    """Join the cluster at ``settings.address`` or start a local runtime; DsdError (never Ray's
-    traceback, not even its SystemExit) if neither works."""
+    """Join the cluster at ``settings.address`` or start a local runtime; else DsdError."""
     try:
         if settings.address:
             ray.init(address=settings.address, log_to_driver=False)
@@ -33,7 +32,7 @@ def _start(settings: ExecutorSettings) -> None:
             )
     except KeyboardInterrupt:
         raise
-    except BaseException as e:  # ConnectionError, ValueError, RuntimeError, SystemExit...
+    except BaseException as e:  # even Ray's SystemExit: one line, never a traceback
         lines = str(e).strip().splitlines() or [type(e).__name__]
         where = settings.address or "a local runtime"
         raise DsdError(f"ray: cannot start on {where} ({lines[0]})"[:500]) from None

@@ -27,18 +27,12 @@ class _SlurmTask(submitit.helpers.Checkpointable):
     """Runs one task inside a Slurm job; requeued as is on preemption or time-out."""
 
     def __call__(self, task: Task) -> Outcome:
-        _use_allocated_cpus()
+        cpus = os.environ.get("SLURM_CPUS_PER_TASK")
+        if cpus:  # size CPU thread pools to the job's allocation, not to the whole node
+            os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = cpus
+            if "torch" in sys.modules:  # already imported while unpickling the task's config
+                sys.modules["torch"].set_num_threads(int(cpus))
         return execute(task)
-
-
-def _use_allocated_cpus() -> None:
-    """Size CPU thread pools to the job's allocation, not to the whole node."""
-    cpus = os.environ.get("SLURM_CPUS_PER_TASK")
-    if not cpus:
-        return
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = cpus
-    if "torch" in sys.modules:  # already imported while unpickling the task's config
-        sys.modules["torch"].set_num_threads(int(cpus))
 
 
 def _last_line(e: BaseException) -> str:

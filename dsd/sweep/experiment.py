@@ -65,8 +65,7 @@ class Experiment:
             raise DsdError(f"{self.path}: {e}") from None
 
     def sample(self, spaces: typing.Sequence[Space] | None = None) -> pd.DataFrame:
-        """``n`` models from every space, in the regime (deterministic for ``sample_seed``);
-        ``spaces`` (loaded spaces, e.g. refined ones ``dsd design`` wrote) replace the named ones."""
+        """``n`` models from every space (or from ``spaces``, loaded ones), in the regime."""
         sizes = {"resolution": self.resolution, "num_classes": self.num_classes}
         network = {**self.network, **{k: v for k, v in sizes.items() if v is not None}}
         spaces = [load_space(name) for name in self.spaces] if spaces is None else spaces
@@ -81,8 +80,8 @@ def _matches(value: Any, hint: Any) -> tuple[bool, Any]:
     """Whether ``value`` fits the plain type ``hint`` (and the value converted to it)."""
     if hint is type(None):
         return value is None, None
-    if hint is bool:
-        return isinstance(value, bool), value
+    if hint in (bool, str):
+        return isinstance(value, hint), value
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool), value
     if hint is float:
@@ -93,14 +92,7 @@ def _matches(value: Any, hint: Any) -> tuple[bool, Any]:
                 return False, value
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return ok and math.isfinite(value), value
-    if hint is str:
-        return isinstance(value, str), value
     return True, value  # a type this checker does not know: the dataclass checks it
-
-
-def _type_name(hint: Any) -> str:
-    """A type's name as an experiment file would spell it."""
-    return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))
 
 
 def _check_type(value: Any, hint: Any, where: str) -> Any:
@@ -111,7 +103,10 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         ok, converted = _matches(value, option)
         if ok:
             return float(converted) if option is float else converted
-    names = " or ".join(_type_name(o) for o in options).replace("float", "finite number")
+    names = " or ".join(
+        "null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options
+    )
+    names = names.replace("float", "finite number")
     raise DsdError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
 
 
@@ -142,8 +137,7 @@ def _space_key(name: str) -> str:
 
 
 def _name(value: Any, where: str, longest: int = MAX_NAME) -> str:
-    """A name on one line: 1 to ``longest`` characters, no control character (a newline would
-    split the tables and messages it appears in)."""
+    """A name on one line (no control character): 1 to ``longest`` characters."""
     if not isinstance(value, str) or not value.strip() or len(value) > longest:
         message = f"{where}: expected a name of 1 to {longest} characters, got {value!r}"
         raise DsdError(message[:300])

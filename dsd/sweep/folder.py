@@ -136,8 +136,8 @@ class RunFolder:
 
     @contextlib.contextmanager
     def lock(self, wait_s: float = 1.0) -> Iterator[RunFolder]:
-        """Hold the driver lock (``wait_s`` rides over ``dsd status`` peeking at it; its mtime
-        says when this driver started); DsdError naming the driver that holds it."""
+        """Hold the driver lock (``wait_s`` rides over ``dsd status`` peeking at it); DsdError
+        naming the driver that holds it."""
         try:
             with hold_lock(self.lock_file, wait_s=wait_s, keep=True):
                 yield self
@@ -236,10 +236,7 @@ class RunFolder:
 
     def iter_records(self, task_ids: Sequence[str]) -> Iterator[dict]:
         """The final records of ``task_ids`` that exist, in that order."""
-        for t in task_ids:
-            record = self.read_record(t)
-            if record is not None:
-                yield record
+        return (r for t in task_ids if (r := self.read_record(t)) is not None)
 
     def collect(self, task_ids: Sequence[str]) -> pd.DataFrame:
         """All final records in task-list order, written to ``results.parquet`` (idempotent)."""
@@ -342,8 +339,7 @@ class RunFolder:
             with os.fdopen(fd, "w") as f:
                 json.dump(data, f)
         except BaseException:  # e.g. a full disk: leave no empty claim behind
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            path.unlink(missing_ok=True)
             raise
         return True
 

@@ -90,8 +90,7 @@ def planned(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 def train_file(samples: str | Path, out: str | Path, options: SweepOptions) -> TrainSummary:
-    """``dsd train SAMPLES -o OUT``: check ``out``, read the samples, hold ``out``'s writer lock
-    and :func:`train_samples`."""
+    """``dsd train SAMPLES -o OUT``: :func:`train_samples` under ``out``'s writer lock."""
     out = check_not_an_input(check_output_path(out), [samples])
     table = read_table(samples, required=SAMPLE_REQUIRED)
     if table.empty:
@@ -177,8 +176,7 @@ def _adoption(
 
 
 def _write_results(folder: RunFolder, out: Path, kept, results=None) -> pd.DataFrame:
-    """The run's records (task-list order; collected now unless given), with OUT's other rows
-    of tasks that have no record, written to OUT; nothing if the run never started."""
+    """The run's records (collected now unless given), with OUT's kept rows, written to OUT."""
     if results is None:
         ids = folder.read_task_list()
         if ids is None:

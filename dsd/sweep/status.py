@@ -82,8 +82,7 @@ def _rate(finish_times: list[float], since: float) -> float | None:
 
 
 def _resume_command(folder: RunFolder, info: dict) -> str:
-    """The command that resumes the run: stored by its driver, else guessed from its files
-    (run folders of dsd < 0.2: ``dsd run`` wrote experiment.yaml, ``dsd train`` OUT.run)."""
+    """The command that resumes the run: stored by its driver, else guessed (dsd < 0.2)."""
     if info.get("resume"):
         return str(info["resume"])
     with contextlib.suppress(DsdError):

@@ -141,8 +141,8 @@ def count_failure(task: Task, reason: str, record: Mapping | None = None) -> Out
 
 
 def execute(task: Task) -> Outcome:
-    """Train ``task`` unless it is done or taken; write its record; report the outcome. A run
-    folder that cannot be written stops the run (ABORT): no model fails for a problem of the disk."""
+    """Train ``task`` unless it is done or taken; write its record; report the outcome (ABORT if
+    the run folder cannot be written: no model fails for a problem of the disk)."""
     t0 = time.time()
     try:
         outcome = _execute(task)

@@ -40,8 +40,7 @@ class TorchTrainer:
         }
 
     def check(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Check the device by name and the data set of ``rows`` on the CPU, then free the data
-        (the workers load their own; the driver holds no GPU memory while they train)."""
+        """Check the device by name and the data set of ``rows`` on the CPU, then free the data."""
         pick_device(self.config.device)
         try:
             check_rows(rows, self.config.replace(device="cpu"))
