@@ -177,17 +177,6 @@ def _check_experiment(folder: RunFolder, exp: Experiment) -> None:
         )
 
 
-def _check_folder(folder: RunFolder, ids: list[str], options: SweepOptions) -> set[str]:
-    """Read-only checks of an existing folder; return the ids of its finished tasks."""
-    folder.check_path()
-    if not folder.root.is_dir():
-        return set()
-    if options.experiment is not None:
-        _check_experiment(folder, options.experiment)
-    _stored_tasks(folder, ids, options.seeds)
-    return folder.done_ids() & set(ids)
-
-
 # -- executors ---------------------------------------------------------------------------------
 def make_executor(settings: ExecutorSettings, folder: RunFolder, device: str = "auto") -> Executor:
     """The executor ``settings.kind`` describes for a trainer asking for ``device``."""
@@ -201,15 +190,6 @@ def make_executor(settings: ExecutorSettings, folder: RunFolder, device: str = "
     from dsd.sweep.exec_ray import RayExecutor  # lazy: ray is optional
 
     return RayExecutor(settings)
-
-
-def _check_executor(options: SweepOptions) -> None:
-    """DsdError if the executor cannot run here or the GPUs asked for are not there."""
-    if options.engine is not None:
-        return
-    check_available(options.executor)
-    if options.executor.kind == "local":
-        worker_envs(options.executor, options.trainer.device, usable_gpus())
 
 
 # -- the sweep -----------------------------------------------------------------------------------
@@ -246,8 +226,17 @@ def _checked(
     """The checks of :func:`check_sweep`; the folder, the samples (index reset), the task ids."""
     folder = RunFolder.at(folder, options.executor.stale_s)
     samples, ids = _planned(samples, options.seeds)
-    done = _check_folder(folder, ids, options) | set(options.adopt)
-    _check_executor(options)
+    folder.check_path()
+    done = set(options.adopt)
+    if folder.root.is_dir():  # read-only checks of an existing folder
+        if options.experiment is not None:
+            _check_experiment(folder, options.experiment)
+        _stored_tasks(folder, ids, options.seeds)
+        done |= folder.done_ids() & set(ids)
+    if options.engine is None:  # the executor runs here, the GPUs asked for are there
+        check_available(options.executor)
+        if options.executor.kind == "local":
+            worker_envs(options.executor, options.trainer.device, usable_gpus())
     row_of = dict(zip(ids, samples.to_dict(orient="records") * len(options.seeds), strict=True))
     options.trainer.check([row_of[t] for t in ids if t not in done][: options.limit])
     return folder, samples, ids

@@ -92,13 +92,6 @@ def worker_envs(
     return [dict(cpu_env) for _ in range(slots)]
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
-    with contextlib.suppress(OSError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 def gpu_worker_envs(gpus: Sequence[str], models_per_gpu: int, cores: int) -> list[dict[str, str]]:
     """The environment of each GPU worker: ``models_per_gpu`` per GPU, GPUs interleaved, each
     with an equal share of its GPU's memory and of the ``cores`` CPU cores."""
@@ -114,7 +107,8 @@ def gpu_worker_envs(gpus: Sequence[str], models_per_gpu: int, cores: int) -> lis
 
 def _worker_main(env: dict[str, str], conn: Connection, parent: int) -> None:
     """A worker's life: set up its device, then run tasks from ``conn`` until told to stop."""
-    _die_with_parent()
+    with contextlib.suppress(OSError):  # Linux: SIGKILL this worker when the driver dies
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the driver died before we could ask to die with it
         os._exit(1)
     os.environ.update(env)
@@ -128,10 +122,7 @@ def _worker_main(env: dict[str, str], conn: Connection, parent: int) -> None:
         if torch.cuda.is_available():
             torch.cuda.set_per_process_memory_fraction(float(env[MEMORY_ENV]), 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    while True:
-        task = conn.recv()
-        if task is None:
-            return
+    while (task := conn.recv()) is not None:
         try:
             outcome = execute(task)
         except BaseException as e:  # never let a task take the worker down silently

@@ -110,12 +110,11 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
     raise DsdError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
 
 
-def _check_keys(data: dict, allowed: typing.Iterable[str], where: str) -> None:
+def _check_keys(data: dict, allowed: typing.Collection[str], where: str) -> None:
     """Reject keys that are not in ``allowed``."""
-    allowed = list(allowed)
-    for key in data:
-        if key not in allowed:
-            raise DsdError(f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})")
+    unknown = [key for key in data if key not in allowed]
+    if unknown:
+        raise DsdError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(allowed)})")
 
 
 def _check_section(data: Any, cls: type, where: str, skip: tuple[str, ...] = ()) -> dict:
