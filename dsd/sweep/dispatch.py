@@ -1,10 +1,5 @@
-"""The driver's loop: hand every task without a record to an executor and act on the outcomes.
-
-Failed attempts are retried up to ``max_retries`` (diverged models are final), a worker that
-vanished counts as a failed attempt, tasks a previous driver's jobs are still training (live
-claims) are watched until they finish or their claim goes stale, and a run-level problem (the
-data set cannot be loaded, the disk is full) stops the sweep.
-"""
+"""The driver's loop: hand every task without a record to an executor and act on the outcomes
+(retry, watch another driver's live claims, stop the run on a run-level problem)."""
 
 from __future__ import annotations
 
@@ -21,44 +16,22 @@ from dsd.sweep.folder import RunFolder
 from dsd.sweep.task import ABORT, BUSY, DONE, LOST, RETRY, Outcome, Task, count_failure
 
 
-class _Progress:
-    """A progress bar (tqdm on a terminal) with the counts by status."""
-
-    def __init__(self, total: int, done: int, enabled: bool):
-        self.counts: Counter[str] = Counter()
-        self.bar = tqdm(
-            total=total, initial=done, unit="model", disable=not enabled, file=sys.stderr
-        )
-
-    def finished(self, status: str) -> None:
-        """Count one finished model."""
-        self.counts[status] += 1
-        self.bar.set_postfix(self.counts, refresh=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        """Remove the bar."""
-        self.bar.close()
-
-
-def _lost(task: Task) -> Outcome | None:
-    """A task whose worker vanished: done if it wrote its record, else a failed attempt."""
-    status = task.folder.record_status(task.task_id)
-    if status:  # it died after writing its record
-        return Outcome(task.task_id, DONE, status)
-    task.folder.release(task.task_id)  # its owner is known dead: count a failed attempt
-    return None
-
-
 class _Dispatcher:
     """The driver's bookkeeping: tasks handed to the executor, and tasks others are training."""
 
-    def __init__(self, folder: RunFolder, tasks: Sequence[Task], executor: Executor, bar):
+    def __init__(self, folder: RunFolder, tasks: Sequence[Task], executor: Executor, bar: tqdm):
         self.folder, self.executor, self.bar = folder, executor, bar
         self.by_id = {t.task_id: t for t in tasks}
         self.outstanding: set[str] = set()  # handed to the executor, no final outcome yet
         self.watch: set[str] = set()  # a live claim elsewhere (an older driver's job) trains it
         self.outcomes = 0
+        self.counts: Counter[str] = Counter()
+
+    def finished(self, status: str) -> None:
+        """Count one finished model on the progress bar."""
+        self.counts[status] += 1
+        self.bar.set_postfix(self.counts, refresh=False)
+        self.bar.update(1)
 
     def submit(self, task_ids: Sequence[str]) -> None:
         """Hand these tasks to the executor."""
@@ -69,11 +42,16 @@ class _Dispatcher:
         """Act on one outcome: count it, retry it, watch it, or stop the run."""
         self.outcomes += 1
         self.outstanding.discard(o.task_id)
-        if o.kind == LOST:
+        if o.kind == LOST:  # its worker vanished
             task = self.by_id[o.task_id]
-            o = _lost(task) or count_failure(task, o.reason)
+            status = task.folder.record_status(o.task_id)
+            if status:  # it died after writing its record
+                o = Outcome(o.task_id, DONE, status)
+            else:  # its owner is known dead: count a failed attempt
+                task.folder.release(o.task_id)
+                o = count_failure(task, o.reason)
         if o.kind == DONE:
-            self.bar.finished(o.status or "done")
+            self.finished(o.status or "done")
         elif o.kind == RETRY:
             self.submit([o.task_id])
         elif o.kind == BUSY:
@@ -87,7 +65,7 @@ class _Dispatcher:
             status = self.folder.record_status(tid)
             if status:
                 self.watch.discard(tid)
-                self.bar.finished(status)
+                self.finished(status)
             elif not self.folder.claim_is_live(tid):
                 self.watch.discard(tid)
                 self.submit([tid])
@@ -115,9 +93,9 @@ def drive(
     progress: bool = True,
     poll_s: float = 1.0,
 ) -> int:
-    """Run the tasks ``todo`` (ids of ``tasks`` without a record; ``done`` others are finished)
-    to completion; return how many outcomes arrived."""
-    bar = _Progress(done + len(todo), done, progress)
+    """Run the tasks ``todo`` (``done`` others are finished); return how many outcomes arrived."""
+    total = done + len(todo)
+    bar = tqdm(total=total, initial=done, unit="model", disable=not progress, file=sys.stderr)
     dispatcher = _Dispatcher(folder, tasks, executor, bar)
     live = folder.live_claims()
     dispatcher.watch = {t for t in todo if t in live}

@@ -1,14 +1,6 @@
 """The sweep's one door: :func:`run_sweep` trains every (model, training seed) of a samples table
-into a run folder, through an executor, and collects the records into ``results.parquet``.
-
-``dsd train``, ``dsd run`` (through :mod:`dsd.pipeline`) and the design loop call it with one
-frozen :class:`SweepOptions`. Everything that can refuse the run is checked before the run folder
-is created: the task ids, the folder's task list and experiment, the executor (packages, Slurm,
-Ray), the GPUs asked for, and the trainer's data set and device on the rows to train. Then the
-driver holds the folder's lock (a second driver is refused), submits every task without a record,
-and collects. Killed at any moment and started again it trains only what is missing: finished
-models are records on disk, everything else is trained again.
-"""
+into a run folder, under its lock, and collects the records; everything that can refuse the run
+is checked before the folder is created, and a killed run resumes with what is missing."""
 
 from __future__ import annotations
 
@@ -59,8 +51,7 @@ class SweepStart:
     estimate: CostEstimate | None = None
 
     def describe(self) -> str:
-        """``12 of 60 models to train (48 done) with 2 workers on the CPU, 1 thread each;
-        estimated 1m 30s``."""
+        """``12 of 60 models to train (48 done) with 2 workers ...; estimated 1m 30s``."""
         line = f"{self.todo} of {self.total} models to train ({self.done} done) with {self.where}"
         if self.estimate is not None:
             line += f"; estimated {duration(self.estimate.seconds_for(self.todo))}"
@@ -69,28 +60,20 @@ class SweepStart:
 
 @dataclass(frozen=True)
 class SweepOptions:
-    """Everything a sweep needs besides its samples and its folder.
-
-    ``engine`` is an executor the caller made (and closes) in place of the one ``executor``
-    describes; ``experiment`` is stored in a new folder, and a resumed folder must have the same
-    fingerprint; ``adopt`` maps task ids to records trained before (``dsd train``: the rows of an
-    older results file), written for tasks without a record; ``resume`` is the command that
-    resumes the run (``dsd status`` shows it); ``on_start`` is told where the models train once
-    the checks passed and the folder exists, with the ``estimate`` of the models to train.
-    """
+    """Everything a sweep needs besides its samples and its folder."""
 
     trainer: Trainer
     seeds: tuple[int, ...] = (0,)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
-    engine: Executor | None = None
+    engine: Executor | None = None  # made (and closed) by the caller, in place of ``executor``'s
     progress: bool = True
     retry_failed: bool = False
-    limit: int | None = None
-    experiment: Experiment | None = None
-    adopt: Mapping[str, Mapping] = field(default_factory=dict)
-    resume: str = ""
+    limit: int | None = None  # train at most this many of the tasks without a record
+    experiment: Experiment | None = None  # stored in a new folder; a resume must match it
+    adopt: Mapping[str, Mapping] = field(default_factory=dict)  # task id -> record trained before
+    resume: str = ""  # the command that resumes the run (``dsd status`` shows it)
     estimate: CostEstimate | None = None
-    on_start: Callable[[SweepStart], None] | None = None
+    on_start: Callable[[SweepStart], None] | None = None  # told once the folder exists
     poll_s: float = 1.0
 
 
@@ -107,20 +90,17 @@ class SweepSummary:
     where: str = ""
 
     def describe(self) -> str:
-        """A few lines for the terminal: what finished and where the results are."""
+        """What finished and where the results are."""
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "none"
         done = sum(self.counts.values())
         lines = [f"{self.folder.root}: {done}/{self.total} models done ({counts})"]
-        lines.append(f"  trained now: {self.trained} in {self.seconds:.1f}s")
-        if self.results:
-            lines.append(f"  results: {self.results}")
-        return "\n".join(lines)
+        lines += [f"  trained now: {self.trained} in {self.seconds:.1f}s"]
+        return "\n".join(lines + ([f"  results: {self.results}"] if self.results else []))
 
 
 # -- the task list ---------------------------------------------------------------------------
 def _space_part(name: object) -> str:
-    """A space name as the start of a file name: safe characters, no leading dot, at most
-    MAX_SPACE_CHARS (a longer name keeps a readable prefix and a hash of the whole name)."""
+    """A space name as the start of a file name: safe characters, no leading dot, bounded."""
     text = str(name)
     base = Path(text).stem if "/" in text else text
     safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", base)
@@ -131,9 +111,7 @@ def _space_part(name: object) -> str:
 
 
 def task_ids(samples: pd.DataFrame, seeds: Sequence[int]) -> list[str]:
-    """Stable task ids, seed-major: ``<space>-<index in space>-<model_id[:8]>-s<seed>``, safe as
-    file names and bounded in length whatever the space is called; DsdError if two coincide,
-    DataError if a space or model id is not text."""
+    """Stable task ids, seed-major: ``<space>-<index in space>-<model_id[:8]>-s<seed>``."""
     for column in ("space", "model_id"):
         odd = samples[column].map(lambda v: not isinstance(v, str) or not v)
         if odd.any():
@@ -169,7 +147,11 @@ def _stored_tasks(folder: RunFolder, ids: list[str], seeds: Sequence[int]) -> li
     try:
         stored = folder.read_task_list()
     except DsdError:
-        if not folder.samples.exists() or _ids_of_stored_samples(folder, seeds) != ids:
+        try:
+            rebuilt = task_ids(folder.read_samples(), seeds) if folder.samples.exists() else None
+        except DsdError:
+            rebuilt = None
+        if rebuilt != ids:
             raise
         return None
     if stored is not None and stored != ids:
@@ -179,14 +161,6 @@ def _stored_tasks(folder: RunFolder, ids: list[str], seeds: Sequence[int]) -> li
             f"{gone}; use a new run directory"
         )
     return stored
-
-
-def _ids_of_stored_samples(folder: RunFolder, seeds: Sequence[int]) -> list[str] | None:
-    """The task ids the folder's samples give (None if they cannot be read)."""
-    try:
-        return task_ids(folder.read_samples(), seeds)
-    except DsdError:
-        return None
 
 
 def _check_experiment(folder: RunFolder, exp: Experiment) -> None:
@@ -201,17 +175,6 @@ def _check_experiment(folder: RunFolder, exp: Experiment) -> None:
             f"{folder.root} was started with another experiment (differs in: "
             f"{', '.join(changed)}); use a new run directory, or restore the experiment to resume"
         )
-
-
-def _check_folder(folder: RunFolder, ids: list[str], options: SweepOptions) -> set[str]:
-    """Read-only checks of an existing folder; return the ids of its finished tasks."""
-    folder.check_path()
-    if not folder.root.is_dir():
-        return set()
-    if options.experiment is not None:
-        _check_experiment(folder, options.experiment)
-    _stored_tasks(folder, ids, options.seeds)
-    return folder.done_ids() & set(ids)
 
 
 # -- executors ---------------------------------------------------------------------------------
@@ -229,26 +192,11 @@ def make_executor(settings: ExecutorSettings, folder: RunFolder, device: str = "
     return RayExecutor(settings)
 
 
-def _check_executor(options: SweepOptions) -> None:
-    """DsdError if the executor cannot run here or the GPUs asked for are not there."""
-    if options.engine is not None:
-        return
-    check_available(options.executor)
-    if options.executor.kind == "local":
-        worker_envs(options.executor, options.trainer.device, usable_gpus())
-
-
 # -- the sweep -----------------------------------------------------------------------------------
 def run_sweep(
     samples: pd.DataFrame, folder: RunFolder | str | Path, options: SweepOptions
 ) -> SweepSummary:
-    """Train every row of ``samples`` once per seed into ``folder``; resume if it exists.
-
-    ``options.limit`` trains at most that many of the tasks still without a record (the task
-    list is still every task, so a later call continues the same run). A folder whose task
-    list, experiment or records say it holds another sweep is refused; so are a data set, device,
-    GPU request or executor that cannot serve the run, before the folder is created.
-    """
+    """Train every row of ``samples`` once per seed into ``folder``; resume if it exists."""
     t0 = time.time()
     folder, samples, ids = _checked(samples, folder, options)
     engine = options.engine or make_executor(options.executor, folder, options.trainer.device)
@@ -268,10 +216,7 @@ def run_sweep(
 def check_sweep(
     samples: pd.DataFrame, folder: RunFolder | str | Path, options: SweepOptions
 ) -> None:
-    """Every check :func:`run_sweep` makes before it creates anything (the task ids, the
-    folder's task list and experiment, the executor, the GPUs, the trainer's data set and
-    device on the rows to train); DsdError naming the first problem. Creates nothing: a caller
-    that runs several sweeps checks the first before it writes anything of its own."""
+    """Every check :func:`run_sweep` makes before it creates anything (DsdError: the first)."""
     _checked(samples, folder, options)
 
 
@@ -281,8 +226,17 @@ def _checked(
     """The checks of :func:`check_sweep`; the folder, the samples (index reset), the task ids."""
     folder = RunFolder.at(folder, options.executor.stale_s)
     samples, ids = _planned(samples, options.seeds)
-    done = _check_folder(folder, ids, options) | set(options.adopt)
-    _check_executor(options)
+    folder.check_path()
+    done = set(options.adopt)
+    if folder.root.is_dir():  # read-only checks of an existing folder
+        if options.experiment is not None:
+            _check_experiment(folder, options.experiment)
+        _stored_tasks(folder, ids, options.seeds)
+        done |= folder.done_ids() & set(ids)
+    if options.engine is None:  # the executor runs here, the GPUs asked for are there
+        check_available(options.executor)
+        if options.executor.kind == "local":
+            worker_envs(options.executor, options.trainer.device, usable_gpus())
     row_of = dict(zip(ids, samples.to_dict(orient="records") * len(options.seeds), strict=True))
     options.trainer.check([row_of[t] for t in ids if t not in done][: options.limit])
     return folder, samples, ids
@@ -313,24 +267,21 @@ def _run_locked(samples, ids, folder: RunFolder, engine: Executor, options, t0) 
     progress, poll_s = options.progress, options.poll_s
     trained = drive(folder, tasks, todo, engine, done=len(done), progress=progress, poll_s=poll_s)
     results = folder.collect(ids)
-    return SweepSummary(
-        folder=folder,
-        total=len(ids),
-        counts=dict(Counter(results["status"])) if len(results) else {},
-        trained=trained,
-        seconds=time.time() - t0,
-        results=folder.results if len(results) else None,
-        where=engine.describe(),
-    )
+    counts = dict(Counter(results["status"])) if len(results) else {}
+    path, seconds = (folder.results if len(results) else None), time.time() - t0
+    return SweepSummary(folder, len(ids), counts, trained, seconds, path, engine.describe())
 
 
 def _settle(folder: RunFolder, samples, ids, options: SweepOptions) -> pd.DataFrame:
     """Make the folder hold this sweep (checked again under the lock); return its samples: the
     stored ones when the folder has them, else the given ones, stored with the task list."""
-    if options.experiment is not None:
-        _check_experiment(folder, options.experiment)
+    exp = options.experiment
+    if exp is not None:
+        _check_experiment(folder, exp)
         if folder.stored_experiment() is None:
-            folder.write_experiment(_experiment_doc(options.experiment))
+            fingerprint, executor = plain(exp.fingerprint()), plain(asdict(exp.executor))
+            doc = {"name": exp.name, "source": exp.path, "fingerprint": fingerprint}
+            folder.write_experiment({**doc, "executor": executor})
     if _stored_tasks(folder, ids, options.seeds) is None:
         if folder.has_task_list():
             print(
@@ -349,16 +300,6 @@ def _settle(folder: RunFolder, samples, ids, options: SweepOptions) -> pd.DataFr
         print(f"dsd: warning: {folder.samples} was {why}; written again", file=sys.stderr)
         folder.write_samples(samples)
         return samples
-
-
-def _experiment_doc(exp: Experiment) -> dict:
-    """What ``experiment.yaml`` holds."""
-    return {
-        "name": exp.name,
-        "source": exp.path,
-        "fingerprint": plain(exp.fingerprint()),
-        "executor": plain(asdict(exp.executor)),
-    }
 
 
 def _write_info(folder: RunFolder, engine: Executor, options: SweepOptions) -> None:

@@ -1,19 +1,7 @@
-"""What an experiment will cost on the machine at hand, before anything trains.
-
-A few sampled models of each space are timed (:func:`dsd.trainer.timing.time_model`: forward,
-backward and SGD step, median of a few repeats) on the device the run's local workers would use,
-with a worker's share of the CPU threads, and the time of one training step is multiplied out::
-
-    seconds = sum over spaces (mean step time of its timed models x models)
-              x steps per epoch x epochs x seeds / workers
-
-Steps per epoch are the data set's training images over the batch size (digits 1,347, CIFAR-10
-50,000, an image folder is taken to be ImageNet's 1,281,167, synthetic its ``synthetic_size``).
-On the CPU a step is timed at a batch of about ``CPU_TIMING_MACS`` multiply-adds (the recipe's
-batch for small models) and scaled to the recipe's batch (per-image time is nearly constant
-there for models that large); on a GPU at the recipe's batch. Evaluation,
-data loading and start-up are not counted, nor do several models sharing one GPU slow each other
-down in the estimate: read it as the training time alone.
+"""What an experiment will cost on the machine at hand: a few models a space are timed
+(:func:`dsd.trainer.timing.time_model`) on the device a local worker would use, then
+``seconds = sum over spaces (step time x models) x steps per epoch x epochs x seeds / workers``.
+Training alone: evaluation, data loading, start-up and GPU sharing are not counted.
 """
 
 from __future__ import annotations
@@ -82,14 +70,16 @@ class CostEstimate:
         return self.seconds * trainings / self.models if self.models else 0.0
 
     def describe(self) -> str:
-        """A few lines: the total, the assumptions, one line a space."""
+        """The total, the assumptions, one line a space."""
         lines = [
             f"estimated {duration(self.seconds)} on this machine ({self.where}): "
             f"{self.models} trainings x {self.epochs} epochs x {self.steps_per_epoch} steps "
-            f"of batch {self.batch_size}"
+            f"of batch {self.batch_size}",
+            *(
+                f"  {s.space:<20} {s.models:5d} models, {1e3 * s.step_s:9.1f} ms a step"
+                for s in self.spaces
+            ),
         ]
-        for s in self.spaces:
-            lines.append(f"  {s.space:<20} {s.models:5d} models, {1e3 * s.step_s:9.1f} ms a step")
         return "\n".join(lines)
 
 
@@ -105,7 +95,9 @@ def _step_seconds(rows: Sequence[dict], config: TrainConfig, cuda: bool, threads
     times = []
     for row in rows:
         batch = config.batch_size
-        if not cuda:  # a batch of about CPU_TIMING_MACS multiply-adds, scaled up after
+        # on the CPU a batch of about CPU_TIMING_MACS multiply-adds, scaled up after (per-image
+        # time is nearly constant there for models that large)
+        if not cuda:
             batch = max(1, min(batch, int(CPU_TIMING_MACS // max(1.0, float(row["flops"])))))
         t = timer(
             AnyNet.from_dict(row),
@@ -128,9 +120,7 @@ def estimate_cost(
     per_space: int = MODELS_TIMED,
     timer: Timer | None = None,
 ) -> CostEstimate:
-    """The training time of ``samples`` with ``config`` on this machine's local workers as
-    ``settings`` lays them out (:func:`dsd.sweep.exec_local.worker_envs`); ``timer`` replaces
-    :func:`dsd.trainer.timing.time_model`."""
+    """The training time of ``samples`` with ``config`` on the local workers ``settings`` lays out."""
     timer = timer or time_model
     envs = worker_envs(settings, config.device, usable_gpus())
     cuda = bool(envs[0]["CUDA_VISIBLE_DEVICES"])
@@ -157,8 +147,7 @@ def estimate_cost(
 
 
 def local_settings(settings: ExecutorSettings) -> ExecutorSettings:
-    """The local executor's settings nearest to ``settings`` (a Slurm or Ray experiment is
-    estimated as if it ran here, on every GPU or CPU core of this machine)."""
+    """The local executor's settings nearest to ``settings`` (a cluster's run as if it ran here)."""
     if settings.kind == "local":
         return settings
     return ExecutorSettings(slots=settings.slots, threads_per_slot=settings.threads_per_slot)
@@ -167,8 +156,7 @@ def local_settings(settings: ExecutorSettings) -> ExecutorSettings:
 def estimate_experiment(
     exp: Experiment, data: str | None = None, settings: ExecutorSettings | None = None, **kw
 ) -> CostEstimate:
-    """:func:`estimate_cost` of an experiment's samples and recipe (``settings``: its executor,
-    as run here)."""
+    """:func:`estimate_cost` of an experiment's samples and recipe, run here."""
     # the estimate reads no data: a placeholder path satisfies the recipe's check of cifar10 etc.
     if exp.dataset in DATA_PATH_DATASETS:
         data = data or exp.data or "(not read)"
@@ -179,7 +167,7 @@ def estimate_experiment(
 
 @dataclass(frozen=True)
 class ExperimentCard:
-    """A built-in (or given) experiment file with its estimated cost here (or why there is none)."""
+    """An experiment file with its estimated cost here (or why there is none)."""
 
     experiment: Experiment
     text: str  # the file as written (its comments say how to run it)
@@ -187,7 +175,7 @@ class ExperimentCard:
     note: str = ""  # why there is no estimate
 
     def line(self) -> str:
-        """One line of the listing: name, spaces, n, epochs, data set, estimate."""
+        """Name, spaces, n, epochs, data set, estimate."""
         e = self.experiment
         cost = duration(self.estimate.seconds) if self.estimate else self.note or "-"
         spaces = ",".join(e.spaces)
@@ -202,9 +190,7 @@ class ExperimentCard:
 def experiment_cards(
     refs: Sequence[str] | None = None, *, estimate: bool = True
 ) -> list[ExperimentCard]:
-    """The experiments ``refs`` (built-in names or paths; default: every built-in one, each then
-    estimated from one timed model a space), each with :func:`estimate_experiment` unless
-    ``estimate`` is off."""
+    """The experiments ``refs`` (default: every built-in one, one model a space timed), estimated."""
     cards = []
     per_space = MODELS_TIMED if refs is not None else 1
     for ref in refs if refs is not None else builtin_experiments():

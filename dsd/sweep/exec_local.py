@@ -1,19 +1,11 @@
-"""The local executor: long-lived worker processes on this machine, one model each at a time.
-
-Each worker is a fresh ``spawn``-ed Python process that sees exactly one GPU
-(``CUDA_VISIBLE_DEVICES``) or, without GPUs, runs with ``threads_per_slot`` CPU threads. With
-``models_per_gpu = K`` there are K workers per GPU, each training its own model at the same time
-(CIFAR-scale models are far too small to fill a large GPU alone); each may allocate at most
-``GPU_MEMORY_SHARE / K`` of the GPU's memory (``torch.cuda.set_per_process_memory_fraction``), so
-one greedy model fails alone with an out-of-memory error instead of starving its neighbours, and
-the CPU cores are split between all workers. Workers
-die with the driver (``PR_SET_PDEATHSIG``), so a killed driver leaves no orphan training a
-model. A worker that dies mid-model, or runs one model longer than ``time_min``, is reported as a
-``lost`` outcome (a failed attempt) and replaced.
+"""The local executor: long-lived ``spawn``-ed worker processes on this machine, one model each
+at a time, each pinned to one GPU (``models_per_gpu`` share it, each capped at its share of the
+memory) or to a share of the CPU cores; workers die with the driver (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing as mp
 import os
@@ -22,7 +14,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
 from dsd.errors import DsdError
@@ -87,9 +79,8 @@ def _check_gpu_request(settings: ExecutorSettings, device: str, gpus: Sequence[s
 def worker_envs(
     settings: ExecutorSettings, device: str, gpus: Sequence[str]
 ) -> list[dict[str, str]]:
-    """The environment of each local worker for a trainer asking for ``device`` on a machine
-    with ``gpus`` usable: one GPU each (``models_per_gpu`` per GPU), else a share of the CPU
-    cores. DsdError for a GPU request that cannot be met (never silently the CPU instead)."""
+    """Each local worker's environment: one GPU, else a share of the CPU cores (never silently
+    the CPU for a GPU request: DsdError)."""
     _check_gpu_request(settings, device, gpus)
     if device != "cpu" and settings.gpus != 0 and gpus:
         return gpu_worker_envs(
@@ -101,31 +92,9 @@ def worker_envs(
     return [dict(cpu_env) for _ in range(slots)]
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _limit_gpu_memory(fraction: str | None) -> None:
-    """Cap this process's CUDA allocations at ``fraction`` of its GPU (no-op without one)."""
-    if not fraction:
-        return
-    import torch  # lazy: see cuda_available
-
-    if torch.cuda.is_available():
-        torch.cuda.set_per_process_memory_fraction(float(fraction), 0)
-
-
 def gpu_worker_envs(gpus: Sequence[str], models_per_gpu: int, cores: int) -> list[dict[str, str]]:
-    """The environment of each GPU worker: ``models_per_gpu`` workers per GPU, GPUs interleaved.
-
-    Each sees one GPU, gets an equal share of its memory when it shares it, and an equal share
-    of the ``cores`` CPU cores (at least one thread).
-    """
+    """The environment of each GPU worker: ``models_per_gpu`` per GPU, GPUs interleaved, each
+    with an equal share of its GPU's memory and of the ``cores`` CPU cores."""
     k = models_per_gpu
     threads = str(max(1, cores // max(1, len(gpus) * k)))
     share = {MEMORY_ENV: f"{GPU_MEMORY_SHARE / k:.4f}"} if k > 1 else {}
@@ -138,7 +107,8 @@ def gpu_worker_envs(gpus: Sequence[str], models_per_gpu: int, cores: int) -> lis
 
 def _worker_main(env: dict[str, str], conn: Connection, parent: int) -> None:
     """A worker's life: set up its device, then run tasks from ``conn`` until told to stop."""
-    _die_with_parent()
+    with contextlib.suppress(OSError):  # Linux: SIGKILL this worker when the driver dies
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the driver died before we could ask to die with it
         os._exit(1)
     os.environ.update(env)
@@ -146,12 +116,13 @@ def _worker_main(env: dict[str, str], conn: Connection, parent: int) -> None:
         # torch came in before the environment (the spawned worker re-ran the parent's main
         # module, e.g. a user's script that imports torch): its pool ignored OMP_NUM_THREADS
         sys.modules["torch"].set_num_threads(int(env["OMP_NUM_THREADS"]))
-    _limit_gpu_memory(env.get(MEMORY_ENV))
+    if env.get(MEMORY_ENV):
+        import torch  # lazy: see cuda_available
+
+        if torch.cuda.is_available():
+            torch.cuda.set_per_process_memory_fraction(float(env[MEMORY_ENV]), 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    while True:
-        task = conn.recv()
-        if task is None:
-            return
+    while (task := conn.recv()) is not None:
         try:
             outcome = execute(task)
         except BaseException as e:  # never let a task take the worker down silently
@@ -167,12 +138,11 @@ class _Worker:
     proc: mp.process.BaseProcess | None = None
     conn: Connection | None = None
     task: Task | None = None
-    started: float = field(default=0.0)
+    started: float = 0.0
 
 
 class LocalExecutor(Executor):
-    """Runs tasks in worker processes on this machine, each pinned to one GPU (``models_per_gpu``
-    workers share it) or one CPU slot."""
+    """Runs tasks in worker processes on this machine, each pinned to one GPU or one CPU slot."""
 
     def __init__(
         self,
@@ -180,9 +150,8 @@ class LocalExecutor(Executor):
         device: str = "auto",
         envs: Sequence[dict[str, str]] | None = None,
     ):
-        """Workers as ``settings`` asks for a trainer on ``device`` (:func:`worker_envs`), or
-        exactly one per entry of ``envs`` (the environment changes of each; ``[{}]`` is one
-        worker that sees what this process sees, as ``dsd train`` uses it)."""
+        """Workers as :func:`worker_envs` lays them out, or one per entry of ``envs`` (``[{}]``:
+        one worker that sees what this process sees)."""
         self._ctx = mp.get_context("spawn")
         self._queue: deque[Task] = deque()
         if envs is None:
@@ -240,7 +209,7 @@ class LocalExecutor(Executor):
             w.conn.send(w.task)
 
     def poll(self, timeout: float) -> list[Outcome]:
-        """Collect finished outcomes (and the deaths of busy workers)."""
+        """Collect finished outcomes; a busy worker that died or ran past ``time_min`` is lost."""
         busy = [w for w in self._workers if w.task is not None]
         if not busy:
             return []
@@ -281,10 +250,8 @@ class LocalExecutor(Executor):
             if w.proc is None:
                 continue
             if w.task is None and w.proc.is_alive():
-                try:
+                with contextlib.suppress(OSError):
                     w.conn.send(None)
-                except OSError:
-                    pass
                 w.proc.join(timeout=2)
             if w.proc.is_alive():
                 w.proc.kill()

@@ -1,13 +1,11 @@
-"""The Ray executor: one remote task per model, on an existing cluster or a local one.
-
-With ``address`` set (``"auto"``, ``"ray://head:10001"``) it joins that cluster and leaves it
-running on close; without, it starts a small local Ray runtime (``slots`` CPUs, no dashboard)
-and shuts it down on close. Each model asks for ``cpus_per_task`` CPUs and ``gpus_per_task``
-GPUs, so Ray places it on a free device; Ray's own retries are off (the driver retries).
+"""The Ray executor: one remote task per model (``cpus_per_task``, ``gpus_per_task``; Ray's own
+retries off), on the cluster at ``address`` (left running) or on a local runtime it starts and
+shuts down.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Sequence
 
@@ -21,8 +19,7 @@ LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # the sweep moves small records only
 
 
 def _start(settings: ExecutorSettings) -> None:
-    """Join the cluster at ``settings.address`` or start a local runtime; DsdError if neither
-    works (Ray's own errors, even its SystemExit, never reach the user as a traceback)."""
+    """Join the cluster at ``settings.address`` or start a local runtime; else DsdError."""
     try:
         if settings.address:
             ray.init(address=settings.address, log_to_driver=False)
@@ -35,7 +32,7 @@ def _start(settings: ExecutorSettings) -> None:
             )
     except KeyboardInterrupt:
         raise
-    except BaseException as e:  # ConnectionError, ValueError, RuntimeError, SystemExit...
+    except BaseException as e:  # even Ray's SystemExit: one line, never a traceback
         lines = str(e).strip().splitlines() or [type(e).__name__]
         where = settings.address or "a local runtime"
         raise DsdError(f"ray: cannot start on {where} ({lines[0]})"[:500]) from None
@@ -104,10 +101,8 @@ class RayExecutor(Executor):
     def close(self) -> None:
         """Cancel tasks in flight; shut down the runtime if this executor started it."""
         for ref in list(self._refs):
-            try:
+            with contextlib.suppress(Exception):  # best effort: it may have ended on its own
                 ray.cancel(ref, force=True)
-            except Exception:  # best effort: the task may have ended on its own
-                pass
         self._refs.clear()
         self._queue.clear()
         if self._owns_runtime and ray.is_initialized():

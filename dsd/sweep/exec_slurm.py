@@ -1,15 +1,11 @@
-"""The Slurm executor: submitit job arrays, one array task per model.
-
-Tasks go to Slurm as job arrays (at most 1000 tasks each), never more than ``max_parallel`` in
-the queue at once (each finished model makes room for the next), on ``partition``, with
-``time_min`` minutes, ``gpus_per_task`` GPUs and ``cpus_per_task`` cores per model. The work is wrapped in a submitit ``Checkpointable``: on preemption or time-out submitit
-requeues the task, which then retakes its claim (same Slurm job id) and trains the model again.
-Jobs run ``sys.executable`` (the driver's Python, e.g. the venv's), so the run directory must be on
-a file system every node sees.
+"""The Slurm executor: submitit job arrays, one array task per model, at most ``max_parallel``
+queued; a preempted or timed-out task is requeued (submitit's ``Checkpointable``) and retakes
+its claim. Jobs run the driver's Python, so the run folder must be on a shared file system.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -31,18 +27,12 @@ class _SlurmTask(submitit.helpers.Checkpointable):
     """Runs one task inside a Slurm job; requeued as is on preemption or time-out."""
 
     def __call__(self, task: Task) -> Outcome:
-        _use_allocated_cpus()
+        cpus = os.environ.get("SLURM_CPUS_PER_TASK")
+        if cpus:  # size CPU thread pools to the job's allocation, not to the whole node
+            os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = cpus
+            if "torch" in sys.modules:  # already imported while unpickling the task's config
+                sys.modules["torch"].set_num_threads(int(cpus))
         return execute(task)
-
-
-def _use_allocated_cpus() -> None:
-    """Size CPU thread pools to the job's allocation, not to the whole node."""
-    cpus = os.environ.get("SLURM_CPUS_PER_TASK")
-    if not cpus:
-        return
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = cpus
-    if "torch" in sys.modules:  # already imported while unpickling the task's config
-        sys.modules["torch"].set_num_threads(int(cpus))
 
 
 def _last_line(e: BaseException) -> str:
@@ -53,18 +43,14 @@ def _last_line(e: BaseException) -> str:
 
 def slurm_parameters(settings: ExecutorSettings) -> dict:
     """submitit parameters for ``settings``."""
-    params: dict = {
-        "timeout_min": max(1, math.ceil(settings.time_min)),
-        "cpus_per_task": settings.cpus_per_task,
-        "name": "dsd-sweep",
+    s = settings
+    params = {"timeout_min": max(1, math.ceil(s.time_min)), "cpus_per_task": s.cpus_per_task}
+    optional = {
+        "slurm_partition": s.partition,
+        "gpus_per_node": math.ceil(s.gpus_per_task),
+        "mem_gb": s.mem_gb,
     }
-    if settings.partition:
-        params["slurm_partition"] = settings.partition
-    if settings.gpus_per_task:
-        params["gpus_per_node"] = math.ceil(settings.gpus_per_task)
-    if settings.mem_gb:
-        params["mem_gb"] = settings.mem_gb
-    return params
+    return {**params, "name": "dsd-sweep", **{k: v for k, v in optional.items() if v}}
 
 
 class SlurmExecutor(Executor):
@@ -143,9 +129,7 @@ class SlurmExecutor(Executor):
     def close(self) -> None:
         """Cancel the jobs still queued or running (their claims become stale)."""
         for job in list(self._jobs):
-            try:
+            with contextlib.suppress(Exception):  # best effort: it may have ended on its own
                 job.cancel(check=False)
-            except Exception:  # best effort: the jobs may have ended on their own
-                pass
         self._jobs.clear()
         self._queue.clear()

@@ -1,22 +1,6 @@
-"""Where tasks run: one small interface, three engines (local processes, Slurm, Ray).
-
-An executor is told ``submit(tasks)`` and asked ``poll(timeout)`` for the outcomes that arrived;
-``close()`` stops what it started; ``describe()`` says where the models train (the start line,
-``dsd status``). It never decides anything: retries, resume and records are the driver's and the
-task's business (:mod:`dsd.sweep.driver`, :mod:`dsd.sweep.task`), so every engine behaves the
-same after a crash. The engines (``exec_local``, ``exec_slurm``, ``exec_ray``) import this
-module; :func:`dsd.sweep.driver.make_executor` picks one.
-
-- ``local``: long-lived worker processes on this machine, ``models_per_gpu`` per GPU (each sees
-  only its own GPU and may use its share of that GPU's memory) or ``slots`` CPU workers with
-  ``threads_per_slot`` threads each.
-- ``slurm``: submitit job arrays (``max_parallel`` tasks at once), requeued on preemption and
-  time-out through submitit's checkpointing.
-- ``ray``: one remote task per model with ``gpus_per_task`` GPUs; joins the cluster at
-  ``address`` or starts a local one.
-
-:func:`check_available` answers "can this executor run here?" before anything is created: the
-packages, Slurm's commands, controller and partition, Ray's client and the cluster's address.
+"""Where tasks run: one small interface (submit, poll, close, describe), three engines
+(``exec_local``, ``exec_slurm``, ``exec_ray``), their settings, and :func:`check_available`.
+An executor decides nothing: retries, resume and records are the driver's and the task's.
 """
 
 from __future__ import annotations
@@ -96,11 +80,8 @@ class ExecutorSettings:
         for name in ("partition", "address"):
             value = getattr(self, name)
             if value is not None and not _PLAIN_NAME.fullmatch(value):
-                raise DsdError(
-                    f"executor {name} {value!r}: only letters, digits and _ . : / @ + - allowed"[
-                        :300
-                    ]
-                )
+                why = f"executor {name} {value!r}: only letters, digits and _ . : / @ + - allowed"
+                raise DsdError(why[:300])
 
 
 class Executor(ABC):

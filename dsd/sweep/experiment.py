@@ -1,24 +1,6 @@
-"""Experiment files (``experiments/*.yaml``): which spaces to compare, and how to train them.
-
-An experiment names the design spaces, how many models to sample from each and in which
-complexity regime, the data set, the epochs and recipe, the training seeds and the executor::
-
-    name: digits_anynetx
-    spaces: [AnyNetXA, AnyNetXC, AnyNetXE]
-    n: 16                   # models per space
-    flops: [2M, 6M]         # complexity regime (numbers or 360M / 0.4G / 360e6); omit for none
-    resolution: 16          # input size and classes the models are built for
-    num_classes: 10
-    network: {stem: res_stem_cifar}      # other network-level overrides (optional)
-    dataset: digits         # data set and (for cifar10 / imagefolder) its path
-    data: null
-    epochs: 3
-    recipe: {batch_size: 64, lr: 0.2}    # any other field of dsd.trainer.TrainConfig
-    seeds: [0]              # training seeds: each model is trained once per seed
-    executor: {kind: local, slots: 2}    # see dsd.sweep.ExecutorSettings
-
-Validation is strict: an unknown key, a value of the wrong type or a missing field raises
-:class:`DsdError` naming the file, the key and what is allowed.
+"""Experiment files (``experiments/*.yaml``, which show every key): which spaces to compare, how
+many models of each in which regime, and how to train them; validated strictly (an unknown key,
+a wrong type or a missing field is a DsdError naming the file, the key and what is allowed).
 """
 
 from __future__ import annotations
@@ -71,9 +53,8 @@ class Experiment:
 
     def fingerprint(self) -> dict:
         """Everything that decides *what* is trained (not where): a resumed run must match it."""
-        keep = ("spaces", "n", "flops", "sample_seed", "resolution", "num_classes", "network")
-        fingerprint = {k: getattr(self, k) for k in (*keep, "dataset")}
-        return {**fingerprint, "epochs": self.epochs, "recipe": self.recipe, "seeds": self.seeds}
+        keys = ("spaces", "n", "flops", "sample_seed", "resolution", "num_classes", "network")
+        return {k: getattr(self, k) for k in (*keys, "dataset", "epochs", "recipe", "seeds")}
 
     def train_config(self, data: str | None = None) -> TrainConfig:
         """The :class:`dsd.trainer.TrainConfig` of this experiment (seed set per task later)."""
@@ -84,13 +65,9 @@ class Experiment:
             raise DsdError(f"{self.path}: {e}") from None
 
     def sample(self, spaces: typing.Sequence[Space] | None = None) -> pd.DataFrame:
-        """``n`` models from every space, in the regime (deterministic for ``sample_seed``);
-        ``spaces`` (loaded spaces, e.g. refined ones ``dsd design`` wrote) replace the named ones."""
-        network = dict(self.network)
-        if self.resolution is not None:
-            network["resolution"] = self.resolution
-        if self.num_classes is not None:
-            network["num_classes"] = self.num_classes
+        """``n`` models from every space (or from ``spaces``, loaded ones), in the regime."""
+        sizes = {"resolution": self.resolution, "num_classes": self.num_classes}
+        network = {**self.network, **{k: v for k, v in sizes.items() if v is not None}}
         spaces = [load_space(name) for name in self.spaces] if spaces is None else spaces
         frames = [
             sp.sample(self.n, flops=self.flops, seed=self.sample_seed, **network) for sp in spaces
@@ -99,17 +76,12 @@ class Experiment:
 
 
 # -- value checks -----------------------------------------------------------------------
-def _where(path: str, key: str) -> str:
-    """``file: key`` for messages."""
-    return f"{path}: {key}"
-
-
 def _matches(value: Any, hint: Any) -> tuple[bool, Any]:
     """Whether ``value`` fits the plain type ``hint`` (and the value converted to it)."""
     if hint is type(None):
         return value is None, None
-    if hint is bool:
-        return isinstance(value, bool), value
+    if hint in (bool, str):
+        return isinstance(value, hint), value
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool), value
     if hint is float:
@@ -120,14 +92,7 @@ def _matches(value: Any, hint: Any) -> tuple[bool, Any]:
                 return False, value
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return ok and math.isfinite(value), value
-    if hint is str:
-        return isinstance(value, str), value
     return True, value  # a type this checker does not know: the dataclass checks it
-
-
-def _type_name(hint: Any) -> str:
-    """A type's name as an experiment file would spell it."""
-    return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))
 
 
 def _check_type(value: Any, hint: Any, where: str) -> Any:
@@ -138,16 +103,18 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         ok, converted = _matches(value, option)
         if ok:
             return float(converted) if option is float else converted
-    names = " or ".join(_type_name(o) for o in options).replace("float", "finite number")
+    names = " or ".join(
+        "null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options
+    )
+    names = names.replace("float", "finite number")
     raise DsdError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
 
 
-def _check_keys(data: dict, allowed: typing.Iterable[str], where: str) -> None:
+def _check_keys(data: dict, allowed: typing.Collection[str], where: str) -> None:
     """Reject keys that are not in ``allowed``."""
-    allowed = list(allowed)
-    for key in data:
-        if key not in allowed:
-            raise DsdError(f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})")
+    unknown = [key for key in data if key not in allowed]
+    if unknown:
+        raise DsdError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(allowed)})")
 
 
 def _check_section(data: Any, cls: type, where: str, skip: tuple[str, ...] = ()) -> dict:
@@ -169,8 +136,7 @@ def _space_key(name: str) -> str:
 
 
 def _name(value: Any, where: str, longest: int = MAX_NAME) -> str:
-    """A name on one line: 1 to ``longest`` characters, none of them a control character (a
-    newline would split the tables and messages it appears in)."""
+    """A name on one line (no control character): 1 to ``longest`` characters."""
     if not isinstance(value, str) or not value.strip() or len(value) > longest:
         message = f"{where}: expected a name of 1 to {longest} characters, got {value!r}"
         raise DsdError(message[:300])
@@ -248,7 +214,7 @@ def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
         if key not in raw:
             allowed = ", ".join(REQUIRED)
             raise DsdError(f"{path}: missing required key {key!r} (required: {allowed})")
-    w = lambda k: _where(path, k)  # noqa: E731
+    w = lambda k: f"{path}: {k}"  # noqa: E731
     recipe = raw.get("recipe") or {}
     recipe = _check_section(recipe, TrainConfig, w("recipe"), TOP_LEVEL_TRAIN_KEYS)
     executor = _check_section(raw.get("executor") or {}, ExecutorSettings, w("executor"))
@@ -277,8 +243,7 @@ def parse_experiment(raw: Any, path: str = "<experiment>") -> Experiment:
 
 
 def builtin_experiments_dir() -> Path:
-    """The built-in experiments, ``dsd/_experiments``: in a checkout a link to the repository's
-    ``experiments/``, in a wheel its copy."""
+    """``dsd/_experiments``: a link to ``experiments/`` in a checkout, its copy in a wheel."""
     return (Path(__file__).resolve().parents[1] / "_experiments").resolve()
 
 
@@ -303,7 +268,6 @@ def resolve_experiment(ref: str | os.PathLike) -> Path:
 
 
 def load_experiment(path: str | os.PathLike) -> Experiment:
-    """Read and validate an experiment file, or a built-in one by name (with
-    :func:`dsd.io.load_yaml`'s limits)."""
+    """Read and validate an experiment file, or a built-in one by name."""
     path = resolve_experiment(path)
     return parse_experiment(load_yaml(path), str(path))

@@ -1,24 +1,8 @@
 """The run folder: every file of one sweep, its lock and its atomic writes, in one class.
 
-Layout of ``RUN`` (:class:`RunFolder` is the only code that spells these names)::
-
-    experiment.yaml        dsd run: the experiment as run (a resume checks its fingerprint)
-    run.json               which command made the run, how to resume it, and where its latest
-                           driver trains (devices, workers)
-    samples.parquet        every model to train
-    tasks.json             the task list: the ordered task ids (runs of dsd < 0.2: plan.json)
-    records/<task>.json    one final record per finished task (ok / diverged / failed)
-    attempts/<task>.<n>    one file per failed attempt (the retry counter survives crashes)
-    claims/<task>.json     "being trained by host/pid/job"; its mtime is the heartbeat
-    driver.lock            held (flock) by the one driver working on the folder
-    results.parquet        all records, collected (idempotent: same records, same file)
-    report.html            dsd run's report (written by dsd.pipeline)
-    slurm/                 submitit's job folders and logs
-
-Every file is written to a temporary name in the same folder and moved into place
-(:func:`dsd.io.atomic_path`), so a reader sees the old file or the new one, never half of one,
-however many workers write at once and wherever a writer is killed. A record is written before
-its claim is removed: a model with a record is done, whatever else lies around.
+Every file is written to a temporary name and moved into place (:func:`dsd.io.atomic_path`), so a
+reader never sees half of one; a record is written before its claim is removed, so a model with a
+record is done, whatever else lies around.
 """
 
 from __future__ import annotations
@@ -55,8 +39,7 @@ OLD_TASK_LIST = "plan.json"  # the task list's name in run folders of dsd < 0.2
 
 
 def read_json(path: Path) -> dict | None:
-    """A JSON object written by :func:`dsd.io.write_json_atomic`; None if absent or damaged
-    (empty, truncated, not UTF-8, not JSON, or JSON that is not an object)."""
+    """A JSON object written by :func:`dsd.io.write_json_atomic`; None if absent or damaged."""
     try:
         with open(path, "rb") as f:
             data = json.loads(f.read())
@@ -106,26 +89,25 @@ class RunFolder:
 
     @classmethod
     def at(cls, path: str | os.PathLike | RunFolder, stale_s: float = 60.0) -> RunFolder:
-        """The run folder at ``path`` (a name given by a user: an empty one is refused, where
-        ``Path("")`` would quietly be the current directory)."""
+        """The run folder at ``path``; an empty name is refused (``Path("")`` would be ``.``)."""
         if isinstance(path, RunFolder):
             path = path.root
         if not str(path).strip():
             raise DsdError("run folder: empty name (give -o RUN_DIR)")
         return cls(Path(path), stale_s)
 
-    # -- paths -------------------------------------------------------------------------
-    experiment = property(lambda self: self.root / "experiment.yaml")
-    info_file = property(lambda self: self.root / "run.json")
+    # -- paths (the only code that spells them) ------------------------------------------
+    experiment = property(lambda self: self.root / "experiment.yaml")  # dsd run's, fingerprinted
+    info_file = property(lambda self: self.root / "run.json")  # how to resume, where it trains
     samples = property(lambda self: self.root / "samples.parquet")
-    task_list = property(lambda self: self.root / "tasks.json")
-    records = property(lambda self: self.root / "records")
-    attempts_dir = property(lambda self: self.root / "attempts")
-    claims = property(lambda self: self.root / "claims")
-    lock_file = property(lambda self: self.root / "driver.lock")
+    task_list = property(lambda self: self.root / "tasks.json")  # dsd < 0.2: plan.json
+    records = property(lambda self: self.root / "records")  # <task>.json: final records
+    attempts_dir = property(lambda self: self.root / "attempts")  # <task>.<n>: failed attempts
+    claims = property(lambda self: self.root / "claims")  # <task>.json; mtime is the heartbeat
+    lock_file = property(lambda self: self.root / "driver.lock")  # flock of the one driver
     results = property(lambda self: self.root / "results.parquet")
-    report = property(lambda self: self.root / "report.html")
-    slurm_logs = property(lambda self: self.root / "slurm")
+    report = property(lambda self: self.root / "report.html")  # written by dsd.pipeline
+    slurm_logs = property(lambda self: self.root / "slurm")  # submitit's job folders
 
     def record_path(self, task_id: str) -> Path:
         """Where the final record of ``task_id`` lives."""
@@ -147,19 +129,15 @@ class RunFolder:
             raise DsdError(f"cannot create {self.root}: {parent} is not writable")
 
     def create(self) -> RunFolder:
-        """Create the folder and its subfolders (where nothing may exist before the checks pass,
-        call this only after them)."""
+        """Create the folder and its subfolders (only after the checks passed)."""
         for sub in (self.records, self.attempts_dir, self.claims):
             sub.mkdir(parents=True, exist_ok=True)
         return self
 
     @contextlib.contextmanager
     def lock(self, wait_s: float = 1.0) -> Iterator[RunFolder]:
-        """Hold the driver lock; DsdError naming the driver that holds it.
-
-        ``wait_s`` rides over ``dsd status`` peeking at the lock. The lock file's mtime (now)
-        tells ``dsd status`` when this driver started.
-        """
+        """Hold the driver lock (``wait_s`` rides over ``dsd status`` peeking at it); DsdError
+        naming the driver that holds it."""
         try:
             with hold_lock(self.lock_file, wait_s=wait_s, keep=True):
                 yield self
@@ -213,13 +191,8 @@ class RunFolder:
         write_json_atomic(self.info_file, dict(info))
 
     def stored_experiment(self) -> dict | None:
-        """The experiment the run was started with ({name, source, fingerprint, ...}); None if
-        there is none.
-
-        A damaged file (empty after a full disk, edited by hand) counts as absent while the run
-        has no records (nothing depends on it: it is written again); otherwise DsdError, since
-        what was trained can no longer be checked.
-        """
+        """The experiment the run was started with ({name, source, fingerprint, ...}) or None; a
+        damaged file counts as absent while the run has no records, else DsdError."""
         if not self.experiment.exists():
             return None
         with contextlib.suppress(DsdError):
@@ -241,8 +214,7 @@ class RunFolder:
 
     # -- records -----------------------------------------------------------------------------
     def read_record(self, task_id: str) -> dict | None:
-        """The final record of ``task_id``; None if absent or not a final record
-        (:func:`dsd.schema.record_problem`)."""
+        """The final record of ``task_id``; None if absent or not final (``record_problem``)."""
         record = read_json(self.record_path(task_id))
         return record if record is not None and not record_problem(record) else None
 
@@ -251,13 +223,12 @@ class RunFolder:
         write_json_atomic(self.record_path(task_id), dict(record))
 
     def record_status(self, task_id: str) -> str:
-        """The status of ``task_id``'s record ('' if it has no final record: not finished)."""
+        """The status of ``task_id``'s record ('' if it has no final record)."""
         return str((self.read_record(task_id) or {}).get("status", ""))
 
     def listed_ids(self) -> set[str]:
         """The ids of all tasks with a record file, final or not (one directory listing)."""
-        names = os.listdir(self.records) if self.records.is_dir() else []
-        return {n[:-5] for n in names if n.endswith(".json") and not n.startswith(".")}
+        return _json_stems(self.records)
 
     def done_ids(self) -> set[str]:
         """The ids of all finished tasks (a record file that reads as a final record)."""
@@ -265,10 +236,7 @@ class RunFolder:
 
     def iter_records(self, task_ids: Sequence[str]) -> Iterator[dict]:
         """The final records of ``task_ids`` that exist, in that order."""
-        for t in task_ids:
-            record = self.read_record(t)
-            if record is not None:
-                yield record
+        return (r for t in task_ids if (r := self.read_record(t)) is not None)
 
     def collect(self, task_ids: Sequence[str]) -> pd.DataFrame:
         """All final records in task-list order, written to ``results.parquet`` (idempotent)."""
@@ -278,13 +246,8 @@ class RunFolder:
         return df
 
     def set_aside_damaged(self, task_ids: Sequence[str]) -> list[str]:
-        """Rename the record files of ``task_ids`` that are not final records to
-        ``<task>.json.damaged`` (kept for a look, no longer counted as done, so the model is
-        trained again); return their ids.
-
-        Empty, truncated, not JSON, no known status, ``ok`` without a valid error: a disk that
-        filled up or a file edited by hand. Counting it as done would lose the model.
-        """
+        """Rename the record files of ``task_ids`` that are not final records (a full disk, a
+        hand edit) to ``<task>.json.damaged``, so they are trained again; return their ids."""
         damaged = []
         for t in sorted(self.listed_ids() & set(task_ids)):
             path = self.record_path(t)
@@ -301,11 +264,9 @@ class RunFolder:
 
     def remove_record(self, task_id: str) -> None:
         """Forget a record and its attempts (to retry a failed model on request)."""
-        with contextlib.suppress(FileNotFoundError):
-            self.record_path(task_id).unlink()
+        self.record_path(task_id).unlink(missing_ok=True)
         for p in self.attempts_dir.glob(f"{task_id}.*"):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
+            p.unlink(missing_ok=True)
 
     def sweep_temp(self, older_than_s: float) -> int:
         """Delete temporary files a killed writer left behind; return how many."""
@@ -378,15 +339,13 @@ class RunFolder:
             with os.fdopen(fd, "w") as f:
                 json.dump(data, f)
         except BaseException:  # e.g. a full disk: leave no empty claim behind
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            path.unlink(missing_ok=True)
             raise
         return True
 
     def release(self, task_id: str) -> None:
         """Remove the claim of ``task_id``."""
-        with contextlib.suppress(FileNotFoundError):
-            self.claim_path(task_id).unlink()
+        self.claim_path(task_id).unlink(missing_ok=True)
 
     def heartbeat(self, task_id: str) -> None:
         """Refresh the claim of ``task_id`` (touch its mtime)."""
@@ -395,6 +354,10 @@ class RunFolder:
 
     def live_claims(self) -> set[str]:
         """The ids of tasks someone trains now."""
-        names = os.listdir(self.claims) if self.claims.is_dir() else []
-        ids = (n[:-5] for n in names if n.endswith(".json") and not n.startswith("."))
-        return {t for t in ids if self.claim_is_live(t)}
+        return {t for t in _json_stems(self.claims) if self.claim_is_live(t)}
+
+
+def _json_stems(folder: Path) -> set[str]:
+    """The names of the ``*.json`` files of ``folder`` without the suffix (temporaries skipped)."""
+    names = os.listdir(folder) if folder.is_dir() else []
+    return {n[:-5] for n in names if n.endswith(".json") and not n.startswith(".")}

@@ -1,18 +1,8 @@
-"""``dsd train``'s work: train a samples file into one results file, through the sweep.
+"""``dsd train``'s work: a one-worker sweep of a samples file into one results file, resumable.
 
-:func:`train_samples` is a one-worker run of :func:`dsd.sweep.run_sweep` whose run folder is
-``OUT.run/`` beside the output (``results.parquet`` -> ``results.parquet.run/``; ``dsd status
-OUT.run`` reads it). Each model's record is written the moment it finishes; ``OUT`` is written
-atomically from the records once, at the end (also after Ctrl-C or a run-level error), so the I/O
-grows linearly with the number of models. Killed at any moment (even by SIGKILL) it loses at most
-the model in flight: started again with the same output, the models already recorded (in
-``OUT.run/``, or in ``OUT`` itself for a results file written without a run folder) are not
-trained again. A different recipe, or another samples file, is refused before anything is written.
-A failed model is not retried (one attempt each); a worker process that dies counts as a failed
-model.
-
-Rows are identified by (``space``, ``design_id``) when the samples have a design id, else by
-``model_id`` (docs/GLOSSARY.md): two rows of one model drawn as two designs are both trained.
+The run folder is ``OUT.run/`` beside the output; ``OUT`` is written atomically from the records
+once, at the end (also after Ctrl-C or a run-level error). Rows are identified by (``space``,
+``design_id``) when the samples have a design id, else by ``model_id`` (docs/GLOSSARY.md).
 """
 
 from __future__ import annotations
@@ -100,8 +90,7 @@ def planned(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 def train_file(samples: str | Path, out: str | Path, options: SweepOptions) -> TrainSummary:
-    """``dsd train SAMPLES -o OUT``: check ``out`` (writable, not the samples file), read the
-    samples, hold ``out``'s writer lock and :func:`train_samples`."""
+    """``dsd train SAMPLES -o OUT``: :func:`train_samples` under ``out``'s writer lock."""
     out = check_not_an_input(check_output_path(out), [samples])
     table = read_table(samples, required=SAMPLE_REQUIRED)
     if table.empty:
@@ -111,19 +100,26 @@ def train_file(samples: str | Path, out: str | Path, options: SweepOptions) -> T
 
 
 def train_samples(samples: pd.DataFrame, out: str | Path, options: SweepOptions) -> TrainSummary:
-    """Train the models of ``samples`` not yet recorded for ``out`` (with ``options.trainer``
-    and its seed), then write ``out``; the caller holds ``out``'s writer lock
-    (:func:`dsd.io.exclusive`). ``options``' executor settings are replaced by one local
-    worker that sees this process's devices."""
+    """Train the models of ``samples`` not yet recorded for ``out``, then write ``out`` (the
+    caller holds its writer lock); one local worker that sees this process's devices, one
+    attempt a model."""
     out = Path(out)
     samples, folder = planned(samples), run_folder_for(out)
     previous = _previous(out)
-    recorded = _recorded(folder)
-    for table in (previous, recorded):
+    try:
+        stored = folder.read_task_list()
+    except DsdError:  # damaged: the sweep rebuilds it if the run's samples are these, else refuses
+        stored = None
+    records = list(folder.iter_records(stored)) if stored else []
+    for table in (previous, pd.DataFrame.from_records(records) if records else None):
         if table is not None:
             _check_same_recipe(table, options.trainer, out)
     ids = task_ids(samples, options.seeds)
-    _check_same_tasks(folder, ids, out)
+    if stored is not None and stored != ids:
+        raise DsdError(
+            f"{out} belongs to a run of another samples file ({folder.root}: {len(stored)} "
+            f"models, not these {len(ids)}); use another output file"
+        )
     adopt, kept = _adoption(samples, ids, previous)
     before = (folder.done_ids() & set(ids)) | set(adopt)
     settings = ExecutorSettings(kind="local", slots=1, max_retries=0, time_min=TIME_MIN)
@@ -158,36 +154,12 @@ def _previous(out: Path) -> pd.DataFrame | None:
     return previous
 
 
-def _recorded(folder: RunFolder) -> pd.DataFrame | None:
-    """The records already in ``folder`` (task-list order), read without writing anything."""
-    try:
-        ids = folder.read_task_list()
-    except DsdError:  # damaged: the sweep rebuilds it from the run's samples
-        return None
-    records = list(folder.iter_records(ids)) if ids else []
-    return pd.DataFrame.from_records(records) if records else None
-
-
-def _check_same_tasks(folder: RunFolder, ids: list[str], out: Path) -> None:
-    """Refuse a run folder whose task list was made from another samples file."""
-    try:
-        stored = folder.read_task_list()
-    except DsdError:
-        return  # damaged: the sweep rebuilds it if the run's samples are these, else refuses
-    if stored is not None and stored != ids:
-        raise DsdError(
-            f"{out} belongs to a run of another samples file ({folder.root}: {len(stored)} "
-            f"models, not these {len(ids)}); use another output file"
-        )
-
-
 def _adoption(
     samples: pd.DataFrame, ids: list[str], previous: pd.DataFrame | None
 ) -> tuple[dict[str, dict], pd.DataFrame | None]:
     """The final rows of ``previous`` (an existing OUT) for planned models, as records to adopt
-    by task id (an OUT written before it had a run folder), and its other rows with their task
-    id ('' for rows of other models): OUT keeps those of tasks without a record. A row that is
-    not a final record (``ok`` without an error) is trained again."""
+    by task id, and its other rows with their task id ('' for other models), which OUT keeps
+    while their task has no record."""
     if previous is None:
         return {}, None
     columns = _identity(samples, previous)
@@ -204,27 +176,24 @@ def _adoption(
 
 
 def _write_results(folder: RunFolder, out: Path, kept, results=None) -> pd.DataFrame:
-    """The run's records (task-list order; collected now unless given), with OUT's other rows
-    of tasks that have no record, written to OUT; nothing if the run never started."""
+    """The run's records (collected now unless given), with OUT's kept rows, written to OUT."""
     if results is None:
         ids = folder.read_task_list()
         if ids is None:
             return pd.DataFrame()
         results = folder.collect(ids)
+    both = results
     if kept is not None:
         done = set(results["task_id"]) if len(results) else set()
         kept = kept[~kept[KEPT_TASK].isin(done)].drop(columns=KEPT_TASK)
-        results_and_kept = pd.concat([results, kept], ignore_index=True)
-    else:
-        results_and_kept = results
-    if len(results_and_kept):
-        write_table(results_and_kept, out)
+        both = pd.concat([results, kept], ignore_index=True)
+    if len(both):
+        write_table(both, out)
     return results
 
 
 def _same_value(have: object, want: object) -> bool:
-    """Whether a recipe value read from a table is the one asked for (floats to rounding; a
-    list or any other odd cell of a damaged table is not)."""
+    """Whether a recipe value read from a table is the one asked for (floats to rounding)."""
     if is_list(have):
         return False
     if isinstance(want, float) and not isinstance(want, bool):

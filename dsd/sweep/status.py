@@ -1,8 +1,5 @@
-"""``dsd status``: how far a run is, read from its records alone (safe while it runs).
-
-Done models have a record (ok / diverged / failed), running ones a live claim, the rest are
-pending. The ETA divides what is left by the rate at which the running driver has finished models.
-"""
+"""``dsd status``: how far a run is, read from its records alone (safe while it runs); the ETA
+divides what is left by the rate at which the running driver has finished models."""
 
 from __future__ import annotations
 
@@ -43,26 +40,25 @@ class RunStatus:
 
     def describe(self) -> str:
         """A few lines for the terminal."""
-        n_done = sum(self.done.values())
         parts = ", ".join(f"{k} {v}" for k, v in sorted(self.done.items()))
-        lines = [f"{self.run_dir}: {self.total} models"]
-        lines.append(f"  done     {n_done:6d}" + (f"  ({parts})" if parts else ""))
-        lines.append(f"  running  {self.running:6d}")
-        lines.append(f"  pending  {self.pending:6d}")
-        lines.append(f"  failed attempts {self.retried}")
         resume = f"run `{self.resume}` again" if self.resume else "run the same command again"
-        lines.append(f"  driver   {self.driver or f'none ({resume} to resume)'}")
-        if self.where:
-            lines.append(f"  workers  {self.where}")
+        eta = "unknown"
         if self.eta_s == 0:
-            lines.append("  ETA      finished")
+            eta = "finished"
         elif self.eta_s is not None and self.driver:
-            lines.append(f"  ETA      {duration(self.eta_s)} ({self.rate * 60:.1f} models/min)")
-        else:
-            lines.append("  ETA      unknown")
-        lines.append("  by space")
-        for space, (done, total) in self.by_space.items():
-            lines.append(f"    {space:<20} {done:6d} / {total} done")
+            eta = f"{duration(self.eta_s)} ({self.rate * 60:.1f} models/min)"
+        lines = [
+            f"{self.run_dir}: {self.total} models",
+            f"  done     {sum(self.done.values()):6d}" + (f"  ({parts})" if parts else ""),
+            f"  running  {self.running:6d}",
+            f"  pending  {self.pending:6d}",
+            f"  failed attempts {self.retried}",
+            f"  driver   {self.driver or f'none ({resume} to resume)'}",
+            *([f"  workers  {self.where}"] if self.where else []),
+            f"  ETA      {eta}",
+            "  by space",
+            *(f"    {s:<20} {done:6d} / {n} done" for s, (done, n) in self.by_space.items()),
+        ]
         return "\n".join(lines)
 
 
@@ -86,8 +82,7 @@ def _rate(finish_times: list[float], since: float) -> float | None:
 
 
 def _resume_command(folder: RunFolder, info: dict) -> str:
-    """The command that resumes the run: stored by its driver, else guessed from its files
-    (run folders of dsd < 0.2: ``dsd run`` wrote experiment.yaml, ``dsd train`` OUT.run)."""
+    """The command that resumes the run: stored by its driver, else guessed (dsd < 0.2)."""
     if info.get("resume"):
         return str(info["resume"])
     with contextlib.suppress(DsdError):
@@ -122,8 +117,8 @@ def run_status(run_dir: str | os.PathLike) -> RunStatus:
     holder = folder.driver()
     by_space: dict[str, tuple[int, int]] = {}
     for t in tasks:  # task ids are <space>-<index>-<model>-s<seed>
-        done, total = by_space.get(t.rsplit("-", 3)[0], (0, 0))
-        by_space[t.rsplit("-", 3)[0]] = (done + (t in done_ids), total + 1)
+        done, total = by_space.get(space := t.rsplit("-", 3)[0], (0, 0))
+        by_space[space] = (done + (t in done_ids), total + 1)
     info = folder.read_info()
     return RunStatus(
         run_dir=Path(run_dir),

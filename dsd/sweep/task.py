@@ -1,18 +1,14 @@
-"""One unit of a sweep: train one model, once, and leave exactly one record behind.
-
-:func:`execute` is what every executor runs, wherever it runs (a local worker process, a Slurm
-job, a Ray task). It is idempotent: a task that already has a record returns at once, a task
-someone else is training is left alone ("busy"), and a failing model is retried through the
-driver until ``max_retries`` is spent. The model is trained by the task's :class:`Trainer`
-(:class:`dsd.sweep.TorchTrainer` for :mod:`dsd.trainer`; a fake one in tests and benchmarks).
+"""One unit of a sweep: train one model, once, and leave exactly one record behind;
+:func:`execute` is what every executor runs, wherever it runs, and it is idempotent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,8 +20,7 @@ from dsd.sweep.folder import Owner, RunFolder
 
 
 class Trainer(Protocol):
-    """What the sweep needs from whatever trains one model. Instances must pickle: they travel
-    to spawned workers, Slurm jobs and Ray tasks."""
+    """What the sweep needs from whatever trains one model (picklable: it travels to workers)."""
 
     @property
     def seed(self) -> int:
@@ -39,12 +34,10 @@ class Trainer(Protocol):
         """The same trainer with another training seed."""
 
     def recipe_columns(self) -> dict[str, Any]:
-        """The recipe columns of its records (data set, epochs, recipe; not the seed): stamped on
-        a model that failed every attempt, compared with the records of a resumed run."""
+        """The recipe columns of its records (data set, epochs, recipe; not the seed)."""
 
     def check(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Raise DsdError if these rows cannot be trained here (data set, device), before
-        anything is created."""
+        """DsdError if these rows cannot be trained here (data set, device)."""
 
     def train(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
         """The result record of one samples row; DataError for a run-level problem."""
@@ -102,8 +95,7 @@ def failed_record(task: Task, reason: str) -> dict:
 
 def _complete_record(task: Task, record: Mapping) -> dict:
     """A trainer's record completed with the sweep's own columns."""
-    rec = {**dict(task.row), **dict(record)}
-    rec["task_id"] = task.task_id
+    rec = {**dict(task.row), **dict(record), "task_id": task.task_id}
     rec.setdefault("train_seed", task.trainer.seed)
     rec.setdefault("status", "ok")
     rec.setdefault("reason", "")
@@ -111,27 +103,22 @@ def _complete_record(task: Task, record: Mapping) -> dict:
     return rec
 
 
-class _Heartbeat:
-    """Touches a task's claim every few seconds while the model trains."""
+@contextlib.contextmanager
+def _heartbeat(folder: RunFolder, task_id: str, every_s: float) -> Iterator[None]:
+    """Touch the task's claim every ``every_s`` seconds while the model trains."""
+    stop = threading.Event()
 
-    def __init__(self, folder: RunFolder, task_id: str, every_s: float):
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, args=(folder, task_id, every_s), daemon=True
-        )
-
-    def _beat(self, folder: RunFolder, task_id: str, every_s: float) -> None:
-        """Refresh the claim until stopped."""
-        while not self._stop.wait(every_s):
+    def beat() -> None:
+        while not stop.wait(every_s):
             folder.heartbeat(task_id)
 
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _exception_line(exc: BaseException) -> str:
@@ -154,11 +141,8 @@ def count_failure(task: Task, reason: str, record: Mapping | None = None) -> Out
 
 
 def execute(task: Task) -> Outcome:
-    """Train ``task`` unless it is done or taken; write its record; report the outcome.
-
-    A run folder that cannot be written (full disk, removed, read-only) stops the whole run
-    (ABORT): no model is recorded as failed for a problem of the disk, and a resume trains it.
-    """
+    """Train ``task`` unless it is done or taken; write its record; report the outcome (ABORT if
+    the run folder cannot be written: no model fails for a problem of the disk)."""
     t0 = time.time()
     try:
         outcome = _execute(task)
@@ -180,7 +164,7 @@ def _execute(task: Task) -> Outcome:
         status = folder.record_status(tid)
         if status:  # finished between our first look and the claim
             return Outcome(tid, DONE, status)
-        with _Heartbeat(folder, tid, task.heartbeat_s):
+        with _heartbeat(folder, tid, task.heartbeat_s):
             try:
                 record = _complete_record(task, task.trainer.train(task.row))
             except DataError as e:  # a run-level problem: stop the sweep

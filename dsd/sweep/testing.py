@@ -1,12 +1,5 @@
-"""A stand-in trainer, for testing and benchmarking the sweep machinery without torch.
-
-:class:`FakeTrainer` is a :class:`dsd.sweep.Trainer`: it answers in ``seconds`` with a made-up
-error, or raises / diverges for chosen models, and appends ``start``/``end`` lines to ``trace``
-so tests can count how often each model ran. Its ``world`` (a :class:`Planted` effect) makes the
-error depend on the design, so the loops above the sweep (``dsd design``) can be tested against
-a known answer. :class:`InlineExecutor` trains the tasks in the driver's own process (no worker
-to start), for fast tests of those loops. They live in the package (not under tests/) so that
-Slurm jobs and Ray workers can import them.
+"""A stand-in trainer and an in-process executor, for testing and benchmarking the sweep without
+torch (in the package, not under tests/, so that Slurm jobs and Ray workers can import them).
 """
 
 from __future__ import annotations
@@ -30,11 +23,8 @@ from dsd.sweep.task import Outcome, Task, execute
 
 @dataclass(frozen=True)
 class Planted:
-    """A made-up world where the error depends on the design: ``base`` + normal noise of sd
-    ``noise`` (a deterministic function of the model and the training seed), + ``penalty``
-    unless the row's per-stage lists named in ``unless_non_decreasing`` (``widths``,
-    ``depths``, ...) are non-decreasing. ``penalty=0`` is a null world: the error is
-    independent of the design."""
+    """A made-up world where the error depends on the design: ``base`` + deterministic normal
+    noise + ``penalty`` unless the lists ``unless_non_decreasing`` are (``penalty=0``: none)."""
 
     penalty: float = 0.08
     unless_non_decreasing: tuple[str, ...] = ("widths",)
@@ -54,7 +44,8 @@ class Planted:
 
 @dataclass(frozen=True)
 class FakeTrainer:
-    """How the fake training behaves; the model ids listed misbehave."""
+    """A :class:`dsd.sweep.Trainer` that answers in ``seconds`` with a made-up error; the model
+    ids listed misbehave, and ``trace`` gets a line as each starts and ends."""
 
     seconds: float = 0.0  # "training" time per model
     fail: tuple[str, ...] = ()  # raise on every attempt
@@ -141,8 +132,7 @@ def fake_error(model_id: str, seed: int = 0) -> float:
 
 
 class InlineExecutor(Executor):
-    """Trains each task in this process, one at a time, when the driver polls: no worker to
-    start, so tests and benchmarks of the loops above the sweep stay fast."""
+    """Trains each task in this process, one at a time, when the driver polls (no worker)."""
 
     slots = 1
 
@@ -174,13 +164,6 @@ def fake_samples(
     for space in spaces:
         for i in range(n):
             mid = hashlib.sha1(f"{space}:{seed}:{i}".encode()).hexdigest()[:16]
-            rows.append(
-                {
-                    "model_id": mid,
-                    "space": space,
-                    "seed": seed,
-                    "depths": [1, 1 + i % 3, 2, 1],
-                    "flops": 1_000_000 + 1000 * i,
-                }
-            )
+            depths, flops = [1, 1 + i % 3, 2, 1], 1_000_000 + 1000 * i
+            rows.append(dict(model_id=mid, space=space, seed=seed, depths=depths, flops=flops))
     return pd.DataFrame(rows)

@@ -1,8 +1,5 @@
-"""The sweep's :class:`~dsd.sweep.task.Trainer` for :mod:`dsd.trainer`: a frozen recipe that
-trains one samples row with :func:`dsd.trainer.train_row`.
-
-``dsd.trainer`` knows nothing of the sweep; this adapter is the whole of the sweep's use of it.
-"""
+"""The sweep's :class:`~dsd.sweep.task.Trainer` for :mod:`dsd.trainer` (which knows nothing of
+the sweep): a frozen recipe that trains one samples row with :func:`dsd.trainer.train_row`."""
 
 from __future__ import annotations
 
@@ -43,8 +40,7 @@ class TorchTrainer:
         }
 
     def check(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Check the device by name and the data set of ``rows`` on the CPU, then free the data:
-        the workers load their own copy, and the driver holds no GPU memory while they train."""
+        """Check the device by name and the data set of ``rows`` on the CPU, then free the data."""
         pick_device(self.config.device)
         try:
             check_rows(rows, self.config.replace(device="cpu"))
