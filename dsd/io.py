@@ -340,12 +340,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
                     continue
                 if (key.tag, key.value) in first:
-                    line = first[(key.tag, key.value)]
+                    why = f"duplicate key {key.value!r} (first at line {first[key.tag, key.value]})"
                     raise yaml.constructor.ConstructorError(
-                        None,
-                        None,
-                        f"duplicate key {key.value!r} (first at line {line})",
-                        key.start_mark,
+                        problem=why, problem_mark=key.start_mark
                     )
                 first[(key.tag, key.value)] = key.start_mark.line + 1
         return super().construct_mapping(node, deep)

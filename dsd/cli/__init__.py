@@ -176,15 +176,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _internal(command: str, e: Exception) -> int:
-    """Print :func:`internal_error` and return EXIT_INTERNAL (re-raise with DSD_TRACEBACK=1)."""
+    """Print ``dsd CMD: internal error: TYPE: MESSAGE (at FILE:LINE); ...`` and return
+    EXIT_INTERNAL (re-raise with DSD_TRACEBACK=1)."""
     if os.environ.get("DSD_TRACEBACK") == "1":
         raise e
-    print(f"dsd {command}: {internal_error(e)}", file=sys.stderr)
-    return EXIT_INTERNAL
-
-
-def internal_error(e: BaseException) -> str:
-    """``internal error: TYPE: MESSAGE (at FILE:LINE); please report it; ...`` in one line."""
     frames = traceback.extract_tb(e.__traceback__)
     mine = [f for f in frames if os.sep + "dsd" + os.sep in f.filename]
     where = ""
@@ -193,4 +188,9 @@ def internal_error(e: BaseException) -> str:
         inside = path.rfind(os.sep + "dsd" + os.sep)
         where = f" (at {path[inside + 1 :] if inside >= 0 else os.path.basename(path)}:{line})"
     text = one_line(f"{type(e).__name__}: {e}")[:300]
-    return f"internal error: {text}{where}; please report it; DSD_TRACEBACK=1 shows the traceback"
+    print(
+        f"dsd {command}: internal error: {text}{where}; please report it; DSD_TRACEBACK=1 shows "
+        "the traceback",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL

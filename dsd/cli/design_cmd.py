@@ -74,13 +74,8 @@ def design_handler(args: argparse.Namespace) -> int:
     how = ("--chain", args.chain) if args.chain else ("--start", args.start)
     options = DesignOptions(
         sweep=sweep_options(args, exp),
-        alpha=args.alpha,
         tolerance=args.tolerance / 100,
-        steps=args.steps,
-        tries=args.tries,
-        reps=args.reps,
-        bins=args.bins,
-        seed=args.seed,
+        **{k: getattr(args, k) for k in ("alpha", "steps", "tries", "reps", "bins", "seed")},
         chain_wise=not args.per_step,
         command=resume_command(args, *how),
         say=lambda line: print(f"dsd design: {line}", file=sys.stderr, flush=True),

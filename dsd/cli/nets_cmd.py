@@ -15,7 +15,11 @@ def show_model(net, title: str, with_layers: bool) -> str:
     cx = complexity(net)
     effnet = getattr(net, "family", None) == "efficientnet"
     lines = _effnet_stages(net, title) if effnet else _stages(net, title)
-    lines += ["", *_totals(net, cx)]
+    lines += [
+        "",
+        f"flops {cx['flops']:,}  params {cx['params']:,}  acts {cx['acts']:,}",
+        f"({cx['flops'] / 1e6:.1f} MF, {cx['params'] / 1e6:.2f} M params, {cx['acts'] / 1e6:.2f} M acts; model_id {net.model_id})",
+    ]
     if with_layers:
         lines += ["", _layer_table(net, cx)]
     return "\n".join(lines)
@@ -33,8 +37,7 @@ def _stages(net, title: str) -> list[str]:
     stages = zip(
         net.depths, net.built_widths, net.built_group_widths, net.bottleneck_ratios, net.strides
     )
-    for i, (d, w, g, b, s) in enumerate(stages, 1):
-        rows.append((f"s{i}", d, w, g, f"{b:g}", s))
+    rows += [(f"s{i}", d, w, g, f"{b:g}", s) for i, (d, w, g, b, s) in enumerate(stages, 1)]
     lines.append(table(rows))
     if (net.widths, net.group_widths) != (net.built_widths, net.built_group_widths):
         lines.append(
@@ -44,26 +47,19 @@ def _stages(net, title: str) -> list[str]:
     return lines
 
 
-def _totals(net, cx: dict) -> list[str]:
-    return [
-        f"flops {cx['flops']:,}  params {cx['params']:,}  acts {cx['acts']:,}",
-        f"({cx['flops'] / 1e6:.1f} MF, {cx['params'] / 1e6:.2f} M params, {cx['acts'] / 1e6:.2f} M acts; model_id {net.model_id})",
-    ]
-
-
 def _effnet_stages(net, title: str) -> list[str]:
     """An EfficientNet's header and per-stage (MBConv) table."""
-    lines = [
+    header = (
         f"{title}: EfficientNet, stem 3x3 conv ({net.stem_width}), MBConv blocks + SE "
         f"{net.se_ratio:g}, head conv {net.head_width}, {net.num_classes} classes at "
         f"{net.resolution}x{net.resolution}"
-    ]
+    )
     rows = [("stage", "depth", "width", "expansion", "kernel", "stride")]
-    for i, (d, w, e, k, s) in enumerate(
-        zip(net.depths, net.widths, net.exp_ratios, net.kernels, net.strides), 1
-    ):
-        rows.append((f"s{i}", d, w, f"{e:g}", f"{k}x{k}", s))
-    return [*lines, table(rows)]
+    stages = zip(net.depths, net.widths, net.exp_ratios, net.kernels, net.strides)
+    rows += [
+        (f"s{i}", d, w, f"{e:g}", f"{k}x{k}", s) for i, (d, w, e, k, s) in enumerate(stages, 1)
+    ]
+    return [header, table(rows)]
 
 
 def _layer_table(net, cx: dict) -> str:

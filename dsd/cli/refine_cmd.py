@@ -1,4 +1,4 @@
-"""``dsd refine``: test the candidate refinements of a space on one population, write the next space."""
+"""``dsd refine``: test a space's candidate refinements on one population; write the next space."""
 
 from __future__ import annotations
 
