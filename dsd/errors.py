@@ -1,9 +1,5 @@
-"""Errors a user can act on.
-
-Every layer raises :class:`DsdError` (or a subclass) for bad input: a malformed space file, an
-unknown model name, a corrupt results file. The CLI turns it into one line on stderr and exit
-code 2; from Python it is an ordinary exception whose message names the problem.
-"""
+"""Errors a user can act on: every layer raises :class:`DsdError` (or a subclass) for bad input;
+the CLI prints it as one line and exits with code 2."""
 
 from __future__ import annotations
 

@@ -1,15 +1,5 @@
-"""Reading and writing dsd's artefacts (samples, results, run files, YAML) safely.
-
-Every file dsd keeps is written by :func:`atomic_path` (or the helpers built on it: tables,
-text, JSON). Atomic means: the file at ``path`` is either the old complete file or the new
-complete file, never a partial one, also when the disk fills up or the writer is killed. We write
-to a temporary file in the same directory, flush and fsync it, then ``os.replace`` it over the
-target (atomic on POSIX within one file system).
-
-:func:`load_yaml` reads the YAML files users write (spaces, experiments) with limits on size,
-nesting depth and alias expansion, so a hostile or broken file ends in one line, not in a
-RecursionError or gigabytes of memory.
-"""
+"""Reading and writing dsd's files safely: atomic writes (temporary file, fsync, os.replace),
+checked tables, locks, and YAML read with limits on size, depth and alias expansion."""
 
 from __future__ import annotations
 
@@ -50,20 +40,13 @@ FILE_MODE = _file_mode()  # at import, before any thread exists (os.umask is pro
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it over ``path`` atomically.
-
-    On any exception the temporary file is removed and ``path`` is left untouched. A folder that
-    is missing or not writable is an ``OSError`` naming ``path`` (commands check their outputs
-    up front with :func:`check_output_path`; a sweep stops on it).
-    """
+    """Yield a temporary path beside ``path``; on success move it over ``path`` atomically
+    (on any exception ``path`` is untouched; an OSError names ``path``)."""
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        tmp_path = _temporary(path)
     except OSError as e:  # name the file asked for, not the temporary one
         raise OSError(e.errno, e.strerror, str(path)) from None
-    os.close(fd)
-    tmp_path = Path(tmp)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as f:
@@ -80,6 +63,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def _temporary(path: Path) -> Path:
+    """A new empty file beside ``path``, named after it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
 def _errno_in(message: str) -> int | None:
     """The errno a library wrote into its message (pyarrow: '... [errno 28] ...'), if any."""
     m = re.search(r"\[errno (\d+)\]", message, re.IGNORECASE)
@@ -87,34 +77,25 @@ def _errno_in(message: str) -> int | None:
 
 
 def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...] = TABLE_SUFFIXES) -> Path:
-    """Validate an output path before any work is done (fail fast, leave nothing behind)."""
+    """``path`` if it can be written, else DsdError, before any work is done."""
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise DsdError(
             f"output {path}: unsupported extension {path.suffix!r} (use one of {', '.join(suffixes)})"
         )
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent
     if not parent.is_dir():
         raise DsdError(f"cannot write {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise DsdError(f"cannot write {path}: directory {parent} is not writable")
     if path.is_dir():
         raise DsdError(f"cannot write {path}: it is a directory")
-    _probe(path)
-    return path
-
-
-def _probe(path: Path) -> None:
-    """Create and remove the kind of temporary file :func:`atomic_path` will write beside
-    ``path``: a read-only mount, /proc or a name too long fails here, before any work is done
-    (os.access says yes to root everywhere)."""
-    parent = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:  # what atomic_path will do (os.access says yes to root even on a read-only mount)
+        probe = _temporary(path)
     except OSError as e:
         raise DsdError(f"cannot write {path}: {e.strerror or e}") from None
-    os.close(fd)
-    os.unlink(probe)
+    probe.unlink()
+    return path
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
@@ -132,8 +113,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
                 df.to_json(tmp, orient="records", lines=True)
     except UnicodeError:
         raise
-    except (TypeError, ValueError) as e:  # pyarrow's conversion errors among them: a column
-        # of mixed types (text and numbers) cannot be one parquet column
+    except (TypeError, ValueError) as e:  # pyarrow's: text and numbers in one column
         why = (str(e).splitlines() or [type(e).__name__])[0]
         raise DataError(
             f"cannot write {path}: a column holds values of mixed types ({why})"[:400]
@@ -151,20 +131,16 @@ def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> pd
     if not path.is_file():  # opening a FIFO would wait for a writer forever
         raise DataError(f"{path}: not a regular file (a pipe, socket or device), expected a table")
     suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(f"{path}: unsupported extension {suffix!r} (use .parquet, .csv or .json)")
     try:
         if suffix == ".parquet":
             with open(path, "rb") as f:  # an open file: pyarrow cannot encode every path
                 df = pd.read_parquet(f)
         elif suffix == ".csv":
             df = pd.read_csv(path)
-        elif suffix == ".json":
-            df = pd.read_json(path, orient="records", lines=True)
         else:
-            raise DataError(
-                f"{path}: unsupported extension {suffix!r} (use .parquet, .csv or .json)"
-            )
-    except DataError:
-        raise
+            df = pd.read_json(path, orient="records", lines=True)
     except Exception as e:  # pyarrow/pandas raise many types for a corrupt file
         raise DataError(
             f"{path}: not a readable {suffix[1:]} table ({type(e).__name__}: {e})".splitlines()[0]
@@ -190,9 +166,8 @@ def _lists_as_json(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def lists_from_json(df: pd.DataFrame) -> pd.DataFrame:
-    """The inverse of :func:`_lists_as_json`: columns whose every non-missing value is a JSON
-    list become list columns again (a CSV file has no list type); missing cells stay missing (a
-    column that only some rows have, e.g. EfficientNet's ``kernels`` beside AnyNet rows)."""
+    """The inverse of :func:`_lists_as_json`: columns whose every present value is a JSON list
+    become list columns (missing cells stay missing)."""
 
     def is_list_text(v: Any) -> bool:
         return isinstance(v, str) and v.startswith("[") and v.endswith("]")
@@ -236,15 +211,11 @@ def _try_flock(fd: int, wait_s: float) -> bool:
 def hold_lock(
     lock: str | os.PathLike, holder: str | None = None, *, wait_s: float = 0.0, keep: bool = False
 ) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on the file ``lock`` for the block, with ``holder`` written in it
-    (default: this process, ``pid 123 on host since 14:05:09``).
+    """Hold an exclusive ``flock`` on ``lock`` with ``holder`` written in it (default: this
+    process); LockBusy if another process still holds it after ``wait_s`` seconds.
 
-    The one lock of dsd (a run folder's driver lock, an output file's writer lock). Raises
-    :class:`LockBusy` naming the holder when another process holds it after ``wait_s`` seconds.
-    The kernel drops the lock with the last descriptor, so a process killed by SIGKILL leaves
-    nothing to clean up (the descriptor is not inherited by child processes). The file is
-    removed on exit unless ``keep`` (a run folder keeps its lock file: its mtime says when the
-    driver started).
+    The kernel drops the lock with the process, so a SIGKILL leaves nothing to clean up. The file
+    is removed on exit unless ``keep`` (a run folder's lock file: its mtime says when it started).
     """
     lock = Path(lock)
     if holder is None:
@@ -255,12 +226,9 @@ def hold_lock(
             text = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
             os.close(fd)
             raise LockBusy(lock, text)
-        try:  # the holder we waited for may have removed the file: lock the one now there
-            same = keep or os.stat(lock).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
+        with contextlib.suppress(FileNotFoundError):  # the holder we waited for may have removed
+            if keep or os.stat(lock).st_ino == os.fstat(fd).st_ino:  # it: lock the one now there
+                break
         os.close(fd)
     os.ftruncate(fd, 0)
     os.pwrite(fd, holder.encode(), 0)
@@ -274,34 +242,25 @@ def hold_lock(
 
 
 def lock_holder(lock: str | os.PathLike) -> tuple[str, float] | None:
-    """What the holder of ``lock`` wrote and when it took the lock (epoch s), or None if free.
-
-    Peeks with a shared lock held for microseconds (a process about to take the lock with a
-    ``wait_s`` waits that out).
-    """
+    """What the holder of ``lock`` wrote and when it took the lock (epoch s), or None if free."""
     try:
         fd = os.open(lock, os.O_RDONLY)
     except FileNotFoundError:
         return None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:  # held
-            holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
-            return holder, os.fstat(fd).st_mtime  # written when the holder took the lock
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return None
+    except OSError:  # held
+        holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+        return holder, os.fstat(fd).st_mtime  # written when the holder took the lock
     finally:
         os.close(fd)
 
 
 @contextlib.contextmanager
 def exclusive(path: str | os.PathLike, what: str) -> Iterator[None]:
-    """Hold the writer's lock of ``path`` (a ``.<name>.lock`` file beside it, removed on exit);
-    raise DsdError naming the holder if another process holds it.
-
-    Two processes that write one file would each replace it with their own rows; with the lock
-    the second is refused at once and the first one's file stays whole.
-    """
+    """Hold the writer's lock of ``path`` (``.<name>.lock`` beside it); DsdError naming the holder
+    if another process writes it."""
     path = Path(path)
     try:
         with hold_lock(path.with_name(f".{path.name}.lock"), f"{what} (pid {os.getpid()})"):
@@ -319,11 +278,8 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 
 def plain(obj: Any) -> Any:
-    """``obj`` with numpy/pandas scalars and arrays (at any depth) as plain JSON-able Python:
-    mappings become dicts with str keys, tuples and arrays lists, timestamps ISO text.
-
-    The one numpy-to-Python converter (records, run files, rows sent to workers).
-    """
+    """``obj`` as plain JSON-able Python at any depth: dicts with str keys, lists for tuples and
+    arrays, numbers for numpy scalars, ISO text for timestamps."""
     if isinstance(obj, Mapping):
         return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -345,9 +301,8 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
 def _yaml_limits(text: str) -> str:
     """'' if ``text`` stays within the depth and alias-expansion limits, else the problem.
 
-    Walks PyYAML's event stream (no recursion, no objects built): the nesting depth, and the
-    number of nodes the document has once every alias is expanded (a "billion laughs" file is
-    a few hundred bytes and expands to billions of nodes).
+    Walks PyYAML's event stream (no objects built): a "billion laughs" file is a few hundred
+    bytes and expands to billions of nodes.
     """
     sizes: dict[str, int] = {}  # anchor -> expanded node count
     stack: list[list] = [[None, 0]]  # [anchor, nodes so far] of each open collection
@@ -375,9 +330,8 @@ def _yaml_limits(text: str) -> str:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a key given twice in one mapping (YAML says keys are
-    unique; PyYAML would keep the last one silently). Keys brought in by a merge (``<<``) may be
-    overridden, as YAML's merge allows."""
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML would keep the last
+    silently); keys of a merge (``<<``) may be overridden."""
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
@@ -386,25 +340,17 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
                     continue
                 if (key.tag, key.value) in first:
-                    line = first[(key.tag, key.value)]
+                    why = f"duplicate key {key.value!r} (first at line {first[key.tag, key.value]})"
                     raise yaml.constructor.ConstructorError(
-                        None,
-                        None,
-                        f"duplicate key {key.value!r} (first at line {line})",
-                        key.start_mark,
+                        problem=why, problem_mark=key.start_mark
                     )
                 first[(key.tag, key.value)] = key.start_mark.line + 1
         return super().construct_mapping(node, deep)
 
 
 def load_yaml(path: str | os.PathLike, error: type[DsdError] = DsdError) -> Any:
-    """Parse a user's YAML file safely; raise ``error`` with one line naming the file and problem.
-
-    Refuses files over ``YAML_MAX_BYTES``, text that is not UTF-8, nesting deeper than
-    ``YAML_MAX_DEPTH``, documents that expand (through aliases) to more than ``YAML_MAX_NODES``
-    values, and a key given twice in one mapping (named, with its lines). OS errors (missing
-    file, no permission) are raised as ``error``.
-    """
+    """Parse a user's YAML file within the ``YAML_MAX_*`` limits; ``error`` (one line naming the
+    file and problem) for anything else: not UTF-8, a duplicate key, an OS error."""
     path = Path(path)
     if path.exists() and not path.is_file():  # a FIFO would block the read; a folder: EISDIR
         raise error(f"{path}: not a regular file, expected a YAML file")
@@ -442,8 +388,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def distinct_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """``paths`` as Paths; DsdError if two of them name one file (a file given twice would count
-    every row twice)."""
+    """``paths`` as Paths; DsdError if two of them name one file (its rows would count twice)."""
     out: list[Path] = []
     for p in map(Path, paths):
         twin = next((q for q in out if _same_file(p, q)), None)
@@ -455,8 +400,8 @@ def distinct_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
 
 
 def check_not_an_input(output: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> Path:
-    """``output`` as a Path; DsdError if it names one of ``inputs`` (same path, a symlink to it
-    or a hard link): no command writes over a file it reads."""
+    """``output`` as a Path; DsdError if it names one of ``inputs`` (no command writes over a file
+    it reads)."""
     output = Path(output)
     for p in map(Path, inputs):
         if _same_file(output, p):

@@ -1,10 +1,5 @@
-"""Orchestration above the sweep and analysis layers: run an experiment, then write its report.
-
-``dsd run`` = sample every space of the experiment (or read the run folder's samples), estimate
-the cost on this machine, run the sweep (:func:`dsd.sweep.run_sweep`: checks, training,
-collection) and write ``RUN/report.html`` from the collected results. The sweep (layer 4) knows
-nothing of reports; analysis (layer 5) nothing of sweeps.
-"""
+"""Run an experiment (sample, estimate, :func:`dsd.sweep.run_sweep`), then write its report: the
+layer above the sweep and the analysis, which know nothing of each other."""
 
 from __future__ import annotations
 
@@ -44,13 +39,12 @@ class ExperimentSummary:
 
 
 def experiment_options(exp: Experiment, data: str | None = None, **changes: Any) -> SweepOptions:
-    """The sweep options of ``exp``: its recipe (with ``data`` if given), seeds, executor and the
-    experiment itself (a resumed run must have its fingerprint); ``changes`` replace fields."""
-    if "trainer" not in changes:
-        changes["trainer"] = TorchTrainer(exp.train_config(data))
-    base = SweepOptions(
-        trainer=changes.pop("trainer"), seeds=exp.seeds, executor=exp.executor, experiment=exp
+    """The sweep options of ``exp`` (its recipe with ``data``, seeds, executor, fingerprint);
+    ``changes`` replace fields."""
+    trainer = (
+        changes.pop("trainer") if "trainer" in changes else TorchTrainer(exp.train_config(data))
     )
+    base = SweepOptions(trainer=trainer, seeds=exp.seeds, executor=exp.executor, experiment=exp)
     return replace(base, **changes)
 
 
@@ -63,10 +57,8 @@ def run_experiment(
 ) -> ExperimentSummary:
     """Run (or resume) ``exp`` into ``run_dir`` and write its report (unless ``report=False``).
 
-    A new run samples the experiment before anything is created (a bad space or regime leaves no
-    trace); a resumed one trains its stored samples (sampled again if ``samples.parquet`` is
-    gone: the sweep checks they give the same task list). ``options`` default to
-    :func:`experiment_options`.
+    A new run samples before anything is created (a bad space leaves no trace); a resumed one
+    trains its stored samples. ``options`` default to :func:`experiment_options`.
     """
     options = options or experiment_options(exp)
     folder = RunFolder.at(run_dir, options.executor.stale_s)
@@ -80,14 +72,12 @@ def run_experiment(
             options, resume=shlex.join(["dsd", "run", exp.path or exp.name, "-o", str(run_dir)])
         )
     options = replace(options, experiment=options.experiment or exp)
-    if options.estimate is None and options.executor.kind == "local" and options.engine is None:
-        if isinstance(options.trainer, TorchTrainer):
-            options = replace(
-                options,
-                estimate=estimate_cost(
-                    samples, options.trainer.config, options.executor, seeds=len(options.seeds)
-                ),
-            )
+    local = options.executor.kind == "local" and options.engine is None
+    if options.estimate is None and local and isinstance(options.trainer, TorchTrainer):
+        cost = estimate_cost(
+            samples, options.trainer.config, options.executor, seeds=len(options.seeds)
+        )
+        options = replace(options, estimate=cost)
     summary = run_sweep(samples, folder, options)
     path = None
     if report and summary.results is not None:
@@ -96,10 +86,8 @@ def run_experiment(
 
 
 def write_run_report(results: pd.DataFrame, folder: RunFolder) -> Path | None:
-    """Write ``RUN/report.html`` from a run's collected results, if any model is ok.
-
-    The results are on disk already, so a failing report is a warning, not a failed run.
-    """
+    """Write ``RUN/report.html`` if any model is ok (a failing report is a warning: the results
+    are on disk already)."""
     if not (results.get("status") == "ok").any():
         return None
     try:

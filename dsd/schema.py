@@ -1,22 +1,6 @@
-"""The samples/results row schema: its version, the design columns, and reading older files.
-
-A samples row holds the design **as drawn** from its space in ``depths``, ``widths``,
-``group_widths`` and ``bottleneck_ratios`` (per-stage lists: every constraint of the space is
-visible, e.g. one b and one g for AnyNetXC), and the per-stage values **as built** after the
-compatibility rule in ``built_widths`` and ``built_group_widths`` (the rule changes neither depths
-nor bottleneck ratios). A parameter the space shares across stages also has a scalar column
-(``bottleneck_ratio``, ``group_width``); RegNet rows add ``depth``, ``w0``, ``wa``, ``wm``.
-``regime`` is a JSON mapping of the complexity ranges the sample was matched on. ``model_id``
-names the network as built; ``design_id`` the design as drawn (:func:`dsd.spaces.space.design_id`:
-the drawn per-stage lists, strides, RegNet's ``depth``, ``w0``, ``wa``, ``wm`` and the network
-fields, hashed as ``model_id`` hashes the built ones). A population holds each design once, so two
-rows may share a ``model_id``; rows are identified by (``space``, ``design_id``, ``train_seed``).
-
-Version history: 1 (dsd 0.1) stored the built values in ``widths``/``group_widths`` and had no
-``built_*``, shared-scalar or ``regime`` columns; 2 added them; 3 adds ``design_id`` (populations
-de-duplicated on the drawn design; version 1 and 2 ones were de-duplicated on the built network,
-so their ``design_id`` is their ``model_id``).
-"""
+"""The samples/results row schema (docs/CONTRACTS.md): its version, its columns and their checks,
+and reading older files (version 1: built values in ``widths``; 2 added ``built_*``, shared
+scalars and ``regime``; 3 adds ``design_id``)."""
 
 from __future__ import annotations
 
@@ -53,32 +37,13 @@ BUILT_COLUMNS = {"widths": "built_widths", "group_widths": "built_group_widths"}
 SAMPLE_REQUIRED = ("model_id", "depths", "widths", "num_classes", "resolution")
 
 #: Columns a result record adds to its samples row (see docs/CONTRACTS.md for each).
-RESULT_COLUMNS = (
-    "dataset",
-    "epochs",
-    "lr",
-    "weight_decay",
-    "batch_size",
-    "momentum",
-    "nesterov",
-    "warmup_epochs",
-    "zero_init_residual",
-    "label_smoothing",
-    "mixup_alpha",
-    "ema",
-    "train_seed",
-    "status",
-    "reason",
-    "top1_err",
-    "top1_err_min",
-    "train_loss",
-    "test_err",
-    "train_seconds",
-    "images_per_second",
-    "device",
-    "torch_version",
-    "dsd_version",
-    "finished_at",
+RESULT_COLUMNS = tuple(
+    """
+    dataset epochs lr weight_decay batch_size momentum nesterov warmup_epochs
+    zero_init_residual label_smoothing mixup_alpha ema train_seed status reason top1_err
+    top1_err_min train_loss test_err train_seconds images_per_second device torch_version
+    dsd_version finished_at
+    """.split()
 )
 #: The recipe columns of a result (what `TrainConfig` sets identically for every model of a run).
 RECIPE_COLUMNS = RESULT_COLUMNS[: RESULT_COLUMNS.index("train_seed")]
@@ -87,39 +52,25 @@ STATUSES = ("ok", "diverged", "failed")
 #: What a results table needs to be analysed, besides its metric column.
 RESULTS_REQUIRED = ("model_id", "space", "status")
 #: Columns of the report's best-models table (``top1_err`` stands for the analysed metric).
-BEST_COLUMNS = (
-    "model_id",
-    "space",
-    "top1_err",
-    "depths",
-    "widths",
-    "built_widths",
-    "bottleneck_ratios",
-    "group_widths",
-    "flops",
-    "params",
-    "acts",
+BEST_COLUMNS = tuple(
+    """
+    model_id space top1_err depths widths built_widths bottleneck_ratios group_widths flops
+    params acts
+    """.split()
 )
 
 
 def blank_result() -> dict:
-    """Every result column with its empty value: a record that failed before training still has
-    the whole schema (NaN errors, empty curves, empty strings)."""
-    empty: dict = {c: math.nan for c in RESULT_COLUMNS}
-    empty.update(train_loss=[], test_err=[], status="failed", reason="")
-    for c in ("dataset", "device", "torch_version", "dsd_version", "finished_at"):
-        empty[c] = ""
-    return empty
+    """Every result column with its empty value (a model that failed before training)."""
+    text = dict.fromkeys(("dataset", "device", "torch_version", "dsd_version", "finished_at"), "")
+    rest = {"train_loss": [], "test_err": [], "status": "failed", "reason": ""}
+    return {c: math.nan for c in RESULT_COLUMNS} | text | rest
 
 
 def record_problem(record: object) -> str:
-    """What keeps ``record`` from being a final result record ('' if nothing does).
-
-    The one rule of a finished model (a run folder's records, the rows of an older results file
-    a resume adopts): a mapping whose ``status`` is one of :data:`STATUSES`; an ``ok`` record
-    also has a finite ``top1_err`` in [0, 1] (and so does its ``top1_err_min`` if it has one).
-    A record that breaks it (a file edited by hand, half a disk's worth) is not a finished model.
-    """
+    """What keeps ``record`` from being a finished model's record ('' if nothing does): a mapping
+    with a status of :data:`STATUSES`; if ``ok``, its ``top1_err`` (and ``top1_err_min``, if
+    present) a number in [0, 1]."""
     if not isinstance(record, Mapping):
         return "not a JSON object"
     status = record.get("status")
@@ -143,14 +94,9 @@ def regime_json(ranges: dict[str, tuple[float, float]]) -> str:
 
 
 def upgrade(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
-    """``df`` in the current schema: older tables are converted, newer ones refused.
-
-    Version 1 recorded only the built per-stage values, so its conversion copies them into the
-    ``built_*`` columns and says (once, on stderr) that its design columns are the built network,
-    not the drawn design. Versions 1 and 2 get ``design_id = model_id`` (their populations were
-    de-duplicated on the built network). Tables without ``schema_version`` (hand-made) are
-    returned unchanged.
-    """
+    """``df`` in the current schema: older tables are converted, newer ones refused, tables
+    without ``schema_version`` returned unchanged. Versions 1 and 2 get ``design_id = model_id``
+    (their populations were de-duplicated on the built network)."""
     if "schema_version" not in df.columns or df.empty:
         return df
     versions = pd.to_numeric(df["schema_version"], errors="coerce")
@@ -190,41 +136,14 @@ def _from_version_1(df: pd.DataFrame, old: pd.Series, source: str) -> None:
     )
 
 
-# --- validation of a table's known columns (where tables are read: dsd.io.read_table) ---------
-
 #: Columns that hold one number a row (NaN = missing); anything else (text, a list, inf) is refused.
-NUMBER_COLUMNS = (
-    "seed",
-    "stem_width",
-    "se_ratio",
-    "head_width",
-    "num_classes",
-    "resolution",
-    "bottleneck_ratio",
-    "group_width",
-    "depth",
-    "w0",
-    "wa",
-    "wm",
-    "flops",
-    "params",
-    "acts",
-    "epochs",
-    "lr",
-    "weight_decay",
-    "batch_size",
-    "momentum",
-    "warmup_epochs",
-    "label_smoothing",
-    "mixup_alpha",
-    "ema",
-    "train_seed",
-    "train_seconds",
-    "images_per_second",
-    "infer_ms",
-    "infer_ms_per_image",
-    "train_ms",
-    "train_ms_per_image",
+NUMBER_COLUMNS = tuple(
+    """
+    seed stem_width se_ratio head_width num_classes resolution bottleneck_ratio group_width
+    depth w0 wa wm flops params acts epochs lr weight_decay batch_size momentum warmup_epochs
+    label_smoothing mixup_alpha ema train_seed train_seconds images_per_second infer_ms
+    infer_ms_per_image train_ms train_ms_per_image
+    """.split()
 )
 #: Error columns: fractions in [0, 1]; NaN and +-inf are kept (analysis names them in its ledger).
 ERROR_COLUMNS = ("top1_err", "top1_err_min")
@@ -234,38 +153,20 @@ STAGE_LIST_COLUMNS = (*DESIGN_COLUMNS, *BUILT_COLUMNS.values(), "strides")
 CURVE_COLUMNS = ("train_loss", "test_err")
 #: Complexity names a ``regime`` may hold.
 REGIME_KEYS = ("flops", "params", "acts")
-#: Columns of names and labels: each cell text (a number read from CSV becomes its text).
-#: The text columns that name things (printable text only: no newline, tab or control).
+#: Text columns that name things: printable (a newline in a name would split tables and lines).
 NAME_COLUMNS = ("model_id", "design_id", "space", "status", "dataset", "task_id")
-TEXT_COLUMNS = (
-    "model_id",
-    "design_id",
-    "space",
-    "status",
-    "reason",
-    "dataset",
-    "device",
-    "torch_version",
-    "dsd_version",
-    "finished_at",
-    "stem",
-    "block",
-    "task_id",
+TEXT_COLUMNS = tuple(
+    """
+    model_id design_id space status reason dataset device torch_version dsd_version
+    finished_at stem block task_id
+    """.split()
 )
 
 
 def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
-    """``df`` if its known columns hold what the schema says; else a DataError naming ``source``,
-    the column and the first bad row (0-based), e.g. ``r.csv: column flops, row 3: 'abc' is not a
-    number``.
-
-    Checked: ``schema_version`` (a whole number >= 1), :data:`NUMBER_COLUMNS` (numbers, finite
-    or missing), :data:`ERROR_COLUMNS` (numbers; finite ones in [0, 1]), ``model_id`` (present
-    in every row), :data:`TEXT_COLUMNS` (text or missing; the names of :data:`NAME_COLUMNS` printable: a number there is returned as its
-    text, as a CSV file of digits would need; a list is refused), :data:`STAGE_LIST_COLUMNS`
-    (lists of finite numbers, one length a row), :data:`CURVE_COLUMNS` (lists of numbers) and
-    ``regime`` (a JSON object of ``[low, high]`` number pairs). Unknown columns are not checked.
-    """
+    """``df`` if its known columns hold what the schema says (a number in a text column becomes
+    its text); else a DataError naming ``source``, the column and the first bad row (0-based),
+    e.g. ``r.csv: column flops, row 3: 'abc' is not a number``."""
     if "schema_version" in df.columns:
         _numbers(df["schema_version"], "schema_version", source, low=1, whole=True, missing=False)
     for c in NUMBER_COLUMNS:
@@ -277,7 +178,7 @@ def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
     if "model_id" in df.columns and df["model_id"].isna().any():
         _refuse(source, "model_id", df["model_id"].isna(), "missing (every row needs an id)")
     texts = {c: _text(df[c], c, source) for c in TEXT_COLUMNS if c in df.columns}
-    for c in set(texts) & set(NAME_COLUMNS):  # a newline in a name would split tables and lines
+    for c in set(texts) & set(NAME_COLUMNS):
         bad = texts[c].map(lambda v: isinstance(v, str) and not v.isprintable())
         if bad.any():
             _refuse(source, c, bad, f"{texts[c][bad].iloc[0][:40]!r} is not a plain name")
@@ -301,17 +202,7 @@ def _refuse(source: str, column: str, bad: pd.Series, what: str) -> None:
     raise DataError(f"{source}: column {column}, row {i}: {what}"[:500])
 
 
-def _numbers(
-    col: pd.Series,
-    name: str,
-    source: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    whole: bool = False,
-    inf: bool = False,
-    missing: bool = True,
-) -> None:
+def _numbers(col, name, source, *, low=None, high=None, whole=False, inf=False, missing=True):
     """Refuse a cell of ``col`` that is not a number (or out of range, infinite, fractional)."""
     v = pd.to_numeric(col, errors="coerce").astype(float)
     text = v.isna() & col.notna()
@@ -336,8 +227,7 @@ def _numbers(
 
 
 def _text(col: pd.Series, name: str, source: str) -> pd.Series:
-    """``col`` with every present cell as text (numbers and booleans as theirs); DataError for a
-    cell that is not a single value (a list, a mapping, bytes)."""
+    """``col`` with every present cell as text; DataError for a list, a mapping or bytes."""
     if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
         return col
     bad = col.map(lambda v: not (isinstance(v, str | int | float | bool | np.generic) or v is None))
@@ -382,19 +272,14 @@ def _lists(col: pd.Series, name: str, source: str, finite: bool = True) -> list[
         a = _as_numbers(cell)
         if a is None:
             raise DataError(f"{source}: column {name}, row {i}: {str(cell)[:40]!r} is not {what}")
-        arrays.append(a)
+        arrays.append((i, a))
         out.append(a.size)
-    if finite and arrays and not np.isfinite(np.concatenate(arrays)).all():  # one check, all rows
-        i = next(i for i, a in zip(_present(out), arrays, strict=True) if not np.isfinite(a).all())
+    if finite and arrays and not np.isfinite(np.concatenate([a for _, a in arrays])).all():
+        i = next(i for i, a in arrays if not np.isfinite(a).all())
         raise DataError(
             f"{source}: column {name}, row {i}: {str(col.iloc[i])[:40]!r} is not {what}"
         )
     return out
-
-
-def _present(lengths: list[int | None]) -> list[int]:
-    """The rows whose cell is present."""
-    return [i for i, n in enumerate(lengths) if n is not None]
 
 
 def _stage_lists(df: pd.DataFrame, source: str) -> None:
@@ -414,7 +299,7 @@ def _stage_lists(df: pd.DataFrame, source: str) -> None:
 
 def _regime_problem(cell) -> str:
     """'' if ``cell`` is a valid regime (missing, or JSON ``{"flops": [low, high], ...}``)."""
-    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+    if cell is None or _nan(cell):
         return ""
     try:
         regime = json.loads(cell) if isinstance(cell, str) else None

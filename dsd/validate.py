@@ -1,9 +1,5 @@
-"""Checks shared by every artefact's validation: numbers that must be finite, seeds in range.
-
-Each artefact (train recipe, executor settings, space, experiment, command line) validates its
-own fields in one place; these helpers make sure the same rule gives the same one-line message
-everywhere.
-"""
+"""Checks every artefact's validation shares (finite numbers, seeds, counts), so one rule gives
+one message everywhere."""
 
 from __future__ import annotations
 
@@ -47,8 +43,6 @@ _COUNT = re.compile(
 
 def parse_count(value: Any, where: str = "value") -> float:
     """A finite count from a number or text: ``4e8``, ``'360M'``, ``'360m'``, ``'0.4G'``, ``'1T'``.
-
-    The one parser of complexity numbers for every command-line flag and experiment field.
 
     >>> parse_count("360M"), parse_count("0.4g"), parse_count(5)
     (360000000.0, 400000000.0, 5.0)

@@ -1,20 +1,10 @@
-"""The ``dsd`` command line: thin wrappers that parse arguments, call the layers and print.
+"""The ``dsd`` command line: each ``*_cmd`` module's ``register(sub)`` adds commands whose handler
+``args.func(args) -> int`` parses, calls one layer function and prints. Heavy imports happen inside
+handlers so ``dsd --help`` starts fast.
 
-Each group of commands lives in its own module with a ``register(subparsers)`` function; the
-handler of a command is ``args.func(args) -> int``. Heavy imports (torch, matplotlib) happen
-inside handlers so that ``dsd --help`` and ``dsd spaces`` start fast.
-
-Bad input of any kind ends with one line on stderr and exit code 2 (see :mod:`dsd.errors`). This
-module is the one error boundary: a :class:`DsdError`, an OS error (missing file, permission, full
-disk, name too long; the message names the path), and a request too large to hold in memory all end
-there. Numbers on every command line are checked once, by the parser: every ``int`` option is an
-integer from 0 to 2**31 - 1 and every ``float`` option a finite number.
-
-Any other exception is a bug of dsd (a cause of bad input that is not yet checked where it lives):
-it ends in one line, ``dsd CMD: internal error: TYPE: MESSAGE (at FILE:LINE); please report it``,
-and exit code 70 (EX_SOFTWARE), so a test tells a missed case from handled bad input;
-``DSD_TRACEBACK=1`` shows the traceback instead (and numpy's RuntimeWarnings, otherwise not
-printed: they would add lines to a one-line error, and dsd checks the inputs they are about).
+This is the one error boundary: bad input (DsdError, an OS error, too little memory) ends in one
+line and exit code 2; anything else is a bug of dsd: one line ``dsd CMD: internal error: ...``
+and exit code 70 (``DSD_TRACEBACK=1`` shows the traceback and numpy's RuntimeWarnings instead).
 """
 
 from __future__ import annotations
@@ -33,26 +23,13 @@ from dsd._version import __version__
 from dsd.errors import DsdError
 from dsd.validate import MAX_INT
 
-# Modules under dsd.cli that define register(subparsers); a missing one is skipped so that
-# layers can land one at a time.
+#: Modules under dsd.cli that define register(subparsers), in the order of ``dsd --help``.
 COMMAND_MODULES = (
-    "nets_cmd",
-    "spaces_cmd",
-    "train_cmd",
-    "sweep_cmd",
-    "experiments_cmd",
-    "analysis_cmd",
-    "time_cmd",
-    "refine_cmd",
-    "design_cmd",
-    "data_cmd",
-    "doctor_cmd",
-)
-
+    "nets_cmd spaces_cmd train_cmd sweep_cmd experiments_cmd analysis_cmd time_cmd refine_cmd "
+    "design_cmd data_cmd doctor_cmd"
+).split()
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): an exception dsd did not expect
-
-
 MAX_MESSAGE = 600  # characters of an error line (a message quoting a huge value is cut)
 
 
@@ -79,8 +56,8 @@ def _real(text: str) -> float:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (no usage dump) and exit code 2, and whose
-    ``type=int`` / ``type=float`` options accept only sane numbers (see the module docstring)."""
+    """An ArgumentParser whose errors are one line and exit code 2, and whose ``int`` options are
+    counts and ``float`` options finite."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,8 +69,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def one_line(text: str) -> str:
-    """``text`` as one line of at most MAX_MESSAGE characters (bytes of a file name that is not
-    UTF-8 shown as \\xNN)."""
+    """``text`` as one line of at most MAX_MESSAGE characters (non-UTF-8 bytes shown as \\xNN)."""
     text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 5] + " ..."
@@ -112,6 +88,34 @@ class ExampleFormatter(argparse.RawDescriptionHelpFormatter):
     """Keep the examples in each command's epilog as written."""
 
 
+def table(rows: list[tuple], right_from: int = 1) -> str:
+    """``rows`` as aligned columns, a rule under the first (right-aligned from ``right_from``)."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for k, r in enumerate(rows):
+        cells = [
+            str(c).ljust(w) if i < right_from else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths))
+        ]
+        out.append("  ".join(cells).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def add_command(sub, name: str, func, help: str, description: str | None = None, epilog=None):
+    """Add the command ``name`` (handler ``func``; description defaults to ``help``)."""
+    p = sub.add_parser(
+        name,
+        help=help,
+        description=help if description is None else description,
+        epilog=epilog,
+        formatter_class=ExampleFormatter,
+    )
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="dsd",
@@ -124,21 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dsd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"dsd.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"dsd.cli.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"dsd.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    # A file name that is not UTF-8 is printed back as the bytes it was given.
     if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="surrogateescape")
+        sys.stdout.reconfigure(errors="surrogateescape")  # a non-UTF-8 file name prints as given
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -151,13 +148,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with warnings.catch_warnings():
-            if os.environ.get("DSD_TRACEBACK") != "1":  # numpy's arithmetic notes are not lines
-                warnings.simplefilter("ignore", RuntimeWarning)  # for the user: inputs are checked
+            if os.environ.get("DSD_TRACEBACK") != "1":  # numpy's notes on inputs dsd checks
+                warnings.simplefilter("ignore", RuntimeWarning)
             return int(args.func(args) or 0)
     except DsdError as e:
         return fail(str(e))
-    except BrokenPipeError:
-        # The reader went away (``dsd edf ... | head``): stop quietly, as Unix tools do.
+    except BrokenPipeError:  # the reader went away (``dsd edf ... | head``): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as e:
@@ -180,15 +176,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _internal(command: str, e: Exception) -> int:
-    """Print :func:`internal_error` and return EXIT_INTERNAL (re-raise with DSD_TRACEBACK=1)."""
+    """Print ``dsd CMD: internal error: TYPE: MESSAGE (at FILE:LINE); ...`` and return
+    EXIT_INTERNAL (re-raise with DSD_TRACEBACK=1)."""
     if os.environ.get("DSD_TRACEBACK") == "1":
         raise e
-    print(f"dsd {command}: {internal_error(e)}", file=sys.stderr)
-    return EXIT_INTERNAL
-
-
-def internal_error(e: BaseException) -> str:
-    """``internal error: TYPE: MESSAGE (at FILE:LINE); please report it; ...`` in one line."""
     frames = traceback.extract_tb(e.__traceback__)
     mine = [f for f in frames if os.sep + "dsd" + os.sep in f.filename]
     where = ""
@@ -197,4 +188,9 @@ def internal_error(e: BaseException) -> str:
         inside = path.rfind(os.sep + "dsd" + os.sep)
         where = f" (at {path[inside + 1 :] if inside >= 0 else os.path.basename(path)}:{line})"
     text = one_line(f"{type(e).__name__}: {e}")[:300]
-    return f"internal error: {text}{where}; please report it; DSD_TRACEBACK=1 shows the traceback"
+    print(
+        f"dsd {command}: internal error: {text}{where}; please report it; DSD_TRACEBACK=1 shows "
+        "the traceback",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL

@@ -1,21 +1,16 @@
-"""``dsd edf``, ``dsd compare``, ``dsd bootstrap``, ``dsd fit``, ``dsd report``: analysis of results.
-
-Results files (each once) are merged, filtered (``--filter``, ``status=ok`` by default) and grouped
-by ``--by`` (space); ``--metric`` is the error column. Tables and verdicts go to stdout (errors in
-percent); each population's ledger and the files written go to stderr. A handler builds
-:class:`dsd.analysis.AnalysisOptions`, calls one function of ``dsd.analysis`` and prints.
-"""
+"""``dsd edf``, ``compare``, ``bootstrap``, ``fit``, ``report``: each handler builds
+:class:`dsd.analysis.AnalysisOptions`, calls one function of ``dsd.analysis`` and prints (tables
+on stdout, ledgers and notes on stderr)."""
 
 from __future__ import annotations
 
 import sys
 
-from dsd.cli import ExampleFormatter
+from dsd.cli import add_command
 from dsd.validate import parse_range
 
 #: Bounds stated in --help (dsd.analysis.MAX_BINS, MAX_REPS: importing them costs the start-up).
 MAX_BINS, MAX_REPS = 1000, 1_000_000
-
 
 COMMON = {
     "--by": {"default": "space", "help": "column naming the populations (space)"},
@@ -35,7 +30,7 @@ COMMON = {
 
 
 #: AnalysisOptions fields set by the flag of the same name, where a command has it.
-FIELDS = ("normalise", "bins", "seed", "frac", "reps", "ci", "top", "alpha", "refine", "figures")
+FIELDS = "normalise bins seed frac reps ci top alpha refine figures figure_format".split()
 
 
 def _options(args, **fields):
@@ -49,8 +44,6 @@ def _options(args, **fields):
         fields["range"] = _range(args.range)
     if getattr(args, "unbounded", False):
         fields["fit_domain"] = analysis.UNBOUNDED
-    if getattr(args, "figure_format", None):
-        fields["figure_format"] = args.figure_format
     filters = tuple(args.filter)
     return analysis.AnalysisOptions(metric=args.metric, by=args.by, filters=filters, **fields)
 
@@ -60,46 +53,25 @@ def _range(text: str) -> tuple[float, float]:
     return parse_range(text, "--range")
 
 
-def _show(output) -> int:
-    """Print an Output: text on stdout, notes on stderr."""
-    if output.text:
-        print(output.text)
-    for line in output.notes:
-        print(f"note: {line}", file=sys.stderr)
-    return 0
+def _handler(function: str, *extra: str, **fields):
+    """A handler that prints ``dsd.analysis.<function>(results, options, *args.<extra>)``: text on
+    stdout, notes on stderr."""
 
+    def handler(args) -> int:
+        import dsd.analysis as analysis  # lazy: dsd.analysis costs ~2 s; dsd --help stays fast
 
-def cmd_edf(args) -> int:
-    """Handler of ``dsd edf``."""
-    from dsd.analysis import edf_command  # lazy: dsd.analysis costs ~2 s; dsd --help stays fast
+        values = [getattr(args, name) for name in extra]
+        output = getattr(analysis, function)(args.results, _options(args, **fields), *values)
+        if output.text:
+            print(output.text)
+        for line in output.notes:
+            print(f"note: {line}", file=sys.stderr)
+        return 0
 
-    return _show(edf_command(args.results, _options(args), args.output, args.bands))
-
-
-def cmd_compare(args) -> int:
-    """Handler of ``dsd compare``."""
-    from dsd.analysis import compare_command  # lazy: dsd.analysis costs ~2 s; dsd --help stays fast
-
-    return _show(compare_command(args.results, _options(args), args.pair))
-
-
-def cmd_bootstrap(args) -> int:
-    """Handler of ``dsd bootstrap``."""
-    from dsd.analysis import bootstrap_command  # lazy: dsd.analysis costs ~2 s; --help stays fast
-
-    opts = _options(args, params=("d",))
-    return _show(bootstrap_command(args.results, opts, args.output, args.table))
-
-
-def cmd_fit(args) -> int:
-    """Handler of ``dsd fit``."""
-    from dsd.analysis import fit_command  # lazy: dsd.analysis costs ~2 s; dsd --help stays fast
-
-    return _show(fit_command(args.results, _options(args), args.output, args.plot))
+    return handler
 
 
 def cmd_report(args) -> int:
-    """Handler of ``dsd report``."""
     from dsd.analysis import write_report  # lazy: dsd.analysis costs ~2 s; dsd --help stays fast
 
     print(f"wrote {write_report(args.results, args.output, _options(args))}", file=sys.stderr)
@@ -122,7 +94,7 @@ COMMANDS = {
         "dsd edf runs/demo/results.parquet -o edf.png\n"
         "dsd edf results/*.parquet --normalise flops --bands -o edf.pdf\n"
         "dsd edf a.parquet b.parquet --by dataset --filter epochs=10",
-        cmd_edf,
+        _handler("edf_command", "output", "bands"),
         {
             "-o --output": OUTPUT,
             "--normalise --normalize": {
@@ -144,7 +116,7 @@ COMMANDS = {
         "the power to see a difference",
         "dsd compare runs/demo/results.parquet\n"
         "dsd compare r.parquet --pair AnyNetXA:AnyNetXC=same --pair AnyNetXC:AnyNetXE=differ",
-        cmd_compare,
+        _handler("compare_command", "pair"),
         {
             "--pair": {
                 "action": "append",
@@ -159,7 +131,7 @@ COMMANDS = {
         "likely range of the best value of parameters (empirical bootstrap, DDS footnote 4)",
         "dsd bootstrap results.parquet --param depths --param widths\n"
         "dsd bootstrap results.parquet --param d --param g -o d.png --table best.csv",
-        cmd_bootstrap,
+        _handler("bootstrap_command", "output", "table", params=("d",)),
         {
             "--param": PARAM,
             "--frac": {"type": float, "default": 0.25, "help": "drawn per repetition (0.25)"},
@@ -173,7 +145,7 @@ COMMANDS = {
     "fit": (
         "quantized linear fits (w0, wa, wm, e_fit) of each population's best models",
         "dsd fit results.parquet --top 20\ndsd fit results.parquet --top 5 -o fits.png",
-        cmd_fit,
+        _handler("fit_command", "output", "plot"),
         {
             "--top": {"type": int, "default": 20, "help": "best models fitted per population"},
             "--plot": {"type": int, "default": 5, "help": "models drawn per population (5)"},
@@ -205,12 +177,9 @@ def register(sub) -> None:
     """Add the analysis commands to the ``dsd`` parser."""
     for name, (help_, examples, handler, arguments) in COMMANDS.items():
         epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples.splitlines())
-        p = sub.add_parser(
-            name, help=help_, description=help_, epilog=epilog, formatter_class=ExampleFormatter
-        )
+        p = add_command(sub, name, handler, help_, epilog=epilog)
         p.add_argument(
             "results", nargs="+", help="results files (.parquet, .csv, .json), each once"
         )
         for flags, keywords in {**COMMON, **arguments}.items():
             p.add_argument(*flags.split(), **keywords)
-        p.set_defaults(func=handler)

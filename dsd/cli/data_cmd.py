@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dsd.cli import ExampleFormatter
+from dsd.cli import add_command
 from dsd.errors import DsdError
 
 EPILOG = """\
@@ -22,11 +22,12 @@ kept aside as ROOT/cifar-10-python.tar.gz.bad and never used. Then train with
 
 def register(sub) -> None:
     """Add ``dsd data`` to the command line."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "data",
-        help="download CIFAR-10 (checksum checked, resumable) into a folder",
+        cmd_data,
+        "download CIFAR-10 (checksum checked, resumable) into a folder",
         description="Download a data set dsd can fetch itself, check it and unpack it.",
-        formatter_class=ExampleFormatter,
         epilog=EPILOG,
     )
     p.add_argument("dataset", choices=("cifar10",), help="the data set (cifar10)")
@@ -34,7 +35,6 @@ def register(sub) -> None:
     p.add_argument("--url", help="a mirror of cifar-10-python.tar.gz (default: the authors' page)")
     p.add_argument("--md5", help="the archive's MD5 (default: the published one)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_data)
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -1,19 +1,12 @@
-"""``dsd design``: replay a chain of design spaces, or discover one, every step on fresh models.
-
-Parses the flags into :class:`dsd.design.DesignOptions`, calls :func:`dsd.design.replay_chain`
-or :func:`dsd.design.discover_chain` and prints the chain. ``dsd status DIR`` of a design
-folder is :func:`dsd.design.design_status` (``sweep_cmd``'s status handler dispatches to it).
-"""
+"""``dsd design``: replay a chain of design spaces, or discover one, every step on fresh models."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import shlex
 import sys
 
-from dsd.cli import ExampleFormatter
-from dsd.cli.sweep_cmd import OVERRIDES
+from dsd.cli import add_command
+from dsd.cli.sweep_cmd import resume_command, sweep_options
 from dsd.errors import DsdError
 
 EPILOG = """examples:
@@ -41,9 +34,7 @@ resumes a stopped design: only missing models train, recorded decisions are kept
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``dsd design``."""
     help_ = "replay or discover a chain of refined design spaces, each step confirmed"
-    p = sub.add_parser(
-        "design", help=help_, description=help_, epilog=EPILOG, formatter_class=ExampleFormatter
-    )
+    p = add_command(sub, "design", design_handler, help_, epilog=EPILOG)
     p.add_argument("experiment", help="experiment file or built-in name (n, regime, recipe)")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="design folder")
     how = p.add_mutually_exclusive_group(required=True)
@@ -69,51 +60,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--partition", help="slurm partition")
     p.add_argument("--address", help="ray: cluster address")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=design_handler)
-
-
-def _command(args: argparse.Namespace) -> str:
-    """The command that resumes this design."""
-    how = ["--chain", args.chain] if args.chain else ["--start", args.start]
-    data = ["--data", args.data] if args.data else []
-    return shlex.join(["dsd", "design", *how, args.experiment, "-o", args.out, *data])
 
 
 def design_handler(args: argparse.Namespace) -> int:
     """Replay or discover a chain."""
     # lazy: the design loop imports torch, matplotlib and the analysis (~2 s); --help stays fast
     from dsd.design import DesignOptions, discover_chain, replay_chain
-    from dsd.pipeline import experiment_options  # lazy: see above
     from dsd.sweep import load_experiment  # lazy: see above
 
     if not args.tolerance >= 0:  # in percent here; DesignOptions checks the rest
         raise DsdError(f"--tolerance must be >= 0, got {args.tolerance}")
     exp = load_experiment(args.experiment)
-    fields = {f: getattr(args, a, None) for a, f in OVERRIDES.items()}
-    changes = {f: v for f, v in fields.items() if v is not None}
-    sweep = experiment_options(
-        exp,
-        data=args.data,
-        executor=dataclasses.replace(exp.executor, **changes),
-        progress=not args.quiet,
-    )
+    how = ("--chain", args.chain) if args.chain else ("--start", args.start)
     options = DesignOptions(
-        sweep=sweep,
-        alpha=args.alpha,
+        sweep=sweep_options(args, exp),
         tolerance=args.tolerance / 100,
-        steps=args.steps,
-        tries=args.tries,
-        reps=args.reps,
-        bins=args.bins,
-        seed=args.seed,
+        **{k: getattr(args, k) for k in ("alpha", "steps", "tries", "reps", "bins", "seed")},
         chain_wise=not args.per_step,
-        command=_command(args),
+        command=resume_command(args, *how),
         say=lambda line: print(f"dsd design: {line}", file=sys.stderr, flush=True),
     )
     if args.chain:
         chain = [s.strip() for s in args.chain.split(",")]
-        summary = replay_chain(exp, chain, args.out, options)
+        print(replay_chain(exp, chain, args.out, options).describe())
     else:
-        summary = discover_chain(exp, args.start, args.out, options)
-    print(summary.describe())
+        print(discover_chain(exp, args.start, args.out, options).describe())
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from dsd.cli import ExampleFormatter
+from dsd.cli import add_command
 from dsd.errors import DsdError
 
 EPILOG = """\
@@ -19,24 +19,20 @@ Exit code 0 when nothing is off, 1 when some advice was printed.
 
 def register(sub) -> None:
     """Add ``dsd doctor`` to the command line."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "doctor",
-        help="check this machine: torch build, GPUs, bf16, torch.compile, threads, data sets",
+        cmd_doctor,
+        "check this machine: torch build, GPUs, bf16, torch.compile, threads, data sets",
         description="Report dsd's and torch's versions, torch's build (CPU or CUDA), the GPUs "
         "(name, memory, bf16), threads and the data sets found, with advice where something is off.",
-        formatter_class=ExampleFormatter,
         epilog=EPILOG,
     )
     where = "where to look for data sets (repeatable; default ./data and ~/data)"
     p.add_argument("--data", action="append", metavar="DIR", help=where)
     p.add_argument("--compile", action="store_true", help="also check that torch.compile works")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=300,
-        help="seconds the compile check may take (default 300)",
-    )
-    p.set_defaults(func=cmd_doctor)
+    timeout = "seconds the compile check may take (default 300)"
+    p.add_argument("--timeout", type=float, default=300, help=timeout)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

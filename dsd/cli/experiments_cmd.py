@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dsd.cli import ExampleFormatter
+from dsd.cli import add_command
 
 EXAMPLES = """examples:
   dsd experiments                      # every built-in experiment, with its cost on this machine
@@ -18,17 +18,17 @@ no evaluation, no data loading). A Slurm or Ray experiment is estimated as if it
 
 def register(subparsers) -> None:
     """Add ``dsd experiments``."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "experiments",
-        help="list the built-in experiment files with their estimated cost on this machine",
+        handler,
+        "list the built-in experiment files with their estimated cost on this machine",
         description="List the built-in experiments (name, spaces, models a space, epochs, data "
         "set) or print one, with the time its training would take on this machine.",
-        formatter_class=ExampleFormatter,
         epilog=EXAMPLES,
     )
     p.add_argument("name", nargs="?", help="a built-in experiment's name, or an experiment file")
     p.add_argument("--no-estimate", action="store_true", help="skip the cost estimate")
-    p.set_defaults(func=handler)
 
 
 def handler(args: argparse.Namespace) -> int:

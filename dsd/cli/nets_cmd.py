@@ -5,30 +5,28 @@ from __future__ import annotations
 import argparse
 import difflib
 
-from dsd.cli import ExampleFormatter
+from dsd.cli import add_command, table
 from dsd.errors import DsdError
 from dsd.nets import complexity, layers, model_names, zoo_model
-
-
-def _table(rows: list[tuple], right_from: int = 1) -> str:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    out = []
-    for k, r in enumerate(rows):
-        cells = [
-            str(c).ljust(w) if i < right_from else str(c).rjust(w)
-            for i, (c, w) in enumerate(zip(r, widths))
-        ]
-        out.append("  ".join(cells).rstrip())
-        if k == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
 
 
 def show_model(net, title: str, with_layers: bool) -> str:
     """Per-stage structure as built, complexity and (optionally) a per-layer table."""
     cx = complexity(net)
-    if getattr(net, "family", None) == "efficientnet":
-        return _show_effnet(net, title, cx, with_layers)
+    effnet = getattr(net, "family", None) == "efficientnet"
+    lines = _effnet_stages(net, title) if effnet else _stages(net, title)
+    lines += [
+        "",
+        f"flops {cx['flops']:,}  params {cx['params']:,}  acts {cx['acts']:,}",
+        f"({cx['flops'] / 1e6:.1f} MF, {cx['params'] / 1e6:.2f} M params, {cx['acts'] / 1e6:.2f} M acts; model_id {net.model_id})",
+    ]
+    if with_layers:
+        lines += ["", _layer_table(net, cx)]
+    return "\n".join(lines)
+
+
+def _stages(net, title: str) -> list[str]:
+    """An AnyNet's header and per-stage table as built."""
     lines = [
         f"{title}: stem {net.stem} ({net.stem_width}), block {net.block}"
         + (f" + SE {net.se_ratio:g}" if net.se_ratio else "")
@@ -39,43 +37,29 @@ def show_model(net, title: str, with_layers: bool) -> str:
     stages = zip(
         net.depths, net.built_widths, net.built_group_widths, net.bottleneck_ratios, net.strides
     )
-    for i, (d, w, g, b, s) in enumerate(stages, 1):
-        rows.append((f"s{i}", d, w, g, f"{b:g}", s))
-    lines.append(_table(rows))
+    rows += [(f"s{i}", d, w, g, f"{b:g}", s) for i, (d, w, g, b, s) in enumerate(stages, 1)]
+    lines.append(table(rows))
     if (net.widths, net.group_widths) != (net.built_widths, net.built_group_widths):
         lines.append(
             f"(designed widths {list(net.widths)}, group widths {list(net.group_widths)}; "
             "the compatibility rule builds the values above)"
         )
-    lines += ["", *_totals(net, cx)]
-    if with_layers:
-        lines += ["", _layer_table(net, cx)]
-    return "\n".join(lines)
+    return lines
 
 
-def _totals(net, cx: dict) -> list[str]:
-    return [
-        f"flops {cx['flops']:,}  params {cx['params']:,}  acts {cx['acts']:,}",
-        f"({cx['flops'] / 1e6:.1f} MF, {cx['params'] / 1e6:.2f} M params, {cx['acts'] / 1e6:.2f} M acts; model_id {net.model_id})",
-    ]
-
-
-def _show_effnet(net, title: str, cx: dict, with_layers: bool) -> str:
-    """Per-stage structure of an EfficientNet (MBConv stages), complexity, optional layers."""
-    lines = [
+def _effnet_stages(net, title: str) -> list[str]:
+    """An EfficientNet's header and per-stage (MBConv) table."""
+    header = (
         f"{title}: EfficientNet, stem 3x3 conv ({net.stem_width}), MBConv blocks + SE "
         f"{net.se_ratio:g}, head conv {net.head_width}, {net.num_classes} classes at "
         f"{net.resolution}x{net.resolution}"
-    ]
+    )
     rows = [("stage", "depth", "width", "expansion", "kernel", "stride")]
-    for i, (d, w, e, k, s) in enumerate(
-        zip(net.depths, net.widths, net.exp_ratios, net.kernels, net.strides), 1
-    ):
-        rows.append((f"s{i}", d, w, f"{e:g}", f"{k}x{k}", s))
-    lines += [_table(rows), "", *_totals(net, cx)]
-    if with_layers:
-        lines += ["", _layer_table(net, cx)]
-    return "\n".join(lines)
+    stages = zip(net.depths, net.widths, net.exp_ratios, net.kernels, net.strides)
+    rows += [
+        (f"s{i}", d, w, f"{e:g}", f"{k}x{k}", s) for i, (d, w, e, k, s) in enumerate(stages, 1)
+    ]
+    return [header, table(rows)]
 
 
 def _layer_table(net, cx: dict) -> str:
@@ -88,20 +72,16 @@ def _layer_table(net, cx: dict) -> str:
         cost = (f"{x.flops:,}", f"{x.params:,}", f"{x.acts:,}")
         rows.append((x.name, x.op, x.w_in, x.w_out, x.k, x.stride, x.groups, size, *cost))
     rows.append(("total", *[""] * 7, f"{cx['flops']:,}", f"{cx['params']:,}", f"{cx['acts']:,}"))
-    return _table(rows, right_from=2)
+    return table(rows, right_from=2)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from dsd.spaces import builtin_names, load_space  # lazy: dsd.spaces loads pandas (~0.5 s)
 
-    network = {
-        k: v
-        for k, v in (("resolution", args.resolution), ("num_classes", args.classes))
-        if v is not None
-    }
+    network = {"resolution": args.resolution, "num_classes": args.classes}
+    network = {k: v for k, v in network.items() if v is not None}
     if args.name.lower() in {k.lower() for k in model_names()}:
-        net = zoo_model(args.name, **network)
-        print(show_model(net, args.name, args.layers))
+        print(show_model(zoo_model(args.name, **network), args.name, args.layers))
         return 0
     try:
         space = load_space(args.name)
@@ -127,10 +107,11 @@ def unknown_name(name: str, models: list[str], spaces: list[str]) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "show",
-        help="structure and complexity of a model, or the domains and size of a space",
-        formatter_class=ExampleFormatter,
+        cmd_show,
+        "structure and complexity of a model, or the domains and size of a space",
         description="Show a model of the paper's zoo (per-stage depths, widths, group widths, b; flops, params, "
         "acts) or a design space (network fields, domains, distributions, constraints, size).",
         epilog="examples:\n  dsd show RegNetX-400MF\n  dsd show RegNetY-1.6GF --layers\n"
@@ -143,9 +124,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a zoo model (RegNetX-400MF, ResNet-50, ResNeXt-50, ResNet-56, EfficientNet-B0), "
         "a space name or a YAML file",
     )
-    p.add_argument(
-        "--layers", action="store_true", help="per-layer table of flops, params and acts"
-    )
+    layers_help = "per-layer table of flops, params and acts"
+    p.add_argument("--layers", action="store_true", help=layers_help)
     p.add_argument("--resolution", type=int, help="input resolution (default: the model's/space's)")
     p.add_argument("--classes", type=int, help="number of classes (default: the model's/space's)")
-    p.set_defaults(func=cmd_show)

@@ -1,16 +1,11 @@
-"""``dsd refine``: test the candidate refinements of a space on one population, write the next space.
-
-The candidates, statistics and verdicts are :mod:`dsd.analysis`'s (``refine``); this module
-parses the flags into a ``RefineRequest`` and ``RefineOptions``, calls ``refine_command`` and
-prints. Outputs are checked before anything is read or written.
-"""
+"""``dsd refine``: test a space's candidate refinements on one population; write the next space."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from dsd.cli import ExampleFormatter
+from dsd.cli import add_command
 from dsd.errors import DsdError
 
 EPILOG = """examples:
@@ -31,9 +26,7 @@ the observed D). -o writes the best unexplained improvement and the no-loss simp
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``dsd refine``."""
     help_ = "find, test and write the next refinement of a design space from one population"
-    p = sub.add_parser(
-        "refine", help=help_, description=help_, epilog=EPILOG, formatter_class=ExampleFormatter
-    )
+    p = add_command(sub, "refine", cmd_refine, help_, epilog=EPILOG)
     p.add_argument("results", nargs="+", help="results files (.parquet, .csv, .json)")
     p.add_argument("--space", required=True, help="the population's space (name or YAML file)")
     p.add_argument("-o", "--output", help="write the refined space here (.yaml)")
@@ -69,7 +62,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=20, help="rows to print (20)")
     p.add_argument("--table", help="also write the whole candidate table (.csv/.parquet/.json)")
     p.add_argument("--report", help="also write an HTML page with the table and EDFs (.html)")
-    p.set_defaults(func=cmd_refine)
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
@@ -84,23 +76,11 @@ def cmd_refine(args: argparse.Namespace) -> int:
     options = RefineOptions(
         metric=args.metric,
         filters=tuple(args.filter),
-        alpha=args.alpha,
         tolerance=args.tolerance / 100,
-        bins=args.bins,
-        reps=args.reps,
-        seed=args.seed,
+        **{k: getattr(args, k) for k in ("alpha", "bins", "reps", "seed")},
     )
-    request = RefineRequest(
-        results=tuple(args.results),
-        space=args.space,
-        candidates=args.candidates,
-        no_defaults=args.no_defaults,
-        output=args.output,
-        only_improving=args.only_improving,
-        table=args.table,
-        report=args.report,
-        top=args.top,
-    )
+    same = "space candidates no_defaults output only_improving table report top".split()
+    request = RefineRequest(results=tuple(args.results), **{k: getattr(args, k) for k in same})
     output, code = refine_command(request, options)
     print(output.text)
     for line in output.notes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dsd.cli import ExampleFormatter
+from dsd.cli import add_command, table
 from dsd.errors import DsdError
 from dsd.nets import STEMS
 from dsd.validate import parse_range as parse_count_range
@@ -29,8 +29,10 @@ def positive_int(text: str) -> int:
     return v
 
 
-def fmt_size(n: float | int | None) -> str:
-    return "-" if n is None else f"{float(n):.2e}"
+def _sizes(space) -> tuple[str, str, str]:
+    """A space's exact size, its size in short and the paper's."""
+    short = [f"{float(n):.2e}" if n is not None else "-" for n in (space.size, space.paper_size)]
+    return f"{space.size:,}", *short
 
 
 def cmd_spaces(args: argparse.Namespace) -> int:
@@ -38,27 +40,10 @@ def cmd_spaces(args: argparse.Namespace) -> int:
 
     spaces = [load_space(s) for s in args.spaces] if args.spaces else list_spaces()
     rows = [("name", "parent", "added constraint", "dof", "size (exact)", "size", "paper")]
-    for s in spaces:
-        rows.append(
-            (
-                s.name,
-                s.parent or "-",
-                s.added,
-                str(s.degrees_of_freedom),
-                f"{s.size:,}",
-                fmt_size(s.size),
-                fmt_size(s.paper_size),
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for i, r in enumerate(rows):
-        print(
-            "  ".join(
-                c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))
-            ).rstrip()
-        )
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
+    rows += [
+        (s.name, s.parent or "-", s.added, str(s.degrees_of_freedom), *_sizes(s)) for s in spaces
+    ]
+    print(table(rows, right_from=3))
     print(
         "\nsize: AnyNet spaces count configurations exactly (multisets for non-decreasing constraints);"
         "\nRegNet spaces count the quantized (d, w0, wa, wm, b, g) grid the sampler draws from."
@@ -82,36 +67,29 @@ def cmd_sample(args: argparse.Namespace) -> int:
         f"sampled {len(df)} models from {space.name} (seed {args.seed}) in {st['seconds']:.3f} s: "
         f"{st['drawn']:,} candidates drawn, {st['in_range']:,} in range -> {out}"
     )
-    desc = df[["flops", "params", "acts"]].describe().loc[["min", "50%", "max"]]
-    print(
-        (desc / 1e6)
-        .round(2)
-        .rename(index={"50%": "median"})
-        .to_string(float_format=lambda x: f"{x:.2f}M")
-    )
+    desc = df[["flops", "params", "acts"]].describe().loc[["min", "50%", "max"]] / 1e6
+    desc = desc.round(2).rename(index={"50%": "median"})
+    print(desc.to_string(float_format=lambda x: f"{x:.2f}M"))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "spaces",
-        help="list the design spaces with their exact sizes",
-        formatter_class=ExampleFormatter,
+        cmd_spaces,
+        "list the design spaces with their exact sizes",
         description="List built-in design spaces (or the given files): parent, added constraint, exact size and the paper's Table 1 figure.",
         epilog="examples:\n  dsd spaces\n  dsd spaces my_space.yaml",
     )
-    p.add_argument(
-        "spaces",
-        nargs="*",
-        metavar="SPACE",
-        help="space names or YAML files (default: the built-ins)",
-    )
-    p.set_defaults(func=cmd_spaces)
+    where = "space names or YAML files (default: the built-ins)"
+    p.add_argument("spaces", nargs="*", metavar="SPACE", help=where)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "sample",
-        help="draw n distinct models of a space within a complexity regime",
-        formatter_class=ExampleFormatter,
+        cmd_sample,
+        "draw n distinct models of a space within a complexity regime",
         description="Draw N distinct models from a design space, keeping those whose complexity lies in the given "
         "ranges, and write them (one row a model) to a parquet/csv/json file.",
         epilog="examples:\n  dsd sample --space AnyNetXC --n 500 --flops 360M:400M --seed 0 -o samples.parquet\n"
@@ -121,12 +99,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--space", required=True, help="a built-in space name or a YAML file")
     p.add_argument("--n", type=positive_int, required=True, help="number of models")
-    p.add_argument(
-        "--flops",
-        type=parse_range,
-        metavar="LO:HI",
-        help="flops range, e.g. 360M:400M or 360e6:400e6",
-    )
+    flops = "flops range, e.g. 360M:400M or 360e6:400e6"
+    p.add_argument("--flops", type=parse_range, metavar="LO:HI", help=flops)
     p.add_argument("--params", type=parse_range, metavar="LO:HI", help="parameter-count range")
     p.add_argument("--acts", type=parse_range, metavar="LO:HI", help="activation-count range")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -134,10 +108,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--resolution", type=positive_int, help="input resolution (overrides the space's)"
     )
     p.add_argument("--classes", type=positive_int, help="number of classes (overrides the space's)")
-    p.add_argument(
-        "--stem",
-        choices=tuple(STEMS),
-        help="stem (overrides the space's)",
-    )
+    p.add_argument("--stem", choices=tuple(STEMS), help="stem (overrides the space's)")
     p.add_argument("-o", "--output", required=True, help="output file (.parquet, .csv or .json)")
-    p.set_defaults(func=cmd_sample)

@@ -7,7 +7,7 @@ import dataclasses
 import shlex
 import sys
 
-from dsd.cli import ExampleFormatter
+from dsd.cli import add_command
 
 RUN_EXAMPLES = """examples:
   dsd run experiments/digits_anynetx.yaml -o runs/demo
@@ -24,32 +24,24 @@ STATUS_EXAMPLES = """examples:
   dsd status runs/demo
   watch -n 10 dsd status runs/in"""
 
-# CLI flag -> ExecutorSettings field
+#: CLI flag -> ExecutorSettings field (the same name unless given).
 OVERRIDES = {
     "executor": "kind",
-    "slots": "slots",
-    "gpus": "gpus",
-    "models_per_gpu": "models_per_gpu",
     "threads": "threads_per_slot",
-    "max_retries": "max_retries",
-    "max_parallel": "max_parallel",
-    "partition": "partition",
-    "time_min": "time_min",
-    "gpus_per_task": "gpus_per_task",
-    "cpus_per_task": "cpus_per_task",
-    "mem_gb": "mem_gb",
-    "address": "address",
+    **{f: f for f in "slots gpus models_per_gpu max_retries max_parallel partition".split()},
+    **{f: f for f in "time_min gpus_per_task cpus_per_task mem_gb address".split()},
 }
 
 
 def register(subparsers) -> None:
     """Add ``run`` and ``status``."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "run",
-        help="sample every space of an experiment, train all models, collect and report",
+        run_handler,
+        "sample every space of an experiment, train all models, collect and report",
         description="Sample, train and collect an experiment (experiments/*.yaml) into RUN_DIR. "
         "Command-line executor options override the file's `executor:` section.",
-        formatter_class=ExampleFormatter,
         epilog=RUN_EXAMPLES,
     )
     p.add_argument("experiment", help="experiment file (YAML)")
@@ -74,33 +66,46 @@ def register(subparsers) -> None:
     p.add_argument("--retry-failed", action="store_true", help="retrain models recorded as failed")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_handler)
-
-    s = subparsers.add_parser(
+    s = add_command(
+        subparsers,
         "status",
-        help="done / running / failed / pending models of a run, and the ETA",
+        status_handler,
+        "done / running / failed / pending models of a run, and the ETA",
         description="Read a run directory's records and report its progress (safe while it runs).",
-        formatter_class=ExampleFormatter,
         epilog=STATUS_EXAMPLES,
     )
     s.add_argument("run_dir", metavar="RUN_DIR", help="a run folder or a dsd design folder")
-    s.set_defaults(func=status_handler)
 
 
-def _resume(args: argparse.Namespace) -> str:
-    """The command that resumes this run (``dsd status`` shows it)."""
+def resume_command(args: argparse.Namespace, *how: str) -> str:
+    """The command that resumes this run or design (``dsd status`` shows it)."""
     data = ["--data", args.data] if args.data else []
-    return shlex.join(["dsd", "run", args.experiment, "-o", args.out, *data])
+    return shlex.join(["dsd", args.command, *how, args.experiment, "-o", args.out, *data])
+
+
+def sweep_options(args: argparse.Namespace, exp, **changes):
+    """The sweep options of ``exp`` with the command line's --data, executor flags and --quiet."""
+    from dsd.pipeline import experiment_options  # lazy: torch and matplotlib (~2 s)
+
+    flags = {
+        f: getattr(args, a) for a, f in OVERRIDES.items() if getattr(args, a, None) is not None
+    }
+    return experiment_options(
+        exp,
+        data=args.data,  # a bad recipe or a missing data path fails here
+        executor=dataclasses.replace(exp.executor, **flags),
+        progress=not args.quiet,
+        **changes,
+    )
 
 
 def run_handler(args: argparse.Namespace) -> int:
     """Run or resume an experiment."""
     # lazy: the pipeline imports torch and matplotlib (~2 s); `dsd --help` stays fast
-    from dsd.pipeline import experiment_options, run_experiment
+    from dsd.pipeline import run_experiment
     from dsd.sweep import load_experiment  # lazy: see above
 
     exp = load_experiment(args.experiment)
-    changes = {f: getattr(args, a) for a, f in OVERRIDES.items() if getattr(args, a) is not None}
 
     def announce(start) -> None:  # once everything is checked and the run directory exists
         print(
@@ -109,14 +114,8 @@ def run_handler(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    options = experiment_options(
-        exp,
-        data=args.data,  # a bad recipe or a missing data path fails here
-        executor=dataclasses.replace(exp.executor, **changes),
-        progress=not args.quiet,
-        retry_failed=args.retry_failed,
-        resume=_resume(args),
-        on_start=announce,
+    options = sweep_options(
+        args, exp, retry_failed=args.retry_failed, resume=resume_command(args), on_start=announce
     )
     summary = run_experiment(exp, args.out, options, report=not args.no_report)
     print(summary.describe())
@@ -128,8 +127,6 @@ def status_handler(args: argparse.Namespace) -> int:
     from dsd.design import design_status, is_design_folder  # lazy: see run_handler
     from dsd.sweep import run_status  # lazy: see run_handler
 
-    if is_design_folder(args.run_dir):  # a `dsd design` folder: its chain and populations
-        print(design_status(args.run_dir).describe())
-    else:
-        print(run_status(args.run_dir).describe())
+    status = design_status if is_design_folder(args.run_dir) else run_status
+    print(status(args.run_dir).describe())
     return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dsd.cli import ExampleFormatter
+from dsd.cli import add_command
 from dsd.errors import DsdError
 
 TIME_EPILOG = """\
@@ -32,18 +32,19 @@ examples:
 """
 
 
-def _add_time(sub) -> None:
-    p = sub.add_parser(
+def register(sub) -> None:
+    """Add ``dsd time`` and ``dsd runtime`` to the command line."""
+    p = add_command(
+        sub,
         "time",
-        help="inference and training-step time of models, per batch and per image",
+        cmd_time,
+        "inference and training-step time of models, per batch and per image",
         description="Time each model: inference (forward, eval mode) and one training step "
         "(forward + backward + optimizer step), per batch and per image.",
-        formatter_class=ExampleFormatter,
         epilog=TIME_EPILOG,
     )
-    p.add_argument(
-        "inputs", nargs="+", metavar="NAME|FILE", help="zoo model names or samples files"
-    )
+    names = "zoo model names or samples files"
+    p.add_argument("inputs", nargs="+", metavar="NAME|FILE", help=names)
     p.add_argument("-o", "--output", help="write the timing table here (.csv/.parquet/.json)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
     p.add_argument("--batch-size", type=int, default=8, help="batch size (default 8)")
@@ -60,17 +61,14 @@ def _add_time(sub) -> None:
     p.add_argument("--repeats", type=int, default=5, help="timed iterations (default 5)")
     p.add_argument("--no-train", action="store_true", help="time inference only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_time)
-
-
-def _add_runtime(sub) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "runtime",
-        help="runtime against flops and activations; named models against published figures",
+        cmd_runtime,
+        "runtime against flops and activations; named models against published figures",
         description="Correlate a timed population's runtime with flops, activations and params; "
         "for named models, set the published ImageNet error and V100 times beside the times "
         "measured here, with the EfficientNet/RegNetY time ratios at matched flops.",
-        formatter_class=ExampleFormatter,
         epilog=RUNTIME_EPILOG,
     )
     p.add_argument("inputs", nargs="+", metavar="FILE", help="tables written by dsd time")
@@ -85,13 +83,6 @@ def _add_runtime(sub) -> None:
         "--compare-figure",
         help="write published error against flops and against measured time (.png/.pdf/.svg)",
     )
-    p.set_defaults(func=cmd_runtime)
-
-
-def register(sub) -> None:
-    """Add ``dsd time`` and ``dsd runtime`` to the command line."""
-    _add_time(sub)
-    _add_runtime(sub)
 
 
 def cmd_time(args: argparse.Namespace) -> int:
@@ -104,22 +95,15 @@ def cmd_time(args: argparse.Namespace) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise DsdError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
-    # time_model bounds them from above (and warmup) in one line too
     distinct_inputs(args.inputs)
     out = args.output and check_output_path(check_not_an_input(args.output, args.inputs))
     pick_device(args.device)
+    same = "resolution batch_size device channels_last precision warmup repeats threads".split()
     result = time_inputs(
         args.inputs,
-        resolution=args.resolution,
         progress=not args.no_progress,
-        batch_size=args.batch_size,
-        device=args.device,
-        channels_last=args.channels_last,
-        precision=args.precision,
-        warmup=args.warmup,
-        repeats=args.repeats,
-        threads=args.threads,
         train=not args.no_train,
+        **{k: getattr(args, k) for k in same},
     )
     if out:
         write_table(result, out)
@@ -134,8 +118,7 @@ def cmd_time(args: argparse.Namespace) -> int:
 
 
 def _times_text(df) -> str:
-    """The timing table as printed: model (name or id), complexity, times per batch and image,
-    spread (the larger IQR / median of the two times, in percent)."""
+    """The timing table as printed (spread: the larger IQR / median of the two times, in %)."""
     import pandas as pd  # lazy: ~0.3 s at start-up; only dsd time prints this table
 
     label = df["model"].fillna(df["model_id"]) if "model" in df.columns else df["model_id"]
@@ -161,43 +144,33 @@ def cmd_runtime(args: argparse.Namespace) -> int:
     # lazy: matplotlib, scipy and pandas cost ~1.5 s at start-up; dsd --help stays fast
     import pandas as pd
 
-    from dsd.analysis import (  # lazy: as above
-        check_figure_path,
-        compare_models,
-        effnet_ratios,
-        plot_comparison,
-        plot_runtime,
-        runtime_correlations,
-        save_figure,
-    )
+    import dsd.analysis as analysis  # lazy: as above
     from dsd.io import check_not_an_input, distinct_inputs, read_table  # lazy: as above
 
     distinct_inputs(args.inputs)
     figs = {}
     for key, path in (("runtime", args.figure), ("compare", args.compare_figure)):
         if path:
-            figs[key] = check_figure_path(check_not_an_input(path, args.inputs))
+            figs[key] = analysis.check_figure_path(check_not_an_input(path, args.inputs))
     df = pd.concat(
         [read_table(p, required=("model_id", args.time)) for p in args.inputs], ignore_index=True
     )
-    corr = runtime_correlations(df, args.time)
-    drawn = {}  # drawn before anything is printed: a figure that cannot be drawn is an error
-    if "runtime" in figs:
-        drawn["runtime"] = plot_runtime(df, args.time)
-    if "compare" in figs:
-        drawn["compare"] = plot_comparison(df, args.time)
+    corr = analysis.runtime_correlations(df, args.time)
+    # drawn before anything is printed: a figure that cannot be drawn is an error
+    plots = {"runtime": analysis.plot_runtime, "compare": analysis.plot_comparison}
+    drawn = {key: plots[key](df, args.time) for key in figs}
     pd.set_option("display.width", 200)
     print(f"{args.time} against complexity ({len(df)} timed rows):")
     print(corr.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if "model" in df.columns and df["model"].notna().any():
-        cmp = compare_models(df)
+        cmp = analysis.compare_models(df)
         if not cmp.empty:
             print("\npublished ImageNet figures (V100) and times measured here (ms per image):")
             print(cmp.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         print(
             "\nEfficientNet / RegNetY time ratios at matched flops (published V100, measured here):"
         )
-        print(effnet_ratios(df).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+        print(analysis.effnet_ratios(df).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     for key, fig in drawn.items():
-        print(f"wrote {save_figure(fig, figs[key], dpi=120)}")
+        print(f"wrote {analysis.save_figure(fig, figs[key], dpi=120)}")
     return 0

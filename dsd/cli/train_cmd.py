@@ -1,8 +1,4 @@
-"""``dsd train``: train every model of a samples file briefly, one result record per model.
-
-The command parses its options into a :class:`dsd.trainer.TrainConfig` and calls
-:func:`dsd.sweep.train_file` (a one-worker run of the sweep; its run folder is ``OUT.run/``).
-"""
+"""``dsd train``: train every model of a samples file briefly (:func:`dsd.sweep.train_file`)."""
 
 from __future__ import annotations
 
@@ -10,8 +6,7 @@ import argparse
 import shlex
 import sys
 
-from dsd.cli import ExampleFormatter
-from dsd.errors import DsdError
+from dsd.cli import add_command
 
 EPILOG = """\
 examples:
@@ -31,12 +26,13 @@ end. Run again with the same -o to resume.
 
 def register(subparsers) -> None:
     """Add ``dsd train`` to the command line."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "train",
-        help="train each model of a samples file for a few epochs",
+        run,
+        "train each model of a samples file for a few epochs",
         description="Train every model of a samples file with one short, fixed recipe and write "
         "one result record per model (status ok / diverged / failed).",
-        formatter_class=ExampleFormatter,
         epilog=EPILOG,
     )
     p.add_argument("samples", help="samples file written by `dsd sample` (.parquet/.csv/.json)")
@@ -80,30 +76,19 @@ def register(subparsers) -> None:
     )
     p.add_argument("--limit", type=int, help="train at most N of the models not yet finished")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
     _DEFAULTS.update((dest, p.get_default(dest)) for dest in RECIPE_FLAGS)
 
 
 #: Options that decide the recipe or the device: written into the resume command when not default.
-RECIPE_FLAGS = {
-    "dataset": "--dataset",
-    "data": "--data",
-    "epochs": "--epochs",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "wd": "--wd",
-    "momentum": "--momentum",
-    "warmup_epochs": "--warmup-epochs",
-    "label_smoothing": "--label-smoothing",
-    "mixup": "--mixup",
-    "ema": "--ema",
-    "seed": "--seed",
-    "device": "--device",
-    "workers": "--workers",
-    "channels_last": "--channels-last",
-    "compile": "--compile",
-    "no_zero_init": "--no-zero-init",
-}
+RECIPE_FLAGS = (
+    "dataset data epochs batch_size lr wd momentum warmup_epochs label_smoothing mixup ema seed "
+    "device workers channels_last compile no_zero_init"
+).split()
+#: TrainConfig's fields of the same name as their option.
+_SAME = (
+    "dataset data epochs batch_size lr momentum warmup_epochs label_smoothing ema seed device "
+    "channels_last compile"
+)
 _DEFAULTS: dict = {}  # of RECIPE_FLAGS, read from the parser when it is built
 
 
@@ -112,22 +97,10 @@ def _config(args: argparse.Namespace):
     from dsd.trainer import TrainConfig  # lazy: torch costs ~1.3 s; `dsd --help` stays fast
 
     return TrainConfig(
-        dataset=args.dataset,
-        data=args.data,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
+        **{name: getattr(args, name) for name in _SAME.split()},
         weight_decay=args.wd,
-        momentum=args.momentum,
-        warmup_epochs=args.warmup_epochs,
-        label_smoothing=args.label_smoothing,
         mixup_alpha=args.mixup,
-        ema=args.ema,
-        seed=args.seed,
-        device=args.device,
         num_workers=args.workers,
-        channels_last=args.channels_last,
-        compile=args.compile,
         zero_init_residual=not args.no_zero_init,
     )
 
@@ -135,8 +108,8 @@ def _config(args: argparse.Namespace):
 def _resume(args: argparse.Namespace) -> str:
     """This command line as ``dsd status`` shows it (the options that differ from the defaults)."""
     words = ["dsd", "train", args.samples, "-o", args.output]
-    for dest, flag in RECIPE_FLAGS.items():
-        value = getattr(args, dest)
+    for dest in RECIPE_FLAGS:
+        value, flag = getattr(args, dest), "--" + dest.replace("_", "-")
         if value != _DEFAULTS.get(dest):
             words += [flag] if value is True else [flag, str(value)]
     return shlex.join(words)
@@ -146,8 +119,6 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``dsd train``."""
     from dsd.sweep import SweepOptions, TorchTrainer, train_file  # lazy: torch, see _config
 
-    if args.limit is not None and args.limit < 0:
-        raise DsdError(f"--limit must be >= 0, got {args.limit}")
     config = _config(args)
     out = args.output
 
