@@ -42,11 +42,6 @@ class Candidate:
         """The constraints in the space-file syntax, as JSON text (the table's column)."""
         return json.dumps(self.constraints.to_yaml_dict(), sort_keys=True)
 
-    @classmethod
-    def of(cls, name: str, constraints: Mapping[str, Any], kind: str = "user") -> Candidate:
-        """A candidate from a constraints mapping in the space-file syntax."""
-        return cls(name, kind, Constraints.parse(constraints, f"candidate {name!r}"))
-
     def holds(self, space: Space, design: Mapping[str, np.ndarray]) -> np.ndarray:
         """Which drawn designs satisfy this candidate (bool array)."""
         return space.satisfies(design, self.constraints)
@@ -103,9 +98,10 @@ def default_candidates(
         out += [_order(k, p, f"{k.replace('_', '-')} {word[p]}s") for k in ORDERS]
     for q, v in _quantities(space, design):
         for t in np.unique(np.quantile(v, quantiles, method="inverted_cdf")).tolist():
+            num = str(int(t)) if t.is_integer() else f"{t:.4g}"
             for op, low, high in (("<=", None, t), (">=", t, None)):
-                name = f"{q} {op} {_num(t)}"
-                out.append(Candidate(name, "range", Constraints(ranges=((q, low, high),))))
+                ranges = Constraints(ranges=((q, low, high),))
+                out.append(Candidate(f"{q} {op} {num}", "range", ranges))
     return out
 
 
@@ -130,10 +126,6 @@ def _quantities(space: Space, design: Mapping[str, np.ndarray]) -> list[tuple[st
 
 def _order(kind: str, param: str, name: str) -> Candidate:
     return Candidate(name, kind, Constraints(**{kind: (param,)}))
-
-
-def _num(t: float) -> str:
-    return str(int(t)) if float(t).is_integer() else f"{t:.4g}"
 
 
 def read_candidates(path: str | os.PathLike, space: Space) -> list[Candidate]:

@@ -135,11 +135,8 @@ class Split:
     @property
     def merged(self) -> str:
         """The other candidates of the split, in words."""
-        same = [c.name for c in self.named[1:]]
-        parts = [f"same split: {'; '.join(same)}"] if same else []
-        if self.complements:
-            parts.append(f"complement: {'; '.join(c.name for c in self.complements)}")
-        return " | ".join(parts)
+        parts = (("same split", self.named[1:]), ("complement", self.complements))
+        return " | ".join(f"{k}: {'; '.join(c.name for c in cs)}" for k, cs in parts if cs)
 
 
 def group_splits(
@@ -188,23 +185,11 @@ def measure_split(split: Split, sample: Sample) -> tuple[Split, dict[str, Any]]:
     lo, hi = np.nanquantile(diffs, [0.025, 0.975])
     s_in, s_out = f_in.quantile(QUANTILE), f_out.quantile(QUANTILE)
     n1, n2 = kish_size(w_in), kish_size(w_out)
-    r = ks(f_in, f_out)
-    return split, {
-        "n_in": n_in,
-        "n_out": n_out,
-        "share_pop": n_in / sample.n,
-        "D": r.statistic,
-        "D_whole": ks(f_in, edf(e, sample.whole)).statistic,
-        "p": r.pvalue,
-        "stat_in": s_in,
-        "stat_out": s_out,
-        "diff": s_in - s_out,
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "se": float(np.nanstd(diffs)),
-        "bins": b,
-        "m_eff": n1 * n2 / (n1 + n2),
-    }
+    r, whole = ks(f_in, f_out), ks(f_in, edf(e, sample.whole)).statistic
+    values = (r.statistic, whole, r.pvalue, s_in, s_out, s_in - s_out, lo, hi, np.nanstd(diffs))
+    row = {"n_in": n_in, "n_out": n_out, "share_pop": n_in / sample.n}
+    stats = {k: float(v) for k, v in zip(STATISTICS, values, strict=True)}
+    return split, {**row, **stats, "bins": b, "m_eff": n1 * n2 / (n1 + n2)}
 
 
 def measure_samples(
@@ -241,11 +226,10 @@ def judge(table: pd.DataFrame, n: int, levels: Levels) -> pd.DataFrame:
         if tested.any():
             values = table.loc[tested, column]
             table.loc[tested, adjusted] = sps.false_discovery_control(values, method="bh")
-    level = levels.alpha / max(int(tested.sum()), 1)
-    table["power"] = [_power(m, level) for m in table["m_eff"]]
+    level, m_eff = levels.alpha / max(int(tested.sum()), 1), table["m_eff"]
+    table["power"] = [ks_power(2 * m, 2 * m, DIFFERENCE, level) if m > 0 else 0.0 for m in m_eff]
     table["n_needed"] = [
-        _needed(d, m, n, level, levels.power)
-        for d, m in zip(table["D"], table["m_eff"], strict=True)
+        _needed(d, m, n, level, levels.power) for d, m in zip(table["D"], m_eff, strict=True)
     ]
     table["verdict"] = [verdict(r, levels) for r in table.itertuples()]
     return table
@@ -258,11 +242,6 @@ def _noloss(diff: float, se: float, tolerance: float) -> float:
     if se == 0:
         return 0.0 if diff < tolerance else 1.0
     return float(sps.norm.cdf((diff - tolerance) / se))
-
-
-def _power(m_eff: float, level: float) -> float:
-    """The power of a split of effective size ``m_eff`` to see a KS difference of 0.2."""
-    return ks_power(2 * m_eff, 2 * m_eff, DIFFERENCE, level) if m_eff > 0 else 0.0
 
 
 def _needed(d: float, m_eff: float, n: int, level: float, power: float) -> float:

@@ -140,23 +140,16 @@ class EDF:
         if method == "dkw":
             eps = math.sqrt(math.log(2 / (1 - level)) / (2 * self.n_eff))
             return ConfidenceBand(x, np.clip(f - eps, 0, 1), np.clip(f + eps, 0, 1), level, method)
-        if method == "bootstrap":
-            curves = _bootstrap_curves(self.x, self.weights, x, reps, np.random.default_rng(seed))
+        if method == "bootstrap":  # resample models, renormalise their weights
+            e, w, n = self.x, self.weights, self.n
+            idx = np.random.default_rng(seed).integers(0, n, size=(reps, n))
+            flat = (np.arange(reps)[:, None] * n + idx).ravel()
+            cw = np.bincount(flat, minlength=reps * n).reshape(reps, n) * w
+            curves = (cw @ (e[:, None] < x[None, :]).astype(float)) / cw.sum(axis=1, keepdims=True)
             tail = (1 - level) / 2
             lower, upper = np.quantile(curves, [tail, 1 - tail], axis=0)
             return ConfidenceBand(x, lower, upper, level, method)
         raise DsdError(f"unknown confidence band method {method!r} (use 'dkw' or 'bootstrap')")
-
-
-def _bootstrap_curves(e, w, x, reps: int, rng: np.random.Generator) -> np.ndarray:
-    """EDFs of ``reps`` resamples of ``(e, w)`` evaluated on ``x``: an array (reps, len(x))."""
-    n = e.size
-    idx = rng.integers(0, n, size=(reps, n))
-    flat = (np.arange(reps)[:, None] * n + idx).ravel()
-    counts = np.bincount(flat, minlength=reps * n).reshape(reps, n)
-    cw = counts * w
-    below = (e[:, None] < x[None, :]).astype(float)
-    return (cw @ below) / cw.sum(axis=1, keepdims=True)
 
 
 def edf(errors, weights=None) -> EDF:
@@ -291,23 +284,17 @@ def bootstrap_best(
     n = e.size
     if n == 0:
         raise DsdError("bootstrap_best: no models with a finite error and value")
-    m = max(1, round(frac * n))
-    samples = x[_best_of_draws(e, m, reps, np.random.default_rng(seed))]
+    m, rng = max(1, round(frac * n)), np.random.default_rng(seed)
+    rows, best = max(1, BLOCK // m), []  # draws in blocks of rows: one stream, bounded memory
+    for start in range(0, reps, rows):
+        idx = rng.integers(0, n, size=(min(rows, reps - start), m))
+        best.append(idx[np.arange(len(idx)), np.argmin(e[idx], axis=1)])
+    samples = x[np.concatenate(best)]
     tail = (1 - ci) / 2
     low, med, high = np.quantile(samples, [tail, 0.5, 1 - tail], axis=0, method="inverted_cdf")
     if x.ndim == 1:
         low, med, high = float(low), float(med), float(high)
     return BootstrapResult(low, med, high, ci, samples, n, m)
-
-
-def _best_of_draws(e: np.ndarray, m: int, reps: int, rng: np.random.Generator) -> np.ndarray:
-    """Index of the smallest ``e`` in each of ``reps`` draws of ``m`` (in blocks, one stream)."""
-    rows = max(1, BLOCK // m)
-    out = []
-    for start in range(0, reps, rows):
-        idx = rng.integers(0, e.size, size=(min(rows, reps - start), m))
-        out.append(idx[np.arange(len(idx)), np.argmin(e[idx], axis=1)])
-    return np.concatenate(out)
 
 
 @dataclass(frozen=True, eq=False)
