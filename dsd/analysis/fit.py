@@ -210,10 +210,8 @@ def _local_rounds(s: _Search, w0, wa, wm, rounds: int, keep: int):
         if err.min() == 0:  # an exact fit: nothing left to improve
             break
         best = _distinct_best(err, keep)
-        cand = [_refine(s, w0[i], wa[i], wm[i], step) for i in best]
-        w0 = np.concatenate([w0[best], *(c[0] for c in cand)])
-        wa = np.concatenate([wa[best], *(c[1] for c in cand)])
-        wm = np.concatenate([wm[best], *(c[2] for c in cand)])
+        grids = [_refine(s, w0[i], wa[i], wm[i], step) for i in best]
+        w0, wa, wm = (np.concatenate(a) for a in zip((w0[best], wa[best], wm[best]), *grids))
         err = _e_fit(s.log_obs, w0, wa, wm)
         step = 1 + (step - 1) * 0.5
     return w0, wa, wm, err
@@ -237,15 +235,9 @@ def fit_regnet(
     *,
     domain: FitDomain | None = None,
 ) -> RegNetFit:
-    """Fit the RegNet quantized linear form to per-block widths (DDS §3.3, figure 7).
-
-    ``d`` is ``len(block_widths)``; ``(w0, wa, wm)`` minimise ``e_fit`` within ``domain`` (default
-    the RegNet space's ranges, :func:`regnet_domain`; :data:`UNBOUNDED` for any quantized linear
-    form). The paper gives no search; here (docs/POPULATIONS.md §5): a coarse grid, up to
-    ``rounds`` shrinking local grids around the ``keep`` best distinct triples (stopping at an
-    exact fit), then a polish (exact line searches in ``wa`` on a fine ``wm`` grid). Ties go to a
-    triple inside the RegNet space and off the search limits.
-    """
+    """Fit the RegNet quantized linear form to per-block widths within ``domain`` (default the
+    RegNet space): a coarse grid, ``rounds`` local grids around the ``keep`` best distinct triples,
+    then exact line searches in ``wa`` on a fine ``wm`` grid (docs/POPULATIONS.md §5)."""
     obs = np.asarray(block_widths, dtype=float)
     if obs.ndim != 1 or obs.size == 0 or not np.all(np.isfinite(obs)) or np.any(obs <= 0):
         raise DsdError("fit_regnet: block widths must be a non-empty sequence of positive numbers")

@@ -323,12 +323,9 @@ def random_search_efficiency(
     replace: bool = True,
     band: str = "std",
 ) -> RandomSearchResult:
-    """Random-search efficiency (NDS): the exact distribution of the best error of ``k`` models.
-
-    Drawn with replacement with probability ``weights`` (NDS): ``P(min = e_(i)) = (1 - S_(i-1))^k
-    - (1 - S_i)^k``, ``S_i`` the weight of the ``i`` smallest; ``replace=False`` (equal weights):
-    ``C(n-i, k-1) / C(n, k)``. Band: ``mean -+ 2 std`` (NDS) or the central ``level`` quantiles.
-    Default ``k``: 1..n (n <= 1000) or 200 log-spaced values.
+    """Random-search efficiency (NDS): the exact distribution of the best error of ``k`` models
+    drawn with replacement with probability ``weights`` (or without, equal weights); the band is
+    ``mean -+ 2 std`` (NDS) or the central ``level`` quantiles.
 
     >>> r = random_search_efficiency([1.0, 2.0, 3.0], k=[1, 2, 3], replace=False)
     >>> r.mean.round(4).tolist()
@@ -350,7 +347,7 @@ def random_search_efficiency(
         raise DsdError(f"k must be >= 1{'' if replace else f' and <= {n} (the number of models)'}")
     if replace:
         cum = np.minimum(np.cumsum(w / w.sum()), 1.0)
-        above = 1.0 - np.concatenate(([0.0], cum))  # weight of models above e_(i-1), e_(i)
+        above = 1.0 - np.concatenate(([0.0], cum))  # P(min = e_(i)) = above_(i-1)^k - above_i^k
         p = above[None, :-1] ** k[:, None] - above[None, 1:] ** k[:, None]
     elif weights is not None and not _uniform(w):
         raise DsdError("random_search_efficiency: replace=False needs equal weights")
