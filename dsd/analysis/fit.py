@@ -180,9 +180,7 @@ def _best_wa(s: _Search, w0: np.ndarray, wm: np.ndarray) -> tuple[np.ndarray, np
     return wa[rows, i], err[rows, i]
 
 
-def _wm_candidates(
-    s: _Search, w0: float, wm: float, window: float = 1.03, limit: int = 24
-) -> np.ndarray:
+def _wm_candidates(s: _Search, w0: float, wm: float, window=1.03, limit=24) -> np.ndarray:
     """``wm`` values near ``wm``, one in each of the ``limit`` nearest intervals where no level
     width ``round8(w0 wm^k)`` that is an observed width changes."""
     k = np.arange(1, 61)[:, None]

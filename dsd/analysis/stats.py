@@ -222,6 +222,9 @@ def ks(errors_a, errors_b, weights_a=None, weights_b=None) -> KSResult:
 
     Equal weights: scipy's ``ks_2samp``. Unequal: D of the weighted EDFs, the asymptotic
     Kolmogorov p-value with Kish effective sizes in ``n1``/``n2`` (an approximation).
+
+    >>> ks([0.1, 0.2, 0.3], [0.4, 0.5, 0.6]).statistic
+    1.0
     """
     a = errors_a if isinstance(errors_a, EDF) else edf(errors_a, weights_a)
     b = errors_b if isinstance(errors_b, EDF) else edf(errors_b, weights_b)
@@ -269,6 +272,10 @@ def bootstrap_best(
     ``m = max(1, round(frac * n))`` pairs drawn with replacement, ``reps`` times; quantiles are
     ``inverted_cdf`` (observed values, so integers stay integer). ``values`` may be models x
     stages; pairs with a non-finite error or value are dropped.
+
+    >>> r = bootstrap_best([1, 2, 3, 4], [0.4, 0.1, 0.3, 0.2], frac=1)
+    >>> r.low, r.best, r.high
+    (2.0, 2.0, 4.0)
     """
     x = np.asarray(values, dtype=float)
     e = _as_1d("errors", errors)
@@ -278,10 +285,8 @@ def bootstrap_best(
         raise DsdError(
             f"need 0 < frac <= 1, 0 < ci < 1, 1 <= reps <= {MAX_REPS:,} (got {frac}, {ci}, {reps})"
         )
-    finite = np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=1)
-    keep = np.isfinite(e) & finite
-    x, e = x[keep], e[keep]
-    n = e.size
+    keep = np.isfinite(e) & (np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=1))
+    x, e, n = x[keep], e[keep], int(keep.sum())
     if n == 0:
         raise DsdError("bootstrap_best: no models with a finite error and value")
     m, rng = max(1, round(frac * n)), np.random.default_rng(seed)
