@@ -1,15 +1,5 @@
-"""Candidate refinements of a space: what ``dsd refine`` tests (how: :mod:`dsd.analysis.splits`).
-
-In DDS a person reads a population's EDFs and picks the next constraint: share b, share g,
-non-decreasing widths and depths, parameter ranges. Each such refinement is a predicate on the
-*drawn* design, so a population already holds models that satisfy it and models that do not. A
-:class:`Candidate` is one: a name, a kind and a :class:`~dsd.spaces.Constraints` value.
-
-:func:`default_candidates` builds them from what the space's constraints may name
-(:attr:`dsd.spaces.Space.allowed`) and from the population: the paper's shared parameters
-(:data:`SHARED`), non-decreasing orders (and non-increasing ones, as controls) on every parameter
-the space may order, and one-sided ranges (``<=``, ``>=``) at the population's quartiles on every
-quantity it may bound. :func:`read_candidates` reads a user's candidates file.
+"""Candidate refinements of a space, what ``dsd refine`` tests: predicates on the drawn design
+(docs/POPULATIONS.md §10), built from the space and the population or read from a user's file.
 """
 
 from __future__ import annotations
@@ -30,25 +20,18 @@ from dsd.io import load_yaml
 from dsd.schema import DESIGN_COLUMNS, REGNET_COLUMNS
 from dsd.spaces import Constraints, Space
 
-#: The parameters whose sharing the paper tests (b: AnyNetXB, g: AnyNetXC); one depth or width
-#: for every stage would leave no stage structure, so they are not candidates.
+#: The parameters whose sharing the paper tests (b: AnyNetXB, g: AnyNetXC).
 SHARED = ("bottleneck_ratio", "group_width")
 #: The longest candidate name (as a space name).
 MAX_NAME = 100
 #: The population quantiles at which range candidates are drawn.
 QUANTILES = (0.25, 0.5, 0.75)
-PLURAL = {
-    "depth": "depths",
-    "width": "widths",
-    "bottleneck_ratio": "bottleneck ratios",
-    "group_width": "group widths",
-}
+ORDERS = ("non_decreasing", "non_increasing")
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One refinement: its ``name``, ``kind`` (``shared``, ``non_decreasing``,
-    ``non_increasing``, ``range`` or ``user``) and ``constraints``."""
+    """One refinement: ``kind`` is shared, non_decreasing, non_increasing, range or user."""
 
     name: str
     kind: str
@@ -58,11 +41,6 @@ class Candidate:
     def text(self) -> str:
         """The constraints in the space-file syntax, as JSON text (the table's column)."""
         return json.dumps(self.constraints.to_yaml_dict(), sort_keys=True)
-
-    @classmethod
-    def of(cls, name: str, constraints: Mapping[str, Any], kind: str = "user") -> Candidate:
-        """A candidate from a constraints mapping in the space-file syntax."""
-        return cls(name, kind, Constraints.parse(constraints, f"candidate {name!r}"))
 
     def holds(self, space: Space, design: Mapping[str, np.ndarray]) -> np.ndarray:
         """Which drawn designs satisfy this candidate (bool array)."""
@@ -75,13 +53,8 @@ def parse_constraints(text: str, where: str = "candidate") -> Constraints:
 
 
 def design_arrays(df: pd.DataFrame, space: Space) -> dict[str, np.ndarray]:
-    """The drawn design of each row: per-stage arrays (models x stages, NaN-padded) and, where
-    the rows have them, the scalars of a generated (RegNet) design and the shared b and g.
-
-    DsdError unless every row is a design of ``space``: generated designs (``depth``, ``w0``,
-    ``wa``, ``wm``) exactly for a space of generated designs, and a finite value of every
-    quantity its constraints may bound (a row of another stage count has none).
-    """
+    """The drawn design of each row (per-stage arrays NaN-padded; RegNet scalars, shared b and g
+    where present); DsdError unless every row is a design of ``space``."""
     missing = [c for c in DESIGN_COLUMNS if c not in df.columns]
     if missing:
         raise DsdError(f"results have no design column(s) {', '.join(missing)}")
@@ -114,29 +87,21 @@ def design_arrays(df: pd.DataFrame, space: Space) -> dict[str, np.ndarray]:
 def default_candidates(
     space: Space, design: Mapping[str, np.ndarray], quantiles: Sequence[float] = QUANTILES
 ) -> list[Candidate]:
-    """The paper's kinds of refinement that ``space`` may still take, on the population ``design``.
-
-    Orders on every parameter :attr:`~dsd.spaces.Space.allowed` may order that has more than one
-    value and no order yet: shared (:data:`SHARED` only), non-decreasing and, as a control,
-    non-increasing. Ranges ``q <= t`` and ``q >= t`` on every quantity it may bound, ``t`` the
-    population's ``quantiles`` of ``q``; a quantity of every stage only where the stages share
-    one value (else its stages are the quantities), and a quantity whose values repeat an
-    earlier one's adds nothing.
-    """
-    out: list[Candidate] = []
+    """The paper's kinds of refinement that ``space`` may still take, on the population ``design``:
+    orders on every free parameter (shared for :data:`SHARED`; non-decreasing and, as a control,
+    non-increasing) and ranges ``q <= t``, ``q >= t`` at the ``quantiles`` of each quantity."""
     rule = space.constraints.rule
     free = [p for p in space.allowed.params if space.parameters[p].count() > 1 and not rule(p)]
+    word = {p: p.replace("_", " ") for p in free}
+    out = [_order("shared", p, f"shared {word[p]}") for p in free if p in SHARED]
     for p in free:
-        if p in SHARED:
-            out.append(_order("shared", p, f"shared {p.replace('_', ' ')}"))
-    for p in free:
-        out.append(_order("non_decreasing", p, f"non-decreasing {PLURAL[p]}"))
-        out.append(_order("non_increasing", p, f"non-increasing {PLURAL[p]}"))
+        out += [_order(k, p, f"{k.replace('_', '-')} {word[p]}s") for k in ORDERS]
     for q, v in _quantities(space, design):
-        for t in np.unique(np.quantile(v, quantiles, method="inverted_cdf")):
-            t = float(t)
-            out.append(_range(f"{q} <= {_num(t)}", q, None, t))
-            out.append(_range(f"{q} >= {_num(t)}", q, t, None))
+        for t in np.unique(np.quantile(v, quantiles, method="inverted_cdf")).tolist():
+            num = str(int(t)) if t.is_integer() else f"{t:.4g}"
+            for op, low, high in (("<=", None, t), (">=", t, None)):
+                ranges = Constraints(ranges=((q, low, high),))
+                out.append(Candidate(f"{q} {op} {num}", "range", ranges))
     return out
 
 
@@ -163,27 +128,11 @@ def _order(kind: str, param: str, name: str) -> Candidate:
     return Candidate(name, kind, Constraints(**{kind: (param,)}))
 
 
-def _range(name: str, q: str, low: float | None, high: float | None) -> Candidate:
-    return Candidate(name, "range", Constraints(ranges=((q, low, high),)))
-
-
-def _num(t: float) -> str:
-    return str(int(t)) if float(t).is_integer() else f"{t:.4g}"
-
-
 def read_candidates(path: str | os.PathLike, space: Space) -> list[Candidate]:
-    """User candidates from a YAML file: a list under ``candidates:``, each a constraints mapping
-    in the space-file syntax, optionally with a ``name`` (plain text, at most :data:`MAX_NAME`
-    characters, each name once; by default the constraints as JSON)::
-
-        candidates:
-          - {name: shallow, ranges: {d: [null, 12]}}
-          - {non_decreasing: [width, depth]}
-
-    Each is validated as a child of ``space`` would be; errors name the file and the candidate.
-    """
+    """User candidates from YAML (``candidates: [{name: shallow, ranges: {d: [null, 12]}}]``),
+    each validated as a child of ``space`` would be."""
     p = Path(path)
-    data = load_yaml(p)  # the limits and one-line errors of every user YAML file
+    data = load_yaml(p)
     items = data.get("candidates") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise DsdError(f"{p}: expected a non-empty list under 'candidates:'")
@@ -206,8 +155,7 @@ def read_candidates(path: str | os.PathLike, space: Space) -> list[Candidate]:
 
 
 def plain_name(name: Any, where: str) -> str:
-    """A candidate's name as plain text: printable (a surrogate pair that YAML escapes gave as two
-    characters is joined into one), at most :data:`MAX_NAME` characters."""
+    """A candidate's name as printable text of at most :data:`MAX_NAME` characters."""
     text = str(name)
     try:  # YAML's "\\ud83d\\ude00" is two lone surrogates: join them into one character
         text = text.encode("utf-16", "surrogatepass").decode("utf-16")

@@ -1,15 +1,5 @@
-"""Fitting the quantized linear form of RegNet (DDS §3.3, figure 7) to a model's per-block widths.
-
-The RegNet generator, for depth ``d`` and parameters ``(w0, wa, wm)``:
-``u_j = w0 + wa * j`` (``j = 0..d-1``), ``s_j = round(log(u_j / w0) / log(wm))``, and the
-predicted width of block ``j`` is ``w0 * wm ** s_j`` rounded to a multiple of ``q = 8``.
-:func:`quantized_linear_widths` evaluates it for a whole grid of parameters at once.
-
-:func:`fit_regnet` sets ``d`` to the number of blocks and searches ``(w0, wa, wm)`` minimising
-``e_fit = mean_j |log(predicted_j / observed_j)|``, by default within the RegNet design space's
-ranges (:func:`regnet_domain`, read from ``spaces/RegNet.yaml``): the paper's question is how well
-a *RegNet* describes a design. :data:`UNBOUNDED` searches any ``w0``, ``wa`` and ``wm`` up to
-:func:`wm_limit` instead, and says so.
+"""Fitting RegNet's quantized linear form to a model's per-block widths (DDS §3.3, figure 7;
+docs/POPULATIONS.md §5): ``e_fit = mean_j |log(predicted_j / observed_j)|`` over ``(w0, wa, wm)``.
 """
 
 from __future__ import annotations
@@ -34,9 +24,8 @@ POLISH = 4
 
 @dataclass(frozen=True)
 class FitDomain:
-    """Where :func:`fit_regnet` searches: closed ranges of ``w0`` (multiples of 8), ``wa`` and
-    ``wm``; ``wm=None`` means ``[1.1, wm_limit(widths)]`` (:data:`UNBOUNDED`). ``d`` is the range
-    a RegNet's depth may take (a fit's ``d`` is the number of blocks: it is only compared)."""
+    """Where :func:`fit_regnet` searches ``w0``, ``wa``, ``wm`` (None: up to :func:`wm_limit`);
+    ``d`` is only compared (a fit's depth is the number of blocks)."""
 
     name: str
     w0: tuple[float, float]
@@ -44,34 +33,22 @@ class FitDomain:
     wm: tuple[float, float] | None
     d: tuple[float, float] = (1, math.inf)
 
-    def wm_range(self, observed: np.ndarray) -> tuple[float, float]:
-        """The ``wm`` interval searched for ``observed`` widths."""
-        return self.wm if self.wm is not None else (WM_MIN, wm_limit(observed))
 
-
+#: Any ``w0`` and ``wa``, ``wm`` in [1.1, :func:`wm_limit`]: the best quantized linear form.
 UNBOUNDED = FitDomain("unbounded", w0=(Q, math.inf), wa=(0.0, math.inf), wm=None)
-"""Any ``w0`` and ``wa``, ``wm`` in [1.1, :func:`wm_limit`]: the best quantized linear form,
-whether or not it is a RegNet of the RegNet space (``fit_regnet(w, domain=UNBOUNDED)``)."""
 
 
 @functools.cache
 def regnet_domain() -> FitDomain:
-    """The RegNet design space's ranges, read from its space file (``spaces/RegNet.yaml``:
-    d < 64, w0 < 256, 8 <= wa < 256, 1.5 <= wm <= 3): the default domain of :func:`fit_regnet`."""
+    """The RegNet design space's ranges (``spaces/RegNet.yaml``): :func:`fit_regnet`'s default."""
     params = load_space("RegNet").parameters
-
-    def span(name: str) -> tuple[float, float]:
-        return float(params[name].low), float(params[name].high)
-
-    return FitDomain("RegNet space", span("w0"), span("wa"), span("wm"), span("depth"))
+    spans = [(float(params[k].low), float(params[k].high)) for k in ("w0", "wa", "wm", "depth")]
+    return FitDomain("RegNet space", *spans)
 
 
 def wm_limit(observed: Sequence[float]) -> float:
-    """The largest ``wm`` the unbounded fit searches: ``max(4, 2 * max(observed) / 8)``.
-
-    A step of ``wm`` from the smallest ``w0`` (8) then lands above twice the widest block, farther
-    than any jump between observed widths; a fit that still reaches it says so (``at_bound``).
-    """
+    """The largest ``wm`` the unbounded fit searches: one step from ``w0 = 8`` passes twice the
+    widest block."""
     return max(4.0, 2.0 * max(float(np.max(observed)), Q) / Q)
 
 
@@ -83,10 +60,7 @@ def block_widths(depths: Sequence[int], widths: Sequence[int]) -> tuple[int, ...
 
 
 def quantized_linear_widths(d: int, w0, wa, wm, q: int = Q) -> np.ndarray:
-    """Predicted per-block widths for each ``(w0, wa, wm)`` (broadcast arrays): shape (..., d).
-
-    The generator of :func:`dsd.nets.regnet.quantized_linear` (one formula, one place).
-    """
+    """Predicted per-block widths for each ``(w0, wa, wm)`` (broadcast arrays): shape (..., d)."""
     return quantized_linear(d, w0, wa, wm, q)[0]
 
 
@@ -98,17 +72,8 @@ def _e_fit(log_obs: np.ndarray, w0, wa, wm) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RegNetFit:
-    """Best quantized linear fit of a model's per-block widths.
-
-    ``d``: number of blocks; ``w0, wa, wm``: the fitted parameters; ``e_fit``: mean absolute log
-    ratio of predicted to observed widths; ``widths``: predicted per-block widths; ``observed``: the
-    widths that were fitted; ``domain``: the name of the search domain (``"RegNet space"`` or
-    ``"unbounded"``); ``wm_search``: the ``wm`` interval searched; ``at_bound``: the search
-    limits the optimum touched, i.e. lies within 1% of (``"wm_min"``, ``"wm_max"``, and for the
-    RegNet space ``"wa_min"``, ``"wa_max"``, ``"w0_max"``; empty when it lies inside, so no
-    better fit was cut off). :attr:`outside_space` / :attr:`in_space` compare the parameters with
-    the RegNet design space's ranges (:func:`regnet_domain`).
-    """
+    """Best quantized linear fit of ``observed`` per-block widths: predicted ``widths``; the
+    ``wm`` interval searched; ``at_bound``: the search limits the optimum lies within 1% of."""
 
     d: int
     w0: int
@@ -156,7 +121,7 @@ def _grid(*axes: np.ndarray) -> tuple[np.ndarray, ...]:
 
 @dataclass(frozen=True)
 class _Search:
-    """One fit's data and limits: the observed widths, and the domain's ranges for them."""
+    """One fit's observed widths and the ranges searched."""
 
     obs: np.ndarray
     w0: tuple[float, float]
@@ -172,10 +137,6 @@ class _Search:
         """The distinct ``values`` within the w0 range (and at most ``top``)."""
         v = np.unique(np.asarray(values, dtype=float))
         return v[(v >= max(Q, self.w0[0])) & (v <= min(self.w0[1], top))]
-
-    def clip(self, wa: np.ndarray, wm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``wa`` and ``wm`` clipped to the searched ranges."""
-        return np.clip(wa, *self.wa), np.clip(wm, *self.wm)
 
 
 def _coarse(s: _Search) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -193,21 +154,14 @@ def _coarse(s: _Search) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _refine(s: _Search, w0: float, wa: float, wm: float, step: float) -> tuple[np.ndarray, ...]:
     """A local grid around ``(w0, wa, wm)``: w0 by multiples of 8, wa and wm-1 by factors."""
-    w0s = s.w0s(w0 + Q * np.arange(-2, 3))
-    was, wms = s.clip(
-        wa * np.geomspace(1 / step, step, POINTS),
-        1 + (wm - 1) * np.geomspace(1 / step, step, POINTS),
-    )
-    return _grid(w0s, np.unique(was), np.unique(wms))
+    factors = np.geomspace(1 / step, step, POINTS)
+    was, wms = np.clip(wa * factors, *s.wa), np.clip(1 + (wm - 1) * factors, *s.wm)
+    return _grid(s.w0s(w0 + Q * np.arange(-2, 3)), np.unique(was), np.unique(wms))
 
 
 def _best_wa(s: _Search, w0: np.ndarray, wm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each ``(w0, wm)`` pair, the exactly best ``wa`` and its ``e_fit`` (a line search).
-
-    Block ``j`` moves from level ``k - 1`` to ``k`` at ``wa = w0 (wm^(k - 1/2) - 1) / j``; between
-    consecutive such breakpoints every block's level is constant, so one ``wa`` per interval
-    (the geometric midpoint, clipped to the wa range) covers every distinct prediction.
-    """
+    """For each ``(w0, wm)`` pair, the exactly best ``wa`` and its ``e_fit``: block ``j`` changes
+    level at ``wa = w0 (wm^(k - 1/2) - 1) / j``, so one ``wa`` between breakpoints covers all."""
     log_obs = s.log_obs
     d = log_obs.size
     if d == 1:
@@ -226,15 +180,9 @@ def _best_wa(s: _Search, w0: np.ndarray, wm: np.ndarray) -> tuple[np.ndarray, np
     return wa[rows, i], err[rows, i]
 
 
-def _wm_candidates(
-    s: _Search, w0: float, wm: float, window: float = 1.03, limit: int = 24
-) -> np.ndarray:
-    """``wm`` values near ``wm``, one in each interval where no level width ``round8(w0 wm^k)`` changes.
-
-    Level ``k`` gives width ``W`` for ``wm`` in ``[((W - 4) / w0)^(1/k), ((W + 4) / w0)^(1/k))``;
-    the ends of these intervals for the observed widths cut the window into pieces (the ``limit``
-    pieces nearest to ``wm`` are returned).
-    """
+def _wm_candidates(s: _Search, w0: float, wm: float, window=1.03, limit=24) -> np.ndarray:
+    """``wm`` values near ``wm``, one in each of the ``limit`` nearest intervals where no level
+    width ``round8(w0 wm^k)`` that is an observed width changes."""
     k = np.arange(1, 61)[:, None]
     ends = np.concatenate([((np.unique(s.obs) + h * Q / 2) / w0).clip(1e-9) for h in (-1, 1)])
     cuts = (ends[None, :] ** (1 / k)).ravel()
@@ -260,10 +208,8 @@ def _local_rounds(s: _Search, w0, wa, wm, rounds: int, keep: int):
         if err.min() == 0:  # an exact fit: nothing left to improve
             break
         best = _distinct_best(err, keep)
-        cand = [_refine(s, w0[i], wa[i], wm[i], step) for i in best]
-        w0 = np.concatenate([w0[best], *(c[0] for c in cand)])
-        wa = np.concatenate([wa[best], *(c[1] for c in cand)])
-        wm = np.concatenate([wm[best], *(c[2] for c in cand)])
+        grids = [_refine(s, w0[i], wa[i], wm[i], step) for i in best]
+        w0, wa, wm = (np.concatenate(a) for a in zip((w0[best], wa[best], wm[best]), *grids))
         err = _e_fit(s.log_obs, w0, wa, wm)
         step = 1 + (step - 1) * 0.5
     return w0, wa, wm, err
@@ -287,41 +233,15 @@ def fit_regnet(
     *,
     domain: FitDomain | None = None,
 ) -> RegNetFit:
-    """Fit the RegNet quantized linear form to per-block widths (DDS §3.3, figure 7).
-
-    ``d`` is set to ``len(block_widths)``; ``(w0, wa, wm)`` minimise
-    ``e_fit = mean_j |log(predicted_j / observed_j)|`` within ``domain``: by default the RegNet
-    design space's ranges (:func:`regnet_domain`), so ``e_fit`` says how well a RegNet of the
-    RegNet space describes the widths; :data:`UNBOUNDED` lets ``w0``, ``wa`` and ``wm`` (up to
-    :func:`wm_limit`) go anywhere, finding the best quantized linear form of any kind.
-
-    What the paper leaves open, and what is chosen here:
-
-    - the search: a coarse grid (``w0`` a multiple of 8, taken log-spaced from 8 to the largest
-      observed width plus the first observed width and its neighbours; ``wa`` 28 log-spaced values
-      in [0.5, max(256, 2 max width)]; ``wm - 1`` log-spaced by factors of 1.2; each clipped to
-      the domain), then up to ``rounds`` local refinements (15 x 15 x 5 grids) around the
-      ``keep`` best distinct triples, shrinking the ``wa`` and ``wm - 1`` factors each round,
-      stopping at an exact fit; if none is found, a polish around the 4 best: ``wm`` at every
-      interval where the level widths ``round8(w0 wm^k)`` are constant (nearest 24 within 3%),
-      and for each an exact line search in ``wa`` over the intervals where every block's level
-      is constant;
-    - the log ratio is absolute (otherwise over- and under-predictions would cancel);
-    - ``w0`` is a multiple of 8 (as pycls requires) and predicted widths use the generator's
-      rounding to multiples of ``q = 8``. Unbounded, ``wm`` may reach :func:`wm_limit` so that a
-      model with one large jump (24 x 13, 16, 192 x 10, 512: e_fit 0.055 at wm ~ 8) is fitted at
-      its optimum, and a random design may then look regular (``[48] + [16] * 23 + [904] * 8``:
-      e_fit 0.034 at wm ~ 56, but ~0.45 within the RegNet space);
-    - the result says whether the optimum lies in the RegNet space (``in_space``,
-      ``outside_space``) and which search limit it touched (``at_bound``); ties (many triples
-      give the same widths) go to a triple inside the RegNet space and off the search limits
-      when there is one, else to the first one found.
-    """
+    """Fit the RegNet quantized linear form to per-block widths within ``domain`` (default the
+    RegNet space): a coarse grid, ``rounds`` local grids around the ``keep`` best distinct triples,
+    then exact line searches in ``wa`` on a fine ``wm`` grid (docs/POPULATIONS.md §5)."""
     obs = np.asarray(block_widths, dtype=float)
     if obs.ndim != 1 or obs.size == 0 or not np.all(np.isfinite(obs)) or np.any(obs <= 0):
         raise DsdError("fit_regnet: block widths must be a non-empty sequence of positive numbers")
     dom = regnet_domain() if domain is None else domain
-    s = _Search(obs, dom.w0, dom.wa, dom.wm_range(obs), bounded=dom.wm is not None)
+    wm = dom.wm if dom.wm is not None else (WM_MIN, wm_limit(obs))
+    s = _Search(obs, dom.w0, dom.wa, wm, bounded=dom.wm is not None)
     w0, wa, wm, err = _local_rounds(s, *_coarse(s), rounds, keep)
     if err.min() > 0:
         w0, wa, wm, err = _polish(s, w0, wa, wm, err)
@@ -343,30 +263,17 @@ def fit_regnet(
 
 def _bounds(s: _Search, w0: float, wa: float, wm: float) -> tuple[str, ...]:
     """The search limits that the triple touches (lies within 1% of)."""
-    out = []
-    if wm <= s.wm[0] * 1.01:
-        out.append("wm_min")
-    if wm >= s.wm[1] / 1.01:
-        out.append("wm_max")
+    hits = {"wm_min": wm <= s.wm[0] * 1.01, "wm_max": wm >= s.wm[1] / 1.01}
     if s.bounded:  # the RegNet space: its wa and w0 limits are limits too
-        if wa <= s.wa[0] * 1.01:
-            out.append("wa_min")
-        if wa >= s.wa[1] / 1.01:
-            out.append("wa_max")
-        if w0 >= math.floor(s.w0[1] / Q) * Q:
-            out.append("w0_max")
-    return tuple(out)
+        hits |= {"wa_min": wa <= s.wa[0] * 1.01, "wa_max": wa >= s.wa[1] / 1.01}
+        hits["w0_max"] = w0 >= math.floor(s.w0[1] / Q) * Q
+    return tuple(k for k, hit in hits.items() if hit)
 
 
 def _pick(s: _Search, err: np.ndarray, w0, wa, wm) -> int:
-    """Index of the best triple; among exact ties, one inside the RegNet space and off the limits.
-
-    Many triples give the same widths; preferring the ones in the RegNet space and away from the
-    search limits makes ``in_space`` and ``at_bound`` describe the optimum, not an arbitrary tie.
-    """
+    """Index of the best triple; among exact ties, one inside the RegNet space and off the limits
+    (so ``in_space`` and ``at_bound`` describe the optimum, not an arbitrary tie)."""
     tied = np.flatnonzero(err <= err.min() + 1e-12)
-    d = s.obs.size
-    inside = np.array([not _outside(d, *t) for t in zip(w0[tied], wa[tied], wm[tied])])
-    off = np.array([not _bounds(s, *t) for t in zip(w0[tied], wa[tied], wm[tied])])
-    score = 2 * off.astype(int) + inside.astype(int)
+    triples = zip(w0[tied], wa[tied], wm[tied])
+    score = [2 * (not _bounds(s, *t)) + (not _outside(s.obs.size, *t)) for t in triples]
     return int(tied[np.argmax(score)])

@@ -1,23 +1,5 @@
-"""Refining a design space from one population: the paper's step, automated (``dsd refine``).
-
-In DDS a person looks at the EDFs of a population and picks the next constraint. :func:`refine`
-does it from the population itself: it builds candidate refinements from the space's declaration
-(:mod:`dsd.analysis.candidates`), tests the split each one makes of the population
-(:mod:`dsd.analysis.splits`) and returns a table, one row a split, best first;
-:func:`write_refined_space` writes the next space through the spaces API
-(:func:`dsd.spaces.write_space`). :class:`RefineOptions` holds every setting.
-
-The table's columns: ``candidate`` (the split's name: the candidate on its better side),
-``verdict``, ``explained_by`` (a stronger candidate, or ""), ``D`` (KS between the sides on
-flops-normalised EDFs), ``p_adj`` and ``p_noloss_adj`` (Benjamini-Hochberg over the tests),
-``diff`` (``in - out`` of the 25th percentile) with its 95% bootstrap interval
-``ci_low``..``ci_high``, ``n_in`` / ``n_out`` (models a side), ``share_space`` (the exact
-share of the space kept), ``share_pop``, ``D_whole``, ``p``, ``p_noloss``, ``se`` (bootstrap
-standard error of ``diff``), ``stat_in`` / ``stat_out``, ``bins``, ``m_eff`` (effective size of
-the split), ``power`` (to see a KS difference of 0.2 among the tests), ``n_needed`` (models
-that would resolve the observed D), ``kind``, ``merged`` (the split's other candidates) and
-``constraints`` (JSON text, the space-file syntax). ``table.attrs`` records the settings, the
-population's ledger and the counts (candidates, merged, left out, tests).
+"""``dsd refine``: test the candidate refinements of a space on one population, one row a split,
+best first (the paper's step, automated: docs/POPULATIONS.md §10), and write the next space.
 """
 
 from __future__ import annotations
@@ -35,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dsd.analysis import figures
+from dsd.analysis import figures, splits
+from dsd.analysis import page as html
 from dsd.analysis.candidates import (
     Candidate,
     default_candidates,
@@ -45,28 +28,7 @@ from dsd.analysis.candidates import (
 )
 from dsd.analysis.commands import Output
 from dsd.analysis.data import ERROR, regime_range
-from dsd.analysis.page import (
-    check_report_path,
-    figure_html,
-    note,
-    page,
-    section,
-    table_html,
-    write_page,
-)
 from dsd.analysis.population import AnalysisOptions, Population, Populations, load_populations
-from dsd.analysis.splits import (
-    CORRECTION,
-    QUANTILE,
-    VERDICTS,
-    Levels,
-    Sample,
-    explanations,
-    group_splits,
-    judge,
-    measure_split,
-    order,
-)
 from dsd.analysis.stats import ALPHA, DIFFERENCE, POWER, edf, ks_models_needed, ks_power
 from dsd.analysis.tables import complexity_text
 from dsd.errors import DsdError
@@ -79,15 +41,8 @@ Results = pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike | Popul
 
 @dataclass(frozen=True)
 class RefineOptions:
-    """Every setting of :func:`refine` (validated here).
-
-    ``metric`` (the error column, fractions) and ``filters`` (``key=value``; ``status=ok``
-    unless a status filter is given) say which rows form the population; ``alpha`` is the level
-    of every verdict, ``tolerance`` the largest difference of the 25th percentile (error units,
-    fractions) that counts as "no loss", ``bins`` the most flop bins of a normalised EDF,
-    ``reps`` the bootstrap draws, ``min_models`` the fewest models a side needs for a verdict,
-    ``power`` the power sample sizes are stated for, ``seed`` the bootstrap's seed.
-    """
+    """Every setting of :func:`refine` (validated here); ``tolerance``: the largest difference of
+    the 25th percentile (fractions) that counts as "no loss"."""
 
     metric: str = ERROR
     filters: tuple[str, ...] = ()
@@ -101,7 +56,7 @@ class RefineOptions:
 
     def __post_init__(self):
         object.__setattr__(self, "filters", tuple(str(f) for f in self.filters))
-        self.loading()  # metric, filters, alpha, bins, reps, seed: one line for a bad value
+        self.loading()  # checks metric, filters, alpha, bins, reps, seed
         ok = math.isfinite(self.tolerance) and self.tolerance >= 0
         if not (ok and self.reps >= 10 and self.min_models >= 2 and 0 < self.power < 1):
             raise DsdError(
@@ -118,14 +73,13 @@ class RefineOptions:
 
 @dataclass(frozen=True, eq=False)
 class Prepared:
-    """A population ready for refinement: its ``space``, the :class:`Population` (rows used and
-    ledger), the drawn ``design`` and the :class:`~dsd.analysis.splits.Sample` of the models
-    inside the normalisation range (``range_source``: the regime column or the data)."""
+    """A population ready for refinement: the drawn ``design`` and the :class:`Sample` of the
+    models inside the normalisation range."""
 
     space: Space
     population: Population
     design: dict[str, np.ndarray]
-    sample: Sample
+    sample: splits.Sample
     range_source: str
 
 
@@ -140,10 +94,8 @@ def refine(
 ) -> pd.DataFrame:
     """Test refinements of ``space`` on a population; one row a split, best first.
 
-    ``results``: a DataFrame, results files or loaded populations (the rows of ``space``).
-    ``options`` (:class:`RefineOptions`, with ``changes`` such as ``alpha=0.01``) say how.
-    ``candidates`` replaces :func:`~dsd.analysis.candidates.default_candidates`; ``extra``
-    adds to them. ``table.attrs`` records the settings (metric, correction, level, n, regime).
+    ``changes`` (such as ``alpha=0.01``) replace ``options``; ``candidates`` replaces the defaults,
+    ``extra`` adds to them; ``table.attrs`` records the settings and the population's ledger.
     """
     options = dataclasses.replace(options or RefineOptions(), **changes)
     return tabulate(prepare(results, space, options), options, candidates, extra)
@@ -161,20 +113,22 @@ def tabulate(
     cands += list(extra)
     if not cands:
         raise DsdError(f"{sp.name}: no candidate refinements (every parameter is fixed)")
-    splits, left_out = group_splits(cands, [c.holds(sp, prep.design) for c in cands])
+    groups, left_out = splits.group_splits(cands, [c.holds(sp, prep.design) for c in cands])
     rows, masks, size = [], [], sp.size
-    for split in splits:
-        split, stats = measure_split(split, sample)
+    for split in groups:
+        split, stats = splits.measure_split(split, sample)
         c = split.candidate
         share = sp.with_constraints(c.constraints).size / size if size else math.nan
         row = {"candidate": c.name, "kind": c.kind, "constraints": c.text, "merged": split.merged}
         rows.append({**row, "share_space": share, **stats})
         masks.append(split.inside)
-    levels = Levels(options.alpha, options.tolerance, options.power, options.min_models)
-    table = order(judge(pd.DataFrame(rows).assign(_i=range(len(rows))), sample.n, levels))
-    table["explained_by"] = explanations(table, [masks[i] for i in table["_i"]], sample, levels)
-    table = order(table)[COLUMNS]
-    merged = len(cands) - left_out - len(splits)
+    levels = splits.Levels(options.alpha, options.tolerance, options.power, options.min_models)
+    table = pd.DataFrame(rows).assign(_i=range(len(rows)))
+    table = splits.order(splits.judge(table, sample.n, levels))
+    masks = [masks[i] for i in table["_i"]]
+    table["explained_by"] = splits.explanations(table, masks, sample, levels)
+    table = splits.order(table)[COLUMNS]
+    merged = len(cands) - left_out - len(groups)
     counts = {"candidates": len(cands), "merged": merged, "left_out": left_out}
     table.attrs.update(_attrs(prep, options, counts, int(table["p"].notna().sum())))
     return table
@@ -194,14 +148,14 @@ def _attrs(prep: Prepared, o: RefineOptions, counts: dict[str, int], tests: int)
     return {
         **dataclasses.asdict(o),
         **counts,
-        "correction": CORRECTION,
+        "correction": splits.CORRECTION,
         "n": prep.sample.n,
         "tests": tests,
         "ledger": {"read": ledger.read, "used": ledger.used, "excluded": dict(ledger.excluded)},
         "outside_range": ledger.used - prep.sample.n,
         "regime": list(prep.sample.range),
         "regime_source": prep.range_source,
-        "statistic": f"q{int(QUANTILE * 100)} of the flops-normalised error EDF",
+        "statistic": f"q{int(splits.QUANTILE * 100)} of the flops-normalised error EDF",
         "space": prep.space.name,
         "space_source": prep.space.source,
         "space_size": prep.space.size,
@@ -213,9 +167,8 @@ MAX_CELLS = 1 << 26
 
 
 def prepare(results: Results, space: str | os.PathLike | Space, o: RefineOptions) -> Prepared:
-    """The rows of ``space`` in ``results`` as :func:`refine` tests them: the models inside the
-    normalisation range (the regime column's, else the population's min..max); DsdError if the
-    rows are not designs of ``space``, too few, or too many for ``o.reps`` draws."""
+    """The rows of ``space`` in ``results`` inside the normalisation range (the regime column's,
+    else the population's min..max), as :func:`refine` tests them."""
     sp = space if isinstance(space, Space) else load_space(space)
     pop = population_of(results, sp, o)
     df = pop.rows
@@ -225,12 +178,9 @@ def prepare(results: Results, space: str | os.PathLike | Space, o: RefineOptions
     c = pd.to_numeric(df["flops"], errors="coerce").to_numpy(dtype=float)
     regime = regime_range(df)
     finite = c[np.isfinite(c)]
-    if regime:
-        lo_hi = regime
-    elif finite.size:
-        lo_hi = (float(finite.min()), float(finite.max()))
-    else:
+    if not (regime or finite.size):
         raise DsdError(f"{sp.name}: no model has a finite flops value (to normalise the EDFs)")
+    lo_hi = regime or (float(finite.min()), float(finite.max()))
     if not lo_hi[1] > lo_hi[0]:
         lo_hi = (lo_hi[0] - 0.5, lo_hi[0] + 0.5)
     inside = np.isfinite(c) & (c >= lo_hi[0]) & (c <= lo_hi[1])
@@ -245,14 +195,13 @@ def prepare(results: Results, space: str | os.PathLike | Space, o: RefineOptions
             f"--reps {o.reps} with {e.size} models needs {o.reps * e.size:,} bootstrap cells, "
             f"more than {MAX_CELLS:,}: use --reps {MAX_CELLS // e.size} or fewer"
         )
-    sample = Sample.of(e, c[inside], lo_hi, o.bins, o.reps, o.seed)
+    sample = splits.Sample.of(e, c[inside], lo_hi, o.bins, o.reps, o.seed)
     source = "regime column" if regime else "population min..max"
     return Prepared(sp, pop, {k: v[inside] for k, v in design.items()}, sample, source)
 
 
 def population_of(results: Results, space: Space, o: RefineOptions) -> Population:
-    """The population of ``space`` in ``results``: its rows (by their ``space`` column) and their
-    ledger; DsdError naming the spaces present when it has none."""
+    """The population of ``space`` in ``results`` (by their ``space`` column), with its ledger."""
     pops = results
     if not (isinstance(results, Populations) and results.options.by == "space"):
         rows = results.rows if isinstance(results, Populations) else results
@@ -266,14 +215,9 @@ def population_of(results: Results, space: Space, o: RefineOptions) -> Populatio
     return pops[space.name]
 
 
-# --- the next space -----------------------------------------------------------------------------
-
-
 def chosen(table: pd.DataFrame, only_improving: bool = False) -> pd.DataFrame:
-    """The refinements to write: the best ``improves`` not explained by another and, unless
-    ``only_improving``, the ``no loss`` simplifications of the structural kinds (shared,
-    non-decreasing) compatible with it and with each other. Each was tested alone; their
-    combination was not."""
+    """The refinements to write: the best unexplained ``improves`` and, unless ``only_improving``,
+    the compatible structural ``no loss`` ones (each tested alone, not their combination)."""
     picks: list[int] = []
     used: set[str] = set()
     verdict = table["verdict"]
@@ -300,9 +244,8 @@ def write_refined_space(
     only_improving: bool = False,
     sources: str = "",
 ) -> Path | None:
-    """Write the next space (``extends`` ``space``, adds the constraints :func:`chosen` picks,
-    one comment of evidence each) to ``out_path`` with :func:`dsd.spaces.write_space`
-    (atomically, loaded back first); None (nothing written) when no candidate qualifies."""
+    """Write the next space (``space`` and what :func:`chosen` picks, with their evidence) to
+    ``out_path``; None (nothing written) when no candidate qualifies."""
     sp = space if isinstance(space, Space) else load_space(space)
     out = check_output_path(out_path, (".yaml", ".yml"))
     picks = chosen(table, only_improving)
@@ -330,7 +273,7 @@ def _evidence(table, sp: Space, out: Path, picks: pd.DataFrame, sources: str) ->
         f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}. Evidence per constraint: "
         "verdict; KS D between the models that satisfy it",
         "and the rest on flops-normalised error EDFs, with its "
-        f"{a.get('correction', CORRECTION)}-adjusted p over {a.get('tests', '?')} tests;",
+        f"{a.get('correction', splits.CORRECTION)}-adjusted p over {a.get('tests', '?')} tests;",
         "the difference of the EDF's 25th percentile (in - rest, error %) with its 95% "
         "bootstrap interval;",
         "models in vs rest; the exact share of the space kept. Each constraint was tested alone.",
@@ -342,9 +285,6 @@ def _evidence(table, sp: Space, out: Path, picks: pd.DataFrame, sources: str) ->
             f"{r.n_in} vs {r.n_out} models; keeps {100 * r.share_space:.3g}% of the space"
         )
     return lines
-
-
-# --- presenting ---------------------------------------------------------------------------------
 
 
 def format_table(table: pd.DataFrame, top: int = 20) -> str:
@@ -374,8 +314,7 @@ def format_table(table: pd.DataFrame, top: int = 20) -> str:
 
 
 def summary(table: pd.DataFrame, shown: int | None = None) -> list[str]:
-    """Two lines: the population (its ledger) and the settings; the candidates, the splits they
-    make, the tests, and the verdicts of the splits (which add up to the splits)."""
+    """Two lines: the population and settings; the candidates, splits, tests and verdicts."""
     a, counts = table.attrs, table["verdict"].value_counts()
     ledger, metric = a["ledger"], a["metric"]
     rows = f"{ledger['read']} rows read, {ledger['used']} used"
@@ -385,7 +324,7 @@ def summary(table: pd.DataFrame, shown: int | None = None) -> list[str]:
     if a["outside_range"]:
         rows += f"; {a['outside_range']} outside the flops range"
     lo, hi = (complexity_text(x) for x in a["regime"])
-    verdicts = [f"{v}: {counts.get(v, 0)}" for v in VERDICTS]
+    verdicts = [f"{v}: {counts.get(v, 0)}" for v in splits.VERDICTS]
     explained = int((table["explained_by"] != "").sum())
     if explained:
         verdicts[0] += f" ({explained} explained by a stronger candidate)"
@@ -427,14 +366,13 @@ def sample_size_note(table: pd.DataFrame, ds: Sequence[float] = (0.05, 0.1, DIFF
 
 
 def refine_section(table: pd.DataFrame, prep: Prepared, *, top: int = 3, seed: int = 0) -> str:
-    """The refinement section of a report: the table and, for the ``top`` candidates, the
-    flops-normalised EDFs of the two sides with 95% DKW bands."""
+    """The refinement section of a report: the table and the ``top`` candidates' two sides."""
     a = table.attrs
     shown = table.drop(columns=["constraints"]).copy()
     for col in ("diff", "ci_low", "ci_high", "stat_in", "stat_out", "share_space"):
         shown[col] = 100 * shown[col]
     parts = [
-        note(
+        html.note(
             f"{a['n']} models of {prep.space.name}, metric {a['metric']} (errors in %). Each "
             "split compares the models that satisfy a candidate (in) with the rest (out) on "
             "flops-normalised EDFs: KS D and its p adjusted by "
@@ -447,12 +385,12 @@ def refine_section(table: pd.DataFrame, prep: Prepared, *, top: int = 3, seed: i
             "share_space: the exact share of the space kept (%); n_needed: models that would "
             "resolve the observed D."
         ),
-        note(" ".join(summary(table))),
-        table_html(shown, "{:.3g}"),
-        note(sample_size_note(table)),
+        html.note(" ".join(summary(table))),
+        html.table_html(shown, "{:.3g}"),
+        html.note(sample_size_note(table)),
     ]
     parts += [_sides_figure(r, prep, seed) for r in table.head(top).itertuples() if r.bins]
-    return section(f"Refinement candidates: {prep.space.name}", *parts)
+    return html.section(f"Refinement candidates: {prep.space.name}", *parts)
 
 
 def _sides_figure(r, prep: Prepared, seed: int) -> str:
@@ -467,27 +405,20 @@ def _sides_figure(r, prep: Prepared, seed: int) -> str:
         seed=seed,
         title=f"{r.candidate}: {r.verdict} (D={r.D:.3f}, p_adj={r.p_adj:.2g}, {b} flop bins)",
     )
-    return figure_html(ax, r.candidate)
+    return html.figure_html(ax, r.candidate)
 
 
 def refinement_sections(pops: Populations, space: str | os.PathLike | Space) -> list[str]:
-    """The refinement section of ``dsd report --refine SPACE``: :func:`refine` on the population
-    of ``space`` in ``pops`` with the report's metric, filters, level and seed."""
+    """The section of ``dsd report --refine SPACE`` (the report's metric, filters, level, seed)."""
     o = pops.options
     options = RefineOptions(metric=o.metric, filters=o.filters, alpha=o.alpha, seed=o.seed)
     prep = prepare(pops, space, options)
     return [refine_section(tabulate(prep, options), prep, seed=o.seed)]
 
 
-# --- the command --------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class RefineRequest:
-    """What ``dsd refine`` is asked for: the ``results`` files and the ``space``; a user
-    ``candidates`` file (instead of the defaults with ``no_defaults``); the outputs: the next
-    space (``output``, ``only_improving``), the whole ``table`` and an HTML ``report``; the
-    ``top`` rows to print."""
+    """What ``dsd refine`` is asked for: inputs, files to write and the ``top`` rows to print."""
 
     results: tuple[str, ...]
     space: str
@@ -501,14 +432,13 @@ class RefineRequest:
 
 
 def refine_command(request: RefineRequest, options: RefineOptions) -> tuple[Output, int]:
-    """``dsd refine``: outputs checked first (writable, distinct, none an input), then the
-    table (and the files asked for). Returns what to print and the exit code."""
+    """``dsd refine`` (outputs checked before any work): what to print and the exit code."""
     r = request
     out = check_output_path(r.output, (".yaml", ".yml")) if r.output else None
     if out:
         check_name(str(out), out.stem, builtin=False)  # the next space is named by its file
     table_out = check_output_path(r.table) if r.table else None
-    report = check_report_path(r.report) if r.report else None
+    report = html.check_report_path(r.report) if r.report else None
     space = load_space(r.space)
     inputs = [*r.results, *filter(None, (space.source, r.candidates))]
     outputs = [p for p in (out, table_out, report) if p is not None]
@@ -519,9 +449,8 @@ def refine_command(request: RefineRequest, options: RefineOptions) -> tuple[Outp
     if r.no_defaults and not extra:
         raise DsdError("--no-defaults needs --candidates FILE")
     prep = prepare(list(r.results), space, options)
-    table = tabulate(
-        prep, options, extra if r.no_defaults else None, [] if r.no_defaults else extra
-    )
+    cands, extra = (extra, []) if r.no_defaults else (None, extra)
+    table = tabulate(prep, options, cands, extra)
     text = [format_table(table, r.top), "", sample_size_note(table)]
     notes = [f"{space.name}: {prep.population.ledger.describe(options.metric)}"]
     written = _write_next(table, space, out, r) if out else None  # first: it checks its name
@@ -533,7 +462,8 @@ def refine_command(request: RefineRequest, options: RefineOptions) -> tuple[Outp
     if table_out:
         write_table(table, table_out)
     if report:
-        write_page(report, page(f"dsd refine: {space.name}", [refine_section(table, prep)]))
+        body = [refine_section(table, prep)]
+        html.write_page(report, html.page(f"dsd refine: {space.name}", body))
         text.append(f"report -> {report}")
     text += [written] if written else []
     return Output("\n".join(text), tuple(notes)), int(bool(out) and written is None)

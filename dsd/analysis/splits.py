@@ -1,42 +1,5 @@
-"""How ``dsd refine`` tests the splits of a population, and how its verdicts control errors.
-
-A candidate (:mod:`dsd.analysis.candidates`) cuts a population into two sides: the models that
-satisfy it (``in``) and the rest (``out``). Candidates that cut it the same way (equal in-sets)
-or the opposite way (complementary in-sets, such as ``b1 <= 1`` and ``b1 >= 2``) are one
-**split** (:func:`group_splits`): tested once, counted once, named by the better side.
-
-:func:`measure_split` compares the two sides:
-
-- EDFs normalised by flops as in NDS, each side over the same bins of the population's range
-  (:func:`side_weights`: the largest bin count up to ``bins`` that leaves no bin of either side
-  empty, the search bounded by the smaller side's size; 1 bin = plain);
-- the KS distance ``D`` between the sides (and ``D_whole`` between ``in`` and the whole
-  population) and its p-value (:func:`dsd.analysis.stats.ks`);
-- the difference ``diff = in - out`` of the normalised EDF's 25th percentile (how good the
-  good models are) with a 95% percentile bootstrap interval and its bootstrap standard error
-  ``se``: :class:`Resamples` of the whole population, drawn once and shared by every split,
-  each cut into its two sides (NDS weights kept).
-
-:func:`measure_samples` gives the same statistics for two independent populations (a child
-space's against its parent's: ``dsd design``), each resampled within itself.
-
-:func:`judge` reaches the verdicts with two families of tests over the splits, each adjusted by
-Benjamini-Hochberg (``scipy.stats.false_discovery_control``) at ``alpha``:
-
-- ``improves`` / ``hurts``: the KS p-value adjusted (``p_adj``) below ``alpha``, and the
-  interval of ``diff`` below 0 (improves) or above 0 (hurts). The false discovery rate of
-  "improves" (and of "hurts") over the splits is at most ``alpha``.
-- ``no loss``: a one-sided non-inferiority test of H0 "the in side is worse by at least
-  ``tolerance``" (``diff >= tolerance``), ``z = (diff - tolerance) / se``, ``p_noloss =
-  Phi(z)``, adjusted (``p_noloss_adj``) below ``alpha``: the false discovery rate of "no loss"
-  is at most ``alpha`` (a split that loses more than the tolerance is called "no loss" with
-  probability at most ``alpha``).
-- else ``inconclusive`` (also: fewer than ``min_models`` on a side); ``power`` states the
-  power of the split to see a KS difference of 0.2 among the tests, ``n_needed`` the population
-  that would resolve the observed D.
-
-:func:`explanations` marks an "improves" whose effect disappears within the sides of another
-"improves" as **explained by** it (see there).
+"""How ``dsd refine`` tests the splits a candidate makes of a population (in: the models that
+satisfy it; out: the rest) and the verdicts with their error control (docs/POPULATIONS.md §10).
 """
 
 from __future__ import annotations
@@ -63,46 +26,34 @@ QUANTILE = 0.25
 STATISTICS = ("D", "D_whole", "p", "stat_in", "stat_out", "diff", "ci_low", "ci_high", "se")
 #: The most "improves" splits :func:`explanations` compares pairwise.
 MAX_EXPLAINED = 20
+Arrays = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
 class Resamples:
-    """``reps`` bootstrap resamples of the whole population, drawn once and shared by every split:
-    ``counts[r, i]`` = copies of model ``order[i]`` (models sorted by error) in resample ``r``.
-    A split's two sides are the restrictions of each resample, so the side sizes vary between
-    resamples as they do between populations."""
+    """Bootstrap resamples of the whole population, shared by every split (so side sizes vary
+    as between populations): ``counts[r, i]`` copies of model ``i`` in resample ``r``."""
 
     order: np.ndarray
     counts: np.ndarray
 
     @classmethod
     def draw(
-        cls,
-        errors: np.ndarray,
-        reps: int,
-        rng: np.random.Generator,
-        strata: np.ndarray | None = None,
+        cls, errors: np.ndarray, reps: int, rng: np.random.Generator, strata=None
     ) -> Resamples:
-        """``reps`` resamples of the models with errors ``errors``; with ``strata`` (one label a
-        model), each stratum is resampled within itself, so its size is the same in every
-        resample (two independent populations keep their sizes, as they were drawn)."""
+        """``reps`` resamples; each of the ``strata`` (one label a model) within itself."""
         n = errors.size
         order = np.argsort(errors, kind="stable")
-        groups = (
-            [np.arange(n)]
-            if strata is None
-            else [np.flatnonzero(strata == s) for s in np.unique(strata)]
-        )
-        idx = np.concatenate(
-            [g[rng.integers(0, g.size, size=(reps, g.size))] for g in groups], axis=1
-        )
-        flat = (np.arange(reps)[:, None] * n + idx).ravel()
+        labels = np.zeros(n) if strata is None else strata
+        groups = [np.flatnonzero(labels == s) for s in np.unique(labels)]
+        draws = [g[rng.integers(0, g.size, size=(reps, g.size))] for g in groups]
+        flat = (np.arange(reps)[:, None] * n + np.concatenate(draws, axis=1)).ravel()
         counts = np.bincount(flat, minlength=reps * n).reshape(reps, n).astype(np.float64)
         return cls(order, counts)
 
     def quantile(self, errors: np.ndarray, side: np.ndarray, w: np.ndarray, q: float) -> np.ndarray:
-        """The weighted ``q``-quantile of the side ``side`` (bool mask over the models, ``w`` the
-        weights of its models in model order) in every resample; NaN where a resample has none."""
+        """The weighted ``q``-quantile of ``side`` (a mask; ``w`` its weights) in every resample
+        (NaN where it has none)."""
         pos = np.flatnonzero(side[self.order])  # columns of this side, ascending error
         ws = np.zeros(side.size)
         ws[side] = w
@@ -110,7 +61,7 @@ class Resamples:
         es = errors[self.order][pos]
         cw = self.counts[:, pos] * ws
         tot = cw.sum(axis=1)
-        # Only the first columns are summed: those holding q (+ margin) of the side's weight.
+        # Only the columns holding q (+ margin) of the side's weight are summed: it is faster.
         share = np.cumsum(ws) / ws.sum()
         k = min(pos.size, int(np.searchsorted(share, min(1.0, 2 * q + 0.1))) + 1)
         cum = np.cumsum(cw[:, :k], axis=1)
@@ -126,9 +77,8 @@ class Resamples:
 
 @dataclass(frozen=True, eq=False)
 class Sample:
-    """The population as its splits are tested: ``errors`` and ``flops`` of the models inside the
-    normalisation ``range``, the shared :class:`Resamples`, the whole population's weights and
-    the most flop ``bins``."""
+    """The models inside the normalisation ``range`` as their splits are tested: the shared
+    :class:`Resamples`, the ``whole`` population's weights and the most flop ``bins``."""
 
     errors: np.ndarray
     flops: np.ndarray
@@ -139,8 +89,7 @@ class Sample:
 
     @classmethod
     def of(cls, errors, flops, lo_hi, bins: int, reps: int, seed: int, strata=None) -> Sample:
-        """The sample of these models (all inside ``lo_hi``), its resamples drawn from ``seed``
-        (within each of the ``strata``, when given: see :meth:`Resamples.draw`)."""
+        """The sample of these models (all inside ``lo_hi``), resampled from ``seed``."""
         boot = Resamples.draw(errors, reps, np.random.default_rng(seed), strata)
         whole = side_weights(flops, [np.ones(errors.size, bool)], bins, lo_hi)[0][0]
         return cls(errors, flops, lo_hi, boot, whole, bins)
@@ -158,9 +107,8 @@ class Sample:
 def side_weights(
     flops: np.ndarray, sides: Sequence[np.ndarray], bins: int, lo_hi: tuple[float, float]
 ) -> tuple[list[np.ndarray], int]:
-    """NDS weights of each side (bool masks) over shared bins of ``lo_hi``, and the bin count
-    used: the largest up to ``bins`` with no empty bin on either side
-    (:func:`dsd.analysis.population.normalisation`, bounded by the smaller side's size)."""
+    """NDS weights of each side (masks) over shared bins of ``lo_hi`` and the bin count: the
+    largest up to ``bins`` with no empty bin on either side."""
     frames = {i: pd.DataFrame({"flops": flops[s]}) for i, s in enumerate(sides)}
     norm = normalisation(frames, "flops", bins, range=lo_hi)
     return [norm.weights[i] for i in range(len(sides))], norm.bins
@@ -168,9 +116,8 @@ def side_weights(
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """One split of a population: ``inside`` (bool mask) holds the models that satisfy the
-    candidates ``named`` (the first names the split); ``complements`` are the candidates whose
-    in-set is the rest."""
+    """A split: ``inside`` satisfy the candidates ``named`` (the first names it), the rest satisfy
+    the ``complements``."""
 
     inside: np.ndarray
     named: tuple[Candidate, ...]
@@ -188,19 +135,15 @@ class Split:
     @property
     def merged(self) -> str:
         """The other candidates of the split, in words."""
-        same = [c.name for c in self.named[1:]]
-        parts = [f"same split: {'; '.join(same)}"] if same else []
-        if self.complements:
-            parts.append(f"complement: {'; '.join(c.name for c in self.complements)}")
-        return " | ".join(parts)
+        parts = (("same split", self.named[1:]), ("complement", self.complements))
+        return " | ".join(f"{k}: {'; '.join(c.name for c in cs)}" for k, cs in parts if cs)
 
 
 def group_splits(
     candidates: Sequence[Candidate], masks: Sequence[np.ndarray]
 ) -> tuple[list[Split], int]:
-    """The splits that ``candidates`` (with their in-sets ``masks``) make, in order of their
-    first candidate, and how many range candidates were left out because they hold every model
-    or none (other candidates that do are kept, each its own split, to be named untestable)."""
+    """The splits that ``candidates`` (in-sets ``masks``) make, and how many ranges were left out
+    for holding every model or none (other such candidates are kept, untestable)."""
     splits: list[Split] = []
     where: dict[bytes, tuple[int, bool]] = {}  # in-set -> (split, same side as its named)
     left_out = 0
@@ -208,26 +151,24 @@ def group_splits(
         trivial = mask.all() or not mask.any()
         if trivial and cand.kind == "range":
             left_out += 1
-            continue
-        found = None if trivial else where.get(mask.tobytes())
-        if found is None:
+        elif trivial or mask.tobytes() not in where:
             if not trivial:
                 where[mask.tobytes()] = (len(splits), True)
                 where[(~mask).tobytes()] = (len(splits), False)
             splits.append(Split(mask, (cand,)))
-            continue
-        i, same = found
-        s = splits[i]
-        if same:
-            splits[i] = Split(s.inside, (*s.named, cand), s.complements)
         else:
-            splits[i] = Split(s.inside, s.named, (*s.complements, cand))
+            i, same = where[mask.tobytes()]
+            s = splits[i]
+            if same:
+                splits[i] = Split(s.inside, (*s.named, cand), s.complements)
+            else:
+                splits[i] = Split(s.inside, s.named, (*s.complements, cand))
     return splits, left_out
 
 
 def measure_split(split: Split, sample: Sample) -> tuple[Split, dict[str, Any]]:
-    """The statistics of one split, named by its better side when its other side is a candidate
-    too (the side with the lower 25th percentile); returns the split as named and its row."""
+    """The split named by its better side (lower 25th percentile) when both are candidates, and
+    its statistics."""
     inside = split.inside
     n_in, n_out = int(inside.sum()), int((~inside).sum())
     if n_in < 2 or n_out < 2:
@@ -244,41 +185,18 @@ def measure_split(split: Split, sample: Sample) -> tuple[Split, dict[str, Any]]:
     lo, hi = np.nanquantile(diffs, [0.025, 0.975])
     s_in, s_out = f_in.quantile(QUANTILE), f_out.quantile(QUANTILE)
     n1, n2 = kish_size(w_in), kish_size(w_out)
-    r = ks(f_in, f_out)
-    return split, {
-        "n_in": n_in,
-        "n_out": n_out,
-        "share_pop": n_in / sample.n,
-        "D": r.statistic,
-        "D_whole": ks(f_in, edf(e, sample.whole)).statistic,
-        "p": r.pvalue,
-        "stat_in": s_in,
-        "stat_out": s_out,
-        "diff": s_in - s_out,
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "se": float(np.nanstd(diffs)),
-        "bins": b,
-        "m_eff": n1 * n2 / (n1 + n2),
-    }
+    r, whole = ks(f_in, f_out), ks(f_in, edf(e, sample.whole)).statistic
+    values = (r.statistic, whole, r.pvalue, s_in, s_out, s_in - s_out, lo, hi, np.nanstd(diffs))
+    row = {"n_in": n_in, "n_out": n_out, "share_pop": n_in / sample.n}
+    stats = {k: float(v) for k, v in zip(STATISTICS, values, strict=True)}
+    return split, {**row, **stats, "bins": b, "m_eff": n1 * n2 / (n1 + n2)}
 
 
 def measure_samples(
-    child: tuple[np.ndarray, np.ndarray],
-    parent: tuple[np.ndarray, np.ndarray],
-    lo_hi: tuple[float, float],
-    *,
-    bins: int,
-    reps: int,
-    seed: int,
+    child: Arrays, parent: Arrays, lo_hi: tuple[float, float], *, bins: int, reps: int, seed: int
 ) -> dict[str, Any]:
-    """The statistics of :func:`measure_split` for two independent populations, ``child`` (the
-    ``in`` side) against ``parent`` (``out``), each given as ``(errors, flops)`` of its models
-    inside ``lo_hi``: the same NDS weights over shared bins, KS, the 25th percentile's
-    difference ``child - parent`` with its interval and standard error. The two populations
-    are one sample cut by a mask, as a split is; only the bootstrap differs: each population
-    is resampled within itself (its size fixed, as drawn), where a split's sides vary in size
-    with the resample. :func:`judge` then gives the verdicts of a table of such rows."""
+    """:func:`measure_split`'s statistics for two independent populations ``(errors, flops)``
+    inside ``lo_hi``, ``child`` as ``in``; each is resampled within itself (its size as drawn)."""
     errors = np.concatenate([np.asarray(child[0], float), np.asarray(parent[0], float)])
     flops = np.concatenate([np.asarray(child[1], float), np.asarray(parent[1], float)])
     inside = np.arange(errors.size) < len(child[0])
@@ -289,9 +207,8 @@ def measure_samples(
 
 @dataclass(frozen=True)
 class Levels:
-    """What the verdicts ask: the level ``alpha`` of both families of tests, the ``tolerance``
-    of "no loss" (error units), the ``power`` sample sizes are stated for, and the fewest models
-    a side needs (``min_models``)."""
+    """What the verdicts ask: level, "no loss" ``tolerance`` (error units), the ``power`` sample
+    sizes are stated for, the fewest models a side needs."""
 
     alpha: float
     tolerance: float
@@ -300,8 +217,7 @@ class Levels:
 
 
 def judge(table: pd.DataFrame, n: int, levels: Levels) -> pd.DataFrame:
-    """``table`` (one row a split, from :func:`measure_split`) with ``p_adj``, ``p_noloss``,
-    ``p_noloss_adj``, ``power``, ``n_needed`` and the ``verdict`` (see the module docstring)."""
+    """``table`` (rows of :func:`measure_split`) with adjusted p-values, power and verdicts."""
     table = table.copy()
     tested = table["p"].notna()
     table["p_noloss"] = [_noloss(r.diff, r.se, levels.tolerance) for r in table.itertuples()]
@@ -310,11 +226,10 @@ def judge(table: pd.DataFrame, n: int, levels: Levels) -> pd.DataFrame:
         if tested.any():
             values = table.loc[tested, column]
             table.loc[tested, adjusted] = sps.false_discovery_control(values, method="bh")
-    level = levels.alpha / max(int(tested.sum()), 1)
-    table["power"] = [_power(m, level) for m in table["m_eff"]]
+    level, m_eff = levels.alpha / max(int(tested.sum()), 1), table["m_eff"]
+    table["power"] = [ks_power(2 * m, 2 * m, DIFFERENCE, level) if m > 0 else 0.0 for m in m_eff]
     table["n_needed"] = [
-        _needed(d, m, n, level, levels.power)
-        for d, m in zip(table["D"], table["m_eff"], strict=True)
+        _needed(d, m, n, level, levels.power) for d, m in zip(table["D"], m_eff, strict=True)
     ]
     table["verdict"] = [verdict(r, levels) for r in table.itertuples()]
     return table
@@ -329,11 +244,6 @@ def _noloss(diff: float, se: float, tolerance: float) -> float:
     return float(sps.norm.cdf((diff - tolerance) / se))
 
 
-def _power(m_eff: float, level: float) -> float:
-    """The power of a split of effective size ``m_eff`` to see a KS difference of 0.2."""
-    return ks_power(2 * m_eff, 2 * m_eff, DIFFERENCE, level) if m_eff > 0 else 0.0
-
-
 def _needed(d: float, m_eff: float, n: int, level: float, power: float) -> float:
     """Models the population would need for this split to resolve a KS difference ``d``."""
     if not (m_eff > 0 and d > 0) or not np.isfinite(d):
@@ -342,7 +252,7 @@ def _needed(d: float, m_eff: float, n: int, level: float, power: float) -> float
 
 
 def verdict(r, levels: Levels) -> str:
-    """The verdict of one split (see the module docstring)."""
+    """The verdict of one split (docs/POPULATIONS.md §10)."""
     if min(r.n_in, r.n_out) < levels.min_models or not np.isfinite(r.p):
         return "inconclusive"
     if r.p_adj < levels.alpha and r.ci_high < 0:
@@ -357,17 +267,9 @@ def verdict(r, levels: Levels) -> str:
 def explanations(
     table: pd.DataFrame, masks: Sequence[np.ndarray], sample: Sample, levels: Levels
 ) -> list[str]:
-    """For each row of ``table`` (ordered best first; ``masks[i]`` the in-set of row ``i``),
-    the name of the stronger candidate that explains it, or ``""``.
-
-    An "improves" A is explained by another "improves" B when A's split shows no difference
-    within the sides of B (KS within each side of B that has ``min_models`` on both sides of A,
-    the p-values combined by Fisher's method, not below ``alpha``; or no such side), and either
-    B's split does show one within the sides of A or B comes first. A cause is never explained
-    by a range that only correlates with it: within the cause's sides the correlate's effect
-    disappears, and within the correlate's sides the cause's does not. Only the first
-    :data:`MAX_EXPLAINED` "improves" are compared.
-    """
+    """For each row of ``table`` (best first; ``masks[i]`` row ``i``'s in-set), the stronger
+    "improves" within whose sides its "improves" disappears while not vice versa (or that comes
+    first), or ``""`` (docs/POPULATIONS.md §10)."""
     out = [""] * len(table)
     rows = list(np.flatnonzero(table["verdict"].to_numpy() == "improves"))[:MAX_EXPLAINED]
     for a in rows:
@@ -381,8 +283,7 @@ def explanations(
 
 
 def _persists(a: np.ndarray, b: np.ndarray, sample: Sample, levels: Levels) -> bool:
-    """Whether split ``a`` shows a difference within the sides of split ``b`` (see
-    :func:`explanations`)."""
+    """Whether split ``a`` shows a difference within the sides of split ``b`` (Fisher's method)."""
     pvalues = []
     for side in (b, ~b):
         a_in, a_out = a & side, ~a & side
@@ -398,9 +299,8 @@ def _persists(a: np.ndarray, b: np.ndarray, sample: Sample, levels: Levels) -> b
 
 
 def order(table: pd.DataFrame) -> pd.DataFrame:
-    """Best first: improves (unexplained first, then the strongest evidence: lowest adjusted p,
-    raw p, lowest interval top), no loss (smallest share of the space kept), inconclusive (lowest
-    adjusted p), hurts (likewise)."""
+    """Best first: by verdict, unexplained first, then the strongest evidence (no loss: the
+    smallest share of the space kept)."""
     rank = table["verdict"].map({v: i for i, v in enumerate(VERDICTS)})
     key = np.where(table["verdict"] == "no loss", table["share_space"], table["p_adj"].fillna(2.0))
     explained = table["explained_by"].ne("") if "explained_by" in table else False

@@ -1,19 +1,5 @@
-"""Statistics of populations of models: error EDFs, normalised EDFs, KS, bootstrap, random search.
-
-Definitions follow the papers (see docs/PAPER.md, section "Statistics"):
-
-- error EDF (DDS eq. 1): ``F(e) = sum_i w_i 1[e_i < e]`` with ``w_i = 1/n`` (note the strict ``<``);
-- normalised EDF (NDS): the same with the complexity weights of :func:`complexity_weights`;
-- KS statistic: ``D = sup_e |F_1(e) - F_2(e)|``;
-- empirical bootstrap of the best value of a parameter (DDS footnote 4);
-- random-search efficiency (NDS): the expected minimum error of ``k`` random draws, with
-  replacement, from the (complexity-normalised) weights;
-- the power of the two-sample KS test (:func:`ks_power`, :func:`ks_models_needed`) at dsd's one
-  default significance level :data:`ALPHA`.
-
-Errors are fractions in [0, 1] everywhere in this module (figures and printed text show percent);
-:func:`edf` and :meth:`EDF.evaluate` refuse values that cannot be a fraction error. Every function
-is pure; randomness comes from an explicit ``seed`` (an int or a ``numpy.random.Generator``).
+"""Statistics of populations (docs/PAPER.md "Statistics"): error EDFs, normalised EDFs, KS,
+bootstrap, random search and KS power. Errors are fractions in [0, 1]; seeds are explicit.
 """
 
 from __future__ import annotations
@@ -29,21 +15,16 @@ from dsd.errors import DsdError
 
 SeedLike = int | np.random.Generator | None
 
+#: dsd's default significance level (``dsd compare``, ``dsd refine``, the report).
 ALPHA = 0.05
-"""dsd's default significance level: ``dsd compare``, ``dsd refine`` and the report use it."""
+#: The power a "no difference" verdict asks for before it counts as evidence of sameness.
 POWER = 0.8
-"""The power a "no difference" verdict asks for before it counts as evidence of sameness."""
+#: The KS difference D whose power every "no difference" verdict states.
 DIFFERENCE = 0.2
-"""The KS difference D whose power every "no difference" verdict states."""
 #: Bootstrap index draws held in memory at once (the repetitions are drawn in blocks).
 BLOCK = 1 << 22
-#: The most bootstrap repetitions any function draws (``--reps``): 10^6 (a few seconds).
+#: The most bootstrap repetitions any function draws (``--reps``).
 MAX_REPS = 1_000_000
-
-
-def _rng(seed: SeedLike) -> np.random.Generator:
-    """A Generator from an int seed, a Generator (used as is) or None (fresh entropy)."""
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def _as_1d(name: str, x) -> np.ndarray:
@@ -58,10 +39,7 @@ def _as_1d(name: str, x) -> np.ndarray:
 
 
 def check_fractions(values, what: str = "errors") -> np.ndarray:
-    """``values`` as a float array; DsdError if a finite value lies outside [0, 1].
-
-    Errors are fractions in the API and in files (0.25 is 25%); a value such as 25 is percent.
-    """
+    """``values`` as a float array; DsdError if a finite value lies outside [0, 1] (percent)."""
     a = np.asarray(values, dtype=float)
     bad = np.isfinite(a) & ((a < 0) | (a > 1))
     if bad.any():
@@ -91,13 +69,7 @@ class ConfidenceBand:
 
 @dataclass(frozen=True, eq=False)
 class EDF:
-    """An error EDF ``F(e) = sum_i w_i 1[e_i < e]``: sorted errors ``x`` and their weights.
-
-    Built by :func:`edf`. Errors are fractions in [0, 1] (:attr:`unit`): ``evaluate(0.3)`` is the
-    share of models with an error below 30%, and ``evaluate(30)`` is refused. ``n`` counts the
-    models with positive weight; ``min`` and ``mean`` are the smallest error and the (weighted)
-    mean error of those models.
-    """
+    """An error EDF ``F(e) = sum_i w_i 1[e_i < e]``: sorted errors ``x`` and their ``weights``."""
 
     x: np.ndarray
     weights: np.ndarray
@@ -124,10 +96,7 @@ class EDF:
         return kish_size(self.weights)
 
     def evaluate(self, e):
-        """``F(e)``, the weight of models with error strictly below ``e`` (scalar or array).
-
-        ``e`` is a fraction in [0, 1] (0.3 for 30%); other values are refused.
-        """
+        """``F(e)``, the weight of models with error strictly below ``e`` (fractions in [0, 1])."""
         e = check_fractions(e, "EDF.evaluate: errors")
         if not np.all(np.isfinite(e)):
             raise DsdError("EDF.evaluate: errors must be finite fractions in [0, 1]")
@@ -162,12 +131,8 @@ class EDF:
         reps: int = 1000,
         seed: SeedLike = 0,
     ) -> ConfidenceBand:
-        """A confidence band for F on ``x``: ``"dkw"`` (uniform, exact) or ``"bootstrap"`` (pointwise).
-
-        The DKW band is ``F +- sqrt(log(2 / (1 - level)) / (2 n))`` with ``n`` the Kish effective size
-        for weighted EDFs (an approximation there). The bootstrap band resamples models with
-        replacement, renormalises their weights, and takes pointwise percentiles of F.
-        """
+        """A band for F on ``x``: ``"dkw"`` (uniform; Kish size when weighted) or ``"bootstrap"``
+        (pointwise percentiles of resampled, renormalised EDFs)."""
         if not 0 < level < 1:
             raise DsdError(f"confidence level must be in (0, 1), got {level}")
         x = self.grid() if x is None else np.asarray(x, dtype=float)
@@ -175,65 +140,48 @@ class EDF:
         if method == "dkw":
             eps = math.sqrt(math.log(2 / (1 - level)) / (2 * self.n_eff))
             return ConfidenceBand(x, np.clip(f - eps, 0, 1), np.clip(f + eps, 0, 1), level, method)
-        if method == "bootstrap":
-            curves = _bootstrap_curves(self.x, self.weights, x, reps, _rng(seed))
+        if method == "bootstrap":  # resample models, renormalise their weights
+            e, w, n = self.x, self.weights, self.n
+            idx = np.random.default_rng(seed).integers(0, n, size=(reps, n))
+            flat = (np.arange(reps)[:, None] * n + idx).ravel()
+            cw = np.bincount(flat, minlength=reps * n).reshape(reps, n) * w
+            curves = (cw @ (e[:, None] < x[None, :]).astype(float)) / cw.sum(axis=1, keepdims=True)
             tail = (1 - level) / 2
             lower, upper = np.quantile(curves, [tail, 1 - tail], axis=0)
             return ConfidenceBand(x, lower, upper, level, method)
         raise DsdError(f"unknown confidence band method {method!r} (use 'dkw' or 'bootstrap')")
 
 
-def _bootstrap_curves(e, w, x, reps: int, rng: np.random.Generator) -> np.ndarray:
-    """EDFs of ``reps`` resamples of ``(e, w)`` evaluated on ``x``: an array (reps, len(x))."""
-    n = e.size
-    idx = rng.integers(0, n, size=(reps, n))
-    flat = (np.arange(reps)[:, None] * n + idx).ravel()
-    counts = np.bincount(flat, minlength=reps * n).reshape(reps, n)
-    cw = counts * w
-    below = (e[:, None] < x[None, :]).astype(float)
-    return (cw @ below) / cw.sum(axis=1, keepdims=True)
-
-
 def edf(errors, weights=None) -> EDF:
-    """The error EDF of ``errors`` (DDS eq. 1), or the normalised EDF given ``weights`` (NDS).
+    """The error EDF (DDS eq. 1), or the normalised EDF given ``weights`` (NDS); models with a
+    non-finite error or zero weight are left out and the weights rescaled to sum to 1.
 
-    Errors are fractions in [0, 1]; a finite error outside is refused (percent given by mistake).
-    Models with a non-finite error or zero weight are left out; the remaining weights are
-    rescaled to sum to 1.
-
-    Examples
-    --------
     >>> f = edf([0.3, 0.1, 0.2, 0.4])
     >>> f.evaluate(0.3), f.n, f.min, round(f.mean, 3)
     (0.5, 4, 0.1, 0.25)
     """
     e = check_fractions(_as_1d("errors", errors))
-    w = _weights_for(e, weights)
-    keep = np.isfinite(e) & (w > 0)
-    if not np.any(keep):
-        raise DsdError("edf: no finite errors with positive weight")
-    e, w = e[keep], w[keep]
+    e, w = _kept(e, weights, "edf: no finite errors with positive weight")
     order = np.argsort(e, kind="stable")
     return EDF(e[order], w[order] / w.sum())
 
 
-def _weights_for(e: np.ndarray, weights) -> np.ndarray:
-    """``weights`` (default all 1) checked against the errors ``e``: same length, finite, >= 0."""
+def _kept(e: np.ndarray, weights, empty: str) -> tuple[np.ndarray, np.ndarray]:
+    """The finite errors with positive weight and their ``weights`` (default 1; finite, >= 0)."""
     w = np.full(e.size, 1.0) if weights is None else _as_1d("weights", weights)
     if w.size != e.size:
         raise DsdError(f"weights has {w.size} entries but errors has {e.size}")
     if np.any(w < 0) or not np.all(np.isfinite(w)):
         raise DsdError("weights must be finite and non-negative")
-    return w
+    keep = np.isfinite(e) & (w > 0)
+    if not keep.any():
+        raise DsdError(empty)
+    return e[keep], w[keep]
 
 
 def complexity_weights(values, bins: int = 10, range: tuple[float, float] | None = None):
-    """NDS weights that make a population's complexity distribution uniform over ``range``.
-
-    ``range`` is split into ``bins`` equal bins (the last one closed); a model in bin ``j`` gets
-    weight ``1 / (bins * m_j)`` with ``m_j`` the models in that bin, so the weights sum to 1. Models
-    outside ``range`` (or with a non-finite value) get weight 0. An empty bin raises
-    :class:`DsdError` naming it: choose fewer bins or a narrower range.
+    """NDS weights ``1 / (bins * m_j)`` over ``bins`` equal bins of ``range`` (last one closed);
+    0 outside it; an empty bin is refused.
 
     >>> complexity_weights([1, 2, 2, 9], bins=2, range=(0, 4)).tolist()
     [0.5, 0.25, 0.25, 0.0]
@@ -270,20 +218,17 @@ class KSResult:
 
 
 def ks(errors_a, errors_b, weights_a=None, weights_b=None) -> KSResult:
-    """KS distance ``D = sup_e |F_a(e) - F_b(e)|`` between two (possibly normalised) error EDFs.
+    """KS distance ``D = sup_e |F_a(e) - F_b(e)|`` between two error arrays or :class:`EDF` objects.
 
-    Arguments are error arrays or :class:`EDF` objects. Without weights (or with all weights
-    equal) this is scipy's ``ks_2samp`` (exact or asymptotic p-value as scipy chooses). With weights (normalised EDFs) D is
-    computed from the weighted EDFs and the p-value is the asymptotic Kolmogorov one with Kish
-    effective sample sizes ``n = (sum w)^2 / sum w^2`` in place of n (an approximation; ``n1``/``n2``
-    report those sizes, ``method`` says which path was taken).
+    Equal weights: scipy's ``ks_2samp``. Unequal: D of the weighted EDFs, the asymptotic
+    Kolmogorov p-value with Kish effective sizes in ``n1``/``n2`` (an approximation).
+
+    >>> ks([0.1, 0.2, 0.3], [0.4, 0.5, 0.6]).statistic
+    1.0
     """
     a = errors_a if isinstance(errors_a, EDF) else edf(errors_a, weights_a)
     b = errors_b if isinstance(errors_b, EDF) else edf(errors_b, weights_b)
-    plain = not any(isinstance(x, EDF) for x in (errors_a, errors_b)) and (
-        weights_a is None and weights_b is None
-    )
-    if plain or (_uniform(a.weights) and _uniform(b.weights)):
+    if _uniform(a.weights) and _uniform(b.weights):
         r = stats.ks_2samp(a.x, b.x)
         return KSResult(float(r.statistic), float(r.pvalue), a.n, b.n, "ks_2samp")
     pts = np.concatenate((a.x, b.x))
@@ -302,12 +247,8 @@ def _uniform(w: np.ndarray) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class BootstrapResult:
-    """Likely range of the best value of a parameter: ``low``, ``median``, ``high`` at ``ci``.
-
-    Scalars for a scalar parameter, arrays (one entry a stage) for a per-stage parameter.
-    ``samples`` holds the parameter value of the best model of every repetition, shape (reps,)
-    or (reps, stages).
-    """
+    """Likely range of the best value of a parameter (arrays a stage for per-stage ones);
+    ``samples``: the best model's value in every repetition, (reps,) or (reps, stages)."""
 
     low: float | np.ndarray
     median: float | np.ndarray
@@ -324,22 +265,17 @@ class BootstrapResult:
 
 
 def bootstrap_best(
-    values,
-    errors,
-    frac: float = 0.25,
-    reps: int = 10_000,
-    ci: float = 0.95,
-    seed: SeedLike = 0,
+    values, errors, frac: float = 0.25, reps: int = 10_000, ci: float = 0.95, seed: SeedLike = 0
 ) -> BootstrapResult:
     """Empirical bootstrap of the parameter value of the best model (DDS footnote 4).
 
-    From the ``n`` pairs ``(x_i, e_i)`` draw ``m = max(1, round(frac * n))`` with replacement, keep
-    the ``x`` of the minimum-error pair, repeat ``reps`` times. ``low``/``high`` are the
-    ``(1 - ci)/2`` and ``(1 + ci)/2`` quantiles of those ``x`` and ``median`` the 0.5 quantile,
-    each an observed value (numpy's ``inverted_cdf`` quantile), so integer parameters stay integer.
-    ``values`` may be 2-d (models x stages) for per-stage parameters. The repetitions are drawn
-    as (reps, m) index matrices, in blocks of at most :data:`BLOCK` indices (the same stream as
-    one matrix). Pairs with a non-finite error or value are dropped.
+    ``m = max(1, round(frac * n))`` pairs drawn with replacement, ``reps`` times; quantiles are
+    ``inverted_cdf`` (observed values, so integers stay integer). ``values`` may be models x
+    stages; pairs with a non-finite error or value are dropped.
+
+    >>> r = bootstrap_best([1, 2, 3, 4], [0.4, 0.1, 0.3, 0.2], frac=1)
+    >>> r.low, r.best, r.high
+    (2.0, 2.0, 4.0)
     """
     x = np.asarray(values, dtype=float)
     e = _as_1d("errors", errors)
@@ -349,14 +285,16 @@ def bootstrap_best(
         raise DsdError(
             f"need 0 < frac <= 1, 0 < ci < 1, 1 <= reps <= {MAX_REPS:,} (got {frac}, {ci}, {reps})"
         )
-    finite = np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=1)
-    keep = np.isfinite(e) & finite
-    x, e = x[keep], e[keep]
-    n = e.size
+    keep = np.isfinite(e) & (np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=1))
+    x, e, n = x[keep], e[keep], int(keep.sum())
     if n == 0:
         raise DsdError("bootstrap_best: no models with a finite error and value")
-    m = max(1, round(frac * n))
-    samples = x[_best_of_draws(e, m, reps, _rng(seed))]
+    m, rng = max(1, round(frac * n)), np.random.default_rng(seed)
+    rows, best = max(1, BLOCK // m), []  # draws in blocks of rows: one stream, bounded memory
+    for start in range(0, reps, rows):
+        idx = rng.integers(0, n, size=(min(rows, reps - start), m))
+        best.append(idx[np.arange(len(idx)), np.argmin(e[idx], axis=1)])
+    samples = x[np.concatenate(best)]
     tail = (1 - ci) / 2
     low, med, high = np.quantile(samples, [tail, 0.5, 1 - tail], axis=0, method="inverted_cdf")
     if x.ndim == 1:
@@ -364,26 +302,10 @@ def bootstrap_best(
     return BootstrapResult(low, med, high, ci, samples, n, m)
 
 
-def _best_of_draws(e: np.ndarray, m: int, reps: int, rng: np.random.Generator) -> np.ndarray:
-    """For each of ``reps`` draws of ``m`` indices with replacement, the index of the smallest
-    ``e`` (drawn in blocks of rows, so memory stays bounded)."""
-    rows = max(1, BLOCK // m)
-    out = []
-    for start in range(0, reps, rows):
-        idx = rng.integers(0, e.size, size=(min(rows, reps - start), m))
-        out.append(idx[np.arange(len(idx)), np.argmin(e[idx], axis=1)])
-    return np.concatenate(out)
-
-
 @dataclass(frozen=True, eq=False)
 class RandomSearchResult:
-    """Expected minimum error of ``k`` random models: ``mean[i]`` for ``k[i]``, ``std[i]`` its spread.
-
-    ``low``/``high`` bound the band: ``mean -+ 2 std`` (``band="std"``, what NDS draws) or the
-    ``(1 - level)/2`` and ``(1 + level)/2`` quantiles of the minimum (``band="quantile"``);
-    ``replace`` says whether the draws were with replacement (NDS) and ``n_eff`` is the Kish
-    effective size of the weights drawn from (``n`` when unweighted).
-    """
+    """Expected minimum error ``mean[i]`` of ``k[i]`` random models, its ``std`` and band
+    ``low``..``high``; ``n_eff``: the Kish size of the weights drawn from."""
 
     k: np.ndarray
     mean: np.ndarray
@@ -406,17 +328,9 @@ def random_search_efficiency(
     replace: bool = True,
     band: str = "std",
 ) -> RandomSearchResult:
-    """Random-search efficiency (NDS): the distribution of the best error of ``k`` random models.
-
-    As NDS, each of the ``k`` models is drawn **with replacement** from the population, with
-    probability proportional to ``weights`` (the complexity weights of a normalised EDF; uniform
-    by default). Closed form: with sorted errors ``e_(1) <= ... <= e_(n)`` and ``S_i`` the weight
-    of the ``i`` smallest, ``P(min = e_(i)) = (1 - S_(i-1))^k - (1 - S_i)^k``. ``replace=False``
-    (unweighted only) draws without replacement instead: ``P(min = e_(i)) = C(n-i, k-1) / C(n, k)``.
-    The band is ``mean -+ 2 std`` of the minimum (``band="std"``, as the NDS notebook draws it from
-    its simulated experiments; here the exact std) or, with ``band="quantile"``, the central
-    ``level`` quantile range of the minimum (default the middle half). The default ``k`` is every
-    value 1..n (n <= 1000) or 200 log-spaced values.
+    """Random-search efficiency (NDS): the exact distribution of the best error of ``k`` models
+    drawn with replacement with probability ``weights`` (or without, equal weights); the band is
+    ``mean -+ 2 std`` (NDS) or the central ``level`` quantiles.
 
     >>> r = random_search_efficiency([1.0, 2.0, 3.0], k=[1, 2, 3], replace=False)
     >>> r.mean.round(4).tolist()
@@ -424,8 +338,9 @@ def random_search_efficiency(
     >>> random_search_efficiency([1.0, 2.0], k=[2]).mean.tolist()  # 1 unless both draws pick 2.0
     [1.25]
     """
-    e, w = _sorted_positive(errors, weights)
-    n = e.size
+    e, w = _kept(_as_1d("errors", errors), weights, "random_search_efficiency: no finite errors")
+    order = np.argsort(e, kind="stable")
+    e, w, n = e[order], w[order], e.size
     if not 0 < level < 1:
         raise DsdError(f"level must be in (0, 1), got {level}")
     if band not in ("std", "quantile"):
@@ -437,7 +352,7 @@ def random_search_efficiency(
         raise DsdError(f"k must be >= 1{'' if replace else f' and <= {n} (the number of models)'}")
     if replace:
         cum = np.minimum(np.cumsum(w / w.sum()), 1.0)
-        above = 1.0 - np.concatenate(([0.0], cum))  # weight of models above e_(i-1), e_(i)
+        above = 1.0 - np.concatenate(([0.0], cum))  # P(min = e_(i)) = above_(i-1)^k - above_i^k
         p = above[None, :-1] ** k[:, None] - above[None, 1:] ** k[:, None]
     elif weights is not None and not _uniform(w):
         raise DsdError("random_search_efficiency: replace=False needs equal weights")
@@ -457,22 +372,10 @@ def random_search_efficiency(
     return RandomSearchResult(k, mean, low, high, level, n, replace, kish_size(w), std, band)
 
 
-def _sorted_positive(errors, weights) -> tuple[np.ndarray, np.ndarray]:
-    """Finite errors with positive weight, ascending, and their weights (DsdError if none)."""
-    e = _as_1d("errors", errors)
-    w = _weights_for(e, weights)
-    keep = np.isfinite(e) & (w > 0)
-    order = np.argsort(e[keep], kind="stable")
-    if not order.size:
-        raise DsdError("random_search_efficiency: no finite errors")
-    return e[keep][order], w[keep][order]
-
-
 def _without_replacement(n: int, k: np.ndarray) -> np.ndarray:
     """``P(min of k draws without replacement = e_(i)) = C(n-i, k-1) / C(n, k)``: (len(k), n)."""
     i = np.arange(1, n + 1)
     kk = k[:, None]
-    # log of C(n-i, k-1) / C(n, k); zero where n - i < k - 1
     ok = (n - i)[None, :] >= kk - 1
     logc = (
         special.gammaln(n - i + 1)[None, :]
@@ -484,17 +387,9 @@ def _without_replacement(n: int, k: np.ndarray) -> np.ndarray:
 
 
 def ks_power(n_a: float, n_b: float, d: float = DIFFERENCE, alpha: float = ALPHA) -> float:
-    """The power of the two-sample KS test at level ``alpha`` to detect EDFs that differ by ``d``.
-
-    With ``m = n_a n_b / (n_a + n_b)`` and ``c`` the Kolmogorov critical value (``D > c / sqrt(m)``
-    rejects), the test statistic is at least the difference of the two EDFs at the point where
-    the true ones differ by ``d``; that difference has mean ``d`` and standard deviation at most
-    ``0.5 / sqrt(m)``, so (normal approximation) the power is at least
-    ``Phi(2 (d sqrt(m) - c))``. This is the power against the least favourable alternative (the
-    two distributions differ near one point only); a shift of the whole distribution is detected
-    more often. ``n_a``, ``n_b`` may be Kish effective sizes (normalised EDFs).
-    ``tests/test_analysis_stats.py`` checks it against a Monte-Carlo estimate with scipy's
-    ``ks_2samp``. Same formula as NDS's question "how many models resolve D".
+    """Power of the two-sample KS test at ``alpha`` against EDFs that differ by ``d`` near one
+    point (the least favourable case): ``Phi(2 (d sqrt(m) - c))``, ``m = n_a n_b / (n_a + n_b)``,
+    ``c`` the Kolmogorov critical value (docs/POPULATIONS.md §9).
 
     >>> round(ks_power(159, 159, 0.2, 0.05), 2), round(ks_power(20, 20, 0.2, 0.05), 2)
     (0.8, 0.07)
@@ -508,8 +403,7 @@ def ks_power(n_a: float, n_b: float, d: float = DIFFERENCE, alpha: float = ALPHA
 
 
 def ks_models_needed(d: float = DIFFERENCE, alpha: float = ALPHA, power: float = POWER) -> int:
-    """Models per population (two populations of equal size) for :func:`ks_power` >= ``power``:
-    ``n = ceil(2 ((c + z_power / 2) / d)^2)``.
+    """Models per population (two of equal size) for :func:`ks_power` >= ``power``.
 
     >>> ks_models_needed(0.2, 0.05, 0.8), ks_models_needed(0.1, 0.05, 0.8)
     (159, 633)
