@@ -1,10 +1,5 @@
-"""The torch.nn.Module of an EfficientNet.
-
-Stem (``conv``, ``bn``), stages ``s1..s7`` of :class:`MBConv` blocks (``exp``, ``dwise``, ``se``,
-``lin_proj``), head (``conv``, ``bn``, ``fc``); submodule names match
-:func:`dsd.nets.efficientnet.effnet_cost`, which counts each of them. Activations are SiLU;
-initialisation is the AnyNet one (:func:`dsd.nets.model.init_weights`).
-"""
+"""The torch.nn.Module of an EfficientNet; submodule names match
+:func:`dsd.nets.efficientnet.effnet_cost`, initialisation is AnyNet's."""
 
 from __future__ import annotations
 

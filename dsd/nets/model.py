@@ -1,11 +1,5 @@
-"""The torch.nn.Module of an AnyNet.
-
-One small class per concept of the paper: stem, bottleneck transform (``a``, ``b``, ``se``,
-``c``), residual block (``proj`` shortcut + ``f``), stage (``b1..bd``), head. Submodule names
-match :func:`dsd.nets.counters.layers`, which counts each of them (the *built* widths and group
-widths of the config). Initialisation follows the
-reference: He normal (fan-out) for convs, BN gamma 1 and beta 0, FC weights N(0, 0.01), bias 0.
-"""
+"""The torch.nn.Module of an AnyNet: one small class per concept of the paper, submodules named
+as :mod:`dsd.nets.costs` counts them (built widths and group widths)."""
 
 from __future__ import annotations
 
@@ -44,8 +38,7 @@ class Stem(nn.Module):
 
 
 class SE(nn.Module):
-    """Squeeze-and-excitation: global pool, 1x1 reduce + ``act`` (ReLU in RegNetY, SiLU in
-    EfficientNet), 1x1 expand + sigmoid, rescale."""
+    """Squeeze-and-excitation: pool, 1x1 reduce + ``act``, 1x1 expand + sigmoid, rescale."""
 
     def __init__(
         self, w: int, w_se: int, act: Callable[[torch.Tensor], torch.Tensor] = torch.relu
@@ -142,8 +135,8 @@ class Head(nn.Module):
         return self.fc(torch.flatten(x.mean((2, 3)), 1))
 
 
-#: The module of each block, by name: ``(w_in, w_out, stride, b, g, se_ratio) -> nn.Module``, with
-#: the submodule names its cost function in :data:`dsd.nets.costs.BLOCK_COSTS` counts.
+#: The module of each block by name, ``(w_in, w_out, stride, b, g, se_ratio) -> nn.Module``,
+#: named as its cost in :data:`dsd.nets.costs.BLOCK_COSTS` counts.
 BLOCK_MODULES = {
     "res_bottleneck_block": lambda w_in, w, stride, b, g, se: ResBlock(
         BottleneckTransform(w_in, w, stride, b, g, se), w_in, w, stride
@@ -156,8 +149,7 @@ BLOCK_MODULES = {
 
 
 class AnyNetModel(nn.Module):
-    """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the AnyNet built
-    (forward: N x 3 x H x W -> N x num_classes logits)."""
+    """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the AnyNet built."""
 
     def __init__(self, net: AnyNet) -> None:
         super().__init__()
@@ -187,7 +179,7 @@ class AnyNetModel(nn.Module):
 
 
 def init_weights(m: nn.Module) -> None:
-    """The reference's initialisation (see the module docstring)."""
+    """The reference's: He normal (fan-out) convs, BN 1 and 0, FC weights N(0, 0.01), bias 0."""
     if isinstance(m, nn.Conv2d):
         fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
         nn.init.normal_(m.weight, mean=0.0, std=math.sqrt(2.0 / fan_out))
@@ -202,11 +194,10 @@ def init_weights(m: nn.Module) -> None:
 
 
 def zero_init_residual(model: nn.Module) -> int:
-    """Set gamma of the last BN of every residual branch to 0; return how many were set.
+    """Zero the last BN gamma of every residual branch; return how many (Goyal et al. 2017).
 
-    Each residual block then starts as the identity (its shortcut), so a deep stack starts with
-    the activation scale of a shallow one (Goyal et al. 2017; pycls ``BN.ZERO_INIT_FINAL_GAMMA``).
-    Blocks without a shortcut (``vanilla_block``) are left alone.
+    Each block then starts as its shortcut (pycls ``BN.ZERO_INIT_FINAL_GAMMA``); a block without
+    one (``vanilla_block``) is left alone.
     """
     count = 0
     for m in model.modules():
