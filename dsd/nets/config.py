@@ -47,16 +47,6 @@ class Bound(NamedTuple):
     names: tuple[str, ...] = ()
 
 
-def _describe(bound: Bound) -> str:
-    if bound.names:
-        return f"one of {', '.join(bound.names)}"
-    if bound.kind is int:
-        return f"an integer from {int(bound.low):,} to {int(bound.high):,}"
-    return (
-        f"a number from {bound.low:g} to {bound.high:g}{' (excluded)' if bound.open_high else ''}"
-    )
-
-
 def _value(owner: str, name: str, v: Any, bound: Bound) -> Any:
     """``v`` checked against ``bound`` (as a Python int, float or str); DsdError naming the field."""
     if bound.names:
@@ -72,7 +62,12 @@ def _value(owner: str, name: str, v: Any, bound: Bound) -> Any:
         v = int(v) if bound.kind is int else float(v)
         ok = bound.low <= v and (v < bound.high if bound.open_high else v <= bound.high)
     if not ok:
-        raise DsdError(f"{owner}.{name}: must be {_describe(bound)}, got {v!r}"[:300])
+        if bound.kind is int:
+            what = f"an integer from {int(bound.low):,} to {int(bound.high):,}"
+        else:
+            what = f"a number from {bound.low:g} to {bound.high:g}"
+            what += " (excluded)" if bound.open_high else ""
+        raise DsdError(f"{owner}.{name}: must be {what}, got {v!r}"[:300])
     return v
 
 
@@ -138,12 +133,9 @@ class StagedNet:
         missing = [k for k in ("depths", "widths") if k not in row]
         if missing:
             raise DsdError(f"cannot build an {cls.__name__}: missing {', '.join(missing)}")
-        kwargs = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.init and f.name in row:
-                v = row[f.name]
-                kwargs[f.name] = v.item() if isinstance(v, np.generic) else v
-        return cls(**kwargs)
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        v = {f.name: row[f.name] for f in fields if f.init and f.name in row}
+        return cls(**{k: x.item() if isinstance(x, np.generic) else x for k, x in v.items()})
 
     def replace(self, **changes: Any):
         """A copy with some fields changed (validated again)."""

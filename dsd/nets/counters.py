@@ -178,19 +178,6 @@ def complexity(net: AnyNet | EfficientNet) -> dict[str, int]:
     return {k: sum(getattr(x, k) for x in ls) for k in ("flops", "params", "acts")}
 
 
-def _stage_arrays(depths, widths, group_widths, bottleneck_ratios, strides):
-    """The per-stage arguments of :func:`complexity_batch` as (S, N) arrays (given as (N, S))."""
-    d = np.asarray(depths, dtype=np.int64)
-    if d.ndim != 2:
-        raise ValueError("depths must be an (N, S) array")
-    shape = d.shape
-    w = np.broadcast_to(np.asarray(widths, dtype=np.int64), shape)
-    g = np.broadcast_to(np.asarray(group_widths, dtype=np.int64), shape)
-    b = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), shape)
-    s = np.broadcast_to(np.asarray(strides, dtype=np.int64), shape)
-    return d.T, w.T, g.T, b.T, s.T  # stage-major: a stage's values are a row
-
-
 def complexity_batch(
     depths,
     widths,
@@ -208,13 +195,20 @@ def complexity_batch(
 ) -> dict[str, np.ndarray]:
     """Vectorised :func:`complexity` of N built nets (per-stage arrays (N, S) or broadcastable,
     as ``AnyNet.built_widths``; network fields shared); int64 arrays of shape (N,)."""
-    d, w, g, b, s = _stage_arrays(depths, widths, group_widths, bottleneck_ratios, strides)
-    n = d.shape[1]
+    d = np.asarray(depths, dtype=np.int64)
+    if d.ndim != 2:
+        raise ValueError("depths must be an (N, S) array")
+    n = d.shape[0]
+    w, g, s = (
+        np.broadcast_to(np.asarray(a, dtype=np.int64), d.shape).T
+        for a in (widths, group_widths, strides)
+    )
+    b = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), d.shape).T
     block_cost = BLOCK_COSTS[block]
     c = _Totals(np.full(n, resolution, dtype=np.int64))
     stem_cost(c, stem, stem_width)
     w_in = np.full(n, stem_width, dtype=np.int64)
-    for di, wi, gi, bi, si in zip(d, w, g, b, s):
+    for di, wi, gi, bi, si in zip(d.T, w, g, b, s):  # stage-major: a stage's values are a row
         wi = np.ascontiguousarray(wi)  # used in most of the arithmetic: contiguous is faster
         block_cost(c, "", w_in, wi, si, bi, gi, se_ratio)  # the first block
         rest = _Totals(c.h, c._sizes)  # and d - 1 copies of the next

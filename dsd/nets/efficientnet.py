@@ -19,11 +19,8 @@ _RATE = Bound(float, 0.0, 1.0, open_high=True)
 
 @dataclass(frozen=True)
 class EfficientNet(StagedNet):
-    """An EfficientNet: stem width, per-stage (depth, width, expansion, kernel, stride), head width.
-
-    ``se_ratio`` sizes SE from the block's *input* width; ``dropout`` and ``drop_connect`` act
-    only in training and cost nothing.
-    """
+    """An EfficientNet: stem width, per-stage (depth, width, expansion, kernel, stride), head width
+    (``dropout`` and ``drop_connect`` act only in training and cost nothing)."""
 
     STAGE_BOUNDS: ClassVar[dict[str, Bound]] = {
         "depths": Bound(int, 1, LIMITS["depth"]),
@@ -131,9 +128,7 @@ def efficientnet_zoo() -> dict[str, EfficientNet]:
             strides=_STRIDES,
             stem_width=stem_w,
             head_width=head_w,
-            se_ratio=0.25,
             dropout=dropout,
-            drop_connect=0.2,
             resolution=res,
         )
         for size, (stem_w, d, w, head_w, res, dropout) in _ZOO.items()

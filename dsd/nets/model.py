@@ -20,29 +20,30 @@ def _conv(
     return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
 
 
-class Stem(nn.Module):
-    """Conv (3x3 s2, 7x7 s2 + 3x3 max-pool s2, or 3x3 s1 for CIFAR), BN, ReLU."""
+Act = Callable[[torch.Tensor], torch.Tensor]
 
-    def __init__(self, kind: str, w_out: int) -> None:
+
+class Stem(nn.Module):
+    """Conv (3x3 s2, 7x7 s2 + 3x3 max-pool s2, or 3x3 s1 for CIFAR), BN, ``act``."""
+
+    def __init__(self, kind: str, w_out: int, act: Act = torch.relu_) -> None:
         super().__init__()
         stem = STEMS[kind]
         self.conv = _conv(3, w_out, stem.k, stem.stride)
         self.bn = nn.BatchNorm2d(w_out)
-        self.relu = nn.ReLU(inplace=True)
+        self.act = act
         if stem.pool:
             self.pool = nn.MaxPool2d(3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(self.bn(self.conv(x)))
+        x = self.act(self.bn(self.conv(x)))
         return self.pool(x) if hasattr(self, "pool") else x
 
 
 class SE(nn.Module):
     """Squeeze-and-excitation: pool, 1x1 reduce + ``act``, 1x1 expand + sigmoid, rescale."""
 
-    def __init__(
-        self, w: int, w_se: int, act: Callable[[torch.Tensor], torch.Tensor] = torch.relu
-    ) -> None:
+    def __init__(self, w: int, w_se: int, act: Act = torch.relu) -> None:
         super().__init__()
         self.reduce = nn.Conv2d(w, w_se, 1, bias=True)
         self.expand = nn.Conv2d(w_se, w, 1, bias=True)
@@ -117,22 +118,25 @@ class VanillaBlock(BasicTransform):
 
 
 class Head(nn.Module):
-    """Optional 1x1 conv + BN + ReLU, global average pool, fully connected layer (with bias)."""
+    """Optional 1x1 conv + BN + ``act``, global average pool, dropout, fully connected layer."""
 
-    def __init__(self, w_in: int, head_width: int, num_classes: int) -> None:
+    def __init__(
+        self, w_in: int, head_width: int, num_classes: int, act: Act = torch.relu, dropout=0.0
+    ) -> None:
         super().__init__()
+        self.conv = _conv(w_in, head_width, 1) if head_width > 0 else None
         if head_width > 0:
-            self.conv = _conv(w_in, head_width, 1)
             self.bn = nn.BatchNorm2d(head_width)
             w_in = head_width
-        else:
-            self.conv = None
+        self.act = act
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         self.fc = nn.Linear(w_in, num_classes, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.conv is not None:
-            x = torch.relu(self.bn(self.conv(x)))
-        return self.fc(torch.flatten(x.mean((2, 3)), 1))
+            x = self.act(self.bn(self.conv(x)))
+        x = x.mean((2, 3))
+        return self.fc(x if self.dropout is None else self.dropout(x))
 
 
 #: The module of each block by name, ``(w_in, w_out, stride, b, g, se_ratio) -> nn.Module``,
@@ -148,13 +152,11 @@ BLOCK_MODULES = {
 }
 
 
-class AnyNetModel(nn.Module):
+class AnyNetModel(nn.Sequential):
     """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the AnyNet built."""
 
     def __init__(self, net: AnyNet) -> None:
         super().__init__()
-        if not isinstance(net, AnyNet):
-            raise TypeError(f"AnyNetModel expects an AnyNet, got {type(net).__name__}")
         self.config = net
         self.stem = Stem(net.stem, net.stem_width)
         block = BLOCK_MODULES[net.block]
@@ -171,11 +173,6 @@ class AnyNetModel(nn.Module):
             w_in = w
         self.head = Head(w_in, net.head_width, net.num_classes)
         self.apply(init_weights)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for module in self.children():
-            x = module(x)
-        return x
 
 
 def init_weights(m: nn.Module) -> None:
@@ -194,11 +191,8 @@ def init_weights(m: nn.Module) -> None:
 
 
 def zero_init_residual(model: nn.Module) -> int:
-    """Zero the last BN gamma of every residual branch; return how many (Goyal et al. 2017).
-
-    Each block then starts as its shortcut (pycls ``BN.ZERO_INIT_FINAL_GAMMA``); a block without
-    one (``vanilla_block``) is left alone.
-    """
+    """Zero the last BN gamma of every residual branch, so each block starts as its shortcut
+    (Goyal et al. 2017; pycls ``BN.ZERO_INIT_FINAL_GAMMA``); return how many."""
     count = 0
     for m in model.modules():
         if isinstance(m, ResBlock):
