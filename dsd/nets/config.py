@@ -1,18 +1,5 @@
-"""The AnyNet configuration: what a network *is*, as a frozen, validated value.
-
-An AnyNet (DDS §3.2) is a stem, a body of stages and a head. Stage ``i`` has ``d_i`` identical
-blocks of width ``w_i``; the first block of a stage has stride ``s_i``. For the X block the
-bottleneck ratio ``b_i`` (bottleneck width = ``w_i / b_i``) and the group width ``g_i`` apply.
-
-The config keeps the **design** it was given (``widths``, ``group_widths``: docs/GLOSSARY.md) and
-the network that is **built** from it (``built_widths``, ``built_group_widths``): the reference
-implementation's compatibility rule (:func:`adjust_compatibility`) applied to bottleneck blocks.
-The builder, the complexity counters and :attr:`AnyNet.model_id` use the built values.
-
-Every field has an upper bound (:data:`LIMITS`), generous beyond any published network and small
-enough that every value is a plain 64-bit integer in tables and in the vectorised counter; a value
-out of bounds is refused in one line naming the class and the field.
-"""
+"""The AnyNet config (DDS §3.2): the design as given and the network built from it, frozen and
+checked against :data:`LIMITS` (docs/GLOSSARY.md: design vs built)."""
 
 from __future__ import annotations
 
@@ -30,17 +17,12 @@ from dsd.errors import DsdError
 from dsd.nets.costs import BLOCK_COSTS
 from dsd.nets.costs import STEMS as STEM_TABLE
 
-#: The stem and block names (the tables themselves are in :mod:`dsd.nets.costs`).
 STEMS = tuple(STEM_TABLE)
 BLOCKS = tuple(BLOCK_COSTS)
-#: The per-stage fields of an AnyNet's design, in order.
 STAGE_FIELDS = ("depths", "widths", "group_widths", "bottleneck_ratios", "strides")
-#: The network-level fields of an AnyNet.
 NET_FIELDS = ("stem", "stem_width", "block", "se_ratio", "head_width", "num_classes", "resolution")
 
-#: Upper bounds of the network fields (inclusive): stages, blocks in a stage, any channel count
-#: (widths, group widths, stem, head, EfficientNet's), stride, the ratios ``b`` and ``1 / b`` and
-#: EfficientNet's expansion, classes, input side, SE ratio, kernel side.
+#: Inclusive upper bounds: generous beyond any published network, small enough for int64 counts.
 LIMITS = {
     "stages": 64,
     "depth": 1024,
@@ -56,24 +38,13 @@ MAX_RESOLUTION = LIMITS["resolution"]
 
 
 class Bound(NamedTuple):
-    """What one field accepts: an ``int`` or ``float`` from ``low`` to ``high`` (``high`` itself
-    excluded when ``open_high``), or, when ``names`` is set, one of those names."""
+    """What one field accepts: a number from ``low`` to ``high``, or one of ``names``."""
 
     kind: type = int
     low: float = 1
     high: float = LIMITS["width"]
     open_high: bool = False
     names: tuple[str, ...] = ()
-
-
-def _describe(bound: Bound) -> str:
-    if bound.names:
-        return f"one of {', '.join(bound.names)}"
-    if bound.kind is int:
-        return f"an integer from {int(bound.low):,} to {int(bound.high):,}"
-    return (
-        f"a number from {bound.low:g} to {bound.high:g}{' (excluded)' if bound.open_high else ''}"
-    )
 
 
 def _value(owner: str, name: str, v: Any, bound: Bound) -> Any:
@@ -91,7 +62,12 @@ def _value(owner: str, name: str, v: Any, bound: Bound) -> Any:
         v = int(v) if bound.kind is int else float(v)
         ok = bound.low <= v and (v < bound.high if bound.open_high else v <= bound.high)
     if not ok:
-        raise DsdError(f"{owner}.{name}: must be {_describe(bound)}, got {v!r}"[:300])
+        if bound.kind is int:
+            what = f"an integer from {int(bound.low):,} to {int(bound.high):,}"
+        else:
+            what = f"a number from {bound.low:g} to {bound.high:g}"
+            what += " (excluded)" if bound.open_high else ""
+        raise DsdError(f"{owner}.{name}: must be {what}, got {v!r}"[:300])
     return v
 
 
@@ -114,16 +90,15 @@ def _stage_values(owner: str, name: str, value: Any, n: int | None, bound: Bound
 
 
 class StagedNet:
-    """What every network family's frozen config shares: fields checked against their bounds, a
-    dict form, rebuilding from a samples row, validated copies. A family declares its fields'
-    bounds in ``STAGE_BOUNDS`` (per-stage; ``depths`` first) and ``NET_BOUNDS`` (network-level)."""
+    """A network family's frozen config, its fields checked against ``STAGE_BOUNDS`` (per stage,
+    ``depths`` first) and ``NET_BOUNDS``."""
 
     STAGE_BOUNDS: ClassVar[dict[str, Bound]] = {}
     NET_BOUNDS: ClassVar[dict[str, Bound]] = {}
     depths: tuple[int, ...]
 
     def _checked(self) -> dict[str, Any]:
-        """Every declared field, normalised (tuples, Python numbers) and checked; not yet set."""
+        """Every declared field, normalised (tuples, Python numbers) and checked."""
         owner = type(self).__name__
         values: dict[str, Any] = {}
         for name, bound in self.STAGE_BOUNDS.items():
@@ -139,7 +114,7 @@ class StagedNet:
 
     @property
     def num_stages(self) -> int:
-        """Number of stages of the body."""
+        """Number of stages."""
         return len(self.depths)
 
     @property
@@ -154,40 +129,30 @@ class StagedNet:
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]):
-        """Build from any mapping with the fields (extra keys, e.g. of a samples row, ignored)."""
+        """Build from a mapping with the fields (extra keys ignored)."""
         missing = [k for k in ("depths", "widths") if k not in row]
         if missing:
             raise DsdError(f"cannot build an {cls.__name__}: missing {', '.join(missing)}")
-        kwargs = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.init and f.name in row:
-                v = row[f.name]
-                kwargs[f.name] = v.item() if isinstance(v, np.generic) else v
-        return cls(**kwargs)
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        v = {f.name: row[f.name] for f in fields if f.init and f.name in row}
+        return cls(**{k: x.item() if isinstance(x, np.generic) else x for k, x in v.items()})
 
     def replace(self, **changes: Any):
-        """A copy with some fields changed (validated, and built, again)."""
+        """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
 def hash_json(d: Mapping[str, Any]) -> str:
-    """16 hex characters of the sha1 of canonical JSON (sorted keys, no spaces): a stable id."""
+    """16 hex characters of the sha1 of canonical JSON: a stable id."""
     text = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def adjust_compatibility(widths, bottleneck_ratios, group_widths):
-    """Make widths, bottleneck ratios and group widths compatible, as the reference does.
+    """The built ``(widths, group_widths)`` (int64 arrays, elementwise) by the reference's rule.
 
-    With the bottleneck multiplier ``m = 1 / b`` (so the bottleneck width is ``w * m``), per stage::
-
-        v = int(max(1, w * m)); g = min(g, v)
-        q = lcm(g, int(m)) if m > 1 else g
-        v = max(q, round(v / q) * q)          # round half to even, like Python's round
-        w = int(v / m)
-
-    Works elementwise on scalars or numpy arrays of any (broadcastable) shape; returns the built
-    ``(widths, group_widths)`` as int64 arrays. The bottleneck ratios are unchanged.
+    With ``m = 1 / b``: ``v = int(max(1, w * m))``, ``g = min(g, v)``, ``q = lcm(g, int(m))`` if
+    ``m > 1`` else ``g``, ``v = max(q, round(v / q) * q)`` (half to even), ``w = int(v / m)``.
     """
     w = np.asarray(widths, dtype=np.float64)
     m = 1.0 / np.asarray(bottleneck_ratios, dtype=np.float64)
@@ -207,12 +172,9 @@ _WIDTH = Bound(int, 1, LIMITS["width"])
 class AnyNet(StagedNet):
     """An AnyNet: stem, per-stage (depth, width, group width, bottleneck ratio, stride), head.
 
-    Per-stage fields accept a list (one value a stage) or a scalar (the same for every stage);
-    ``depths`` sets the number of stages (one or more). ``bottleneck_ratios`` is the paper's
-    ``b``: the bottleneck width is ``w / b`` (``b < 1`` gives an inverted bottleneck, ``1 / b``
-    an integer). ``se_ratio > 0`` turns the X block into the Y block (squeeze-and-excitation of
-    width ``round(se_ratio * w_in)``). ``head_width > 0`` adds a 1x1 conv before pooling.
-    ``built_widths`` and ``built_group_widths`` are the network built from the design.
+    Per-stage fields take a list or a scalar (every stage); ``depths`` sets the stages. The
+    bottleneck width is ``w / b`` (``b < 1``: ``1 / b`` an integer). ``se_ratio > 0`` makes the
+    X block a Y block; ``head_width > 0`` adds a 1x1 conv before pooling.
     """
 
     STAGE_BOUNDS: ClassVar[dict[str, Bound]] = {
@@ -266,7 +228,7 @@ class AnyNet(StagedNet):
 
     @property
     def model_id(self) -> str:
-        """A stable 16-hex-character hash of the network as built (:func:`config_hash`)."""
+        """A stable hash of the network as built (:func:`config_hash`)."""
         d = self.to_dict()
         return config_hash(
             {**d, "widths": d["built_widths"], "group_widths": d["built_group_widths"]}
@@ -274,10 +236,8 @@ class AnyNet(StagedNet):
 
 
 def config_hash(d: Mapping[str, Any]) -> str:
-    """Stable hash of a built AnyNet: canonical JSON of ``STAGE_FIELDS`` and ``NET_FIELDS``, sha1,
-    16 hex chars. ``d["widths"]`` and ``d["group_widths"]`` must hold the *built* values (the
-    canonical form has used these keys since the first model id; renaming them would change
-    every id)."""
+    """Stable hash of a built AnyNet's ``STAGE_FIELDS`` and ``NET_FIELDS``. ``d["widths"]`` and
+    ``d["group_widths"]`` hold the *built* values (renaming the keys would change every id)."""
     canon = {k: d[k] for k in (*STAGE_FIELDS, *NET_FIELDS)}
     canon["bottleneck_ratios"] = [float(b) for b in canon["bottleneck_ratios"]]
     canon["se_ratio"] = float(canon["se_ratio"])

@@ -1,16 +1,8 @@
-"""The cost of every stem, block and head of an AnyNet, written once beside the layers it counts.
+"""The cost of every stem, block and head, written once as the layers it has, by module name.
 
-Each cost function names the layers of one part, in the order and with the names of the modules
-:mod:`dsd.nets.model` builds, by calling a *counter* ``c``: ``c.conv``, ``c.bn``, ``c.maxpool``,
-``c.linear`` and the spatial size ``c.h``. Two counters run the same functions
-(:mod:`dsd.nets.counters`): the per-layer walker on Python ints (one config, one
-:class:`~dsd.nets.counters.Layer` per call) and the vectorised totals on numpy arrays (N
-configs at once; a layer that exists for some configs only is passed ``when=`` a boolean array).
-So widths, strides and sizes here are ints or int64 arrays alike: write them with arithmetic,
-comparisons, ``|`` / ``&`` and :func:`iround`, never ``if`` on a width.
-
-:data:`STEMS` is the one stem table and :data:`BLOCK_COSTS` the one block table; the names
-allowed in an :class:`~dsd.nets.AnyNet` are their keys.
+Each function calls a counter ``c`` (``c.conv``, ``c.bn``, ``c.maxpool``, ``c.linear``, size
+``c.h``; :mod:`dsd.nets.counters`) on ints or int64 arrays alike: use arithmetic, ``|``/``&`` and
+:func:`iround`, never ``if`` on a width; a layer some configs lack is passed ``when=``.
 """
 
 from __future__ import annotations
@@ -43,7 +35,7 @@ class Stem:
     pool: bool = False
 
 
-#: The stems by name (the reference's ``simple_stem_in``, ``res_stem_in``, ``res_stem_cifar``).
+#: The stems by name (the reference's names).
 STEMS: dict[str, Stem] = {
     "simple_stem_in": Stem(3, 2),
     "res_stem_in": Stem(7, 2, pool=True),
@@ -106,9 +98,8 @@ def vanilla_cost(c, p: str, w_in, w, stride, b, g, se_ratio: float) -> None:
     _two_3x3(c, f"{p}.", w_in, w, stride)
 
 
-#: The blocks by name: the cost function of one block ``(c, prefix, w_in, w, stride, b, g,
-#: se_ratio)``. Its module is built by the constructor of the same name in
-#: :data:`dsd.nets.model.BLOCK_MODULES`.
+#: The blocks by name: ``cost(c, prefix, w_in, w, stride, b, g, se_ratio)``; the module of the
+#: same name is in :data:`dsd.nets.model.BLOCK_MODULES`.
 BLOCK_COSTS = {
     "res_bottleneck_block": bottleneck_cost,
     "res_basic_block": basic_cost,

@@ -1,26 +1,10 @@
-"""Exact complexity of networks: flops, params, acts, by the reference's conventions.
+"""Exact flops, params and acts by the reference's conventions, by two counters of the costs in
+:mod:`dsd.nets.costs`: :func:`layers` walks one net layer by layer, :func:`complexity_batch` sums
+many at once (a stage costs ``first + (d - 1) * rest``).
 
-- flops: multiply-adds of convolutions and fully connected layers, bias adds included; batch
-  norm, ReLU, pooling and the SE multiply count 0.
-- params: every learnable parameter (conv and linear weights and biases, BN's gamma and beta).
-- acts: the number of elements of every conv, linear and max-pool output.
-
-Each layer's cost is :func:`conv_cost` (convs and fully connected layers) or a batch norm's
-``2 * w`` params; which layers a stem, block or head has is written once, in
-:mod:`dsd.nets.costs` (EfficientNet's in :func:`dsd.nets.efficientnet.effnet_cost`). Two counters
-run those cost functions:
-
-- :func:`layers` walks a network layer by layer (Python ints), in the order and with the names
-  of the modules :func:`dsd.nets.build_model` builds; :func:`complexity` sums it.
-- :func:`complexity_batch` runs them over arrays of many configs at once (numpy in, numpy out),
-  the sampler's engine: blocks after the first in a stage are identical, so a stage costs
-  ``first + (d - 1) * rest``.
-
-The tests check the walker against the built module (params, acts) and fvcore (flops), and
-the batch against the walker.
-
-A convolution with odd kernel ``k``, padding ``k // 2`` and stride ``s`` maps size ``h`` to
-``(h - 1) // s + 1`` (:func:`dsd.nets.costs.out_size`).
+flops: multiply-adds of convs and fully connected layers, bias adds included (BN, ReLU, pooling
+and the SE multiply count 0); params: every learnable parameter; acts: the elements of every conv,
+linear and max-pool output.
 """
 
 from __future__ import annotations
@@ -52,11 +36,8 @@ class Layer:
 
 
 def conv_cost(w_in, w_out, k: int, group_width, bias: bool, hw):
-    """``(flops, params, acts)`` of a ``k x k`` conv with ``hw`` output pixels (ints or arrays).
-
-    Each output channel sees ``group_width`` input channels (``None``: all ``w_in``; a conv of
-    ``groups`` groups has ``group_width = w_in // groups``).
-    """
+    """``(flops, params, acts)`` of a ``k x k`` conv with ``hw`` output pixels (ints or arrays);
+    each output channel sees ``group_width`` input channels (``None``: all)."""
     weights = (w_in if group_width is None else group_width) * w_out
     if k != 1:
         weights = weights * (k * k)
@@ -73,10 +54,7 @@ class _Counter:
         self.layers: list[Layer] = []
 
     def conv(self, name, w_in, w_out, k, stride=1, group_width=None, bias=False, h=None, when=True):
-        """Count a conv (of input size ``h``, default ``self.h``) if ``when``; return its output size.
-
-        ``group_width``: input channels per group (``None``: one group).
-        """
+        """Count a conv (input size ``h``, default ``self.h``) if ``when``; return its output size."""
         h_out = out_size(self.h if h is None else h, stride)
         if when:
             flops, params, acts = conv_cost(w_in, w_out, k, group_width, bias, h_out * h_out)
@@ -105,12 +83,8 @@ class _Counter:
 
 
 class _Totals:
-    """The vectorised counter: sums flops, params and acts of N configs at once (int64 arrays).
-
-    A layer with ``when`` a boolean array counts only where it is true. Sums are added in place
-    (fresh arrays per layer would cost more than the arithmetic on large batches); batch norm
-    widths are summed apart and counted (``2 * w`` params each) by :meth:`totals`.
-    """
+    """The vectorised counter: sums of N configs at once (int64 arrays), added in place (fresh
+    arrays per layer would cost more than the arithmetic); BN widths are counted in :meth:`totals`."""
 
     def __init__(self, h: np.ndarray, sizes: dict | None = None) -> None:
         self.h = h
@@ -118,12 +92,11 @@ class _Totals:
         self.flops, self.params, self.acts, self.bn_widths = (
             np.zeros(n, dtype=np.int64) for _ in range(4)
         )
-        # the convs of a block share sizes: derive each once, keyed by the identities of the
-        # input size and stride (kept in the value, so the ids stay valid)
+        # sizes by the identities of input size and stride (kept in the value: the ids stay valid)
         self._sizes: dict[tuple[int, int], tuple] = {} if sizes is None else sizes
 
     def conv(self, name, w_in, w_out, k, stride=1, group_width=None, bias=False, h=None, when=True):
-        """Add a conv (of input size ``h``, default ``self.h``); return its output size."""
+        """Add a conv (input size ``h``, default ``self.h``); return its output size."""
         h = self.h if h is None else h
         sizes = self._sizes.get((id(h), id(stride)))
         if sizes is None:
@@ -178,7 +151,7 @@ class _Totals:
 
 
 def layers(net: AnyNet | EfficientNet) -> list[Layer]:
-    """Every counted layer of ``net`` in forward order, named like the built module's submodules."""
+    """Every counted layer of ``net`` in forward order, named like the built module's."""
     c = _Counter(net.resolution)
     if isinstance(net, EfficientNet):
         effnet_cost(c, net)
@@ -200,26 +173,9 @@ def layers(net: AnyNet | EfficientNet) -> list[Layer]:
 
 
 def complexity(net: AnyNet | EfficientNet) -> dict[str, int]:
-    """Exact ``{'flops', 'params', 'acts'}`` of ``net`` (integers; see the module docstring)."""
+    """Exact ``{'flops', 'params', 'acts'}`` of ``net`` (integers)."""
     ls = layers(net)
-    return {
-        "flops": sum(x.flops for x in ls),
-        "params": sum(x.params for x in ls),
-        "acts": sum(x.acts for x in ls),
-    }
-
-
-def _stage_arrays(depths, widths, group_widths, bottleneck_ratios, strides):
-    """The per-stage arguments of :func:`complexity_batch` as (S, N) arrays (given as (N, S))."""
-    d = np.asarray(depths, dtype=np.int64)
-    if d.ndim != 2:
-        raise ValueError("depths must be an (N, S) array")
-    shape = d.shape
-    w = np.broadcast_to(np.asarray(widths, dtype=np.int64), shape)
-    g = np.broadcast_to(np.asarray(group_widths, dtype=np.int64), shape)
-    b = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), shape)
-    s = np.broadcast_to(np.asarray(strides, dtype=np.int64), shape)
-    return d.T, w.T, g.T, b.T, s.T  # stage-major: a stage's values are a row
+    return {k: sum(getattr(x, k) for x in ls) for k in ("flops", "params", "acts")}
 
 
 def complexity_batch(
@@ -237,20 +193,22 @@ def complexity_batch(
     num_classes: int = 1000,
     resolution: int = 224,
 ) -> dict[str, np.ndarray]:
-    """Vectorised twin of :func:`complexity` for N configs of S stages each.
-
-    Per-stage arguments are arrays of shape (N, S) (or broadcastable to it) of the *built*
-    networks (widths and group widths after :func:`dsd.nets.adjust_compatibility`, as
-    ``AnyNet.built_widths``); the network-level fields are shared
-    by the batch. Returns int64 arrays of shape (N,).
-    """
-    d, w, g, b, s = _stage_arrays(depths, widths, group_widths, bottleneck_ratios, strides)
-    n = d.shape[1]
+    """Vectorised :func:`complexity` of N built nets (per-stage arrays (N, S) or broadcastable,
+    as ``AnyNet.built_widths``; network fields shared); int64 arrays of shape (N,)."""
+    d = np.asarray(depths, dtype=np.int64)
+    if d.ndim != 2:
+        raise ValueError("depths must be an (N, S) array")
+    n = d.shape[0]
+    w, g, s = (
+        np.broadcast_to(np.asarray(a, dtype=np.int64), d.shape).T
+        for a in (widths, group_widths, strides)
+    )
+    b = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), d.shape).T
     block_cost = BLOCK_COSTS[block]
     c = _Totals(np.full(n, resolution, dtype=np.int64))
     stem_cost(c, stem, stem_width)
     w_in = np.full(n, stem_width, dtype=np.int64)
-    for di, wi, gi, bi, si in zip(d, w, g, b, s):
+    for di, wi, gi, bi, si in zip(d.T, w, g, b, s):  # stage-major: a stage's values are a row
         wi = np.ascontiguousarray(wi)  # used in most of the arithmetic: contiguous is faster
         block_cost(c, "", w_in, wi, si, bi, gi, se_ratio)  # the first block
         rest = _Totals(c.h, c._sizes)  # and d - 1 copies of the next

@@ -1,18 +1,8 @@
-"""EfficientNet: a network family of MBConv blocks, as a frozen, validated config.
+"""EfficientNet (Tan & Le 2019; DDS §5's baseline) as a frozen config of MBConv stages.
 
-The paper (DDS §5) compares RegNet with EfficientNet (Tan & Le, 2019) as the reference
-implementation trains it. An :class:`EfficientNet` is a stem (3x3 conv stride 2, BN, SiLU), stages
-of MBConv blocks with per-stage depth, width, expansion ratio, kernel and stride, and a head (1x1
-conv, BN, SiLU, global average pool, dropout, fully connected layer).
-
-MBConv(``w_in -> w_out``, expansion ``e``, kernel ``k``, stride ``s``): a 1x1 expansion conv to
-``w_exp = int(w_in * e)`` (absent when ``w_exp == w_in``), a depthwise ``k x k`` conv of stride
-``s``, squeeze-and-excitation on ``w_exp`` with hidden width ``int(w_in * se_ratio)``, a linear
-1x1 projection to ``w_out``, and an identity skip (with drop-connect in training) when ``s == 1``
-and ``w_in == w_out``.
-
-:func:`effnet_cost` names its layers for the counters of :mod:`dsd.nets.counters` (exact flops,
-params, acts), layer by layer with the names of the modules :func:`dsd.nets.build_model` builds.
+MBConv: 1x1 expansion to ``int(w_in * e)`` (absent when equal to ``w_in``), depthwise ``k x k``
+(strided), SE of hidden width ``int(w_in * se_ratio)``, linear 1x1 projection, identity skip
+(with drop-connect) when the shape is kept.
 """
 
 from __future__ import annotations
@@ -29,12 +19,8 @@ _RATE = Bound(float, 0.0, 1.0, open_high=True)
 
 @dataclass(frozen=True)
 class EfficientNet(StagedNet):
-    """An EfficientNet: stem width, per-stage (depth, width, expansion, kernel, stride), head width.
-
-    Per-stage fields accept a list or a scalar (the same for every stage). ``se_ratio`` sizes the
-    SE hidden width from the block *input* width; ``dropout`` (before the classifier) and
-    ``drop_connect`` (on the residual branch) act only in training and cost nothing.
-    """
+    """An EfficientNet: stem width, per-stage (depth, width, expansion, kernel, stride), head width
+    (``dropout`` and ``drop_connect`` act only in training and cost nothing)."""
 
     STAGE_BOUNDS: ClassVar[dict[str, Bound]] = {
         "depths": Bound(int, 1, LIMITS["depth"]),
@@ -66,7 +52,6 @@ class EfficientNet(StagedNet):
     num_classes: int = 1000
     resolution: int = 224
 
-    #: The name of the family (also a column of timing tables).
     family = "efficientnet"
 
     def __post_init__(self) -> None:
@@ -78,23 +63,22 @@ class EfficientNet(StagedNet):
         self._set(values)
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-able dict (lists for per-stage fields), with ``family``."""
+        """The fields as a JSON-able dict, with ``family``."""
         return {"family": self.family, **super().to_dict()}
 
     @property
     def model_id(self) -> str:
-        """A stable 16-hex-character hash of the configuration (family included)."""
+        """A stable hash of the configuration (family included)."""
         return hash_json(self.to_dict())
 
 
 def mbconv_widths(w_in: int, exp_ratio: float, se_ratio: float) -> tuple[int, int]:
-    """``(w_exp, w_se)`` of an MBConv block: expanded width and SE hidden width, as the reference."""
+    """``(w_exp, w_se)`` of an MBConv block, as the reference."""
     return int(w_in * exp_ratio), int(w_in * se_ratio)
 
 
 def effnet_cost(c, net: EfficientNet) -> None:
-    """Count every layer of ``net`` with the counter ``c`` (see :mod:`dsd.nets.costs`), in forward
-    order and with the names of the modules :func:`dsd.nets.build_model` builds."""
+    """Count every layer of ``net`` with the counter ``c`` (as :mod:`dsd.nets.costs` does)."""
     c.h = c.conv("stem.conv", 3, net.stem_width, 3, 2)
     c.bn("stem.bn", net.stem_width)
     w_in = net.stem_width
@@ -119,8 +103,7 @@ def effnet_cost(c, net: EfficientNet) -> None:
     c.linear("head.fc", net.head_width, net.num_classes)
 
 
-# EfficientNet-B0..B5 as the reference trains them:
-# name: (stem_w, depths, widths, head_w, resolution, dropout).
+# EfficientNet-B0..B5 as the reference trains them: (stem_w, depths, widths, head_w, res, dropout)
 _STRIDES = (1, 2, 2, 2, 1, 2, 1)
 _EXP_RATIOS = (1, 6, 6, 6, 6, 6, 6)
 _KERNELS = (3, 3, 5, 3, 5, 5, 3)
@@ -135,7 +118,7 @@ _ZOO = {
 
 
 def efficientnet_zoo() -> dict[str, EfficientNet]:
-    """EfficientNet-B0..B5 by name, each at its own resolution (B0 224 ... B5 456)."""
+    """EfficientNet-B0..B5 by name, each at its own resolution."""
     return {
         f"EfficientNet-{size}": EfficientNet(
             depths=d,
@@ -145,9 +128,7 @@ def efficientnet_zoo() -> dict[str, EfficientNet]:
             strides=_STRIDES,
             stem_width=stem_w,
             head_width=head_w,
-            se_ratio=0.25,
             dropout=dropout,
-            drop_connect=0.2,
             resolution=res,
         )
         for size, (stem_w, d, w, head_w, res, dropout) in _ZOO.items()

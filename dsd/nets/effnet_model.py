@@ -1,10 +1,5 @@
-"""The torch.nn.Module of an EfficientNet.
-
-Stem (``conv``, ``bn``), stages ``s1..s7`` of :class:`MBConv` blocks (``exp``, ``dwise``, ``se``,
-``lin_proj``), head (``conv``, ``bn``, ``fc``); submodule names match
-:func:`dsd.nets.efficientnet.effnet_cost`, which counts each of them. Activations are SiLU;
-initialisation is the AnyNet one (:func:`dsd.nets.model.init_weights`).
-"""
+"""The torch.nn.Module of an EfficientNet; submodule names match
+:func:`dsd.nets.efficientnet.effnet_cost`, initialisation is AnyNet's."""
 
 from __future__ import annotations
 
@@ -14,7 +9,7 @@ import torch
 from torch import nn
 
 from dsd.nets.efficientnet import EfficientNet, mbconv_widths
-from dsd.nets.model import SE, _conv, init_weights
+from dsd.nets.model import SE, Head, Stem, _conv, init_weights
 
 
 def drop_connect(x: torch.Tensor, rate: float) -> torch.Tensor:
@@ -67,44 +62,13 @@ class MBConv(nn.Module):
         return f
 
 
-class EffStem(nn.Module):
-    """3x3 conv stride 2, BN, SiLU."""
-
-    def __init__(self, w_out: int) -> None:
-        super().__init__()
-        self.conv = _conv(3, w_out, 3, 2)
-        self.bn = nn.BatchNorm2d(w_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.silu(self.bn(self.conv(x)))
-
-
-class EffHead(nn.Module):
-    """1x1 conv, BN, SiLU, global average pool, dropout, fully connected layer (with bias)."""
-
-    def __init__(self, w_in: int, head_width: int, num_classes: int, dropout: float) -> None:
-        super().__init__()
-        self.conv = _conv(w_in, head_width, 1)
-        self.bn = nn.BatchNorm2d(head_width)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
-        self.fc = nn.Linear(head_width, num_classes, bias=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = nn.functional.silu(self.bn(self.conv(x))).mean((2, 3))
-        if self.dropout is not None:
-            x = self.dropout(x)
-        return self.fc(x)
-
-
-class EffNetModel(nn.Module):
+class EffNetModel(nn.Sequential):
     """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the EfficientNet built."""
 
     def __init__(self, net: EfficientNet) -> None:
         super().__init__()
-        if not isinstance(net, EfficientNet):
-            raise TypeError(f"EffNetModel expects an EfficientNet, got {type(net).__name__}")
         self.config = net
-        self.stem = EffStem(net.stem_width)
+        self.stem = Stem("simple_stem_in", net.stem_width, act=nn.functional.silu)
         w_in = net.stem_width
         stages = zip(net.depths, net.widths, net.exp_ratios, net.kernels, net.strides)
         for i, (d, w, e, k, s) in enumerate(stages, start=1):
@@ -114,10 +78,6 @@ class EffNetModel(nn.Module):
                 blocks[f"b{j}"] = MBConv(*args, net.se_ratio, net.drop_connect)
             self.add_module(f"s{i}", nn.Sequential(blocks))
             w_in = w
-        self.head = EffHead(w_in, net.head_width, net.num_classes, net.dropout)
+        silu = nn.functional.silu
+        self.head = Head(w_in, net.head_width, net.num_classes, act=silu, dropout=net.dropout)
         self.apply(init_weights)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for module in self.children():
-            x = module(x)
-        return x

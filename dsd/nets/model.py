@@ -1,11 +1,5 @@
-"""The torch.nn.Module of an AnyNet.
-
-One small class per concept of the paper: stem, bottleneck transform (``a``, ``b``, ``se``,
-``c``), residual block (``proj`` shortcut + ``f``), stage (``b1..bd``), head. Submodule names
-match :func:`dsd.nets.counters.layers`, which counts each of them (the *built* widths and group
-widths of the config). Initialisation follows the
-reference: He normal (fan-out) for convs, BN gamma 1 and beta 0, FC weights N(0, 0.01), bias 0.
-"""
+"""The torch.nn.Module of an AnyNet: one small class per concept of the paper, submodules named
+as :mod:`dsd.nets.costs` counts them (built widths and group widths)."""
 
 from __future__ import annotations
 
@@ -26,30 +20,30 @@ def _conv(
     return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
 
 
-class Stem(nn.Module):
-    """Conv (3x3 s2, 7x7 s2 + 3x3 max-pool s2, or 3x3 s1 for CIFAR), BN, ReLU."""
+Act = Callable[[torch.Tensor], torch.Tensor]
 
-    def __init__(self, kind: str, w_out: int) -> None:
+
+class Stem(nn.Module):
+    """Conv (3x3 s2, 7x7 s2 + 3x3 max-pool s2, or 3x3 s1 for CIFAR), BN, ``act``."""
+
+    def __init__(self, kind: str, w_out: int, act: Act = torch.relu_) -> None:
         super().__init__()
         stem = STEMS[kind]
         self.conv = _conv(3, w_out, stem.k, stem.stride)
         self.bn = nn.BatchNorm2d(w_out)
-        self.relu = nn.ReLU(inplace=True)
+        self.act = act
         if stem.pool:
             self.pool = nn.MaxPool2d(3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(self.bn(self.conv(x)))
+        x = self.act(self.bn(self.conv(x)))
         return self.pool(x) if hasattr(self, "pool") else x
 
 
 class SE(nn.Module):
-    """Squeeze-and-excitation: global pool, 1x1 reduce + ``act`` (ReLU in RegNetY, SiLU in
-    EfficientNet), 1x1 expand + sigmoid, rescale."""
+    """Squeeze-and-excitation: pool, 1x1 reduce + ``act``, 1x1 expand + sigmoid, rescale."""
 
-    def __init__(
-        self, w: int, w_se: int, act: Callable[[torch.Tensor], torch.Tensor] = torch.relu
-    ) -> None:
+    def __init__(self, w: int, w_se: int, act: Act = torch.relu) -> None:
         super().__init__()
         self.reduce = nn.Conv2d(w, w_se, 1, bias=True)
         self.expand = nn.Conv2d(w_se, w, 1, bias=True)
@@ -124,26 +118,29 @@ class VanillaBlock(BasicTransform):
 
 
 class Head(nn.Module):
-    """Optional 1x1 conv + BN + ReLU, global average pool, fully connected layer (with bias)."""
+    """Optional 1x1 conv + BN + ``act``, global average pool, dropout, fully connected layer."""
 
-    def __init__(self, w_in: int, head_width: int, num_classes: int) -> None:
+    def __init__(
+        self, w_in: int, head_width: int, num_classes: int, act: Act = torch.relu, dropout=0.0
+    ) -> None:
         super().__init__()
+        self.conv = _conv(w_in, head_width, 1) if head_width > 0 else None
         if head_width > 0:
-            self.conv = _conv(w_in, head_width, 1)
             self.bn = nn.BatchNorm2d(head_width)
             w_in = head_width
-        else:
-            self.conv = None
+        self.act = act
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         self.fc = nn.Linear(w_in, num_classes, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.conv is not None:
-            x = torch.relu(self.bn(self.conv(x)))
-        return self.fc(torch.flatten(x.mean((2, 3)), 1))
+            x = self.act(self.bn(self.conv(x)))
+        x = x.mean((2, 3))
+        return self.fc(x if self.dropout is None else self.dropout(x))
 
 
-#: The module of each block, by name: ``(w_in, w_out, stride, b, g, se_ratio) -> nn.Module``, with
-#: the submodule names its cost function in :data:`dsd.nets.costs.BLOCK_COSTS` counts.
+#: The module of each block by name, ``(w_in, w_out, stride, b, g, se_ratio) -> nn.Module``,
+#: named as its cost in :data:`dsd.nets.costs.BLOCK_COSTS` counts.
 BLOCK_MODULES = {
     "res_bottleneck_block": lambda w_in, w, stride, b, g, se: ResBlock(
         BottleneckTransform(w_in, w, stride, b, g, se), w_in, w, stride
@@ -155,14 +152,11 @@ BLOCK_MODULES = {
 }
 
 
-class AnyNetModel(nn.Module):
-    """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the AnyNet built
-    (forward: N x 3 x H x W -> N x num_classes logits)."""
+class AnyNetModel(nn.Sequential):
+    """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the AnyNet built."""
 
     def __init__(self, net: AnyNet) -> None:
         super().__init__()
-        if not isinstance(net, AnyNet):
-            raise TypeError(f"AnyNetModel expects an AnyNet, got {type(net).__name__}")
         self.config = net
         self.stem = Stem(net.stem, net.stem_width)
         block = BLOCK_MODULES[net.block]
@@ -180,14 +174,9 @@ class AnyNetModel(nn.Module):
         self.head = Head(w_in, net.head_width, net.num_classes)
         self.apply(init_weights)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for module in self.children():
-            x = module(x)
-        return x
-
 
 def init_weights(m: nn.Module) -> None:
-    """The reference's initialisation (see the module docstring)."""
+    """The reference's: He normal (fan-out) convs, BN 1 and 0, FC weights N(0, 0.01), bias 0."""
     if isinstance(m, nn.Conv2d):
         fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
         nn.init.normal_(m.weight, mean=0.0, std=math.sqrt(2.0 / fan_out))
@@ -202,12 +191,8 @@ def init_weights(m: nn.Module) -> None:
 
 
 def zero_init_residual(model: nn.Module) -> int:
-    """Set gamma of the last BN of every residual branch to 0; return how many were set.
-
-    Each residual block then starts as the identity (its shortcut), so a deep stack starts with
-    the activation scale of a shallow one (Goyal et al. 2017; pycls ``BN.ZERO_INIT_FINAL_GAMMA``).
-    Blocks without a shortcut (``vanilla_block``) are left alone.
-    """
+    """Zero the last BN gamma of every residual branch, so each block starts as its shortcut
+    (Goyal et al. 2017; pycls ``BN.ZERO_INIT_FINAL_GAMMA``); return how many."""
     count = 0
     for m in model.modules():
         if isinstance(m, ResBlock):

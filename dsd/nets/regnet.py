@@ -1,8 +1,7 @@
-"""RegNet: AnyNets whose per-block widths follow a quantized linear function (DDS §3.3).
+"""RegNet (DDS §3.3): AnyNets whose block widths follow a quantized linear function, and the zoo.
 
-Continuous widths ``u_j = w0 + wa * j`` for blocks ``j = 0..d-1``; ``s_j`` solves
-``u_j = w0 * wm ** s_j``; the quantized widths ``w0 * wm ** round(s_j)`` are rounded to a
-multiple of ``q = 8``. Blocks of equal width form a stage. The paper's model zoo is here too.
+``u_j = w0 + wa * j``, ``s_j = round(log(u_j / w0) / log(wm))``, block width
+``round(w0 * wm ** s_j / q) * q`` with ``q = 8``; blocks of equal width form a stage.
 """
 
 from __future__ import annotations
@@ -20,14 +19,9 @@ from dsd.nets.efficientnet import EfficientNet
 
 
 def quantized_linear(d: int, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """The RegNet generator, vectorised: the one place dsd evaluates the quantized linear form.
-
-    ``w0``, ``wa``, ``wm`` are broadcastable arrays (or scalars) of parameters; ``d`` is the
-    number of blocks evaluated. Returns ``(block_widths, s)``, both of shape ``broadcast + (d,)``:
-    ``u_j = w0 + wa * j``, ``s_j = round(log(u_j / w0) / log(wm))`` and
-    ``block_widths_j = round(w0 * wm ** s_j / q) * q`` (float64, integral). Callers with
-    per-model depths evaluate ``max(d)`` blocks and mask the rest. Used by :func:`regnet`, the
-    RegNet sampler and the quantized-linear fit.
+    """The RegNet generator, vectorised: ``(block_widths, s)`` of ``d`` blocks, shape
+    ``broadcast(w0, wa, wm) + (d,)``, ``block_widths`` float64 and integral (the module docstring's
+    rule). Callers with per-model depths evaluate ``max(d)`` blocks and mask the rest.
 
     >>> quantized_linear(4, 24, 24.48, 2.54)[0].tolist()   # RegNetX-400MF's first four blocks
     [24.0, 64.0, 64.0, 152.0]
@@ -39,8 +33,8 @@ def quantized_linear(d: int, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.nda
 
 
 def _stages(depth: int, w0: float, wa: float, wm: float) -> tuple[tuple, tuple]:
-    """``(depths, widths)`` per stage of the RegNet ``(d, w0, wa, wm)``: blocks of equal
-    generated width form a stage (checked parameters; DsdError naming the bad one)."""
+    """``(depths, widths)`` per stage of the RegNet ``(d, w0, wa, wm)``; DsdError naming a bad
+    parameter."""
     whole = isinstance(depth, (int, float, np.number)) and float(depth).is_integer()
     if isinstance(depth, bool) or not whole or not 1 <= depth <= LIMITS["depth"]:
         raise DsdError(
@@ -67,12 +61,8 @@ def regnet(
     se_ratio: float = 0.0,
     **network_fields: Any,
 ) -> AnyNet:
-    """The AnyNet of the RegNet ``(d, w0, wa, wm)`` with shared group width and bottleneck ratio.
-
-    Its design ``widths`` are the generated ones (:func:`quantized_linear`); ``built_widths``
-    are the network after the compatibility rule. ``network_fields`` are AnyNet's network-level
-    fields (``stem``, ``num_classes``, ...).
-    """
+    """The AnyNet of the RegNet ``(d, w0, wa, wm)`` with shared group width and bottleneck ratio
+    (``network_fields``: AnyNet's network-level fields)."""
     for k in ("depths", "widths", "group_widths", "bottleneck_ratios"):
         if k in network_fields:
             raise DsdError(f"regnet() generates {k}; it cannot be given")
@@ -87,8 +77,7 @@ def regnet(
     )
 
 
-# The paper's RegNetX / RegNetY models (DDS Table 2 and appendix; 224 input, 1000 classes, b=1):
-# name: (d, w0, wa, wm, g). RegNetY models add SE with ratio 0.25.
+# The paper's RegNetX / RegNetY models (DDS Table 2 and appendix; b=1): (d, w0, wa, wm, g)
 _ZOO_X = {
     "200MF": (13, 24, 36.44, 2.49, 8),
     "400MF": (22, 24, 24.48, 2.54, 16),
@@ -133,16 +122,8 @@ class ZooEntry:
 
     def net(self, **network_fields: Any) -> AnyNet:
         """The AnyNet of this model (network-level fields may be overridden)."""
-        return regnet(
-            self.depth,
-            self.w0,
-            self.wa,
-            self.wm,
-            self.group_width,
-            1.0,
-            self.se_ratio,
-            **network_fields,
-        )
+        d, w0, wa, wm, g = self.depth, self.w0, self.wa, self.wm, self.group_width
+        return regnet(d, w0, wa, wm, g, se_ratio=self.se_ratio, **network_fields)
 
 
 def model_zoo() -> dict[str, ZooEntry]:
@@ -156,18 +137,13 @@ def model_zoo() -> dict[str, ZooEntry]:
 
 
 def model_names() -> list[str]:
-    """Every model :func:`zoo_model` knows: the 24 RegNets, then the baselines
-    (:func:`dsd.nets.baselines.baseline_models`)."""
+    """Every model :func:`zoo_model` knows: the 24 RegNets, then the baselines."""
     return [*model_zoo(), *baseline_models()]
 
 
 def zoo_model(name: str, **network_fields: Any):
-    """The config of a model by name (case-insensitive), e.g. ``zoo_model('RegNetY-1.6GF')``.
-
-    RegNets and ResNe(X)ts give an :class:`AnyNet`, ``EfficientNet-B0..B5`` an
-    :class:`dsd.nets.efficientnet.EfficientNet`; ``network_fields`` (``resolution``,
-    ``num_classes``, ...) override the model's own.
-    """
+    """The config of a model by name (case-insensitive), e.g. ``zoo_model('RegNetY-1.6GF')``;
+    ``network_fields`` (``resolution``, ...) override the model's own."""
     zoo = model_zoo()
     entry = {k.lower(): v for k, v in zoo.items()}.get(name.lower())
     if entry is not None:
@@ -180,8 +156,7 @@ def zoo_model(name: str, **network_fields: Any):
 
 
 def net_from_row(row: Mapping[str, Any]) -> AnyNet | EfficientNet:
-    """The network config of a samples/results row (or a config's ``to_dict()``): an
-    :class:`EfficientNet` when its ``family`` says so, else an :class:`AnyNet`."""
+    """The config of a samples/results row: an EfficientNet when ``family`` says so, else an AnyNet."""
     if row.get("family") == EfficientNet.family:
         return EfficientNet.from_dict(row)
     return AnyNet.from_dict(row)

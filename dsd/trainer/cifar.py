@@ -1,19 +1,6 @@
-"""CIFAR-10 as its authors distribute it and as torchvision users have it: find, read, download.
-
-The "CIFAR-10 python version" is one archive, ``cifar-10-python.tar.gz`` (MD5
-:data:`CIFAR10_MD5`, from :data:`CIFAR10_URL`), holding ``cifar-10-batches-py/`` with five training
-batches ``data_batch_1..5`` and ``test_batch``: pickles of ``{"data": uint8 N x 3072 (channel-major
-32 x 32), "labels": [0..9]}`` with byte keys (Python 2) or str keys (re-pickled).
-:func:`cifar10_source` accepts any of the places a user has it:
-
-- torchvision's ``root``: a folder holding ``cifar-10-batches-py/`` (or only the archive);
-- the ``cifar-10-batches-py/`` folder itself (any folder holding the batches);
-- the ``.tar.gz`` archive, read in place without unpacking.
-
-Batches are unpickled by an unpickler that admits only what a numpy array needs, so a hostile file
-given as ``--data`` cannot run code. :func:`download_cifar10` fetches the archive (resuming a
-partial download with an HTTP Range request), checks its MD5 before it is used (a mismatching file
-is moved aside, never used), moves it into place atomically and unpacks it.
+"""CIFAR-10's python version (:data:`CIFAR10_URL`): find it (torchvision's root, the batches'
+folder, or the archive read in place), read it with an unpickler that admits only numpy arrays
+(a hostile ``--data`` file cannot run code), download it (resumed, MD5-checked, atomic).
 """
 
 from __future__ import annotations
@@ -29,6 +16,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +29,6 @@ CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 ARCHIVE = "cifar-10-python.tar.gz"
 FOLDER = "cifar-10-batches-py"
 BATCHES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
-#: Files unpacked from the archive (``batches.meta`` and ``readme.html`` too, as distributed).
 UNPACKED = (*BATCHES, "batches.meta", "readme.html")
 _WHERE = f"data_batch_1..5 and test_batch, a {FOLDER}/ folder, or {ARCHIVE}"
 _CHUNK = 1 << 20
@@ -59,8 +46,7 @@ _NUMPY_GLOBALS = {
 
 
 def cifar10_source(path: str | os.PathLike) -> Path:
-    """The folder or archive to read CIFAR-10 from, for ``--data`` given as any of the places in
-    the module docstring; DataError naming the path if it is none of them."""
+    """The folder or archive to read CIFAR-10 from; DataError naming ``path`` if it is neither."""
     p = Path(path).expanduser()
     if p.is_file():
         if not tarfile.is_tarfile(p):
@@ -105,25 +91,25 @@ def parse_batch(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     return x, labels
 
 
-def _archive_batches(archive: Path) -> dict[str, bytes]:
-    """The batch files of the archive by name, read in place."""
-    out: dict[str, bytes] = {}
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            for member in tar:
-                name = member.name.rsplit("/", 1)[-1]
-                if member.isfile() and name in BATCHES and name not in out:
-                    out[name] = tar.extractfile(member).read()  # type: ignore[union-attr]
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise DataError(f"cifar10: cannot read the archive {archive} ({e})") from None
-    return out
+def _tar_files(archive: Path, names: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
+    """``(base name, bytes)`` of every file in the archive whose base name is in ``names``."""
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar:
+            name = member.name.rsplit("/", 1)[-1]
+            if member.isfile() and name in names:
+                yield name, tar.extractfile(member).read()  # type: ignore[union-attr]
 
 
 def read_cifar10(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every batch of CIFAR-10 found at ``path`` (:func:`cifar10_source`) by name."""
     src = cifar10_source(path)
     if src.is_file():
-        raw = _archive_batches(src)
+        raw: dict[str, bytes] = {}
+        try:
+            for name, data in _tar_files(src, BATCHES):
+                raw.setdefault(name, data)
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise DataError(f"cifar10: cannot read the archive {src} ({e})") from None
         missing = [n for n in BATCHES if n not in raw]
         if missing:
             raise DataError(f"cifar10: the archive {src} has no {missing[0]} (expected {_WHERE})")
@@ -151,7 +137,7 @@ def md5_of(path: Path) -> str:
 
 
 def _open(url: str, start: int, timeout: float):
-    """The response to a GET of ``url`` from byte ``start`` (a Range request when ``start > 0``)."""
+    """The response to a GET of ``url`` from byte ``start`` (None: nothing after it)."""
     headers = {"User-Agent": "dsd", **({"Range": f"bytes={start}-"} if start else {})}
     try:
         return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
@@ -166,20 +152,9 @@ def _open(url: str, start: int, timeout: float):
         ) from None
 
 
-def _read(resp, url: str) -> bytes:
-    """The next chunk of a response; DataError if the connection breaks."""
-    try:
-        return resp.read(_CHUNK)
-    except (OSError, http.client.HTTPException) as e:
-        raise DataError(
-            f"download of {url} was interrupted ({type(e).__name__}); run the same command "
-            "again to resume"
-        ) from None
-
-
 def fetch(url: str, part: Path, *, progress: bool = True, timeout: float = 60) -> None:
-    """Download ``url`` into ``part``, resuming from its current size; DataError if the transfer
-    fails or ends early (the partial file stays for the next try)."""
+    """Download ``url`` into ``part``, resuming from its size; DataError if the transfer fails or
+    ends early (the partial file stays for the next try)."""
     start = part.stat().st_size if part.exists() else 0
     resp = _open(url, start, timeout)
     if resp is None:
@@ -191,13 +166,19 @@ def fetch(url: str, part: Path, *, progress: bool = True, timeout: float = 60) -
         total = start + int(length) if length and length.isdigit() else None
         shown = dict(desc=part.name.removesuffix(".part"), file=sys.stderr, disable=not progress)
         bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, **shown)
-        try:
-            with open(part, "ab" if start else "wb") as f:
-                while chunk := _read(resp, url):
-                    f.write(chunk)
-                    bar.update(len(chunk))
-        finally:
-            bar.close()
+        with bar, open(part, "ab" if start else "wb") as f:
+            while True:
+                try:
+                    chunk = resp.read(_CHUNK)
+                except (OSError, http.client.HTTPException) as e:
+                    raise DataError(
+                        f"download of {url} was interrupted ({type(e).__name__}); run the same "
+                        "command again to resume"
+                    ) from None
+                if not chunk:
+                    break
+                f.write(chunk)
+                bar.update(len(chunk))
     got = part.stat().st_size
     if total is not None and got < total:
         raise DataError(
@@ -207,8 +188,8 @@ def fetch(url: str, part: Path, *, progress: bool = True, timeout: float = 60) -
 
 
 def _unpack(archive: Path, root: Path) -> Path:
-    """Unpack the known files of the archive into ``root/cifar-10-batches-py`` (into a temporary
-    folder renamed when complete: a half-unpacked folder never has the final name)."""
+    """Unpack the archive's files into ``root/cifar-10-batches-py`` through a temporary folder
+    renamed when complete."""
     folder = root / FOLDER
     if folder.exists():
         missing = [n for n in BATCHES if not (folder / n).is_file()]
@@ -219,11 +200,8 @@ def _unpack(archive: Path, root: Path) -> Path:
         return folder
     tmp = Path(tempfile.mkdtemp(prefix=f".{FOLDER}.", dir=root))
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            for member in tar:
-                name = member.name.rsplit("/", 1)[-1]
-                if member.isfile() and name in UNPACKED:
-                    (tmp / name).write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
+        for name, data in _tar_files(archive, UNPACKED):
+            (tmp / name).write_bytes(data)
         os.rename(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -238,14 +216,8 @@ def download_cifar10(
     progress: bool = True,
     unpack: bool = True,
 ) -> Path:
-    """Download CIFAR-10 into ``root`` (torchvision's layout) and return what to give ``--data``.
-
-    The archive goes to ``root/cifar-10-python.tar.gz.part`` (resumed if there), is checked
-    against ``md5``, renamed to ``root/cifar-10-python.tar.gz`` and unpacked into
-    ``root/cifar-10-batches-py/``. A file whose checksum differs is moved to
-    ``root/cifar-10-python.tar.gz.bad`` and DataError is raised; an archive already in place
-    with the right checksum is not downloaded again.
-    """
+    """Download CIFAR-10 into ``root`` (torchvision's layout); return what to give ``--data``.
+    A checksum other than ``md5`` moves the file to ``.bad`` and raises DataError."""
     root, md5 = Path(root).expanduser(), md5.lower()
     root.mkdir(parents=True, exist_ok=True)
     final, part, bad = root / ARCHIVE, root / f"{ARCHIVE}.part", root / f"{ARCHIVE}.bad"

@@ -1,33 +1,13 @@
 """The training recipe: one frozen :class:`TrainConfig` shared by every model of a run.
 
-Fairness is the point of the short schedule: the paper trains every sampled model with the same
-recipe, so the recipe is one immutable object passed to every call, never a global.
-
-Defaults are the paper's (DDS §3.1, pycls where the paper is silent): SGD with momentum 0.9
-(Nesterov, as pycls), batch 128, learning rate (``lr``) 0.05 scaled linearly with ``batch_size / 128``,
-weight decay 5e-5 on every parameter, half-period cosine schedule **per step** (the learning rate
-falls smoothly within an epoch, which matters for 1-10 epoch schedules), no warm-up. Label
-smoothing, mixup and EMA exist as options and are off by default.
-
-Two departures, both measured (``benchmarks/short_schedule.py``, 2026-11-29, AnyNetXA models of
-0.5-2 MF on 16x16 digits, 3 epochs):
-
-* ``zero_init_residual`` (on): the last BN of every residual branch starts at gamma 0, so each
-  block starts as the identity (pycls ``BN.ZERO_INIT_FINAL_GAMMA``). With gamma 1 deep sampled
-  models start with first-step gradient norms of 100-630 (2.4 at most with gamma 0) and learn
-  little in a short schedule.
-* Small data sets get their own batch, learning rate and warm-up (:data:`DATASET_DEFAULTS`):
-  digits has 1,347 training images, 10 steps an epoch at batch 128, so 3 epochs are 30 SGD steps
-  and nothing is learned (median error 0.84 with zero-init, 0.85 without). At batch 32,
-  lr 0.2, warm-up 0.5 epoch (126 steps) the median is 0.38 and three quarters are under 0.5
-  (lr 0.1: 0.47; lr 0.4: 0.59; batch 128 at lr 0.4: 0.75).
-
-Checked and not the cause: the loss at step 0 is ln 10 = 2.30 within 0.13 with the CIFAR stem
-either way; evaluation with running BN statistics gives the error of batch statistics within
-0.03 after 8 epochs (0.18 vs 0.18, 0.57 vs 0.57, 0.86 vs 0.89), so there is no precise-BN pass.
-
-A field left at ``None`` takes the data set's default when the config is made, so the frozen
-object always holds the values used (and the results table records them).
+Defaults are the paper's (DDS §3.1; pycls where it is silent): SGD, momentum 0.9, Nesterov, batch
+128, lr 0.05 scaled with ``batch_size / 128``, weight decay 5e-5, cosine per step, no warm-up. Two
+departures, measured (benchmarks/short_schedule.py, 2026-11-29, AnyNetXA 0.5-2 MF, digits 16x16,
+3 epochs): ``zero_init_residual`` on (with gamma 1, deep models start with gradient norms of
+100-630 and learn little); digits gets batch 32, lr 0.2, warm-up 0.5 epoch (median error 0.38,
+against 0.84 at the paper's batch: 3 epochs are 30 steps). Evaluation with running BN statistics
+is within 0.03 of batch statistics, so there is no precise-BN pass. A ``None`` field takes the
+data set's default when the config is made, so the config holds the values used.
 """
 
 from __future__ import annotations
@@ -40,34 +20,23 @@ from dsd.errors import DsdError
 from dsd.trainer.device import check_device, check_precision
 from dsd.validate import check_numbers, check_seed
 
-# Defaults of batch_size, lr (at that batch; scaled linearly for another) and warm-up epochs:
-# the paper's lr 0.05 at batch 128.
+# batch_size, lr at that batch (scaled linearly for another) and warm-up epochs
 PAPER_DEFAULTS = {"batch_size": 128, "lr": 0.05, "warmup_epochs": 0.0}
 DATASET_DEFAULTS = {"digits": {"batch_size": 32, "lr": 0.2, "warmup_epochs": 0.5}}
 
 DATASETS = ("digits", "cifar10", "imagefolder", "synthetic")
-#: The largest training or evaluation batch.
 MAX_BATCH = 65_536
-#: The data sets read from a path (``--data``); the others are made in memory and take none.
+#: The data sets read from a path (``--data``).
 DATA_PATH_DATASETS = ("cifar10", "imagefolder")
 SWITCHES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides how a model is trained (the recipe) and on what (the data).
-
-    ``batch_size``, ``lr`` and ``warmup_epochs`` left at ``None`` take the data set's defaults
-    (:data:`DATASET_DEFAULTS`, else the paper's: 128, 0.05, 0); a default ``lr`` is scaled
-    linearly with the batch size (``0.05 * batch_size / 128`` for the paper's data sets).
-    ``ema`` is the per-step decay of an exponential moving average of the weights (0 = off); when
-    on, the averaged model is the one evaluated. ``warmup_epochs`` ramps the learning rate
-    linearly from ``warmup_factor * lr`` over that many epochs (fractions allowed).
-    ``device``: ``auto | cpu | cuda | cuda:N`` (:mod:`dsd.trainer.device`). ``precision``:
-    ``auto`` (bf16 autocast on CUDA, fp32 elsewhere), ``bf16``, ``fp16`` (with a gradient
-    scaler) or ``fp32``. ``channels_last``: ``"auto"`` = on for
-    CPU only (measured faster there, 1.1-1.7x; not yet measured on a GPU, so off there);
-    ``compile`` (torch.compile) is off by default. See benchmarks/train_speed.py.
+    """How a model is trained (the recipe) and on what (the data). ``ema``: per-step decay of a
+    weight average, evaluated instead when on (0 = off).
+    ``warmup_epochs`` ramps the lr linearly from ``warmup_factor * lr``. ``channels_last="auto"``
+    is on for CPU only (1.1-1.7x faster there; not yet measured on a GPU: benchmarks/train_speed.py).
     """
 
     dataset: str = "digits"
@@ -94,7 +63,6 @@ class TrainConfig:
     synthetic_size: int = 2048
 
     def __post_init__(self) -> None:
-        """Check every field once, so a bad recipe fails before any model is trained."""
         check_numbers(self)  # no inf / nan anywhere, no absurd integers
         check_seed(self.seed, "training seed")
         if self.dataset not in DATASETS:
@@ -167,6 +135,5 @@ class TrainConfig:
 
 
 def _check(ok: bool, message: str) -> None:
-    """Raise a one-line DsdError unless ``ok``."""
     if not ok:
         raise DsdError(message)

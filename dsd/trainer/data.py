@@ -1,20 +1,6 @@
-"""Data sets for the short schedule: digits, CIFAR-10, image folders, synthetic.
-
-Two shapes of data set:
-
-* :class:`TensorData` — the whole data set held as uint8 ``N x 3 x R x R`` tensors (``R`` = the
-  model's resolution), moved once to the training device and augmented there (random crop with
-  zero padding + horizontal flip), batches cut by index. ``digits``, ``cifar10`` and
-  ``synthetic`` are of this kind: no DataLoader, no workers.
-* :class:`FolderData` — an ImageNet-style folder (``train/<class>/*.jpg``, ``val/<class>/*``),
-  decoded with Pillow in DataLoader workers (random-resized crop + flip for training, resize +
-  centre crop for evaluation, see :mod:`dsd.trainer.transforms`).
-
-Data sets are loaded once per process: :func:`load_dataset` keeps a module-level cache keyed by
-``(dataset, data path, resolution, device, ...)``, because the sweep calls
-:func:`dsd.trainer.train_row` many times in one worker process. :func:`clear_cache` empties it.
-Anything wrong with the data (missing file, corrupt pickle, no images) raises
-:class:`~dsd.errors.DataError` naming the path.
+"""Data sets of the short schedule, loaded once per process: :class:`TensorData` (digits,
+cifar10, synthetic: held on the device, augmented there) and :class:`FolderData` (an image folder,
+decoded in DataLoader workers). Anything wrong with the data raises DataError naming the path.
 """
 
 from __future__ import annotations
@@ -34,22 +20,15 @@ from dsd.trainer.cifar import read_cifar10
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-#: The resolutions each data set serves (inclusive): digits (8x8) and CIFAR-10 (32x32) are
-#: resized, up to 32; a model sampled at ImageNet's 224 would see them upsampled 7-28 times, so it
-#: is refused before training. Image folders and synthetic data serve any resolution.
+#: Resolutions served (inclusive; others any): a model at 224 would see digits or CIFAR-10
+#: upsampled 7-28 times, so it is refused before training.
 RESOLUTIONS = {"digits": (4, 32), "cifar10": (4, 32)}
-MAX_RESOLUTION = LIMITS["resolution"]
-DIGITS_TEST_FRACTION = 0.25  # fixed stratified split of the 1797 digits: 1347 train, 450 test
-DIGITS_SPLIT_SEED = 0
 
 
 @dataclass(frozen=True, eq=False)
 class TensorData:
-    """A data set held in memory as uint8 tensors; augmented on its device (the fast path).
-
-    ``pad``: zero padding of the random crop (0 = no crop); ``flip``: random horizontal flips.
-    ``mean`` and ``std`` are per channel, in 0..255 units.
-    """
+    """A data set held as uint8 ``N x 3 x R x R`` tensors, augmented on its device: random crop
+    with zero padding ``pad`` (0: none), random flips if ``flip``; ``mean``, ``std`` in 0..255."""
 
     name: str
     num_classes: int
@@ -64,24 +43,21 @@ class TensorData:
 
     @property
     def resolution(self) -> int:
-        """Side of the (square) images."""
         return int(self.train_x.shape[-1])
 
     @property
     def device(self) -> torch.device:
-        """Where the tensors live."""
         return self.train_x.device
 
     def to(self, device: torch.device | str) -> TensorData:
         """A copy with every tensor on ``device``."""
-        move = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "test_x", "test_y")}
-        stats = {k: getattr(self, k).to(device) for k in ("mean", "std")}
-        return replace(self, **move, **stats)
+        names = ("train_x", "train_y", "test_x", "test_y", "mean", "std")
+        return replace(self, **{k: getattr(self, k).to(device) for k in names})
 
 
 @dataclass(frozen=True, eq=False)
 class FolderData:
-    """An image folder: file lists and labels; images are decoded on demand in workers."""
+    """An image folder: (path, label) lists, decoded on demand in DataLoader workers."""
 
     name: str
     num_classes: int
@@ -107,11 +83,8 @@ def load_dataset(
     num_classes: int = 10,
     synthetic_size: int = 2048,
 ) -> Data:
-    """The data set ``name`` at ``resolution`` (cached per process; see the module docstring).
-
-    ``num_classes`` and ``synthetic_size`` only matter for ``synthetic``, whose class count
-    follows the model. Tensor data sets are returned on ``device``.
-    """
+    """The data set ``name`` at ``resolution``, tensors on ``device`` (cached per process: the
+    sweep trains many models in one worker). ``num_classes`` and ``synthetic_size``: synthetic's."""
     path = str(Path(data).expanduser().resolve()) if data else None
     extra = (num_classes, synthetic_size) if name == "synthetic" else ()
     key = (name, path, int(resolution), str(device), *extra)
@@ -125,26 +98,24 @@ def load_dataset(
 
 
 def clear_cache() -> None:
-    """Forget every loaded data set (frees host and device memory)."""
+    """Forget every loaded data set."""
     _CACHE.clear()
 
 
 def check_resolution(name: str, resolution: int) -> None:
     """DataError unless data set ``name`` serves images at ``resolution`` (:data:`RESOLUTIONS`)."""
-    low, high = RESOLUTIONS.get(name, (4, MAX_RESOLUTION))
-    if low <= resolution <= high:
-        return
+    low, high = RESOLUTIONS.get(name, (4, LIMITS["resolution"]))
     if resolution < low:
         raise DataError(f"resolution {resolution} is too small (need >= {low})")
-    native = {"digits": 8, "cifar10": 32}[name]
-    raise DataError(
-        f"dataset {name} has {native}x{native} images, served at resolutions {low} to {high}; "
-        f"the model has resolution {resolution} (sample with --resolution {min(high, 32)})"
-    )
+    if resolution > high:
+        native = {"digits": 8, "cifar10": 32}[name]
+        raise DataError(
+            f"dataset {name} has {native}x{native} images, served at resolutions {low} to {high}; "
+            f"the model has resolution {resolution} (sample with --resolution {min(high, 32)})"
+        )
 
 
 def _load(name: str, path: str | None, resolution: int, num_classes: int, size: int) -> Data:
-    """Load a data set from disk (uncached)."""
     check_resolution(name, resolution)
     if name == "digits":
         return load_digits(resolution)
@@ -174,7 +145,7 @@ def channel_stats(x: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, tor
 
 
 def _tensor_data(name, num_classes, train, test, pad, flip, stats=None) -> TensorData:
-    """Assemble a TensorData from (x, y) pairs, computing channel statistics on train."""
+    """A TensorData from (x, y) pairs, with channel statistics of train unless given."""
     mean, std = stats if stats is not None else channel_stats(train[0])
     return TensorData(
         name=name,
@@ -191,11 +162,8 @@ def _tensor_data(name, num_classes, train, test, pad, flip, stats=None) -> Tenso
 
 
 def load_digits(resolution: int) -> TensorData:
-    """scikit-learn's 8x8 handwritten digits (shipped with it), resized, 3 channels.
-
-    A fixed stratified split (25% test, seed 0). Augmentation: random crop with padding
-    ``resolution // 8``; no flips (a mirrored digit is another symbol).
-    """
+    """scikit-learn's 8x8 digits, resized, 3 channels, a fixed stratified split; no flips (a
+    mirrored digit is another symbol)."""
     # lazy: scikit-learn costs ~0.9 s at import (measured); only the digits data set needs it
     from sklearn.datasets import load_digits as sk_digits
     from sklearn.model_selection import train_test_split  # lazy: as above
@@ -204,9 +172,9 @@ def load_digits(resolution: int) -> TensorData:
     images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
     idx_train, idx_test = train_test_split(
         np.arange(len(images)),
-        test_size=DIGITS_TEST_FRACTION,
+        test_size=0.25,  # 1347 train, 450 test
         stratify=bunch.target,
-        random_state=DIGITS_SPLIT_SEED,
+        random_state=0,
     )
     x = torch.from_numpy(images)[:, None].expand(-1, 3, -1, -1)
     x = T.resize(x, resolution)
@@ -217,12 +185,7 @@ def load_digits(resolution: int) -> TensorData:
 
 
 def load_cifar10(path: str, resolution: int) -> TensorData:
-    """CIFAR-10 in its python-pickle layout, from the folder of batches, the folder holding
-    ``cifar-10-batches-py/`` (torchvision's root) or the ``.tar.gz`` (:mod:`dsd.trainer.cifar`).
-
-    Images are resized when ``resolution != 32``. Augmentation: random crop with padding
-    ``resolution // 8`` (4 at 32) and horizontal flip, as in pycls.
-    """
+    """CIFAR-10 from any place :mod:`dsd.trainer.cifar` reads, resized; crop and flip as pycls."""
     parts = read_cifar10(path)
     train = [parts[f"data_batch_{i}"] for i in range(1, 6)]
     train_x = torch.from_numpy(np.concatenate([x for x, _ in train]))
@@ -235,7 +198,7 @@ def load_cifar10(path: str, resolution: int) -> TensorData:
 
 
 def load_synthetic(resolution: int, num_classes: int, size: int, seed: int = 0) -> TensorData:
-    """Random uint8 images and labels (for speed tests; nothing to learn), ``size`` train images."""
+    """Random images and labels, ``size`` for training (for speed tests: nothing to learn)."""
     g = torch.Generator().manual_seed(seed)
     n_test = max(1, size // 4)
     x = torch.randint(
@@ -250,10 +213,7 @@ def load_synthetic(resolution: int, num_classes: int, size: int, seed: int = 0) 
 
 
 def load_imagefolder(path: str, resolution: int) -> FolderData:
-    """An ImageNet-style folder: ``train/<class>/<images>`` and ``val/<class>/<images>``.
-
-    Classes are the sorted sub-folder names of ``train/``; ``val/`` may only use those.
-    """
+    """An ImageNet-style folder: ``train/<class>/*`` and ``val/<class>/*`` (train's classes)."""
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"imagefolder: {root} is not a readable directory")
@@ -296,21 +256,16 @@ def _list_images(split: Path, index: dict[str, int]) -> tuple[tuple[str, int], .
 
 
 class FolderSplit(torch.utils.data.Dataset):
-    """One split of a :class:`FolderData` as a torch Dataset of (uint8 3xRxR tensor, label).
-
-    Training items get a random-resized crop and flip (randomness from the worker's torch RNG,
-    which the DataLoader seeds from its generator), evaluation items a resize + centre crop.
-    """
+    """One split of a :class:`FolderData` as (uint8 3xRxR tensor, label): random-resized crop and
+    flip for training (the worker's RNG, seeded by the DataLoader), resize + centre crop else."""
 
     def __init__(self, items: tuple[tuple[str, int], ...], resolution: int, train: bool):
         self.items, self.resolution, self.train = items, resolution, train
 
     def __len__(self) -> int:
-        """Number of images."""
         return len(self.items)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        """Decode image ``i`` and transform it."""
         path, label = self.items[i]
         if self.train:
             return T.random_resized_crop(decode_image(path), self.resolution), label
@@ -319,11 +274,8 @@ class FolderSplit(torch.utils.data.Dataset):
 
 
 def decode_image(path: str, min_side: int | None = None) -> torch.Tensor:
-    """Decode an image with Pillow to a uint8 ``3 x H x W`` RGB tensor; DataError if unreadable.
-
-    ``min_side`` lets Pillow decode a JPEG at a reduced scale whose sides stay >= ``min_side``
-    (much faster for evaluation, which shrinks the image anyway).
-    """
+    """An image as a uint8 ``3 x H x W`` RGB tensor; DataError if unreadable. ``min_side`` lets
+    Pillow decode a JPEG at a reduced scale (much faster where the image is shrunk anyway)."""
     try:
         with Image.open(path) as im:
             if min_side is not None:

@@ -1,15 +1,5 @@
-"""Where and in what precision a model computes: the one check of a device string, autocast.
-
-A **device** (docs/GLOSSARY.md) is one of ``auto`` (CUDA when present, else the CPU), ``cpu``,
-``cuda`` and ``cuda:N``. :func:`check_device` checks the spelling (no torch needed: a recipe is
-checked where it is written, e.g. on a cluster's login node); :func:`pick_device` also checks that
-this machine has the device, and is what ``dsd train``, ``dsd time`` and the sweep's workers call
-before any work. Asking for CUDA where there is none is an error, never a quiet run on the CPU.
-
-A **precision** is one of :data:`PRECISIONS`: ``auto`` (bf16 on CUDA, fp32 elsewhere), ``bf16``
-and ``fp16`` (autocast of the forward pass to that type; fp16 with a gradient scaler), ``fp32``
-(no autocast). The trainer and timing use the same values.
-"""
+"""Where and in what precision a model computes (docs/GLOSSARY.md): the one check of a device
+string, and autocast: ``auto`` is bf16 on CUDA and fp32 elsewhere, fp16 has a gradient scaler."""
 
 from __future__ import annotations
 
@@ -20,16 +10,14 @@ import torch
 
 from dsd.errors import DataError, DsdError
 
-#: The device spellings dsd accepts (``N`` a GPU index).
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
-#: The precisions of the trainer and of timing.
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 _DEVICE = re.compile(r"auto|cpu|cuda(:(0|[1-9][0-9]{0,3}))?")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
 
 def check_device(name: object) -> str:
-    """``name`` if it is a device spelling dsd accepts (:data:`DEVICES`); DsdError otherwise.
+    """``name`` if it is a device spelling dsd accepts; DsdError otherwise (no torch needed).
 
     >>> check_device("cuda:1")
     'cuda:1'
@@ -41,11 +29,8 @@ def check_device(name: object) -> str:
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """The torch device of ``name`` on this machine: ``auto`` is CUDA when present, else the CPU.
-
-    DataError (a run-level problem: every model would fail alike) for a spelling dsd does not
-    accept, for CUDA on a machine without it, and for a GPU index this machine does not have.
-    """
+    """The torch device of ``name`` on this machine; DataError (every model would fail alike) if
+    it is not a spelling dsd accepts or this machine lacks it (never a quiet run on the CPU)."""
     try:
         check_device(name)
     except DsdError as e:
@@ -70,7 +55,7 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def device_name(device: torch.device | str) -> str:
-    """``cpu``, or ``cuda:0 (NVIDIA H200)`` with the accelerator's name (for results and tables)."""
+    """``cpu``, or ``cuda:0 (NVIDIA H200)`` with the accelerator's name."""
     if not isinstance(device, torch.device):
         return str(device)
     if device.type == "cuda":

@@ -1,12 +1,5 @@
-"""What a user checks first on a new machine: software, torch's build, GPUs, bf16, torch.compile,
-threads and the data sets dsd can find, each with one line of advice when something is off.
-
-:func:`machine_findings` returns :class:`Finding` values (``dsd doctor`` prints them). Something is
-*off* when dsd would run slower or not at all without the user knowing: an NVIDIA driver beside a
-CPU-only torch, a CUDA torch that sees no GPU, a GPU without bf16 (the trainer's ``auto`` precision
-uses bf16 on CUDA), torch using more threads than the cores this process may run on, a data folder
-given but unusable, a torch.compile that fails or hangs. A CPU machine without a GPU is healthy.
-"""
+"""``dsd doctor``'s checks of a new machine (:func:`machine_findings`): something is *off* when dsd
+would run slower or not at all without the user knowing; a CPU machine without a GPU is healthy."""
 
 from __future__ import annotations
 
@@ -26,9 +19,8 @@ from dsd._version import __version__
 from dsd.errors import DataError
 from dsd.trainer.cifar import BATCHES, cifar10_source
 
-#: Where dsd doctor looks for data sets when no ``--data`` is given.
 DATA_ROOTS = ("data", "~/data")
-#: A tiny model compiled and run in a child process by the torch.compile check.
+#: The torch.compile check's tiny model, run in a child process.
 COMPILE_CHECK = (
     "import torch; dev = 'cuda' if torch.cuda.is_available() else 'cpu'; "
     "m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()).to(dev); "
@@ -44,7 +36,7 @@ NOTHING = "no CIFAR-10 and no train/ + val/ image folder there (dsd data cifar10
 
 @dataclass(frozen=True)
 class Finding:
-    """One line of the check: a topic, what was found, and advice when something is off."""
+    """One line of the check: a topic, what was found, advice when something is off."""
 
     topic: str
     value: str
@@ -52,12 +44,11 @@ class Finding:
 
     @property
     def ok(self) -> bool:
-        """Nothing to do about it."""
         return not self.advice
 
 
 def nvidia_driver() -> bool:
-    """Whether this machine has an NVIDIA driver (``nvidia-smi`` or the kernel module)."""
+    """Whether this machine has an NVIDIA driver."""
     return shutil.which("nvidia-smi") is not None or Path("/proc/driver/nvidia/version").exists()
 
 
@@ -72,7 +63,6 @@ def _software() -> list[Finding]:
 
 
 def _no_cuda() -> Finding:
-    """The CUDA line of a machine where torch sees no GPU, with advice when it should."""
     if torch.version.cuda:
         return Finding(
             "CUDA",
@@ -91,7 +81,6 @@ def _no_cuda() -> Finding:
 
 
 def _gpus() -> list[Finding]:
-    """CUDA, then one line per GPU: name, memory, compute capability, bf16."""
     if not torch.cuda.is_available():
         return [_no_cuda()]
     n = torch.cuda.device_count()
@@ -100,26 +89,17 @@ def _gpus() -> list[Finding]:
         p = torch.cuda.get_device_properties(i)
         bf16 = (p.major, p.minor) >= (8, 0)
         value = f"{p.name}, {p.total_memory / 2**30:.0f} GiB, compute {p.major}.{p.minor}, bf16 "
-        out.append(
-            Finding(
-                f"GPU {i}", value + ("yes" if bf16 else "no"), "" if bf16 else f"GPU {i}: {NO_BF16}"
-            )
-        )
+        advice = "" if bf16 else f"GPU {i}: {NO_BF16}"
+        out.append(Finding(f"GPU {i}", value + ("yes" if bf16 else "no"), advice))
     return out
 
 
 def _threads() -> Finding:
-    """torch's thread count against the cores this process may run on."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = torch.get_num_threads()
     value = f"torch uses {threads}, {usable} core(s) usable of {os.cpu_count()}"
-    if usable and threads > usable:
-        return Finding(
-            "threads",
-            value,
-            f"torch uses more threads than usable cores: set OMP_NUM_THREADS={usable}",
-        )
-    return Finding("threads", value)
+    advice = f"torch uses more threads than usable cores: set OMP_NUM_THREADS={usable}"
+    return Finding("threads", value, advice if usable and threads > usable else "")
 
 
 def _cifar10(root: Path) -> str:
@@ -134,8 +114,7 @@ def _cifar10(root: Path) -> str:
 
 
 def _data(roots: Sequence[str], given: bool) -> list[Finding]:
-    """digits, then what each root holds (CIFAR-10, an image folder); advice for a given root
-    that holds nothing dsd can read."""
+    """digits, then what each root holds; advice for a given root that holds nothing."""
     out = [Finding("digits", "built in (scikit-learn)")]
     for text in roots:
         root = Path(text).expanduser()
@@ -177,8 +156,7 @@ def compile_check(timeout: float) -> Finding:
 def machine_findings(
     data_roots: Sequence[str] = (), *, compile_timeout: float | None = None
 ) -> list[Finding]:
-    """Every finding about this machine: software, GPUs, threads, data sets (under
-    ``data_roots``, or :data:`DATA_ROOTS`), and torch.compile when ``compile_timeout`` is given."""
+    """Every finding about this machine, with torch.compile when ``compile_timeout`` is given."""
     roots = tuple(data_roots) or DATA_ROOTS
     findings = [*_software(), *_gpus(), _threads(), *_data(roots, given=bool(data_roots))]
     if compile_timeout is not None:

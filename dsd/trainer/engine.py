@@ -1,16 +1,6 @@
-"""The training loop of the short schedule: optimizer, schedule, batches, evaluation.
-
-:func:`train_epochs` trains one ``torch.nn.Module`` on one data set with one :class:`TrainConfig` and returns
-its per-epoch :class:`Curves`; a non-finite training loss raises :class:`Diverged`. The loop is
-written for speed in the way of airbench: an in-memory data set lives on the device as uint8 and
-each batch is cut by index, augmented and normalised there; on CUDA the forward pass runs under
-bf16 autocast (``precision``, :mod:`dsd.trainer.device`) with ``cudnn.benchmark``; the loss is summed on the device and read back only every
-``CHECK_EVERY`` steps (every step on CPU, where reading is free). Image folders go through a
-DataLoader with workers, pinned memory and persistent workers.
-
-Schedule: half-period cosine evaluated **per step**, ``lr(t) = lr0 * 0.5 * (1 + cos(pi * t / T))``
-for step ``t`` of ``T``, times a linear warm-up factor from ``warmup_factor`` to 1 over the first
-``warmup_epochs`` epochs (as pycls, but per step rather than per epoch).
+"""The short schedule's loop (:func:`train_epochs`), fast in airbench's way: in-memory data lives
+on the device as uint8 and is cut, augmented and normalised there; bf16 autocast on CUDA; the loss
+is read back every ``CHECK_EVERY`` steps. Half-period cosine lr **per step**, linear warm-up.
 """
 
 from __future__ import annotations
@@ -32,7 +22,7 @@ from dsd.trainer.config import TrainConfig
 from dsd.trainer.data import Data, FolderData, FolderSplit, TensorData
 from dsd.trainer.device import autocast, grad_scaler
 
-# Read the (device-side) running loss back to the host every this many steps on accelerators.
+# Read the device-side running loss back every this many steps on accelerators (every step on CPU).
 CHECK_EVERY = 25
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -46,7 +36,7 @@ class Diverged(RuntimeError):
 
 @dataclass
 class Curves:
-    """Per-epoch training loss and test error, and the throughput of the training steps."""
+    """Per-epoch training loss and test error, and the training steps' throughput."""
 
     train_loss: list[float] = field(default_factory=list)
     test_err: list[float] = field(default_factory=list)
@@ -55,26 +45,14 @@ class Curves:
 
     @property
     def images_per_second(self) -> float:
-        """Training images per second of training-step time (evaluation excluded)."""
+        """Training images per second of training-step time."""
         return self.train_images / self.step_seconds if self.step_seconds > 0 else float("nan")
-
-
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.SGD:
-    """SGD with momentum and weight decay on every parameter (pycls's default)."""
-    return torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-        nesterov=config.nesterov and config.momentum > 0,
-    )
 
 
 def lr_at(
     step: int, total: int, lr: float, warmup_steps: int = 0, warmup_factor: float = 0.1
 ) -> float:
-    """Learning rate of step ``step`` (0-based) of ``total`` for the recipe's ``lr``: half-period
-    cosine, linear warm-up."""
+    """Learning rate of step ``step`` (0-based) of ``total``: half-period cosine, linear warm-up."""
     lr *= 0.5 * (1.0 + math.cos(math.pi * step / total))
     if step < warmup_steps:
         alpha = step / warmup_steps
@@ -83,7 +61,7 @@ def lr_at(
 
 
 def use_channels_last(config: TrainConfig, device: torch.device) -> bool:
-    """channels_last memory format: ``on``/``off``, or ``auto`` = on for CPU only (measured)."""
+    """Whether to use channels_last (``auto``: on CPU only)."""
     return config.channels_last == "on" or (config.channels_last == "auto" and device.type == "cpu")
 
 
@@ -99,17 +77,7 @@ def tensor_batches(
         yield _prepare(T.normalize(x, data.mean, data.std), channels_last), data.train_y[idx]
 
 
-def tensor_eval_batches(
-    data: TensorData, batch_size: int, channels_last: bool = False
-) -> Iterator[Batch]:
-    """The test set in large normalised batches."""
-    for i in range(0, len(data.test_y), batch_size):
-        x = T.normalize(data.test_x[i : i + batch_size], data.mean, data.std)
-        yield _prepare(x, channels_last), data.test_y[i : i + batch_size]
-
-
 def _prepare(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    """Put a float batch in the memory format the model expects."""
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
@@ -121,11 +89,10 @@ def _worker_init(_: int) -> None:
 def folder_loader(data: FolderData, config: TrainConfig, train: bool, device: torch.device):
     """A DataLoader over one split of an image folder (workers, pinned memory, persistent)."""
     workers = config.num_workers
+    batch = config.batch_size if train else min(config.eval_batch_size, 2 * config.batch_size)
     return torch.utils.data.DataLoader(
         FolderSplit(data.train if train else data.val, data.resolution, train),
-        batch_size=config.batch_size
-        if train
-        else min(config.eval_batch_size, 2 * config.batch_size),
+        batch_size=batch,
         shuffle=train,
         drop_last=train,
         num_workers=workers,
@@ -136,12 +103,10 @@ def folder_loader(data: FolderData, config: TrainConfig, train: bool, device: to
     )
 
 
-def _to_device(
-    loader, data: FolderData, device: torch.device, channels_last: bool
-) -> Iterator[Batch]:
-    """Move uint8 batches of a DataLoader to ``device`` and normalise them there."""
+def _to_device(batches, data: Data, device: torch.device, channels_last: bool) -> Iterator[Batch]:
+    """uint8 batches moved to ``device`` (a no-op where they are) and normalised there."""
     mean, std = data.mean.to(device), data.std.to(device)
-    for x, y in loader:
+    for x, y in batches:
         x = x.to(device, non_blocking=True)
         yield _prepare(T.normalize(x, mean, std), channels_last), y.to(device, non_blocking=True)
 
@@ -176,8 +141,7 @@ def steps_per_epoch(data: Data, batch_size: int) -> int:
 
 @dataclass
 class TrainState:
-    """The mutable state of one model's training: module, optimizer, gradient scaler, EMA, RNGs,
-    step counter; :meth:`train_epoch` advances it."""
+    """The mutable state of one model's training; :meth:`train_epoch` advances it."""
 
     model: torch.nn.Module
     run: torch.nn.Module  # ``model``, or its torch.compile wrapper
@@ -210,7 +174,13 @@ class TrainState:
         return cls(
             model=model,
             run=torch.compile(model) if config.compile else model,
-            opt=make_optimizer(model, config),
+            opt=torch.optim.SGD(
+                model.parameters(),
+                lr=config.lr,
+                momentum=config.momentum,
+                weight_decay=config.weight_decay,
+                nesterov=config.nesterov and config.momentum > 0,
+            ),
             scaler=grad_scaler(config.precision, device),
             ema=EMA(model, config.ema) if config.ema > 0 else None,
             config=config,
@@ -223,7 +193,7 @@ class TrainState:
 
     @property
     def eval_model(self) -> torch.nn.Module:
-        """The model to evaluate: the EMA average when on, else the trained model."""
+        """The EMA average when on, else the trained model."""
         return self.ema.model if self.ema is not None else self.run
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -275,10 +245,16 @@ def train_epochs(
 ) -> Curves:
     """Train ``model`` for ``config.epochs`` epochs; evaluate after each. Raises Diverged."""
     state = TrainState.create(model, data, config, device)
-    loaders = _folder_loaders(data, config, device)
+    loaders = None
+    if isinstance(data, FolderData):
+        loaders = [folder_loader(data, config, train, device) for train in (True, False)]
+    nhwc = use_channels_last(config, device)
     curves = Curves()
     for _ in range(config.epochs):
-        batches = _train_batches(data, config, state.gen, device, loaders)
+        if isinstance(data, TensorData):
+            batches = tensor_batches(data, config.batch_size, state.gen, nhwc)
+        else:
+            batches = _to_device(loaders[0], data, device, nhwc)
         t0 = time.perf_counter()
         try:
             loss, n = state.train_epoch(batches, on_step)
@@ -293,21 +269,6 @@ def train_epochs(
     return curves
 
 
-def _folder_loaders(data: Data, config: TrainConfig, device: torch.device):
-    """(train, val) DataLoaders for image folders, None for in-memory data."""
-    if not isinstance(data, FolderData):
-        return None
-    return folder_loader(data, config, True, device), folder_loader(data, config, False, device)
-
-
-def _train_batches(data, config, gen, device, loaders) -> Iterator[Batch]:
-    """One epoch of training batches from whichever kind of data set."""
-    nhwc = use_channels_last(config, device)
-    if isinstance(data, TensorData):
-        return tensor_batches(data, config.batch_size, gen, nhwc)
-    return _to_device(loaders[0], data, device, nhwc)
-
-
 def _loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float) -> torch.Tensor:
     """Cross-entropy in float32, with optional label smoothing."""
     return F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
@@ -316,10 +277,8 @@ def _loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float) -> torc
 def mixup(
     x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Generator, gen: torch.Generator
 ):
-    """Mixup (Zhang et al. 2018): ``(lam * x + (1 - lam) * x[perm], y[perm], lam)``.
-
-    ``lam ~ Beta(alpha, alpha)``; ``alpha == 0`` returns the batch unchanged, ``lam = 1``.
-    """
+    """Mixup (Zhang et al. 2018): ``(lam * x + (1 - lam) * x[perm], y[perm], lam ~ Beta(alpha,
+    alpha))``; ``alpha == 0`` returns the batch unchanged and ``lam = 1``."""
     if alpha <= 0:
         return x, y, 1.0
     lam = float(rng.beta(alpha, alpha))
@@ -333,12 +292,12 @@ def evaluate(
 ) -> float:
     """Top-1 error (a fraction) on the test split, in large batches under inference mode."""
     model.eval()
-    nhwc = use_channels_last(config, device)
     if isinstance(data, TensorData):
-        batches = tensor_eval_batches(data, config.eval_batch_size, nhwc)
+        n, size = len(data.test_y), config.eval_batch_size
+        raw = ((data.test_x[i : i + size], data.test_y[i : i + size]) for i in range(0, n, size))
     else:
-        loader = loaders[1] if loaders else folder_loader(data, config, False, device)
-        batches = _to_device(loader, data, device, nhwc)
+        raw = loaders[1] if loaders else folder_loader(data, config, False, device)
+    batches = _to_device(raw, data, device, use_channels_last(config, device))
     wrong = torch.zeros((), dtype=torch.long, device=device)
     count = 0
     for x, y in batches:

@@ -1,16 +1,8 @@
-"""One model in, one result record out: :func:`train_row` (for the sweep) and :func:`train`.
+"""One model in, one result record out (docs/CONTRACTS.md): :func:`train_row` and :func:`train`.
 
-A result record is a flat dict: every column of the samples row, then :data:`dsd.schema.RESULT_COLUMNS`
-(see docs/CONTRACTS.md). Model-level problems never raise: a NaN/inf loss gives
-``status="diverged"``, any exception while building or training the model gives
-``status="failed"`` with the exception as ``reason``. Run-level problems (the data set cannot be
-loaded, its class count differs from the model's, the device does not exist) raise
-:class:`~dsd.errors.DataError`, because every other model of the run would fail the same way.
-
-Timing columns: ``train_seconds`` is the wall time of the whole model (build, every epoch, every
-evaluation); ``images_per_second`` counts training images over the time of the training steps
-only (batch preparation included, evaluation excluded). ``train_row`` seeds torch's global RNG
-with ``config.seed`` before building the model, so the initialisation is reproducible too.
+A NaN/inf loss gives ``status="diverged"``, any exception ``"failed"`` with a ``reason``; a
+run-level problem (data set, class count, device) raises DataError, as every model would fail.
+``train_seconds`` is the whole model's wall time; ``images_per_second`` times the steps only.
 """
 
 from __future__ import annotations
@@ -41,8 +33,7 @@ ModelBuilder = Callable[[AnyNet], torch.nn.Module]
 
 
 def sample_row(net: AnyNet, space: str = "custom", seed: int = 0) -> dict[str, Any]:
-    """A samples-table row for one AnyNet (model_id, design, built values, complexity), like
-    ``dsd sample``; a hand-made net's design is the one it was given."""
+    """A samples-table row for one AnyNet, as ``dsd sample`` writes it."""
     return {
         "model_id": net.model_id,
         "space": space,
@@ -75,10 +66,8 @@ def dataset_for(config: TrainConfig, net: AnyNet, device: torch.device | None = 
 
 
 def check_rows(rows: Iterable[Mapping[str, Any]], config: TrainConfig) -> None:
-    """Load the data set for each (resolution, classes) of ``rows`` up front; DataError if unusable.
-
-    Rows whose config is invalid are skipped here (train_row records them as failed).
-    """
+    """Load the data set for each (resolution, classes) of ``rows`` up front; DataError if unusable
+    (an invalid row is skipped: train_row records it as failed)."""
     device = pick_device(config.device)
     seen = set()
     for row in rows:
@@ -98,12 +87,12 @@ def train_row(
     build: ModelBuilder | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Train the model of one samples row with ``config``; return its result record.
-
-    ``build`` replaces :func:`dsd.nets.build_model` (tests use it to inject a failing model).
-    ``progress`` shows a per-model tqdm bar on stderr.
-    """
-    record = _clean_row(row)
+    """The result record of one samples row trained with ``config`` (``build`` replaces
+    :func:`dsd.nets.build_model`; ``progress`` shows a tqdm bar on stderr)."""
+    # numpy arrays and scalars as Python lists and numbers
+    record = {
+        str(k): v.tolist() if isinstance(v, np.generic | np.ndarray) else v for k, v in row.items()
+    }
     try:
         net = AnyNet.from_dict(row)
     except (DsdError, TypeError, ValueError) as e:
@@ -112,7 +101,11 @@ def train_row(
     device = pick_device(config.device)
     data = dataset_for(config, net, device)
     torch.manual_seed(config.seed)
-    bar = _progress_bar(data, config, record["model_id"]) if progress else None
+    bar = None
+    if progress:
+        steps = steps_per_epoch(data, config.batch_size) * config.epochs
+        desc = f"model {record['model_id']}"
+        bar = tqdm(total=steps, desc=desc, unit="step", leave=False, file=sys.stderr)
     t0 = time.perf_counter()
     status, reason, curves = "ok", "", Curves()
     try:
@@ -143,29 +136,20 @@ def train(
     progress: bool = False,
     **recipe: Any,
 ) -> dict[str, Any]:
-    """Train one model briefly and return its result record (see :class:`TrainConfig` for recipe).
+    """Train one model briefly and return its result record (``recipe``: :class:`TrainConfig`).
 
-    Example::
-
-        >>> net = dsd.AnyNet(depths=(1, 1), widths=(16, 32), group_widths=8, stem="res_stem_cifar",
-        ...                  stem_width=16, num_classes=10, resolution=16)
-        >>> rec = dsd.train(net, "digits", epochs=2, batch_size=64)
-        >>> rec["status"], rec["top1_err"]          # doctest: +SKIP
-        ('ok', 0.07)
+    >>> net = dsd.AnyNet(depths=(1, 1), widths=(16, 32), group_widths=8, stem="res_stem_cifar",
+    ...                  stem_width=16, num_classes=10, resolution=16)
+    >>> rec = dsd.train(net, "digits", epochs=2, batch_size=64)
+    >>> rec["status"], rec["top1_err"]          # doctest: +SKIP
+    ('ok', 0.07)
     """
     config = TrainConfig(dataset=dataset, data=data, epochs=epochs, **recipe)
     row = sample_row(net) if isinstance(net, AnyNet) else dict(net)
     return train_row(row, config, build=build, progress=progress)
 
 
-def _progress_bar(data: Data, config: TrainConfig, model_id: str):
-    """A tqdm bar over all training steps of one model (stderr, removed when done)."""
-    total = steps_per_epoch(data, config.batch_size) * config.epochs
-    return tqdm(total=total, desc=f"model {model_id}", unit="step", leave=False, file=sys.stderr)
-
-
 def _result_record(record, config, status, reason, curves, seconds, device) -> dict[str, Any]:
-    """Add the result columns to a cleaned samples row."""
     ok = status == "ok"
     record.update(
         dataset=config.dataset,
@@ -189,7 +173,7 @@ def _result_record(record, config, status, reason, curves, seconds, device) -> d
 
 
 def _last_line(e: BaseException) -> str:
-    """The message of an exception, or of the one a DataLoader worker wrapped (its last line)."""
+    """The message of an exception, or of the one a DataLoader worker wrapped."""
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
     if len(lines) <= 1:
         return lines[0] if lines else type(e).__name__
@@ -200,15 +184,3 @@ def _failure_reason(e: BaseException) -> str:
     """An exception as one short line: ``Type: message``."""
     text = " ".join(str(e).split())
     return f"{type(e).__name__}: {text}"[:REASON_MAX_CHARS]
-
-
-def _clean_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A samples row as plain Python values (numpy arrays -> lists, numpy scalars -> Python)."""
-    out = {}
-    for k, v in row.items():
-        if isinstance(v, np.ndarray):
-            v = v.tolist()
-        elif isinstance(v, np.generic):
-            v = v.item()
-        out[str(k)] = v
-    return out

@@ -1,18 +1,6 @@
-"""Time one model: inference (forward, eval mode) and a training step, per batch and per image.
-
-The paper compares networks by their runtime on a GPU as well as by flops (DDS §5). This module
-measures both times for one network the same way every time: random inputs of a fixed seed,
-``warmup`` untimed iterations, then the median of ``repeats`` timed iterations, and their spread:
-the interquartile range (IQR). On a shared machine the spread says whether to trust a median: an
-IQR above :data:`BUSY_SPREAD` of the median means other work disturbed the measurement
-(:func:`spread_warning`).
-
-- inference: ``model.eval()`` forward under ``torch.no_grad()``;
-- training step: ``model.train()`` forward, cross-entropy loss, backward, SGD step (momentum 0.9).
-
-On CPU the thread count is set (when given) for the measurement only and reported; on CUDA the
-device is synchronised around each iteration and the time is read from CUDA events. The network's
-weights are never changed: a config is built fresh, a module is deep-copied.
+"""Time one model (DDS §5 compares runtimes): median inference (eval, no_grad) and training-step
+(SGD, momentum 0.9) times over ``repeats`` after ``warmup``, with their IQR; an IQR above
+:data:`BUSY_SPREAD` of the median means a busy machine (:func:`spread_warning`).
 """
 
 from __future__ import annotations
@@ -35,41 +23,26 @@ from tqdm import tqdm
 from dsd.errors import DsdError
 from dsd.io import TABLE_SUFFIXES, read_table
 from dsd.nets import build_model, complexity, net_from_row, zoo_model
+from dsd.trainer.config import MAX_BATCH
 from dsd.trainer.device import autocast, check_precision, device_name, grad_scaler, pick_device
 
 #: The columns a timing adds to a table (conditions prefixed ``time_`` so they never clash with
 #: a results file's own ``device`` or ``batch_size``).
 TIMING_COLUMNS = (
-    "infer_ms",
-    "infer_ms_per_image",
-    "infer_ms_iqr",
-    "train_ms",
-    "train_ms_per_image",
-    "train_ms_iqr",
-    "time_batch_size",
-    "time_resolution",
-    "time_device",
-    "time_threads",
-    "time_channels_last",
-    "time_precision",
-    "time_warmup",
-    "time_repeats",
+    *(f"{k}_ms{s}" for k in ("infer", "train") for s in ("", "_per_image", "_iqr")),
+    *(f"time_{k}" for k in ("batch_size", "resolution", "device", "threads", "channels_last")),
+    *(f"time_{k}" for k in ("precision", "warmup", "repeats")),
 )
-
-
-#: IQR / median above which a timing is called disturbed (the machine was busy).
-#: Bounds of the counts a timing takes (torch's set_num_threads(100000) ends the process with a
-#: segmentation fault; a billion repeats never ends).
-MAX_BATCH = 65_536
+#: Bounds of the counts (set_num_threads(100000) is a segmentation fault; 1e9 repeats never end).
 MAX_REPEATS = 100_000
 MAX_THREADS = 1024
+#: IQR / median above which a timing is called disturbed (the machine was busy).
 BUSY_SPREAD = 0.2
 
 
 @dataclass(frozen=True)
 class Timing:
-    """Median times of one model (milliseconds), their interquartile ranges over the repeats,
-    and the conditions they were measured under."""
+    """Median times of one model (ms), their IQRs over the repeats, and the conditions."""
 
     infer_ms: float
     train_ms: float
@@ -86,12 +59,10 @@ class Timing:
 
     @property
     def infer_ms_per_image(self) -> float:
-        """Inference time per image (ms)."""
         return self.infer_ms / self.batch_size
 
     @property
     def train_ms_per_image(self) -> float:
-        """Training-step time per image (ms)."""
         return self.train_ms / self.batch_size
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,52 +79,40 @@ class Timing:
 @contextlib.contextmanager
 def _threads(device: torch.device, threads: int | None) -> Iterator[int]:
     """Set the CPU thread count for the block (restored after); yield the count in effect."""
-    if device.type != "cpu" or threads is None:
-        yield torch.get_num_threads()
-        return
     before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    if device.type == "cpu" and threads is not None:
+        torch.set_num_threads(threads)
     try:
         yield torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
 
 
-def _timer(device: torch.device) -> Callable[[Callable[[], None]], float]:
-    """A function ``run(step) -> ms`` that times one call of ``step`` on ``device``."""
-    if device.type == "cuda":
-
-        def run(step) -> float:
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            torch.cuda.synchronize(device)
-            start.record()
-            step()
-            end.record()
-            torch.cuda.synchronize(device)
-            return float(start.elapsed_time(end))
-
-        return run
-
-    def run_cpu(step) -> float:
+def _time_ms(step: Callable[[], None], device: torch.device) -> float:
+    """Milliseconds of one call of ``step`` (on CUDA by events, synchronised around it)."""
+    if device.type != "cuda":
         t0 = time.perf_counter()
         step()
         return (time.perf_counter() - t0) * 1e3
+    start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+    torch.cuda.synchronize(device)
+    start.record()
+    step()
+    end.record()
+    torch.cuda.synchronize(device)
+    return float(start.elapsed_time(end))
 
-    return run_cpu
 
-
-def _median_iqr(run, step, warmup: int, repeats: int) -> tuple[float, float]:
-    """Median and interquartile range (linear percentiles, as numpy's) of ``repeats`` timed
-    calls after ``warmup`` untimed ones."""
+def _median_iqr(step, device, warmup: int, repeats: int) -> tuple[float, float]:
+    """Median and IQR of ``repeats`` timed calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
-        run(step)
-    times = [run(step) for _ in range(repeats)]
+        _time_ms(step, device)
+    times = [_time_ms(step, device) for _ in range(repeats)]
     q1, median, q3 = np.percentile(times, [25, 50, 75])
     return float(median), float(q3 - q1)
 
 
-def _check_counts(batch_size, warmup, repeats, threads) -> None:
+def _check_counts(batch_size=1, warmup=0, repeats=1, threads=None, **_: Any) -> None:
     """DsdError unless the counts are integers of sensible size."""
     for name, v, low, high in (
         ("batch_size", batch_size, 1, MAX_BATCH),
@@ -166,8 +125,8 @@ def _check_counts(batch_size, warmup, repeats, threads) -> None:
 
 
 def _module_and_resolution(net: Any, resolution: int | None) -> tuple[Any, Any, int]:
-    """``(config, module or None, resolution)``: a module is deep-copied (its weights stay as
-    they are); a config is built later, under the seed and thread count of the measurement."""
+    """``(config, module or None, resolution)``: a module is deep-copied (its weights are never
+    changed); a config is built later, under the measurement's seed and thread count."""
     if isinstance(net, torch.nn.Module):
         config, model = getattr(net, "config", None), copy.deepcopy(net)
     else:
@@ -182,10 +141,8 @@ def _module_and_resolution(net: Any, resolution: int | None) -> tuple[Any, Any, 
 
 
 def _measure(model, x, precision: str, warmup: int, repeats: int, train: bool, gen):
-    """``((infer_ms, iqr), (train_ms, iqr))``: median and IQR of inference and of a training step
-    (NaN if not ``train``) on the batch ``x`` (labels drawn from ``gen``)."""
+    """``((infer_ms, iqr), (train_ms, iqr))`` on the batch ``x`` (NaN if not ``train``)."""
     dev = x.device
-    run = _timer(dev)
 
     def infer() -> None:
         with torch.no_grad(), autocast(precision, dev):
@@ -194,7 +151,7 @@ def _measure(model, x, precision: str, warmup: int, repeats: int, train: bool, g
     model.eval()
     with torch.no_grad():
         n_out = int(model(x[:1]).shape[1])
-    infer = _median_iqr(run, infer, warmup, repeats)
+    infer = _median_iqr(infer, dev, warmup, repeats)
     if not train:
         return infer, (math.nan, math.nan)
     model.train()
@@ -210,7 +167,7 @@ def _measure(model, x, precision: str, warmup: int, repeats: int, train: bool, g
         scaler.step(opt)
         scaler.update()
 
-    return infer, _median_iqr(run, step, warmup, repeats)
+    return infer, _median_iqr(step, dev, warmup, repeats)
 
 
 def time_model(
@@ -227,14 +184,8 @@ def time_model(
     train: bool = True,
     seed: int = 0,
 ) -> Timing:
-    """Median inference and training-step times of ``net`` and their IQRs (module docstring).
-
-    ``net`` is a config (:class:`dsd.AnyNet`, :class:`dsd.nets.EfficientNet`) or a
-    ``torch.nn.Module``; ``resolution`` defaults to the config's (required for a bare module).
-    ``precision`` is the trainer's (:data:`dsd.trainer.device.PRECISIONS`): ``fp32`` (default),
-    ``bf16`` or ``fp16`` autocast (fp16 with a gradient scaler), ``auto`` (bf16 on CUDA).
-    ``train=False`` skips the training step (``train_ms`` is then NaN).
-    """
+    """Median inference and training-step times of ``net`` (a config or a module) and their IQRs
+    (``train=False``: ``train_ms`` is NaN); ``precision`` is the trainer's."""
     _check_counts(batch_size, warmup, repeats, threads)
     check_precision(precision)
     config, model, resolution = _module_and_resolution(net, resolution)
@@ -263,17 +214,12 @@ def time_model(
     )
 
 
-def _is_file(text: str) -> bool:
-    """Whether an input of :func:`time_inputs` names a table (by suffix, or because it exists)."""
-    return Path(text).suffix.lower() in TABLE_SUFFIXES or Path(text).exists()
-
-
 def _jobs(inputs: Sequence[str]) -> tuple[list[tuple[str, Any, str | None]], list[pd.DataFrame]]:
-    """``(label, config, source)`` per model to time (a model in several rows or tables once)
-    and the tables read; every input is checked before any timing."""
+    """``(label, config, source)`` per model to time (each once) and the tables read; every
+    input is checked before any timing."""
     jobs, tables, seen = [], [], set()
     for text in inputs:
-        if not _is_file(text):
+        if not (Path(text).suffix.lower() in TABLE_SUFFIXES or Path(text).exists()):
             jobs.append((text, zoo_model(text), None))
             continue
         df = read_table(text, required=("model_id", "depths", "widths"))
@@ -294,19 +240,9 @@ def _jobs(inputs: Sequence[str]) -> tuple[list[tuple[str, Any, str | None]], lis
 def time_inputs(
     inputs: Sequence[str], *, resolution: int | None = None, progress: bool = True, **options: Any
 ) -> pd.DataFrame:
-    """Time zoo models by name and the models of samples/results tables by path.
-
-    Returns one table: a row per named model (``model``, ``family``, ``model_id``, complexity
-    and :data:`TIMING_COLUMNS`), then every row of each table with the timing columns of its
-    model joined by ``model_id`` (a model repeated in a table is timed once). ``resolution``
-    overrides every model's; ``options`` go to :func:`time_model`.
-    """
-    _check_counts(
-        options.get("batch_size", 1),
-        options.get("warmup", 0),
-        options.get("repeats", 1),
-        options.get("threads"),
-    )  # before the progress bar starts
+    """Time zoo models by name and the models of tables by path: a row per named model, then each
+    table's rows joined with their times by ``model_id`` (``options``: :func:`time_model`'s)."""
+    _check_counts(**options)  # before the progress bar starts
     jobs, tables = _jobs(inputs)
     if resolution is not None:
         jobs = [(label, net.replace(resolution=resolution), src) for label, net, src in jobs]
@@ -332,11 +268,15 @@ def time_inputs(
 
 
 def spread_warning(times: pd.DataFrame, limit: float = BUSY_SPREAD) -> str:
-    """A one-line warning when some models' times varied by more than ``limit`` (IQR / median)
-    between repeats, '' when none did: on a busy machine the medians are not to be trusted."""
+    """A one-line warning when some models' IQR / median exceeds ``limit`` (a busy machine), ''
+    when none does."""
     if "model_id" in times.columns:
         times = times.drop_duplicates("model_id")  # a model in several rows was timed once
-    spread = _spreads(times)
+    ratios = [
+        (times[f"{k}_ms_iqr"] / times[f"{k}_ms"]).where(times[f"{k}_ms"] > 0)
+        for k in ("infer", "train")
+    ]
+    spread = pd.concat(ratios, axis=1).max(axis=1).fillna(0.0)  # the larger, 0 where not timed
     busy = spread > limit
     if not busy.any():
         return ""
@@ -345,12 +285,3 @@ def spread_warning(times: pd.DataFrame, limit: float = BUSY_SPREAD) -> str:
         f"between repeats (IQR/median up to {spread.max():.0%}): the machine looks busy; "
         "time again on an idle machine, with more --repeats or fewer --threads"
     )
-
-
-def _spreads(times: pd.DataFrame) -> pd.Series:
-    """IQR / median per row, the larger of inference and training step (0 where not timed)."""
-    ratios = [
-        (times[f"{k}_ms_iqr"] / times[f"{k}_ms"]).where(times[f"{k}_ms"] > 0)
-        for k in ("infer", "train")
-    ]
-    return pd.concat(ratios, axis=1).max(axis=1).fillna(0.0)

@@ -1,15 +1,6 @@
-"""Image transforms as plain torch tensor operations (no torchvision).
-
-Two families:
-
-* batch ops on uint8 ``N x 3 x H x W`` tensors that live on the training device (the fast path for
-  data sets held in memory): :func:`random_crop_flip`, :func:`normalize`;
-* per-image ops on uint8 ``3 x H x W`` tensors for image folders, run in DataLoader workers:
-  :func:`random_resized_crop`, :func:`resize_center_crop` (the standard ImageNet augmentation:
-  random-resized crop + flip for training, resize + centre crop for evaluation).
-
-Randomness always comes from an explicit ``torch.Generator``.
-"""
+"""Image transforms as torch tensor ops (no torchvision), randomness from an explicit generator:
+batch ops on the training device (:func:`random_crop_flip`, :func:`normalize`) and per-image
+ImageNet ops in DataLoader workers (:func:`random_resized_crop`, :func:`resize_center_crop`)."""
 
 from __future__ import annotations
 
@@ -38,10 +29,8 @@ def resize(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
 def random_crop_flip(
     x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Random crop of a zero-padded batch back to its size, then random horizontal flip.
-
-    One offset and one flip decision per image, drawn on ``x``'s device from ``generator``.
-    """
+    """Random crop of a zero-padded batch back to its size, then random horizontal flip (one
+    offset and one flip per image, drawn on ``x``'s device)."""
     n, c, h, w = x.shape
     if pad > 0:
         padded = F.pad(x, (pad, pad, pad, pad))
@@ -93,7 +82,7 @@ def _crop_box(h, w, scale, ratio, generator) -> tuple[int, int, int, int]:
             top = int(torch.randint(0, h - ch + 1, (1,), generator=generator))
             left = int(torch.randint(0, w - cw + 1, (1,), generator=generator))
             return top, left, ch, cw
-    # Fallback: the largest centred crop whose aspect lies within ``ratio``.
+    # the largest centred crop whose aspect lies within ``ratio``
     aspect = w / h
     if aspect < ratio[0]:
         cw, ch = w, round(w / ratio[0])
