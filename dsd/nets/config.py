@@ -142,10 +142,12 @@ class StagedNet:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def hash_json(d: Mapping[str, Any]) -> str:
     """16 hex characters of the sha1 of canonical JSON: a stable id."""
-    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
+    return hashlib.sha1(_CANONICAL.encode(d).encode()).hexdigest()[:16]
 
 
 def adjust_compatibility(widths, bottleneck_ratios, group_widths):

@@ -241,7 +241,12 @@ class Space(ABC):
         ids = [config_hash({**{k: v[i] for k, v in built.items()}, **net}) for i in range(n)]
         drawn = {k: cols[k] for k in (*DESIGN_COLUMNS, "strides", *REGNET_COLUMNS) if k in cols}
         drawn = {k: v if isinstance(v, list) else v.tolist() for k, v in drawn.items()}
-        designs = [design_id({**{k: v[i] for k, v in drawn.items()}, **net}) for i in range(n)]
+        # a design the compatibility rule left unchanged hashes to its model_id (no second hash)
+        same = [False] * n if "wa" in drawn else _unchanged(cols)
+        designs = [
+            ids[i] if same[i] else design_id({**{k: v[i] for k, v in drawn.items()}, **net})
+            for i in range(n)
+        ]
         data: dict[str, Any] = {
             "model_id": ids,
             "design_id": designs,
@@ -324,6 +329,12 @@ def design_keys(batch: Batch) -> list[bytes]:
     parts = [np.asarray(batch[c], dtype=np.float64).reshape(n, -1) for c in columns]
     mat = np.ascontiguousarray(np.concatenate(parts, axis=1))
     return [row.tobytes() for row in mat]
+
+
+def _unchanged(cols: Mapping[str, Any]) -> list[bool]:
+    """Per row: the built widths and group widths are the drawn ones."""
+    pairs = [(cols[k], cols[BUILT_COLUMNS[k]]) for k in ("widths", "group_widths")]
+    return [all(a[i] == b[i] for a, b in pairs) for i in range(len(pairs[0][0]))]
 
 
 def design_id(row: Mapping[str, Any]) -> str:
