@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from dsd.analysis import figures, tables
@@ -52,12 +54,8 @@ def _ks_text(pops: Populations, normalised: bool) -> list[str]:
     """The KS matrix as text: D above the diagonal, p below."""
     if len(pops) < 2:
         return []
-    edfs = pops.edfs(normalised)
-    d, p = tables.ks_matrix(edfs)
-    names = list(edfs)
-    for i, a in enumerate(names):
-        for b in names[:i]:
-            d.loc[a, b] = p.loc[a, b]
+    d, p = tables.ks_matrix(pops.edfs(normalised))
+    d = d.where(np.triu(np.ones(d.shape, dtype=bool)), p)
     kind = "normalised" if normalised else "plain"
     head = f"\nKS between {kind} EDFs: statistic D (upper triangle) and p-value (lower):"
     return [head, d.to_string(float_format=lambda v: f"{v:.3g}")]
@@ -87,8 +85,7 @@ def edf_command(paths: Paths, options: AnalysisOptions, output=None, bands: bool
 
 
 def bootstrap_command(paths: Paths, options: AnalysisOptions, output=None, table=None) -> Output:
-    """``dsd bootstrap``: the likely range of the best value of ``options.params`` in each
-    population; the figure of the first population and parameter; the table as a file."""
+    """``dsd bootstrap``: the likely range of the best value of each parameter in each population."""
     out = _figure_path(output, paths)
     table_out = check_not_an_input(check_output_path(table), paths) if table else None
     pops = load_populations(paths, options)
@@ -110,8 +107,7 @@ def bootstrap_command(paths: Paths, options: AnalysisOptions, output=None, table
 
 
 def fit_command(paths: Paths, options: AnalysisOptions, output=None, plot: int = 5) -> Output:
-    """``dsd fit``: quantized linear fits of each population's ``options.top`` best models; the
-    figure draws the best ``plot`` of each, one panel a population."""
+    """``dsd fit``: fits of each population's best models; the figure, one panel a population."""
     out = _figure_path(output, paths)
     if plot < 1:
         raise DsdError(f"--plot must be >= 1, got {plot}")
@@ -135,13 +131,12 @@ def fit_command(paths: Paths, options: AnalysisOptions, output=None, plot: int =
 
 
 def compare_command(paths: Paths, options: AnalysisOptions, pairs: Sequence[str] = ()) -> Output:
-    """``dsd compare``: the KS verdict of each pair (every pair by default) in one sentence,
-    optionally set against the paper's (``A:B=same``)."""
+    """``dsd compare``: the KS verdict of each pair (default: every pair) in one sentence."""
     parsed = [parse_pair(t) for t in pairs]
     pops = load_populations(paths, options)
     names = list(pops)
     if not parsed:
-        parsed = [(a, b, None) for i, a in enumerate(names) for b in names[i + 1 :]]
+        parsed = [(a, b, None) for a, b in combinations(names, 2)]
     for a, b, _ in parsed:
         for name in (a, b):
             if name not in pops:

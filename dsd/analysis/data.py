@@ -40,6 +40,8 @@ REASONS = (
 SHARED = {p: PARAMETERS[p][0] for p in ("bottleneck_ratio", "group_width")}
 LIST_PARAMS = {column: short for short, column in PARAMETERS.values() if column}
 SCALARS = ("flops", "params", "acts", "depth", "w0", "wa", "wm")
+#: What results are read from: a DataFrame, or one or more results files.
+Results = pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike
 
 
 def parse_filter(text: str) -> tuple[str, tuple[str, ...]]:
@@ -91,27 +93,22 @@ def exclusions(df: pd.DataFrame, filters: Iterable[str] = (), metric: str = ERRO
 
 
 def read_results(paths: Sequence[str | os.PathLike], metric: str = ERROR) -> pd.DataFrame:
-    """Read and concatenate results files (each given once, no model repeated); DataError naming
-    the first unusable file."""
+    """Read and concatenate results files; DataError naming the first unusable one."""
     if not paths:
         raise DsdError("no results files given")
-    frames = [read_table(p, required=(*RESULTS_REQUIRED, metric)) for p in _once(paths)]
-    for p, f in zip(paths, frames, strict=True):
-        check_metric(f, metric, str(p))
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    refuse_repeats(df, [str(p) for p, f in zip(paths, frames, strict=True) for _ in range(len(f))])
-    return df
-
-
-def _once(paths: Sequence[str | os.PathLike]) -> list:
-    """``paths`` if no file is given twice (also as a link); else a DataError."""
     try:
-        return distinct_inputs(paths)
+        files = distinct_inputs(paths)
     except DsdError as e:
         first = str(e).split(";")[0]
         raise DataError(
             f"{first}: every model in it appears 2 times; give each results file once"
         ) from None
+    frames = [read_table(p, required=(*RESULTS_REQUIRED, metric)) for p in files]
+    for p, f in zip(paths, frames, strict=True):
+        check_metric(f, metric, str(p))
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    refuse_repeats(df, [str(p) for p, f in zip(paths, frames, strict=True) for _ in range(len(f))])
+    return df
 
 
 def check_metric(df: pd.DataFrame, metric: str, source: str = "results") -> None:
@@ -181,9 +178,7 @@ def refuse_repeats(df: pd.DataFrame, sources: Sequence[str]) -> None:
             )
 
 
-def read_any(
-    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike, metric: str = ERROR
-) -> tuple[pd.DataFrame, tuple[str, ...]]:
+def read_any(results: Results, metric: str = ERROR) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Every row of ``results`` (a DataFrame or results files), validated, and the file names."""
     if isinstance(results, pd.DataFrame):
         missing = [c for c in (*RESULTS_REQUIRED, metric) if c not in results.columns]
@@ -198,12 +193,9 @@ def read_any(
 
 
 def load_results(
-    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike,
-    filters: Iterable[str] = (),
-    metric: str = ERROR,
+    results: Results, filters: Iterable[str] = (), metric: str = ERROR
 ) -> pd.DataFrame:
-    """The rows of ``results`` that are analysed (see :func:`exclusions`); the rows excluded and
-    why are in each population's ledger (:func:`~dsd.analysis.population.load_populations`)."""
+    """The rows of ``results`` that are analysed (see :func:`exclusions`)."""
     df, _ = read_any(results, metric)
     return df[exclusions(df, filters, metric) == ""].reset_index(drop=True)
 
@@ -215,26 +207,19 @@ def regime_range(df: pd.DataFrame, column: str = "flops") -> tuple[float, float]
         return None
     ranges = set()
     for text in df["regime"].unique():
-        try:
-            regime = json.loads(text) if isinstance(text, str) else None
-        except ValueError:
+        try:  # a row without a JSON object naming [lo, hi] for column has no range
+            value = json.loads(text).get(column) if isinstance(text, str) else None
+            lo, hi = (float(v) for v in value)
+        except (AttributeError, TypeError, ValueError):
             return None
-        value = regime.get(column) if isinstance(regime, dict) else None
-        if not (isinstance(value, list | tuple) and len(value) == 2):
-            return None
-        try:
-            lo, hi = float(value[0]), float(value[1])
-        except (TypeError, ValueError):
-            return None
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        if not (isinstance(value, list) and np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             return None
         ranges.add((lo, hi))
     return ranges.pop() if len(ranges) == 1 else None
 
 
 def groups(df: pd.DataFrame, by: str = "space") -> dict[str, pd.DataFrame]:
-    """Split ``df`` by the column ``by`` (in order of first appearance); a row without one is a
-    DsdError."""
+    """Split ``df`` by the column ``by``, in order; a row without a ``by`` is a DsdError."""
     key = group_key(df, by)
     if key.isna().any():
         raise DsdError(f"--by {by}: {int(key.isna().sum())} row(s) have no {by}")
@@ -273,12 +258,9 @@ def stack(column: pd.Series) -> np.ndarray:
 
 
 def derived_params(df: pd.DataFrame) -> pd.DataFrame:
-    """Scalar parameters for scatter plots and bootstraps, one row per row of ``df``.
-
-    ``d`` (total depth), per-stage ``d1..``, ``w1..``, ``b1..``, ``g1..`` as drawn, ``w_ratio1..``
-    (``w_{i+1} / w_i``), the shared ``b`` and ``g`` where the space shares them (NaN elsewhere),
-    and ``flops``, ``params``, ``acts``, ``depth``, ``w0``, ``wa``, ``wm`` when present.
-    """
+    """Scalar parameters, one row per row of ``df``: ``d`` (total depth), per-stage ``d1..``,
+    ``w1..``, ``b1..``, ``g1..``, ``w_ratio1..`` (``w_{i+1} / w_i``), shared ``b`` and ``g`` (NaN
+    where not shared), and the complexity and RegNet columns present."""
     out = {}
     for column, short in LIST_PARAMS.items():
         if column not in df.columns:
@@ -298,8 +280,7 @@ def derived_params(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def param_values(df: pd.DataFrame, name: str) -> tuple[list[str], np.ndarray]:
-    """Labels and a (models, k) array for a parameter: a list column (``depths`` gives ``d1..d4``),
-    a derived name or a column."""
+    """Labels and a (models, k) array for a parameter (``depths`` gives ``d1..d4``)."""
     if name in LIST_PARAMS:
         if name not in df.columns:
             raise DsdError(f"parameter {name!r}: no column {name!r} in the results")

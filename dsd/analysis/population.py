@@ -17,6 +17,7 @@ import pandas as pd
 from dsd.analysis.data import (
     ERROR,
     REASONS,
+    Results,
     exclusions,
     group_key,
     parse_filter,
@@ -37,11 +38,9 @@ DEFAULT_PARAMS = ("d", "depths", "widths", "b", "g", "w0", "wa", "wm")
 class AnalysisOptions:
     """How results become populations and what each analysis draws from them (validated here).
 
-    ``filters``: ``key=value`` (``status=ok`` unless a status filter is given); ``normalise``:
-    NDS weights by that column over ``bins`` equal bins of ``range`` or the sampling regime;
-    ``fit_domain``: None is the RegNet space; ``refine``: a space whose refinement section the
-    report adds; ``figures``: a folder the report exports each figure to; ``sources``: the
-    inputs its header names.
+    ``normalise``: NDS weights by that column over ``bins`` bins of ``range`` or the sampling
+    regime; ``fit_domain`` None: the RegNet space; ``refine``: a space whose refinement the report
+    adds; ``figures``: a folder the report exports figures to; ``sources``: inputs it names.
     """
 
     metric: str = ERROR
@@ -72,6 +71,7 @@ class AnalysisOptions:
         for f in self.filters:
             parse_filter(f)
         o = self
+        in_range = o.range is None or 0 <= o.range[0] < o.range[1] < math.inf
         checks = [
             (
                 isinstance(o.metric, str) and bool(o.metric),
@@ -86,12 +86,11 @@ class AnalysisOptions:
             (0 < o.ci < 1, f"ci must be in (0, 1), got {o.ci}"),
             (0 < o.alpha < 1, f"alpha must be in (0, 1), got {o.alpha}"),
             (o.figure_format in ("png", "pdf", "svg"), "figure format: use png, pdf or svg"),
+            (in_range, f"range must be finite with 0 <= low < high, got {o.range}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise DsdError(message)
-        if o.range is not None and not (0 <= o.range[0] < o.range[1] < math.inf):
-            raise DsdError(f"range must be finite with 0 <= low < high, got {o.range}")
 
 
 @dataclass(frozen=True)
@@ -153,11 +152,8 @@ class Population:
 
 @dataclass(frozen=True)
 class Normalisation:
-    """How normalised EDFs are weighted: ``column`` split into ``bins`` equal bins over ``range``.
-
-    ``source``: ``"given"``, ``"regime"`` or ``"data"`` (the populations' shared min..max);
-    ``requested_bins`` > ``bins`` when a requested bin was empty (``empty`` says why).
-    """
+    """How normalised EDFs are weighted: ``column`` in ``bins`` equal bins over ``range`` (from
+    ``source``: given, regime or data); ``empty`` says why fewer than ``requested_bins``."""
 
     column: str
     range: tuple[float, float]
@@ -221,10 +217,8 @@ def normalisation(
 ) -> Normalisation:
     """The weighting of normalised EDFs of ``pops`` (name -> rows) by ``column``.
 
-    The range is ``range``, else the overlap of the populations' sampling regimes, else of their
-    min..max. With ``reduce_bins``, an empty bin drops the bin count to the largest without one
-    (starting at the smallest population's size, so the search is bounded by the data); without
-    it, an empty bin is a DsdError.
+    With ``reduce_bins``, an empty bin drops the bin count to the largest without one (from the
+    smallest population's size down: bounded by the data); without it, it is a DsdError.
     """
     if not 1 <= bins <= MAX_BINS:
         raise DsdError(f"bins must be from 1 to {MAX_BINS}, got {bins}")
@@ -311,16 +305,10 @@ class Populations(Mapping[str, Population]):
 
 
 def load_populations(
-    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike | Populations,
-    options: AnalysisOptions | None = None,
-    **changes,
+    results: Results | Populations, options: AnalysisOptions | None = None, **changes
 ) -> Populations:
-    """Read ``results`` once into :class:`Populations` as ``options`` (with ``changes``) say.
-
-    Every row read is used or counted in its group's ledger with a reason (rows without a group
-    key as a group ``(no space)``). Given loaded :class:`Populations`, returns them with
-    ``options`` for what is drawn from them (refusing options that would load them differently).
-    """
+    """Read ``results`` once into :class:`Populations` as ``options`` (with ``changes``) say;
+    every row read is used or counted in its group's ledger with a reason."""
     options = options_for(results, options, changes)
     if isinstance(results, Populations):
         return _reuse(results, options)

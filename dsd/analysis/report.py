@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
@@ -149,8 +150,7 @@ def _edf_sections(pops: Populations, figs: _Figures) -> tuple[list[str], Populat
 
 def _verdict_section(pops: Populations) -> list[str]:
     """One sentence a pair of populations: KS at alpha, with its power (dsd compare's words)."""
-    names = list(pops)
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    pairs = list(combinations(pops, 2))
     sentences = []
     for a, b in pairs[:MAX_PAIRS]:
         if pops[a].n >= 2 and pops[b].n >= 2:
@@ -311,8 +311,7 @@ def report_sections(results, options: AnalysisOptions | None = None, **changes) 
 
 
 def build_report(results, options: AnalysisOptions | None = None, **changes) -> str:
-    """The report's HTML for ``results`` (a DataFrame, results files or :class:`Populations`) as
-    ``options`` (with ``changes``, e.g. ``reps=200``) say."""
+    """The report's HTML for ``results`` as ``options`` (with ``changes``, e.g. ``reps=200``) say."""
     return _build(results, options_for(results, options, changes))[0]
 
 

@@ -53,8 +53,7 @@ def _published() -> pd.DataFrame:
 def read_timings(
     paths: Sequence[str | os.PathLike], time: str = "infer_ms_per_image"
 ) -> pd.DataFrame:
-    """The timing tables at ``paths`` (each given once), each with ``model_id`` and ``time``,
-    concatenated."""
+    """The timing tables at ``paths`` (each given once), concatenated."""
     frames = [read_table(p, required=("model_id", time)) for p in distinct_inputs(paths)]
     return pd.concat(frames, ignore_index=True)
 
@@ -102,8 +101,7 @@ def compare_models(times: pd.DataFrame) -> pd.DataFrame:
 
 
 def effnet_ratios(times: pd.DataFrame | None = None) -> pd.DataFrame:
-    """EfficientNet-Bk / RegNetY time ratios at matched flops, published (V100) and, with
-    ``times``, measured (NaN where a pair was not both timed)."""
+    """EfficientNet-Bk / RegNetY time ratios at matched flops, published (V100) and measured."""
     pub = published_figures().set_index("model")
     mine = _measured_by_model(times) if times is not None else pd.DataFrame()
     rows = []
@@ -145,8 +143,7 @@ def plot_runtime(df: pd.DataFrame, time: str = "infer_ms_per_image", *, ax=None)
 
 
 def plot_comparison(times: pd.DataFrame, time: str = "infer_ms_per_image", *, ax=None):
-    """Published top-1 error of the named models against published flops and against ``time``
-    measured here, one colour a family."""
+    """Published top-1 error of the named models against published flops and measured ``time``."""
     cmp = compare_models(times)
     if cmp.empty:
         raise DsdError("no timed model has published figures (time them by name: dsd time NAME)")
@@ -171,28 +168,13 @@ def plot_comparison(times: pd.DataFrame, time: str = "infer_ms_per_image", *, ax
     return axes
 
 
-def has_timing(df: pd.DataFrame) -> bool:
-    """Whether ``df`` carries the timing columns of ``dsd time`` with some values."""
-    return "infer_ms_per_image" in df.columns and bool(
-        np.isfinite(pd.to_numeric(df["infer_ms_per_image"], errors="coerce")).any()
-    )
-
-
-def _named_tables(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
-    """(title, table, float format) of the named models' comparisons, when there are any."""
-    if "model" not in df.columns or (cmp := compare_models(df)).empty:
-        return []
-    out = [("Named models: published figures and times measured here", cmp, "{:.3f}")]
-    ratios = effnet_ratios(df).dropna(subset=["measured_infer_ratio"])
-    if not ratios.empty:
-        out.append(("EfficientNet / RegNetY time ratios at matched flops", ratios, "{:.2f}"))
-    return out
-
-
 def report_sections(df: pd.DataFrame, figure=None) -> list[str]:
     """The report's runtime section for a table with timing columns ([] without them);
     ``figure(name, axes, alt)`` inlines a figure (default :func:`~dsd.analysis.page.figure_html`)."""
-    if not has_timing(df) or not {"flops", "acts"} & set(df.columns):
+    timed = "infer_ms_per_image" in df.columns and bool(
+        np.isfinite(pd.to_numeric(df["infer_ms_per_image"], errors="coerce")).any()
+    )
+    if not timed or not {"flops", "acts"} & set(df.columns):
         return []
     parts = []
     for t in TIME_COLUMNS:
@@ -201,8 +183,13 @@ def report_sections(df: pd.DataFrame, figure=None) -> list[str]:
             parts.append(table_html(runtime_correlations(df, t), "{:.3f}"))
     axes, alt = plot_runtime(df), "runtime against flops and activations"
     parts.append(figure("runtime", axes, alt) if figure else figure_html(axes[0].figure, alt))
-    for title, table, fmt in _named_tables(df):
-        parts += [f"<h3>{html.escape(title)}</h3>", table_html(table, fmt)]
+    if "model" in df.columns and not (cmp := compare_models(df)).empty:
+        named = [("Named models: published figures and times measured here", cmp, "{:.3f}")]
+        ratios = effnet_ratios(df).dropna(subset=["measured_infer_ratio"])
+        if not ratios.empty:
+            named.append(("EfficientNet / RegNetY time ratios at matched flops", ratios, "{:.2f}"))
+        for title, table, fmt in named:
+            parts += [f"<h3>{html.escape(title)}</h3>", table_html(table, fmt)]
     device = ", ".join(
         sorted({str(d) for d in df.get("time_device", pd.Series(dtype=str)).dropna()})
     )
@@ -216,8 +203,7 @@ def report_sections(df: pd.DataFrame, figure=None) -> list[str]:
 
 
 def runtime_text(df: pd.DataFrame, time: str = "infer_ms_per_image") -> str:
-    """What ``dsd runtime`` prints: correlations, named models beside their published figures,
-    and the EfficientNet / RegNetY ratios."""
+    """What ``dsd runtime`` prints: correlations, named models, EfficientNet / RegNetY ratios."""
     fmt3, fmt2 = (lambda x: f"{x:.3f}"), (lambda x: f"{x:.2f}")
     corr = runtime_correlations(df, time).to_string(index=False, float_format=fmt3)
     lines = [f"{time} against complexity ({len(df)} timed rows):", corr]

@@ -6,6 +6,7 @@ Errors are percent in these tables (columns named ``...%``); complexity reads as
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -69,19 +70,18 @@ def ks_matrix(edfs: Mapping[str, EDF]) -> tuple[pd.DataFrame, pd.DataFrame]:
     names = list(edfs)
     d = pd.DataFrame(0.0, index=names, columns=names)
     p = pd.DataFrame(1.0, index=names, columns=names)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            r = ks(edfs[a], edfs[b])
-            d.loc[a, b] = d.loc[b, a] = r.statistic
-            p.loc[a, b] = p.loc[b, a] = r.pvalue
+    for a, b in combinations(names, 2):
+        r = ks(edfs[a], edfs[b])
+        d.loc[a, b] = d.loc[b, a] = r.statistic
+        p.loc[a, b] = p.loc[b, a] = r.pvalue
     return d, p
 
 
 def bootstrap_table(
     pops: Populations, params: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], tuple[list[str], np.ndarray, BootstrapResult]]]:
-    """Bootstrap of the best value of each parameter in each population: a table (name, param,
-    low, best, high) and, per (population, parameter), the labels, values and result to plot."""
+    """Bootstrap of the best value of each parameter in each population: a table, and per
+    (population, parameter) the labels, values and result to plot."""
     o = pops.options
     rows, details = [], {}
     for name, pop in pops.items():
@@ -98,15 +98,6 @@ def bootstrap_table(
 def top_models(df: pd.DataFrame, top: int, metric: str = ERROR) -> pd.DataFrame:
     """The ``top`` models of lowest ``metric``."""
     return df.sort_values(metric, kind="stable").head(top).reset_index(drop=True)
-
-
-def is_regnet(rows: pd.DataFrame) -> bool:
-    """Whether every row was drawn as a RegNet (finite ``w0``, ``wa``, ``wm``): e_fit 0 by construction."""
-    cols = ("w0", "wa", "wm")
-    if not all(c in rows.columns for c in cols):
-        return False
-    values = rows[list(cols)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    return bool(len(values)) and bool(np.isfinite(values).all())
 
 
 def fit_table(pop: Population, top: int, domain=None) -> tuple[pd.DataFrame, list[RegNetFit]]:
@@ -137,7 +128,10 @@ def fit_table(pop: Population, top: int, domain=None) -> tuple[pd.DataFrame, lis
             "at_bound": [",".join(f.at_bound) for f in fits],
         }
     )
-    table.attrs.update(domain=fits[0].domain if fits else "", regnet=is_regnet(df))
+    # every row drawn as a RegNet (finite w0, wa, wm): e_fit 0 by construction
+    drawn = df.reindex(columns=["w0", "wa", "wm"]).apply(pd.to_numeric, errors="coerce")
+    regnet = bool(len(df)) and bool(np.isfinite(drawn.to_numpy(dtype=float)).all())
+    table.attrs.update(domain=fits[0].domain if fits else "", regnet=regnet)
     return table, fits
 
 
