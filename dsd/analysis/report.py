@@ -334,11 +334,8 @@ def write_report(
     no output may be one of the inputs."""
     options = options_for(results, options, changes)
     path = check_report_path(out_path)
-    inputs = (
-        []
-        if isinstance(results, pd.DataFrame | Populations)
-        else ([results] if isinstance(results, str | os.PathLike) else list(results))
-    )
+    inputs = [] if isinstance(results, pd.DataFrame | Populations) else results
+    inputs = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
     check_not_an_input(path, inputs)
     folder = check_figures_dir(options.figures) if options.figures is not None else None
     if folder is not None:

@@ -190,15 +190,9 @@ def report_sections(df: pd.DataFrame, figure=None) -> list[str]:
             named.append(("EfficientNet / RegNetY time ratios at matched flops", ratios, "{:.2f}"))
         for title, table, fmt in named:
             parts += [f"<h3>{html.escape(title)}</h3>", table_html(table, fmt)]
-    device = ", ".join(
-        sorted({str(d) for d in df.get("time_device", pd.Series(dtype=str)).dropna()})
-    )
-    parts.append(
-        note(
-            f"Measured on {device or 'an unknown device'}. The paper's claim: "
-            "activations predict GPU runtime better than flops."
-        )
-    )
+    devices = sorted({str(d) for d in df.get("time_device", pd.Series(dtype=str)).dropna()})
+    claim = "The paper's claim: activations predict GPU runtime better than flops."
+    parts.append(note(f"Measured on {', '.join(devices) or 'an unknown device'}. {claim}"))
     return [section("Runtime against complexity", *parts)]
 
 
