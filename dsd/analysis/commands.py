@@ -119,13 +119,11 @@ def fit_command(paths: Paths, options: AnalysisOptions, output=None, plot: int =
         head += "; unbounded fits (w0, wa, wm not limited to the RegNet space)"
     if out:
         fig = Figure(figsize=(6.4 * len(each), 4.4), layout="constrained")
-        for ax, (name, (part, fits)) in zip(
-            fig.subplots(1, len(each), squeeze=False)[0], each.items(), strict=True
-        ):
+        panels = fig.subplots(1, len(each), squeeze=False)[0]
+        for ax, (name, (part, fits)) in zip(panels, each.items(), strict=True):
             names = tables.fit_names(part, options.metric)[:plot]
-            figures.plot_fits(
-                fits[:plot], names, title=f"{name}: best models and their fits", ax=ax
-            )
+            title = f"{name}: best models and their fits"
+            figures.plot_fits(fits[:plot], names, title=title, ax=ax)
         figures.save_figure(fig, out)
     return Output(f"{head}\n{_frame(table)}", (*table.attrs["notes"], *_notes(pops, out)))
 

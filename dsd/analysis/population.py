@@ -291,11 +291,10 @@ class Populations(Mapping[str, Population]):
 
     def ledger_table(self) -> pd.DataFrame:
         """One row a group read: ``name``, ``read``, ``used`` and one column a reason excluded."""
-        rows = []
-        for name, ledger in self.ledgers.items():
-            row = {"name": name, "read": ledger.read, "used": ledger.used}
-            row.update({r: dict(ledger.excluded).get(r, 0) for r in REASONS})
-            rows.append(row)
+        rows = [
+            (name, led.read, led.used, *(dict(led.excluded).get(r, 0) for r in REASONS))
+            for name, led in self.ledgers.items()
+        ]
         table = pd.DataFrame(rows, columns=["name", "read", "used", *REASONS])
         return table.loc[:, (table != 0).any(axis=0) | table.columns.isin(["name", "read", "used"])]
 

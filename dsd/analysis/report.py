@@ -234,11 +234,8 @@ def _bootstrap_sections(pops: Populations, figs: _Figures) -> list[str]:
             f"of m = max(1, round({o.frac:g} n)) models with replacement (DDS footnote 4; pycls "
             f"floors m), by {pops.metric}."
         )
-        out.append(
-            section(
-                f"Bootstrap of the best parameters: {name}", note(text), table_html(table), *imgs
-            )
-        )
+        title = f"Bootstrap of the best parameters: {name}"
+        out.append(section(title, note(text), table_html(table), *imgs))
     return out
 
 
