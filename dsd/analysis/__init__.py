@@ -1,28 +1,8 @@
 """dsd.analysis: populations of trained models — error EDFs, KS, bootstrap, fits, figures, report.
 
-Layout (each module imports only the ones above it)::
-
-    stats.py       edf, complexity_weights (normalised EDF), ks, ks_power, bootstrap_best,
-                   random_search_efficiency; ALPHA, the one default significance level
-    page.py        HTML pieces: CSS, note, section, table_html, figure_html, page (imports no analysis)
-    fit.py         fit_regnet: the quantized linear form (w0, wa, wm, e_fit) of a model's block
-                   widths, within the RegNet space (regnet_domain) or UNBOUNDED
-    data.py        reading results (each file once, validated, repeats refused), why each row is
-                   excluded, derived_params (d, d1.., w1.., the drawn shared b, g, ...), regime_range
-    population.py  AnalysisOptions; load_populations -> Populations of Population values (rows,
-                   Ledger, EDF, normalised EDF), loaded once; normalisation (NDS weights)
-    tables.py      summaries with ledgers, KS matrix, bootstrap, per-population fit and best tables
-    figures.py     matplotlib figures (EDFs, bootstrap bands, fits, complexity), ax= in, axes out
-    compare.py     compare: KS verdicts in words, with their power
-    runtime.py     runtime against complexity, published figures (DDS §5)
-    candidates.py  Candidate, default_candidates, read_candidates: what dsd refine tests
-    splits.py      how one split of a population is tested, and how verdicts are reached
-    refinement.py  refine, RefineOptions, write_refined_space, refine_command (dsd refine)
-    report.py      write_report: one self-contained HTML page (and its figures as files)
-    commands.py    edf_command, bootstrap_command, fit_command, compare_command: what the CLI calls
-
-Errors are fractions in [0, 1] in the API and in files, percent in figures, tables and printed
-text. Only dsd.errors, dsd.io, dsd.schema (and the layers above: nets, spaces) are imported here.
+Each module imports only the ones before it: stats, page, fit, data, population, tables, figures,
+compare, runtime, candidates, splits, refinement, report, commands. Errors are fractions in [0, 1]
+in the API and in files, percent in figures, tables and printed text.
 """
 
 from dsd.analysis.candidates import Candidate, default_candidates, read_candidates

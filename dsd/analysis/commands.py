@@ -1,11 +1,7 @@
-"""What each analysis command does, as one function a thin CLI calls: ``dsd edf``, ``dsd bootstrap``,
-``dsd fit``, ``dsd compare`` (``dsd report`` is :func:`dsd.analysis.report.write_report`).
+"""What ``dsd edf``, ``dsd bootstrap``, ``dsd fit`` and ``dsd compare`` do, one function each.
 
-Each function checks its outputs first (writable, of a known kind, and none of them one of the
-inputs), loads the inputs once into populations (:func:`~dsd.analysis.population.load_populations`:
-each file given once, every row used or named in a ledger), computes, writes the files asked
-for, and returns an :class:`Output`: the text for stdout (tables and verdicts; errors in
-percent) and the notes for stderr (each population's ledger, what was written).
+Each checks its outputs first (none may be an input), loads the populations once, writes what was
+asked for, and returns the text for stdout and the notes (ledgers, files written) for stderr.
 """
 
 from __future__ import annotations
@@ -13,8 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from dsd.analysis import figures, tables
@@ -56,20 +54,15 @@ def _ks_text(pops: Populations, normalised: bool) -> list[str]:
     """The KS matrix as text: D above the diagonal, p below."""
     if len(pops) < 2:
         return []
-    edfs = pops.edfs(normalised)
-    d, p = tables.ks_matrix(edfs)
-    names = list(edfs)
-    for i, a in enumerate(names):
-        for b in names[:i]:
-            d.loc[a, b] = p.loc[a, b]
+    d, p = tables.ks_matrix(pops.edfs(normalised))
+    d = d.where(np.triu(np.ones(d.shape, dtype=bool)), p)
     kind = "normalised" if normalised else "plain"
     head = f"\nKS between {kind} EDFs: statistic D (upper triangle) and p-value (lower):"
     return [head, d.to_string(float_format=lambda v: f"{v:.3g}")]
 
 
 def edf_command(paths: Paths, options: AnalysisOptions, output=None, bands: bool = False) -> Output:
-    """``dsd edf``: each population's summary (n, effective n, errors in %, ledger counts), the
-    KS matrix of their (normalised, with ``options.normalise``) EDFs, and the figure."""
+    """``dsd edf``: each population's summary, the KS matrix of their (normalised) EDFs, the figure."""
     out = _figure_path(output, paths)
     pops = load_populations(paths, options)
     normalised = options.normalise is not None
@@ -92,27 +85,20 @@ def edf_command(paths: Paths, options: AnalysisOptions, output=None, bands: bool
 
 
 def bootstrap_command(paths: Paths, options: AnalysisOptions, output=None, table=None) -> Output:
-    """``dsd bootstrap``: the likely range of the best value of ``options.params`` in each
-    population; the scatter of the first population and parameter; the table as a file."""
+    """``dsd bootstrap``: the likely range of the best value of each parameter in each population."""
     out = _figure_path(output, paths)
     table_out = check_not_an_input(check_output_path(table), paths) if table else None
     pops = load_populations(paths, options)
     result, details = tables.bootstrap_table(pops)
-    text = (
-        f"best value of each parameter by {tables.metric_label(options.metric)}\n{_frame(result)}"
-    )
+    label = tables.metric_label(options.metric)
+    text = f"best value of each parameter by {label}\n{_frame(result)}"
     notes = []
     if out:
         (name, param), (labels, values, r) = next(iter(details.items()))
         if len(details) > 1:
             notes.append(f"the figure shows {name}: {param} (the first population and parameter)")
         axes = figures.plot_bootstrap(
-            values,
-            pops[name].errors,
-            r,
-            labels,
-            title=f"{name}: {param}",
-            error_label=tables.metric_label(options.metric),
+            values, pops[name].errors, r, labels, title=f"{name}: {param}", error_label=label
         )
         figures.save_figure(axes, out)
     if table_out:
@@ -121,40 +107,34 @@ def bootstrap_command(paths: Paths, options: AnalysisOptions, output=None, table
 
 
 def fit_command(paths: Paths, options: AnalysisOptions, output=None, plot: int = 5) -> Output:
-    """``dsd fit``: quantized linear fits of each population's ``options.top`` best models
-    (within the RegNet space unless ``options.fit_domain`` is UNBOUNDED); the figure draws the
-    best ``plot`` of each population, one panel a population."""
+    """``dsd fit``: fits of each population's best models; the figure, one panel a population."""
     out = _figure_path(output, paths)
     if plot < 1:
         raise DsdError(f"--plot must be >= 1, got {plot}")
     pops = load_populations(paths, options)
     table, each = tables.fit_tables(pops)
-    head = f"best {options.top} models by {tables.metric_label(options.metric)}"
-    if len(pops) > 1:
-        head = f"best {options.top} models of each {options.by} by {tables.metric_label(options.metric)}"
+    each_by = f" of each {options.by}" if len(pops) > 1 else ""
+    head = f"best {options.top} models{each_by} by {tables.metric_label(options.metric)}"
     if options.fit_domain is UNBOUNDED:
         head += "; unbounded fits (w0, wa, wm not limited to the RegNet space)"
     if out:
         fig = Figure(figsize=(6.4 * len(each), 4.4), layout="constrained")
-        for ax, (name, (part, fits)) in zip(
-            fig.subplots(1, len(each), squeeze=False)[0], each.items(), strict=True
-        ):
+        panels = fig.subplots(1, len(each), squeeze=False)[0]
+        for ax, (name, (part, fits)) in zip(panels, each.items(), strict=True):
             names = tables.fit_names(part, options.metric)[:plot]
-            figures.plot_fits(
-                fits[:plot], names, title=f"{name}: best models and their fits", ax=ax
-            )
+            title = f"{name}: best models and their fits"
+            figures.plot_fits(fits[:plot], names, title=title, ax=ax)
         figures.save_figure(fig, out)
     return Output(f"{head}\n{_frame(table)}", (*table.attrs["notes"], *_notes(pops, out)))
 
 
 def compare_command(paths: Paths, options: AnalysisOptions, pairs: Sequence[str] = ()) -> Output:
-    """``dsd compare``: one sentence a pair of populations (every pair by default): the KS
-    verdict at ``options.alpha`` with its power, optionally set against the paper (``A:B=same``)."""
+    """``dsd compare``: the KS verdict of each pair (default: every pair) in one sentence."""
     parsed = [parse_pair(t) for t in pairs]
     pops = load_populations(paths, options)
     names = list(pops)
     if not parsed:
-        parsed = [(a, b, None) for i, a in enumerate(names) for b in names[i + 1 :]]
+        parsed = [(a, b, None) for a, b in combinations(names, 2)]
     for a, b, _ in parsed:
         for name in (a, b):
             if name not in pops:

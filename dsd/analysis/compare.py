@@ -1,17 +1,5 @@
-"""Plain-language verdicts on pairs of populations: is one design space better than another?
-
-The paper's question about a refinement is whether the refined space's error distribution is
-the same as its parent's or better. :func:`compare` answers it for a pair of populations with
-the two-sample KS test (:func:`dsd.analysis.stats.ks`) at a significance level (default
-:data:`~dsd.analysis.stats.ALPHA`), and :meth:`Comparison.sentence` says the answer in one
-sentence a newcomer can read, optionally set against what the paper found (``expect="same"`` or
-``"differ"``). A "no difference" is only evidence of sameness when the populations were large
-enough to see a difference: every such sentence states the power to detect a KS difference of
-:data:`~dsd.analysis.stats.DIFFERENCE` (:func:`~dsd.analysis.stats.ks_power`) and, below
-:data:`~dsd.analysis.stats.POWER`, says "not enough models to tell" with the number needed.
-Errors are fractions in the arguments and percent in the sentence.
-
-Example::
+"""Plain-language verdicts on pairs of populations (two-sample KS, with its power): is one design
+space better than another, or the same, or are there not enough models to tell?
 
     >>> c = compare("A", [0.2, 0.3, 0.4], "B", [0.21, 0.31, 0.39], alpha=0.01)
     >>> c.significant
@@ -41,9 +29,8 @@ EXPECTATIONS = ("same", "differ")
 
 @dataclass(frozen=True)
 class Comparison:
-    """The KS test of two error populations ``a`` and ``b`` (errors as fractions), their medians
-    and minima, and the test's ``power`` to detect a KS difference of ``difference`` at these
-    sizes (``needed``: models per population for power :data:`~dsd.analysis.stats.POWER`)."""
+    """The KS test of two error populations, their medians and minima, and its ``power`` to see a
+    KS difference of ``difference`` (``needed``: models a population for power ``POWER``)."""
 
     a: str
     b: str
@@ -68,8 +55,7 @@ class Comparison:
 
     @property
     def conclusive(self) -> bool:
-        """Significant, or large enough (power >= POWER) for "no difference" to mean the EDFs
-        differ by less than ``difference``."""
+        """Significant, or large enough (power >= POWER) for "no difference" to mean something."""
         return self.significant or self.power >= POWER
 
     @property
@@ -86,8 +72,7 @@ class Comparison:
 
     @property
     def as_expected(self) -> bool | None:
-        """Whether the test's outcome (significant or not) matches ``expect`` (None without an
-        expectation); see :attr:`conclusive` for whether a non-significant one means anything."""
+        """Whether the test's outcome matches ``expect`` (None without an expectation)."""
         if self.expect is None:
             return None
         return self.significant == (self.expect == "differ")
@@ -102,6 +87,7 @@ class Comparison:
         return f"{self._verdict_text()} ({numbers}).{self._paper_note()}"
 
     def _verdict_text(self) -> str:
+        """The verdict, with the power of a non-significant one."""
         if self.significant:
             worse = self.b if self.better == self.a else self.a
             return (
@@ -118,6 +104,7 @@ class Comparison:
         )
 
     def _paper_note(self) -> str:
+        """The verdict set against the paper's, if expected."""
         if self.expect is None:
             return ""
         said = "differ" if self.expect == "differ" else "be as good as each other"
@@ -141,8 +128,7 @@ def compare(
     expect: str | None = None,
     difference: float = DIFFERENCE,
 ) -> Comparison:
-    """KS-compare two populations' errors (fractions in [0, 1]) at significance ``alpha``, with
-    the power to see a KS difference of ``difference`` (see :class:`Comparison`)."""
+    """KS-compare two populations' errors (fractions) at ``alpha`` (see :class:`Comparison`)."""
     if not 0 < alpha < 1:
         raise DsdError(f"alpha must be in (0, 1), got {alpha}")
     if expect is not None and expect not in EXPECTATIONS:

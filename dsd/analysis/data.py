@@ -1,23 +1,7 @@
-"""Reading results tables for analysis: every row read is used or excluded for a named reason.
+"""Reading results for analysis: each file once and validated, and why each row is excluded.
 
-:func:`read_results` reads any number of results files (each given once, each validated by
-:func:`dsd.schema.check_table` before anything is returned), merges them, and refuses a model
-that appears twice (same space, design id and training seed, compared as typed values: NaN
-equals NaN) or was trained with two recipes. :func:`exclusions` says for each row why it is not
-analysed: ``key=value`` filters (``filtered out``), the status (``failed``, ``diverged``,
-``unknown status``: by default only ``status=ok`` rows are analysed) and the metric
-(``non-finite metric``); :mod:`dsd.analysis.population` adds ``missing group key`` and turns the
-reasons into each population's ledger. :func:`load_results` is the rows that are used.
-
-:func:`derived_params` turns the per-stage list columns into scalar columns: ``d`` (total depth),
-``d1..d4``, ``w1..w4``, ``b1..``, ``g1..``, ``w_ratio1..3`` (``w_{i+1} / w_i``), the shared ``b``
-and ``g`` (read from the drawn scalar columns ``bottleneck_ratio`` / ``group_width``, which exist
-only for spaces that share the parameter), plus ``flops``, ``params``, ``acts`` and, for RegNet
-spaces, ``w0``, ``wa``, ``wm``.
-
-The error metric is a column of fractions in [0, 1]: ``top1_err`` (the final epoch's test error,
-dsd's default) or ``top1_err_min`` (the best epoch's, what pycls and the nds notebooks analyse).
-:func:`regime_range` reads the complexity range a population was sampled in (``regime``).
+Also the scalar parameters derived from the per-stage columns, and the regime a population was
+sampled in. The error metric is a column of fractions in [0, 1] (``top1_err`` or ``top1_err_min``).
 """
 
 from __future__ import annotations
@@ -52,11 +36,12 @@ REASONS = (
     "non-finite metric",
     "missing group key",
 )
-#: Shared parameters' scalar columns and per-stage list columns, by their short names
-#: (from the one table of parameter names, :data:`dsd.schema.PARAMETERS`).
+#: Shared scalar and per-stage list columns by their short names (from :data:`dsd.schema.PARAMETERS`).
 SHARED = {p: PARAMETERS[p][0] for p in ("bottleneck_ratio", "group_width")}
 LIST_PARAMS = {column: short for short, column in PARAMETERS.values() if column}
 SCALARS = ("flops", "params", "acts", "depth", "w0", "wa", "wm")
+#: What results are read from: a DataFrame, or one or more results files.
+Results = pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike
 
 
 def parse_filter(text: str) -> tuple[str, tuple[str, ...]]:
@@ -72,25 +57,20 @@ def parse_filter(text: str) -> tuple[str, tuple[str, ...]]:
 def _matches(column: pd.Series, values: tuple[str, ...]) -> pd.Series:
     """Rows whose value equals one of ``values``, compared as text or as numbers."""
     mask = column.astype(str).isin(values)
-    nums = [float(v) for v in values if _is_number(v)]
+    nums = []
+    for v in values:
+        try:
+            nums.append(float(v))
+        except ValueError:
+            pass
     if nums:
         mask |= pd.to_numeric(column, errors="coerce").isin(nums)
     return mask
 
 
-def _is_number(text: str) -> bool:
-    """True if ``text`` parses as a float."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def exclusions(df: pd.DataFrame, filters: Iterable[str] = (), metric: str = ERROR) -> pd.Series:
-    """For each row, why it is not analysed ('' when it is): the first of :data:`REASONS` that
-    applies. ``status=ok`` is implied unless a filter names ``status``; a status other than
-    ``ok``, ``diverged`` and ``failed`` (``OK``, missing) is an ``unknown status``."""
+    """For each row, the first of :data:`REASONS` that applies ('' when it is analysed);
+    ``status=ok`` is implied unless a filter names ``status``."""
     parsed = [parse_filter(f) for f in filters]
     reason = pd.Series("", index=df.index, dtype=object)
 
@@ -113,30 +93,22 @@ def exclusions(df: pd.DataFrame, filters: Iterable[str] = (), metric: str = ERRO
 
 
 def read_results(paths: Sequence[str | os.PathLike], metric: str = ERROR) -> pd.DataFrame:
-    """Read and concatenate results files; DataError (naming the file) on the first unusable one.
-
-    Each file is given once and needs ``model_id``, ``space``, ``status`` and the ``metric``
-    column (fractions in [0, 1]); a model repeated across or within the files is refused.
-    """
+    """Read and concatenate results files; DataError naming the first unusable one."""
     if not paths:
         raise DsdError("no results files given")
-    frames = [read_table(p, required=(*RESULTS_REQUIRED, metric)) for p in _once(paths)]
-    for p, f in zip(paths, frames, strict=True):
-        check_metric(f, metric, str(p))
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    refuse_repeats(df, [str(p) for p, f in zip(paths, frames, strict=True) for _ in range(len(f))])
-    return df
-
-
-def _once(paths: Sequence[str | os.PathLike]) -> list:
-    """``paths`` if no file is given twice (also as a link); else a DataError saying so."""
     try:
-        return distinct_inputs(paths)
+        files = distinct_inputs(paths)
     except DsdError as e:
         first = str(e).split(";")[0]
         raise DataError(
             f"{first}: every model in it appears 2 times; give each results file once"
         ) from None
+    frames = [read_table(p, required=(*RESULTS_REQUIRED, metric)) for p in files]
+    for p, f in zip(paths, frames, strict=True):
+        check_metric(f, metric, str(p))
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    refuse_repeats(df, [str(p) for p, f in zip(paths, frames, strict=True) for _ in range(len(f))])
+    return df
 
 
 def check_metric(df: pd.DataFrame, metric: str, source: str = "results") -> None:
@@ -157,8 +129,8 @@ def check_metric(df: pd.DataFrame, metric: str, source: str = "results") -> None
 
 
 def _typed(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """``columns`` of ``df`` as comparable values: numbers as floats, other cells as text, and a
-    missing value as NaN (so NaN equals NaN, and 0 equals 0.0, in ``duplicated``)."""
+    """``columns`` as comparable values: numbers as floats, others as text, missing as NaN (so NaN
+    equals NaN, and 0 equals 0.0, in ``duplicated``)."""
     out = {}
     for c in columns:
         if c in NUMBER_COLUMNS or c == "train_seed":
@@ -173,21 +145,12 @@ def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v))
 
 
-def id_column(df: pd.DataFrame) -> str:
-    """The column that identifies a design: ``design_id`` (schema 3) or else ``model_id``."""
-    return "design_id" if "design_id" in df.columns else "model_id"
-
-
 def refuse_repeats(df: pd.DataFrame, sources: Sequence[str]) -> None:
-    """DataError if a row repeats (``space``, design id, ``train_seed``) as typed values, or one
-    design was trained with two recipes; the message names the files and one such model.
-
-    A model may appear in two spaces (it was drawn from both), and once per training seed; a
-    file given twice, or two runs of one model mixed, would count it twice in every EDF and test.
-    """
+    """DataError if a row repeats (``space``, design id, ``train_seed``), or one design was
+    trained with two recipes: it would count twice in every EDF and test."""
     if not len(df):
         return
-    ident = id_column(df)
+    ident = "design_id" if "design_id" in df.columns else "model_id"
     if ident == "design_id":  # schema 3: a row is a design (two designs may build one model)
         df = df.assign(design_id=df["design_id"].fillna(df["model_id"]))
     src = pd.Series(list(sources), index=df.index)
@@ -215,9 +178,7 @@ def refuse_repeats(df: pd.DataFrame, sources: Sequence[str]) -> None:
             )
 
 
-def read_any(
-    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike, metric: str = ERROR
-) -> tuple[pd.DataFrame, tuple[str, ...]]:
+def read_any(results: Results, metric: str = ERROR) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Every row of ``results`` (a DataFrame or results files), validated, and the file names."""
     if isinstance(results, pd.DataFrame):
         missing = [c for c in (*RESULTS_REQUIRED, metric) if c not in results.columns]
@@ -232,55 +193,33 @@ def read_any(
 
 
 def load_results(
-    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike,
-    filters: Iterable[str] = (),
-    metric: str = ERROR,
+    results: Results, filters: Iterable[str] = (), metric: str = ERROR
 ) -> pd.DataFrame:
-    """The rows of ``results`` that are analysed (see :func:`exclusions`): those matching the
-    filters (``status=ok`` unless a status filter is given) with a finite ``metric``.
-
-    ``metric`` is the error column, fractions in [0, 1]: ``top1_err`` (final epoch, the default)
-    or ``top1_err_min`` (best epoch, as pycls and nds). For the rows excluded and why, load
-    populations (:func:`dsd.analysis.population.load_populations`): each carries its ledger.
-    """
+    """The rows of ``results`` that are analysed (see :func:`exclusions`)."""
     df, _ = read_any(results, metric)
     return df[exclusions(df, filters, metric) == ""].reset_index(drop=True)
 
 
 def regime_range(df: pd.DataFrame, column: str = "flops") -> tuple[float, float] | None:
-    """The ``column`` range the rows were sampled in, from their ``regime`` column, or None.
-
-    ``regime`` holds a JSON object per row (``{"flops": [360e6, 400e6]}``; ``"{}"`` when sampled
-    without a range). Returns the range when every row names the same one for ``column``; None when
-    the column is absent, a row has no range for ``column``, or the rows disagree.
-    """
+    """The ``column`` range every row was sampled in (its ``regime`` JSON, e.g. ``{"flops": [360e6,
+    400e6]}``), or None when a row has none or the rows disagree."""
     if "regime" not in df.columns or df.empty:
         return None
     ranges = set()
     for text in df["regime"].unique():
-        try:
-            regime = json.loads(text) if isinstance(text, str) else None
-        except ValueError:
+        try:  # a row without a JSON object naming [lo, hi] for column has no range
+            value = json.loads(text).get(column) if isinstance(text, str) else None
+            lo, hi = (float(v) for v in value)
+        except (AttributeError, TypeError, ValueError):
             return None
-        value = regime.get(column) if isinstance(regime, dict) else None
-        if not (isinstance(value, list | tuple) and len(value) == 2):
-            return None
-        try:
-            lo, hi = float(value[0]), float(value[1])
-        except (TypeError, ValueError):
-            return None
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        if not (isinstance(value, list) and np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             return None
         ranges.add((lo, hi))
     return ranges.pop() if len(ranges) == 1 else None
 
 
 def groups(df: pd.DataFrame, by: str = "space") -> dict[str, pd.DataFrame]:
-    """Split ``df`` by the column ``by`` (in order of first appearance), names as strings.
-
-    A row without a value of ``by`` is a DsdError (populations are loaded with their ledger by
-    :func:`dsd.analysis.population.load_populations`, which names such rows instead).
-    """
+    """Split ``df`` by the column ``by``, in order; a row without a ``by`` is a DsdError."""
     key = group_key(df, by)
     if key.isna().any():
         raise DsdError(f"--by {by}: {int(key.isna().sum())} row(s) have no {by}")
@@ -319,15 +258,9 @@ def stack(column: pd.Series) -> np.ndarray:
 
 
 def derived_params(df: pd.DataFrame) -> pd.DataFrame:
-    """Scalar parameters for scatter plots and bootstraps, one row per row of ``df``.
-
-    ``d`` = total depth; ``d1..`` / ``w1..`` / ``b1..`` / ``g1..`` = per-stage depth, width,
-    bottleneck ratio, group width as drawn; ``b`` and ``g`` = the shared value as drawn, read
-    from the ``bottleneck_ratio`` / ``group_width`` columns, so they exist only where the space
-    shares the parameter (AnyNetXB+ for ``b``, XC+ and RegNet for ``g``; NaN for rows of other
-    spaces); ``w_ratio1..`` = ``w_{i+1} / w_i``; plus ``flops``, ``params``, ``acts`` and the
-    RegNet parameters ``depth``, ``w0``, ``wa``, ``wm`` when present.
-    """
+    """Scalar parameters, one row per row of ``df``: ``d`` (total depth), per-stage ``d1..``,
+    ``w1..``, ``b1..``, ``g1..``, ``w_ratio1..`` (``w_{i+1} / w_i``), shared ``b`` and ``g`` (NaN
+    where not shared), and the complexity and RegNet columns present."""
     out = {}
     for column, short in LIST_PARAMS.items():
         if column not in df.columns:
@@ -340,21 +273,14 @@ def derived_params(df: pd.DataFrame) -> pd.DataFrame:
         if column == "widths":
             for i in range(a.shape[1] - 1):
                 out[f"w_ratio{i + 1}"] = a[:, i + 1] / a[:, i]
-    for column, short in SHARED.items():
+    for column, short in [*SHARED.items(), *zip(SCALARS, SCALARS)]:
         if column in df.columns:
             out[short] = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
-    for column in SCALARS:
-        if column in df.columns:
-            out[column] = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
     return pd.DataFrame(out, index=df.index)
 
 
 def param_values(df: pd.DataFrame, name: str) -> tuple[list[str], np.ndarray]:
-    """Labels and a (models, k) array for a parameter: a list column, a derived name or a column.
-
-    ``depths`` gives ``d1..d4`` (one column a stage); ``d``, ``w2``, ``w_ratio1``, ``flops`` ...
-    give one column.
-    """
+    """Labels and a (models, k) array for a parameter (``depths`` gives ``d1..d4``)."""
     if name in LIST_PARAMS:
         if name not in df.columns:
             raise DsdError(f"parameter {name!r}: no column {name!r} in the results")

@@ -1,19 +1,7 @@
 """Figures of the papers, drawn with matplotlib's object API (no pyplot, so no global state).
 
-Every function draws on the axes given as ``ax=`` (one Axes, or a sequence of one Axes a panel
-for the multi-panel figures) or, without it, on a new :class:`matplotlib.figure.Figure`, and
-returns the axes it drew on (matplotlib's convention; ``ax.figure`` is the figure, which a
-notebook displays). :func:`save_figure` writes a figure (or the figure of axes) atomically in the
-format of the path's extension (.png, .pdf, .svg). Errors are fractions in the arguments and
-percent on the axes.
-
-- :func:`plot_edfs`: error EDFs (or normalised EDFs) of several populations, ``name | n | min | mean``
-  in the legend (and the effective n of weighted EDFs), optional confidence bands and a caption
-  (DDS figures 2-4);
-- :func:`plot_bootstrap`: error against a parameter with the bootstrap band shaded (figures 5, 6);
-- :func:`plot_fits`: per-block widths of the top models and their quantized linear fits (figure 7);
-- :func:`plot_complexity`: error against flops, params and acts;
-- :func:`plot_random_search`: expected best error of k random models (NDS).
+Each draws on the axes given as ``ax=`` (one Axes, or one a panel) or on a new Figure, and returns
+the axes it drew on. Errors are fractions in the arguments and percent on the axes.
 """
 
 from __future__ import annotations
@@ -52,7 +40,7 @@ def figure_of(drawn) -> Figure:
     return drawn.figure if hasattr(drawn, "figure") else np.ravel(drawn)[0].figure
 
 
-def _axes(ax, figsize: tuple[float, float], panels: int = 0):
+def axes_for(ax, figsize: tuple[float, float], panels: int = 0):
     """``ax`` (checked), or new axes on a new figure: one Axes, or ``panels`` in a row."""
     if ax is None:
         fig = Figure(figsize=figsize, layout="constrained")
@@ -77,7 +65,7 @@ def _note(ax, text: str) -> None:
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Write ``fig`` (a Figure, or axes drawn on one) atomically; the format follows the extension."""
+    """Write ``fig`` (a Figure, or axes drawn on one) atomically, in the format of the extension."""
     path = check_figure_path(path)
     fig = figure_of(fig)
     with atomic_path(path) as tmp:
@@ -86,20 +74,22 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 150) -> Path:
 
 
 def edf_label(name: str, f: EDF) -> str:
-    """Legend text ``name | n=.. | min=.. | mean=..`` (errors in percent).
-
-    A weighted (normalised) EDF also shows its Kish effective size: ``n=500 (eff. 51)``.
-    """
+    """Legend text ``name | n=.. | min=.. | mean=..`` (percent; a weighted EDF's ``n=500 (eff. 51)``)."""
     n = f"n={f.n}"
     if not np.allclose(f.weights, f.weights[0], rtol=1e-9, atol=0):
         n += f" (eff. {f.n_eff:.3g})"
     return f"{name} | {n} | min={100 * f.min:.1f} | mean={100 * f.mean:.1f}"
 
 
+def _finite(values) -> np.ndarray:
+    """The finite values, as floats."""
+    v = np.asarray(values, dtype=float)
+    return v[np.isfinite(v)]
+
+
 def _is_integer(values: np.ndarray) -> bool:
     """True when every finite value is a whole number (depths, widths, b, g, d)."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
+    v = _finite(values)
     return bool(v.size) and bool(np.all(v == np.round(v)))
 
 
@@ -114,8 +104,7 @@ def _log_axis(ax, integer: bool) -> None:
 
 def _wants_log(values: np.ndarray) -> bool:
     """True when positive values span more than a factor of 20."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
+    v = _finite(values)
     return bool(v.size) and v.min() > 0 and v.max() / v.min() > 20
 
 
@@ -131,14 +120,11 @@ def plot_edfs(
     note: str = "",
     ax=None,
 ):
-    """Error EDFs of named populations (arrays of errors, fractions, or :class:`EDF` objects).
-
-    ``bands`` = ``"dkw"`` or ``"bootstrap"`` shades a confidence band at ``level``; ``note`` is
-    a caption under the axes (the report's: the populations' ledger). Returns the axes.
-    """
+    """Error EDFs of named populations (errors as fractions, or :class:`EDF` objects), DDS figures
+    2-4; ``bands`` (``"dkw"`` or ``"bootstrap"``) shades a confidence band at ``level``."""
     if not populations:
         raise DsdError("plot_edfs: no populations to plot")
-    ax = _axes(ax, (6.4, 4.4))
+    ax = axes_for(ax, (6.4, 4.4))
     for i, (name, pop) in enumerate(populations.items()):
         f = pop if isinstance(pop, EDF) else edf(pop)
         x, y = f.steps()
@@ -171,18 +157,14 @@ def plot_bootstrap(
     error_label: str = "error (%)",
     ax=None,
 ):
-    """Error against each column of ``values`` with the bootstrap band of the best value shaded.
-
-    Markers are drawn above the band; integer parameters get integer ticks; the panels of a row
-    share one x scale (log when any panel's values span more than 20x). ``ax``: one Axes a
-    column of ``values``. Returns the array of axes.
-    """
+    """Error against each column of ``values`` with the bootstrap band of the best value shaded
+    (DDS figures 5, 6); the panels share one x scale (log when any spans more than 20x)."""
     values = np.asarray(values, dtype=float).reshape(len(errors), -1)
     e = np.asarray(errors, dtype=float) * 100
     low, med, high = (np.atleast_1d(v) for v in (result.low, result.median, result.high))
     k = values.shape[1]
     log = any(_wants_log(values[:, j]) for j in range(k))
-    axes = _axes(ax, (3.0 * k + 0.6, 3.2), panels=k)
+    axes = axes_for(ax, (3.0 * k + 0.6, 3.2), panels=k)
     for j, ax in enumerate(axes):
         ax.axvspan(low[j], high[j], color=color, alpha=0.15, lw=0, zorder=1)
         ax.scatter(values[:, j], e, s=14, color=color, alpha=0.8, lw=0.3, ec="white", zorder=3)
@@ -211,27 +193,16 @@ def fit_label(fit: RegNetFit, name: str) -> str:
 def plot_fits(
     fits: Sequence[RegNetFit], names: Sequence[str] | None = None, *, title: str = "", ax=None
 ):
-    """Per-block widths (solid) of models and their fitted quantized linear widths (dashed).
-
-    ``names`` label the models (the report uses space and error); the legend also says whether
-    each fit lies in the RegNet space's ranges and whether it touched a search limit. Returns
-    the axes.
-    """
+    """Per-block widths (solid) of models and their quantized linear fits (dashed), DDS figure 7."""
     if not fits:
         raise DsdError("plot_fits: no fits to plot")
-    ax = _axes(ax, (6.4, 4.4))
+    ax = axes_for(ax, (6.4, 4.4))
     for i, f in enumerate(fits):
         j = np.arange(f.d)
         name = names[i] if names else f"model {i + 1}"
         ax.step(j, f.observed, where="mid", color=_color(i), lw=1.6, alpha=0.8)
         ax.step(
-            j,
-            f.widths,
-            where="mid",
-            ls="--",
-            color=_color(i),
-            lw=1.2,
-            label=fit_label(f, name),
+            j, f.widths, where="mid", ls="--", color=_color(i), lw=1.2, label=fit_label(f, name)
         )
     ax.set_yscale("log", base=2)
     ax.set_xlabel("block index j")
@@ -251,12 +222,10 @@ def plot_complexity(
     error_label: str = "error (%)",
     ax=None,
 ):
-    """Error against complexity metrics; ``populations[name]`` maps "error" (fractions) and each
-    metric to values. The panels share one x scale (log when any metric spans more than 20x).
-    ``ax``: one Axes a metric. Returns the array of axes.
-    """
+    """Error against complexity metrics (``populations[name]``: "error" and each metric to
+    values); the panels share one x scale (log when any metric spans more than 20x)."""
     k = len(metrics)
-    axes = _axes(ax, (3.2 * k + 0.6, 3.4), panels=k)
+    axes = axes_for(ax, (3.2 * k + 0.6, 3.4), panels=k)
     xs: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
     for i, (name, pop) in enumerate(populations.items()):
         e = np.asarray(pop["error"], dtype=float) * 100
@@ -287,8 +256,8 @@ def plot_random_search(
     error_label: str = "best error (%)",
     ax=None,
 ):
-    """Expected best error of k random models against k, with its band shaded. Returns the axes."""
-    ax = _axes(ax, (6.4, 4.0))
+    """Expected best error of k random models against k (NDS), with its band shaded."""
+    ax = axes_for(ax, (6.4, 4.0))
     for i, (name, r) in enumerate(results.items()):
         label = f"{name} | n={r.n}" + (f" (eff. {r.n_eff:.3g})" if r.n_eff < r.n - 1e-9 else "")
         ax.plot(r.k, r.mean * 100, color=_color(i), lw=1.8, label=label)

@@ -1,10 +1,4 @@
-"""The pieces of dsd's HTML pages: one self-contained page, images inline, no links.
-
-:func:`page` wraps sections (:func:`section`) of notes (:func:`note`), tables (:func:`table_html`)
-and figures (:func:`figure_html`) in one document with the stylesheet :data:`CSS`. The report, the
-runtime section and the refinement section are built from these; this module imports nothing of
-``dsd.analysis``.
-"""
+"""The pieces of dsd's HTML pages (one self-contained page, images inline); imports no analysis."""
 
 from __future__ import annotations
 
@@ -35,7 +29,7 @@ def check_report_path(path: str | os.PathLike) -> Path:
 
 
 def figure_html(fig, alt: str) -> str:
-    """An ``<img>`` tag holding ``fig`` (a matplotlib Figure, or Axes drawn on one) as inline PNG."""
+    """An ``<img>`` tag holding ``fig`` (a Figure, or Axes drawn on one) as inline PNG."""
     fig = getattr(fig, "figure", fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")

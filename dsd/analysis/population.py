@@ -1,15 +1,6 @@
-"""Populations, loaded once: each one's rows, ledger, EDF and (when normalised) complexity weights.
+"""Populations, loaded once: each one's rows, ledger, EDF and (when normalised) NDS weights.
 
-:func:`load_populations` reads results (files or a DataFrame) once, as :class:`AnalysisOptions`
-say (metric, grouping, filters, normalisation), into a :class:`Populations` value: a mapping of
-population name to a frozen :class:`Population` (its rows used, its :class:`Ledger`, its error
-EDF, and its normalised EDF and NDS weights when normalised), plus the ledger of every group read
-(a group whose rows were all excluded, and the rows without a group key, are named there too).
-Tables, figures, the report and the CLI read these values; nothing is computed twice.
-
-A ledger states, per population: rows read, rows used, and rows excluded by reason (see
-:data:`dsd.analysis.data.REASONS`). Errors are fractions in [0, 1] in every value here; tables
-and figures show percent.
+Errors are fractions in [0, 1] in every value here; tables and figures show percent.
 """
 
 from __future__ import annotations
@@ -26,6 +17,7 @@ import pandas as pd
 from dsd.analysis.data import (
     ERROR,
     REASONS,
+    Results,
     exclusions,
     group_key,
     parse_filter,
@@ -46,16 +38,9 @@ DEFAULT_PARAMS = ("d", "depths", "widths", "b", "g", "w0", "wa", "wm")
 class AnalysisOptions:
     """How results become populations and what each analysis draws from them (validated here).
 
-    Loading: ``metric`` (the error column, fractions in [0, 1]), ``by`` (the column naming
-    populations), ``filters`` (``key=value``; ``status=ok`` unless a status filter is given),
-    ``normalise`` (None, ``flops``, ``params`` or ``acts``: NDS weights over ``bins`` equal bins,
-    at most :data:`MAX_BINS`, of ``range`` or the sampling regime). Analyses: ``seed``,
-    bootstrap ``params`` / ``frac`` / ``reps`` (at most :data:`~dsd.analysis.stats.MAX_REPS`) /
-    ``ci``, ``top`` models fitted and listed per population, ``fit_domain`` (None: the RegNet
-    space; :data:`dsd.analysis.fit.UNBOUNDED`), ``alpha`` (significance of every verdict). The
-    report: ``title``, ``refine`` (a space whose refinement section is added), ``figures`` (a
-    folder to export each figure to) in ``figure_format``, and ``sources`` (inputs named in its
-    header).
+    ``normalise``: NDS weights by that column over ``bins`` bins of ``range`` or the sampling
+    regime; ``fit_domain`` None: the RegNet space; ``refine``: a space whose refinement the report
+    adds; ``figures``: a folder the report exports figures to; ``sources``: inputs it names.
     """
 
     metric: str = ERROR
@@ -85,36 +70,32 @@ class AnalysisOptions:
                 object.__setattr__(self, name, tuple(str(v) for v in value))
         for f in self.filters:
             parse_filter(f)
-        _check_options(self)
-
-
-def _check_options(o: AnalysisOptions) -> None:
-    """DsdError naming the first option out of its bounds."""
-    checks = [
-        (
-            isinstance(o.metric, str) and bool(o.metric),
-            f"metric must be a column name, got {o.metric!r}",
-        ),
-        (isinstance(o.by, str) and bool(o.by), f"by must be a column name, got {o.by!r}"),
-        (o.normalise in (None, *COMPLEXITY), f"normalise: use one of {', '.join(COMPLEXITY)}"),
-        (1 <= o.bins <= MAX_BINS, f"bins must be from 1 to {MAX_BINS}, got {o.bins}"),
-        (1 <= o.top, f"top must be >= 1, got {o.top}"),
-        (1 <= o.reps <= MAX_REPS, f"reps must be from 1 to {MAX_REPS:,}, got {o.reps}"),
-        (0 < o.frac <= 1, f"frac must be in (0, 1], got {o.frac}"),
-        (0 < o.ci < 1, f"ci must be in (0, 1), got {o.ci}"),
-        (0 < o.alpha < 1, f"alpha must be in (0, 1), got {o.alpha}"),
-        (o.figure_format in ("png", "pdf", "svg"), "figure format: use png, pdf or svg"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise DsdError(message)
-    if o.range is not None and not (0 <= o.range[0] < o.range[1] < math.inf):
-        raise DsdError(f"range must be finite with 0 <= low < high, got {o.range}")
+        o = self
+        in_range = o.range is None or 0 <= o.range[0] < o.range[1] < math.inf
+        checks = [
+            (
+                isinstance(o.metric, str) and bool(o.metric),
+                f"metric must be a column name, got {o.metric!r}",
+            ),
+            (isinstance(o.by, str) and bool(o.by), f"by must be a column name, got {o.by!r}"),
+            (o.normalise in (None, *COMPLEXITY), f"normalise: use one of {', '.join(COMPLEXITY)}"),
+            (1 <= o.bins <= MAX_BINS, f"bins must be from 1 to {MAX_BINS}, got {o.bins}"),
+            (1 <= o.top, f"top must be >= 1, got {o.top}"),
+            (1 <= o.reps <= MAX_REPS, f"reps must be from 1 to {MAX_REPS:,}, got {o.reps}"),
+            (0 < o.frac <= 1, f"frac must be in (0, 1], got {o.frac}"),
+            (0 < o.ci < 1, f"ci must be in (0, 1), got {o.ci}"),
+            (0 < o.alpha < 1, f"alpha must be in (0, 1), got {o.alpha}"),
+            (o.figure_format in ("png", "pdf", "svg"), "figure format: use png, pdf or svg"),
+            (in_range, f"range must be finite with 0 <= low < high, got {o.range}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise DsdError(message)
 
 
 @dataclass(frozen=True)
 class Ledger:
-    """Rows read for one population, and the rows excluded by reason (``used = read - excluded``)."""
+    """Rows read for one population, and the rows excluded by reason."""
 
     read: int
     excluded: tuple[tuple[str, int], ...] = ()
@@ -126,7 +107,7 @@ class Ledger:
 
     @classmethod
     def of(cls, reasons: pd.Series) -> Ledger:
-        """The ledger of rows whose exclusion reasons are ``reasons`` ('' = used)."""
+        """The ledger of rows excluded for ``reasons`` ('' = used)."""
         counts = reasons.value_counts()
         return cls(len(reasons), tuple((r, int(counts[r])) for r in REASONS if r in counts))
 
@@ -141,9 +122,8 @@ class Ledger:
 
 @dataclass(frozen=True, eq=False)
 class Population:
-    """One population: its ``rows`` used, ``ledger``, ``metric``, error ``edf`` and, when the
-    populations were normalised, its NDS ``weights`` (one a row; 0 outside the range) and
-    normalised EDF ``nedf``. Errors are fractions in [0, 1]."""
+    """One population's rows used, ledger, error EDF and, when normalised, NDS ``weights`` (one a
+    row; 0 outside the range) and normalised EDF ``nedf``."""
 
     name: str
     rows: pd.DataFrame
@@ -172,14 +152,8 @@ class Population:
 
 @dataclass(frozen=True)
 class Normalisation:
-    """How normalised EDFs are weighted: ``column`` split into ``bins`` equal bins over ``range``.
-
-    ``source`` says where the range came from: ``"given"``, ``"regime"`` (the complexity range the
-    populations were sampled in, from their ``regime`` column) or ``"data"`` (the overlap of the
-    populations' min..max, used when no regime is recorded). ``requested_bins`` > ``bins`` when a
-    requested bin had no models and the largest bin count without an empty bin was used instead
-    (the search starts at the smallest population's size: more bins than models leave one empty).
-    """
+    """How normalised EDFs are weighted: ``column`` in ``bins`` equal bins over ``range`` (from
+    ``source``: given, regime or data); ``empty`` says why fewer than ``requested_bins``."""
 
     column: str
     range: tuple[float, float]
@@ -187,7 +161,6 @@ class Normalisation:
     requested_bins: int
     source: str
     empty: str = ""
-    #: The weights of each population's models (computed while choosing the bin count).
     weights: Mapping[str, np.ndarray] = dataclasses.field(
         default_factory=dict, repr=False, compare=False
     )
@@ -210,26 +183,14 @@ class Normalisation:
 
 
 def _complexity(df: pd.DataFrame, column: str, name: str) -> np.ndarray:
-    """The finite complexity values of a population's rows (DsdError naming a missing column)."""
+    """A population's complexity values (DsdError naming a missing column)."""
     if column not in df.columns:
         raise DsdError(f"--normalise {column}: population {name} has no column {column!r}")
     return pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
 
 
-def shared_range(pops: Mapping[str, pd.DataFrame], column: str) -> tuple[float, float]:
-    """The overlap of all populations' ranges of ``column`` (NDS normalises over a shared range)."""
-    values = [_complexity(df, column, name) for name, df in pops.items()]
-    values = [v[np.isfinite(v)] for v in values]
-    if any(v.size == 0 for v in values):
-        raise DsdError(f"--normalise {column}: a population has no finite {column}")
-    lo, hi = max(v.min() for v in values), min(v.max() for v in values)
-    if not lo < hi:
-        raise DsdError(f"the populations' {column} ranges do not overlap; give a range LOW:HIGH")
-    return float(lo), float(hi)
-
-
-def _range(pops: Mapping[str, pd.DataFrame], column: str, given) -> tuple[tuple[float, float], str]:
-    """The normalisation range and where it comes from (given, regime or data)."""
+def _range(pops: Mapping[str, pd.DataFrame], values, column: str, given) -> tuple[tuple, str]:
+    """The normalisation range and where it comes from: given, the regimes' or the data's overlap."""
     if given is not None:
         return (float(given[0]), float(given[1])), "given"
     regimes = [regime_range(df, column) for df in pops.values()]
@@ -238,7 +199,13 @@ def _range(pops: Mapping[str, pd.DataFrame], column: str, given) -> tuple[tuple[
         if not lo_hi[0] < lo_hi[1]:
             raise DsdError(f"the populations' {column} regimes do not overlap; give a range")
         return lo_hi, "regime"
-    return shared_range(pops, column), "data"
+    finite = [v[np.isfinite(v)] for v in values.values()]
+    if any(v.size == 0 for v in finite):
+        raise DsdError(f"--normalise {column}: a population has no finite {column}")
+    lo, hi = max(v.min() for v in finite), min(v.max() for v in finite)
+    if not lo < hi:
+        raise DsdError(f"the populations' {column} ranges do not overlap; give a range LOW:HIGH")
+    return (float(lo), float(hi)), "data"
 
 
 def normalisation(
@@ -248,19 +215,15 @@ def normalisation(
     range: tuple[float, float] | None = None,
     reduce_bins: bool = True,
 ) -> Normalisation:
-    """The weighting of normalised EDFs by ``column``: its range, source and bin count.
+    """The weighting of normalised EDFs of ``pops`` (name -> rows) by ``column``.
 
-    ``pops`` maps names to rows. The range is ``range`` if given, else the populations' sampling
-    regime (all populations must name one; their overlap is used), else the overlap of their
-    min..max. With ``reduce_bins``, an empty bin makes the bin count drop to the largest one that
-    leaves no population with an empty bin (the reason is kept in ``empty``; at most the smallest
-    population's size is tried, so the search is bounded by the data); without it, an empty bin
-    raises DsdError.
+    With ``reduce_bins``, an empty bin drops the bin count to the largest without one (from the
+    smallest population's size down: bounded by the data); without it, it is a DsdError.
     """
     if not 1 <= bins <= MAX_BINS:
         raise DsdError(f"bins must be from 1 to {MAX_BINS}, got {bins}")
     values = {name: _complexity(df, column, name) for name, df in pops.items()}
-    lo_hi, source = _range(pops, column, range)
+    lo_hi, source = _range(pops, values, column, range)
     for name, v in values.items():
         if not np.any((v >= lo_hi[0]) & (v <= lo_hi[1])):
             v = v[np.isfinite(v)]
@@ -271,30 +234,24 @@ def normalisation(
             )
     start = min([bins, *(max(len(v), 1) for v in values.values())]) if reduce_bins else bins
     first_error = "" if start == bins else f"bin counts above {start} leave a bin empty"
-    for b in np.arange(start, 0, -1) if reduce_bins else (bins,):
-        try:
-            weights = {n: _named_weights(n, v, int(b), lo_hi) for n, v in values.items()}
-        except DsdError as e:
-            if not reduce_bins or b == 1:
-                raise
-            first_error = first_error or str(e).split(";")[0]
-            continue
-        return Normalisation(column, lo_hi, int(b), bins, source, first_error, weights)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _named_weights(name: str, values: np.ndarray, bins: int, lo_hi) -> np.ndarray:
-    """NDS weights of one population; an empty bin is a DsdError naming the population."""
-    try:
-        return complexity_weights(values, bins, lo_hi)
-    except DsdError as e:
-        raise DsdError(f"{name}: {e}") from None
+    for b in map(int, np.arange(start, 0, -1) if reduce_bins else (bins,)):
+        weights, error = {}, ""
+        for n, v in values.items():
+            try:
+                weights[n] = complexity_weights(v, b, lo_hi)
+            except DsdError as e:
+                error = f"{n}: {e}"
+                break
+        if not error:
+            return Normalisation(column, lo_hi, b, bins, source, first_error, weights)
+        if not reduce_bins or b == 1:
+            raise DsdError(error)
+        first_error = first_error or error.split(";")[0]
 
 
 class Populations(Mapping[str, Population]):
-    """The populations of one analysis (name -> :class:`Population`, in order of first
-    appearance) with the ledger of every group read (:attr:`ledgers`), the options they were
-    loaded with, their input files and, when normalised, the :class:`Normalisation`."""
+    """Name -> :class:`Population` (in order of first appearance), with the ledger of every group
+    read, the options they were loaded with, their input files and any :class:`Normalisation`."""
 
     def __init__(
         self,
@@ -334,11 +291,10 @@ class Populations(Mapping[str, Population]):
 
     def ledger_table(self) -> pd.DataFrame:
         """One row a group read: ``name``, ``read``, ``used`` and one column a reason excluded."""
-        rows = []
-        for name, ledger in self.ledgers.items():
-            row = {"name": name, "read": ledger.read, "used": ledger.used}
-            row.update({r: dict(ledger.excluded).get(r, 0) for r in REASONS})
-            rows.append(row)
+        rows = [
+            (name, led.read, led.used, *(dict(led.excluded).get(r, 0) for r in REASONS))
+            for name, led in self.ledgers.items()
+        ]
         table = pd.DataFrame(rows, columns=["name", "read", "used", *REASONS])
         return table.loc[:, (table != 0).any(axis=0) | table.columns.isin(["name", "read", "used"])]
 
@@ -348,19 +304,10 @@ class Populations(Mapping[str, Population]):
 
 
 def load_populations(
-    results: pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike | Populations,
-    options: AnalysisOptions | None = None,
-    **changes,
+    results: Results | Populations, options: AnalysisOptions | None = None, **changes
 ) -> Populations:
-    """Read ``results`` once into :class:`Populations` as ``options`` (with ``changes``) say.
-
-    Every row read is used or counted in its group's ledger with a reason; rows without a group
-    key form a group of their own in :attr:`Populations.ledgers` (``(no space)``). A DsdError
-    when no row is left to analyse (its message is the ledger). Normalises when
-    ``options.normalise`` names a complexity column (:func:`normalisation`). Given loaded
-    :class:`Populations`, returns them with ``options`` for what is drawn from them (refusing
-    options that would load them differently).
-    """
+    """Read ``results`` once into :class:`Populations` as ``options`` (with ``changes``) say;
+    every row read is used or counted in its group's ledger with a reason."""
     options = options_for(results, options, changes)
     if isinstance(results, Populations):
         return _reuse(results, options)
@@ -385,8 +332,7 @@ def load_populations(
 
 
 def options_for(results, options: AnalysisOptions | None, changes: Mapping) -> AnalysisOptions:
-    """``options`` with ``changes``; by default those ``results`` were loaded with (when they are
-    :class:`Populations`), else the defaults."""
+    """``options`` (by default those ``results`` were loaded with, or the defaults) with ``changes``."""
     if options is None:
         options = results.options if isinstance(results, Populations) else AnalysisOptions()
     return dataclasses.replace(options, **changes)
@@ -397,8 +343,7 @@ LOADING = ("metric", "by", "filters", "normalise", "bins", "range")
 
 
 def _reuse(pops: Populations, options: AnalysisOptions) -> Populations:
-    """Loaded ``pops`` with ``options`` for what is drawn from them; DsdError when ``options``
-    would load them differently."""
+    """Loaded ``pops`` with ``options``; DsdError when they would load them differently."""
     for name in LOADING:
         if getattr(options, name) != getattr(pops.options, name):
             raise DsdError(
@@ -409,8 +354,7 @@ def _reuse(pops: Populations, options: AnalysisOptions) -> Populations:
 
 
 def normalise(pops: Populations, column: str = "flops") -> Populations:
-    """``pops`` with each population's NDS weights and normalised EDF over ``column`` (the bins
-    and range of ``pops.options``); DsdError when they cannot be drawn."""
+    """``pops`` with each population's NDS weights and normalised EDF over ``column``."""
     o = pops.options
     norm = normalisation({k: p.rows for k, p in pops.items()}, column, o.bins, o.range)
     items = {

@@ -1,15 +1,6 @@
 """The self-contained HTML report of one or more results sets: one page, images inline, no links.
 
-Sections: a header with provenance (dsd version, input files, dataset, epochs, error metric), the
-rows read, used and excluded by reason for each population (its ledger), summary, error EDFs
-(plain and normalised by flops over the sampling regime), KS matrices between populations (plain
-and normalised, each labelled), verdicts on each pair with their power, random-search
-efficiency, error against complexity, bootstrap tables and scatters, quantized linear fits of
-each population's best models (within the RegNet space by default), and the best models. Errors
-are in percent throughout. Every section reads the populations loaded once
-(:func:`~dsd.analysis.population.load_populations`); :class:`AnalysisOptions` say what to draw.
-:func:`write_report` is what ``dsd report`` and ``dsd run`` call; with ``figures=DIR`` it also
-exports each figure as a file.
+Every section reads the populations loaded once; errors are in percent throughout.
 """
 
 from __future__ import annotations
@@ -19,6 +10,7 @@ import os
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
@@ -108,11 +100,9 @@ def _ks_section(edfs, kind: str, metric: str) -> str:
     d, p = tables.ks_matrix(edfs)
     d.insert(0, "D", d.index)
     p.insert(0, "p", p.index)
-    how = (
-        " (asymptotic, with Kish effective sizes in place of n)."
-        if kind == "normalised"
-        else " (scipy's ks_2samp)."
-    )
+    how = " (scipy's ks_2samp)."
+    if kind == "normalised":
+        how = " (asymptotic, with Kish effective sizes in place of n)."
     return section(
         f"KS statistic between populations ({kind} EDFs)",
         note(f"D = sup |F1 - F2| of the {kind} EDFs of {metric}, and its p-value" + how),
@@ -122,10 +112,8 @@ def _ks_section(edfs, kind: str, metric: str) -> str:
 
 
 def _edf_sections(pops: Populations, figs: _Figures) -> tuple[list[str], Populations | None]:
-    """EDF figures (plain and, when possible, normalised by flops) and the KS matrices.
-
-    Returns the sections and the normalised populations (None when they could not be drawn).
-    """
+    """EDF figures (plain and, when possible, normalised by flops), the KS matrices, and the
+    normalised populations (None when they could not be drawn)."""
     label = tables.metric_label(pops.metric)
     caption = "; ".join(pops.ledger_lines())
     ax = figures.plot_edfs(
@@ -162,8 +150,7 @@ def _edf_sections(pops: Populations, figs: _Figures) -> tuple[list[str], Populat
 
 def _verdict_section(pops: Populations) -> list[str]:
     """One sentence a pair of populations: KS at alpha, with its power (dsd compare's words)."""
-    names = list(pops)
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    pairs = list(combinations(pops, 2))
     sentences = []
     for a, b in pairs[:MAX_PAIRS]:
         if pops[a].n >= 2 and pops[b].n >= 2:
@@ -247,11 +234,8 @@ def _bootstrap_sections(pops: Populations, figs: _Figures) -> list[str]:
             f"of m = max(1, round({o.frac:g} n)) models with replacement (DDS footnote 4; pycls "
             f"floors m), by {pops.metric}."
         )
-        out.append(
-            section(
-                f"Bootstrap of the best parameters: {name}", note(text), table_html(table), *imgs
-            )
-        )
+        title = f"Bootstrap of the best parameters: {name}"
+        out.append(section(title, note(text), table_html(table), *imgs))
     return out
 
 
@@ -260,13 +244,14 @@ def _fit_sections(pops: Populations, figs: _Figures) -> list[str]:
     if not {"depths", "widths"} <= set(pops.rows.columns):
         return []
     table, fits = tables.fit_tables(pops)
-    dom = pops.options.fit_domain
-    where = (
-        "anywhere (unbounded: w0, wa and wm up to 2 max width / 8, outside the RegNet space "
-        "allowed)"
-        if dom is UNBOUNDED
-        else _domain_text()
-    )
+    where = "anywhere (unbounded: w0, wa and wm up to 2 max width / 8, outside the RegNet space "
+    where += "allowed)"
+    if pops.options.fit_domain is not UNBOUNDED:
+        d = regnet_domain()
+        where = (
+            f"within the RegNet space's ranges (spaces/RegNet.yaml: w0 {d.w0[0]:g}..{d.w0[1]:g}, "
+            f"wa {d.wa[0]:g}..{d.wa[1]:g}, wm {d.wm[0]:g}..{d.wm[1]:g}, d <= {d.d[1]:g})"
+        )
     parts = [
         note(
             f"Each population's {pops.options.top} best models, fitted separately (the paper fits "
@@ -283,14 +268,6 @@ def _fit_sections(pops: Populations, figs: _Figures) -> list[str]:
         ax = figures.plot_fits(pop_fits[:5], names, title=f"{name}: best models and their fits")
         parts.append(figs.html(f"fits_{name}", ax, f"fits of {name}"))
     return [section("Quantized linear fits of the best models", *parts)]
-
-
-def _domain_text() -> str:
-    dom = regnet_domain()
-    return (
-        f"within the RegNet space's ranges (spaces/RegNet.yaml: w0 {dom.w0[0]:g}..{dom.w0[1]:g}, "
-        f"wa {dom.wa[0]:g}..{dom.wa[1]:g}, wm {dom.wm[0]:g}..{dom.wm[1]:g}, d <= {dom.d[1]:g})"
-    )
 
 
 def _sections(pops: Populations, figs: _Figures) -> list[str]:
@@ -320,21 +297,18 @@ def _sections(pops: Populations, figs: _Figures) -> list[str]:
 
 
 def _build(results, options: AnalysisOptions) -> tuple[str, _Figures]:
-    pops = load_populations(results, options)
     figs = _Figures()
-    return page(options.title, _sections(pops, figs)), figs
+    return page(options.title, _sections(load_populations(results, options), figs)), figs
 
 
 def report_sections(results, options: AnalysisOptions | None = None, **changes) -> list[str]:
-    """The report's sections (HTML) for ``results``, to be placed in a page of another's
-    (:func:`dsd.analysis.page.page`): ``dsd design`` puts its chain first, then these."""
+    """The report's sections (HTML) for ``results``, for another's page (``dsd design``'s)."""
     options = options_for(results, options, changes)
     return _sections(load_populations(results, options), _Figures())
 
 
 def build_report(results, options: AnalysisOptions | None = None, **changes) -> str:
-    """The report's HTML for ``results`` (a DataFrame, results files or loaded
-    :class:`Populations`) as ``options`` (with ``changes``, e.g. ``reps=200``) say."""
+    """The report's HTML for ``results`` as ``options`` (with ``changes``, e.g. ``reps=200``) say."""
     return _build(results, options_for(results, options, changes))[0]
 
 
@@ -352,21 +326,13 @@ def check_figures_dir(path: str | os.PathLike) -> Path:
 def write_report(
     results, out_path: str | os.PathLike, options: AnalysisOptions | None = None, **changes
 ) -> Path:
-    """Write the self-contained HTML report of ``results`` (a DataFrame or results files).
-
-    ``options`` (:class:`AnalysisOptions`, with ``changes`` such as ``metric="top1_err_min"`` or
-    ``reps=500``) say what is analysed; ``sources`` default to the results files. Everything is
-    validated and computed before the page (written atomically) and, with ``figures``, each
-    figure (``FIGURES/<name>.<figure_format>``, atomically) are written. No output may be one of
-    the inputs.
-    """
+    """Write the HTML report of ``results`` (and, with ``options.figures``, each figure as
+    ``FIGURES/<name>.<figure_format>``), atomically, after everything is validated and computed;
+    no output may be one of the inputs."""
     options = options_for(results, options, changes)
     path = check_report_path(out_path)
-    inputs = (
-        []
-        if isinstance(results, pd.DataFrame | Populations)
-        else ([results] if isinstance(results, str | os.PathLike) else list(results))
-    )
+    inputs = [] if isinstance(results, pd.DataFrame | Populations) else results
+    inputs = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
     check_not_an_input(path, inputs)
     folder = check_figures_dir(options.figures) if options.figures is not None else None
     if folder is not None:

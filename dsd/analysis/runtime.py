@@ -1,19 +1,5 @@
 """Runtime against complexity, and the paper's comparison of named models (DDS §5).
 
-- :func:`read_timings`: the tables ``dsd time`` wrote (each given once), concatenated;
-- :func:`runtime_correlations`: how well flops, activations and params predict a measured time
-  (Pearson r of time against each, and Spearman's rho), over a timed population (NaN below 3
-  models: the comparison with published figures needs none);
-- :func:`published_figures`: the published ImageNet figures of the RegNets and the baselines
-  (V100 times, top-1 error), shipped as ``dsd/analysis/published.csv`` with its source;
-- :func:`compare_models`: those figures beside the times measured here, per image;
-- :func:`effnet_ratios`: EfficientNet-Bk against its flops-matched RegNetY, time ratios published
-  (V100) and measured here;
-- :func:`plot_runtime`: runtime against flops and against activations, r in each panel;
-- :func:`plot_comparison`: published top-1 error against flops and against the time measured here;
-- :func:`report_sections`: the report's runtime section when a table carries timing columns;
-- :func:`runtime_text`: what ``dsd runtime`` prints (correlations, named models, ratios).
-
 The paper's claim: activations predict GPU runtime better than flops.
 """
 
@@ -27,10 +13,10 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
+from dsd.analysis.figures import axes_for
 from dsd.analysis.page import figure_html, note, section, table_html
 from dsd.errors import DsdError
 from dsd.io import distinct_inputs, read_table
@@ -49,11 +35,8 @@ MATCHED_PAIRS = (
 
 
 def published_figures() -> pd.DataFrame:
-    """The published figures, one row per model (see the file's header for units and source).
-
-    Adds ``infer_ms_per_image`` (``infer_ms / batch``: batches differ between rows, so compare
-    per image).
-    """
+    """The published ImageNet figures (``dsd/analysis/published.csv``, whose header gives units and
+    source), one row per model, with ``infer_ms_per_image`` (batches differ between rows)."""
     return _published().copy()
 
 
@@ -70,8 +53,7 @@ def _published() -> pd.DataFrame:
 def read_timings(
     paths: Sequence[str | os.PathLike], time: str = "infer_ms_per_image"
 ) -> pd.DataFrame:
-    """The timing tables at ``paths`` (each given once: a file twice would count its models
-    twice), each with ``model_id`` and ``time``, concatenated."""
+    """The timing tables at ``paths`` (each given once), concatenated."""
     frames = [read_table(p, required=("model_id", time)) for p in distinct_inputs(paths)]
     return pd.concat(frames, ignore_index=True)
 
@@ -79,12 +61,8 @@ def read_timings(
 def runtime_correlations(
     df: pd.DataFrame, time: str = "infer_ms_per_image", metrics=("flops", "acts", "params")
 ) -> pd.DataFrame:
-    """Pearson r and Spearman rho of ``time`` against each complexity metric, best first.
-
-    One row per metric: ``metric``, ``pearson_r``, ``spearman_rho``, ``n``. Rows with a missing
-    time or metric are left out; with fewer than 3 models left, r and rho are NaN (``n`` says
-    how many there were).
-    """
+    """Pearson r and Spearman rho of ``time`` against each complexity metric, best first (NaN
+    below 3 models with both values; ``n`` says how many)."""
     if time not in df.columns:
         raise DsdError(f"no column {time!r}: time the models first (dsd time ... -o times.csv)")
     rows = []
@@ -102,6 +80,7 @@ def runtime_correlations(
 
 
 def _measured_by_model(times: pd.DataFrame) -> pd.DataFrame:
+    """The median times of each named model."""
     if "model" not in times.columns:
         raise DsdError(
             "the timing table has no 'model' column: time models by name (dsd time NAME)"
@@ -111,12 +90,7 @@ def _measured_by_model(times: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare_models(times: pd.DataFrame) -> pd.DataFrame:
-    """Published figures beside the times measured here, for the named models of ``times``.
-
-    Columns: ``model``, ``flops_b``, ``acts_m``, ``top1_err`` (published), ``v100_infer_ms_per_image``
-    and ``v100_train_hr`` (published), and the measured ``infer_ms_per_image`` and
-    ``train_ms_per_image``.
-    """
+    """Published figures (``v100_...``) beside the times measured here, for the named models."""
     pub = published_figures().rename(
         columns={"infer_ms_per_image": "v100_infer_ms_per_image", "train_hr": "v100_train_hr"}
     )
@@ -127,11 +101,7 @@ def compare_models(times: pd.DataFrame) -> pd.DataFrame:
 
 
 def effnet_ratios(times: pd.DataFrame | None = None) -> pd.DataFrame:
-    """EfficientNet-Bk / RegNetY time ratios at matched flops (:data:`MATCHED_PAIRS`).
-
-    Published (V100): inference per image and 100-epoch training time; with ``times``, also the
-    measured inference and training-step ratios (pairs not both timed are NaN).
-    """
+    """EfficientNet-Bk / RegNetY time ratios at matched flops, published (V100) and measured."""
     pub = published_figures().set_index("model")
     mine = _measured_by_model(times) if times is not None else pd.DataFrame()
     rows = []
@@ -155,12 +125,11 @@ def effnet_ratios(times: pd.DataFrame | None = None) -> pd.DataFrame:
 
 
 def plot_runtime(df: pd.DataFrame, time: str = "infer_ms_per_image", *, ax=None):
-    """Panels of ``time`` against flops and against acts (those present), each titled with
-    Pearson r; ``ax``: one Axes a panel. Returns the axes."""
+    """Panels of ``time`` against flops and against acts (those present), titled with Pearson r."""
     corr = runtime_correlations(df, time, metrics=("flops", "acts")).set_index("metric")
     metrics = [m for m in ("flops", "acts") if m in corr.index]
     labels = {"flops": "flops (M)", "acts": "activations (M)"}
-    axes = _panels(ax, len(metrics), (4.5 * len(metrics), 3.6))
+    axes = axes_for(ax, (4.5 * len(metrics), 3.6), len(metrics))
     for ax_, m in zip(axes, metrics, strict=True):
         ax_.scatter(df[m] / 1e6, df[time], s=12, alpha=0.7)
         if "model" in df.columns:
@@ -173,26 +142,12 @@ def plot_runtime(df: pd.DataFrame, time: str = "infer_ms_per_image", *, ax=None)
     return axes
 
 
-def _panels(ax, k: int, figsize: tuple[float, float]) -> np.ndarray:
-    """``ax`` as ``k`` axes, or ``k`` new axes in a row on a new figure."""
-    if ax is None:
-        return Figure(figsize=figsize, layout="constrained").subplots(
-            1, k, sharey=True, squeeze=False
-        )[0]
-    axes = np.ravel(np.asarray(ax, dtype=object))
-    if axes.size != k:
-        raise DsdError(f"ax: this figure draws {k} panel(s), got {axes.size} axes")
-    return axes
-
-
 def plot_comparison(times: pd.DataFrame, time: str = "infer_ms_per_image", *, ax=None):
-    """Two panels for the named models of ``times``: published top-1 error against published
-    flops, and against ``time`` measured here; one colour per family (RegNetX/Y, ResNe(X)t,
-    EfficientNet). ``ax``: two Axes. Returns the axes."""
+    """Published top-1 error of the named models against published flops and measured ``time``."""
     cmp = compare_models(times)
     if cmp.empty:
         raise DsdError("no timed model has published figures (time them by name: dsd time NAME)")
-    axes = _panels(ax, 2, (9, 3.8))
+    axes = axes_for(ax, (9, 3.8), 2)
     family = cmp["model"].str.extract(r"^(RegNetX|RegNetY|ResNeXt|ResNet|EfficientNet)")[0]
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     for ax_, x, label in zip(
@@ -213,31 +168,13 @@ def plot_comparison(times: pd.DataFrame, time: str = "infer_ms_per_image", *, ax
     return axes
 
 
-def has_timing(df: pd.DataFrame) -> bool:
-    """Whether ``df`` carries the timing columns of ``dsd time`` with some values."""
-    return "infer_ms_per_image" in df.columns and bool(
+def report_sections(df: pd.DataFrame, figure=None) -> list[str]:
+    """The report's runtime section for a table with timing columns ([] without them);
+    ``figure(name, axes, alt)`` inlines a figure (default :func:`~dsd.analysis.page.figure_html`)."""
+    timed = "infer_ms_per_image" in df.columns and bool(
         np.isfinite(pd.to_numeric(df["infer_ms_per_image"], errors="coerce")).any()
     )
-
-
-def _named_tables(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
-    """(title, table, float format) of the named models' comparisons, when there are any."""
-    if "model" not in df.columns or (cmp := compare_models(df)).empty:
-        return []
-    out = [("Named models: published figures and times measured here", cmp, "{:.3f}")]
-    ratios = effnet_ratios(df).dropna(subset=["measured_infer_ratio"])
-    if not ratios.empty:
-        out.append(("EfficientNet / RegNetY time ratios at matched flops", ratios, "{:.2f}"))
-    return out
-
-
-def report_sections(df: pd.DataFrame, figure=None) -> list[str]:
-    """The report's runtime section (HTML) for a table with timing columns; [] without them.
-
-    ``figure(name, axes, alt)`` inlines a figure as HTML (the report's also exports it); by
-    default :func:`~dsd.analysis.page.figure_html`.
-    """
-    if not has_timing(df) or not {"flops", "acts"} & set(df.columns):
+    if not timed or not {"flops", "acts"} & set(df.columns):
         return []
     parts = []
     for t in TIME_COLUMNS:
@@ -246,41 +183,33 @@ def report_sections(df: pd.DataFrame, figure=None) -> list[str]:
             parts.append(table_html(runtime_correlations(df, t), "{:.3f}"))
     axes, alt = plot_runtime(df), "runtime against flops and activations"
     parts.append(figure("runtime", axes, alt) if figure else figure_html(axes[0].figure, alt))
-    for title, table, fmt in _named_tables(df):
-        parts += [f"<h3>{html.escape(title)}</h3>", table_html(table, fmt)]
-    device = ", ".join(
-        sorted({str(d) for d in df.get("time_device", pd.Series(dtype=str)).dropna()})
-    )
-    parts.append(
-        note(
-            f"Measured on {device or 'an unknown device'}. The paper's claim: "
-            "activations predict GPU runtime better than flops."
-        )
-    )
+    if "model" in df.columns and not (cmp := compare_models(df)).empty:
+        named = [("Named models: published figures and times measured here", cmp, "{:.3f}")]
+        ratios = effnet_ratios(df).dropna(subset=["measured_infer_ratio"])
+        if not ratios.empty:
+            named.append(("EfficientNet / RegNetY time ratios at matched flops", ratios, "{:.2f}"))
+        for title, table, fmt in named:
+            parts += [f"<h3>{html.escape(title)}</h3>", table_html(table, fmt)]
+    devices = sorted({str(d) for d in df.get("time_device", pd.Series(dtype=str)).dropna()})
+    claim = "The paper's claim: activations predict GPU runtime better than flops."
+    parts.append(note(f"Measured on {', '.join(devices) or 'an unknown device'}. {claim}"))
     return [section("Runtime against complexity", *parts)]
 
 
 def runtime_text(df: pd.DataFrame, time: str = "infer_ms_per_image") -> str:
-    """What ``dsd runtime`` prints: correlations of ``time`` with complexity (NaN below 3
-    models), the named models beside their published figures, and the EfficientNet / RegNetY
-    ratios at matched flops."""
+    """What ``dsd runtime`` prints: correlations, named models, EfficientNet / RegNetY ratios."""
     fmt3, fmt2 = (lambda x: f"{x:.3f}"), (lambda x: f"{x:.2f}")
-    corr = runtime_correlations(df, time)
-    lines = [f"{time} against complexity ({len(df)} timed rows):"]
-    lines.append(corr.to_string(index=False, float_format=fmt3))
+    corr = runtime_correlations(df, time).to_string(index=False, float_format=fmt3)
+    lines = [f"{time} against complexity ({len(df)} timed rows):", corr]
     if len(df) < 3:
         lines.append("(correlations need at least 3 timed models)")
     if "model" in df.columns and df["model"].notna().any():
         cmp = compare_models(df)
         if not cmp.empty:
-            lines += [
-                "",
-                "published ImageNet figures (V100) and times measured here (ms per image):",
-            ]
-            lines.append(cmp.to_string(index=False, float_format=fmt3))
-        lines += [
-            "",
-            "EfficientNet / RegNetY time ratios at matched flops (published V100, measured here):",
-        ]
-        lines.append(effnet_ratios(df).to_string(index=False, float_format=fmt2))
+            head = "published ImageNet figures (V100) and times measured here (ms per image):"
+            lines += ["", head, cmp.to_string(index=False, float_format=fmt3)]
+        head = (
+            "EfficientNet / RegNetY time ratios at matched flops (published V100, measured here):"
+        )
+        lines += ["", head, effnet_ratios(df).to_string(index=False, float_format=fmt2)]
     return "\n".join(lines)

@@ -1,13 +1,12 @@
-"""Per-population tables shared by the CLI and the report: summaries, ledgers, KS, bootstraps, fits.
+"""Per-population tables shared by the CLI and the report: summaries, KS, bootstraps, fits, best.
 
-Each function reads :class:`~dsd.analysis.population.Populations` (loaded once) and returns plain
-pandas DataFrames. Errors are fractions in the values and percent in these tables (columns named
-``...%``), as in the paper; complexity reads as ``0.563 MF`` / ``4.0 GF`` / ``5.16 M``.
+Errors are percent in these tables (columns named ``...%``); complexity reads as ``0.563 MF``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -28,14 +27,14 @@ UNITS = {"flops": "F", "params": "", "acts": ""}
 
 
 def metric_label(metric: str = ERROR) -> str:
-    """How figures and tables name the error metric, e.g. ``top1_err (top-1 error at the final epoch, %)``."""
+    """How figures and tables name the error metric: ``top1_err (top-1 error at the final epoch, %)``."""
     what = METRIC_NAMES.get(metric)
     return f"{metric} ({what}, %)" if what else f"{metric} (%)"
 
 
 def complexity_text(value: float, column: str = "flops") -> str:
-    """A complexity as people read it: ``562506`` flops -> ``0.563 MF``, ``4.0e9`` -> ``4 GF``,
-    params ``5157512`` -> ``5.16 M``; NaN -> ``-``."""
+    """A complexity as people read it: flops ``562506`` -> ``0.563 MF``, params ``5157512`` ->
+    ``5.16 M``; NaN -> ``-``."""
     if not np.isfinite(value):
         return "-"
     unit = UNITS.get(column, "")
@@ -44,12 +43,8 @@ def complexity_text(value: float, column: str = "flops") -> str:
 
 
 def summary_table(pops: Populations, normalised: bool = False) -> pd.DataFrame:
-    """One row a population: n (rows used), n_eff, min% / median% / mean% error, flops range,
-    and its ledger: rows ``read`` and ``excluded`` (the reasons: :meth:`Populations.ledger_lines`).
-
-    ``n_eff`` is the Kish effective size of the normalised EDF's weights when ``normalised``
-    (models outside the range have weight 0), else ``n``.
-    """
+    """One row a population: n, n_eff (Kish, of the normalised EDF when ``normalised``), min% /
+    median% / mean% error, flops range, and rows ``read`` and ``excluded``."""
     rows = []
     for name, p in pops.items():
         e = p.errors * 100
@@ -75,23 +70,18 @@ def ks_matrix(edfs: Mapping[str, EDF]) -> tuple[pd.DataFrame, pd.DataFrame]:
     names = list(edfs)
     d = pd.DataFrame(0.0, index=names, columns=names)
     p = pd.DataFrame(1.0, index=names, columns=names)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            r = ks(edfs[a], edfs[b])
-            d.loc[a, b] = d.loc[b, a] = r.statistic
-            p.loc[a, b] = p.loc[b, a] = r.pvalue
+    for a, b in combinations(names, 2):
+        r = ks(edfs[a], edfs[b])
+        d.loc[a, b] = d.loc[b, a] = r.statistic
+        p.loc[a, b] = p.loc[b, a] = r.pvalue
     return d, p
 
 
 def bootstrap_table(
     pops: Populations, params: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], tuple[list[str], np.ndarray, BootstrapResult]]]:
-    """Bootstrap of the best value of each parameter in each population (``pops.options``: frac,
-    reps, ci, seed; ``params`` default ``options.params``).
-
-    Returns a table (name, param, low, best, high) and, per (population, parameter), the labels,
-    the values and the :class:`BootstrapResult` (for plotting).
-    """
+    """Bootstrap of the best value of each parameter in each population: a table, and per
+    (population, parameter) the labels, values and result to plot."""
     o = pops.options
     rows, details = [], {}
     for name, pop in pops.items():
@@ -110,26 +100,9 @@ def top_models(df: pd.DataFrame, top: int, metric: str = ERROR) -> pd.DataFrame:
     return df.sort_values(metric, kind="stable").head(top).reset_index(drop=True)
 
 
-def is_regnet(rows: pd.DataFrame) -> bool:
-    """Whether every row was drawn as a RegNet (finite ``w0``, ``wa``, ``wm``): its drawn widths
-    are quantized linear, so their ``e_fit`` is 0 by construction."""
-    cols = ("w0", "wa", "wm")
-    if not all(c in rows.columns for c in cols):
-        return False
-    values = rows[list(cols)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    return bool(len(values)) and bool(np.isfinite(values).all())
-
-
 def fit_table(pop: Population, top: int, domain=None) -> tuple[pd.DataFrame, list[RegNetFit]]:
-    """Quantized linear fits of the ``top`` best models of one population: a table and the fits.
-
-    The fitted widths are the built ones (``built_widths``, after the compatibility rule) when
-    the rows have them, else ``widths``; the search stays in ``domain`` (default the RegNet
-    space's ranges). ``in_space`` says whether the fit lies in the RegNet space's ranges (else
-    ``outside`` names the parameters that leave them), ``at_bound`` which search limit the
-    optimum touched (empty: none). Errors are in percent. ``table.attrs``: ``domain`` and
-    ``regnet`` (the population's models are RegNets: e_fit 0 by construction).
-    """
+    """Quantized linear fits of the built widths (else ``widths``) of the ``top`` best models of
+    one population, within ``domain``: a table (``attrs``: ``domain``, ``regnet``) and the fits."""
     df, metric = pop.rows, pop.metric
     widths = "built_widths" if "built_widths" in df.columns else "widths"
     for c in ("depths", widths):
@@ -155,16 +128,18 @@ def fit_table(pop: Population, top: int, domain=None) -> tuple[pd.DataFrame, lis
             "at_bound": [",".join(f.at_bound) for f in fits],
         }
     )
-    table.attrs.update(domain=fits[0].domain if fits else "", regnet=is_regnet(df))
+    # every row drawn as a RegNet (finite w0, wa, wm): e_fit 0 by construction
+    drawn = df.reindex(columns=["w0", "wa", "wm"]).apply(pd.to_numeric, errors="coerce")
+    regnet = bool(len(df)) and bool(np.isfinite(drawn.to_numpy(dtype=float)).all())
+    table.attrs.update(domain=fits[0].domain if fits else "", regnet=regnet)
     return table, fits
 
 
 def fit_tables(
     pops: Populations,
 ) -> tuple[pd.DataFrame, dict[str, tuple[pd.DataFrame, list[RegNetFit]]]]:
-    """:func:`fit_table` of each population separately (its ``options.top`` best models; the
-    paper fits the best models *of a space*): the tables stacked (``attrs``: ``domain`` and
-    ``notes``), and each population's table and fits."""
+    """:func:`fit_table` of each population (the paper fits the best models *of a space*): the
+    tables stacked (``attrs``: ``domain``, ``notes``), and each population's table and fits."""
     o = pops.options
     each = {}
     for name, pop in pops.items():
@@ -174,18 +149,14 @@ def fit_tables(
         each[name] = (table, fits)
     parts = [t for t, _ in each.values()]
     table = pd.concat(parts, ignore_index=True)
-    table.attrs.update(domain=parts[0].attrs["domain"], notes=fit_notes(pops, parts))
-    return table, each
-
-
-def fit_notes(pops: Populations, parts: Sequence[pd.DataFrame]) -> list[str]:
-    """The populations whose models are RegNets, as sentences (their e_fit is 0 by construction)."""
-    return [
+    notes = [
         f"{name}: its models are RegNets (drawn as w0, wa, wm): e_fit is 0 by construction for "
         "their drawn widths (the built widths may differ after the compatibility rule)"
         for name, part in zip(pops, parts, strict=True)
         if part.attrs["regnet"]
     ]
+    table.attrs.update(domain=parts[0].attrs["domain"], notes=notes)
+    return table, each
 
 
 def fit_names(table: pd.DataFrame, metric: str = ERROR) -> list[str]:
@@ -195,8 +166,7 @@ def fit_names(table: pd.DataFrame, metric: str = ERROR) -> list[str]:
 
 
 def best_table(pops: Populations, top: int) -> pd.DataFrame:
-    """The ``top`` best models of each population: the design as drawn and as built, the error
-    in percent and the complexity as ``0.563 MF``."""
+    """The ``top`` best models of each population, as drawn and as built."""
     metric = pops.metric
     best = pd.concat([top_models(p.rows, top, metric) for p in pops.values()], ignore_index=True)
     columns = [metric if c == ERROR else c for c in BEST_COLUMNS]
