@@ -5,148 +5,37 @@ compare, runtime, candidates, splits, refinement, report, commands. Errors are f
 in the API and in files, percent in figures, tables and printed text.
 """
 
-from dsd.analysis.candidates import Candidate, default_candidates, read_candidates
-from dsd.analysis.commands import (
-    Output,
-    bootstrap_command,
-    compare_command,
-    edf_command,
-    fit_command,
-)
-from dsd.analysis.compare import Comparison, compare
-from dsd.analysis.data import REASONS, derived_params, load_results, regime_range
-from dsd.analysis.figures import (
-    check_figure_path,
-    plot_bootstrap,
-    plot_complexity,
-    plot_edfs,
-    plot_fits,
-    plot_random_search,
-    save_figure,
-)
-from dsd.analysis.fit import (
-    UNBOUNDED,
-    FitDomain,
-    RegNetFit,
-    block_widths,
-    fit_regnet,
-    quantized_linear_widths,
-    regnet_domain,
-)
-from dsd.analysis.page import check_report_path
-from dsd.analysis.population import (
-    MAX_BINS,
-    AnalysisOptions,
-    Ledger,
-    Population,
-    Populations,
-    load_populations,
-    normalise,
-)
-from dsd.analysis.refinement import (
-    RefineOptions,
-    RefineRequest,
-    refine,
-    refine_command,
-    write_refined_space,
-)
-from dsd.analysis.report import build_report, report_sections, write_report
-from dsd.analysis.runtime import (
-    compare_models,
-    effnet_ratios,
-    plot_comparison,
-    plot_runtime,
-    read_timings,
-    runtime_correlations,
-    runtime_text,
-)
-from dsd.analysis.stats import (
-    ALPHA,
-    DIFFERENCE,
-    EDF,
-    MAX_REPS,
-    POWER,
-    BootstrapResult,
-    ConfidenceBand,
-    KSResult,
-    RandomSearchResult,
-    bootstrap_best,
-    complexity_weights,
-    edf,
-    ks,
-    ks_models_needed,
-    ks_power,
-    random_search_efficiency,
-)
-from dsd.analysis.tables import complexity_text
+from __future__ import annotations
 
-__all__ = [
-    "ALPHA",
-    "DIFFERENCE",
-    "EDF",
-    "MAX_BINS",
-    "MAX_REPS",
-    "POWER",
-    "REASONS",
-    "UNBOUNDED",
-    "AnalysisOptions",
-    "BootstrapResult",
-    "Candidate",
-    "Comparison",
-    "ConfidenceBand",
-    "FitDomain",
-    "KSResult",
-    "Ledger",
-    "Output",
-    "Population",
-    "Populations",
-    "RandomSearchResult",
-    "RefineOptions",
-    "RefineRequest",
-    "RegNetFit",
-    "block_widths",
-    "bootstrap_best",
-    "bootstrap_command",
-    "build_report",
-    "check_figure_path",
-    "check_report_path",
-    "compare",
-    "compare_command",
-    "compare_models",
-    "complexity_text",
-    "complexity_weights",
-    "default_candidates",
-    "derived_params",
-    "edf",
-    "edf_command",
-    "effnet_ratios",
-    "fit_command",
-    "fit_regnet",
-    "ks",
-    "ks_models_needed",
-    "ks_power",
-    "load_populations",
-    "load_results",
-    "normalise",
-    "plot_bootstrap",
-    "plot_comparison",
-    "plot_complexity",
-    "plot_edfs",
-    "plot_fits",
-    "plot_random_search",
-    "plot_runtime",
-    "quantized_linear_widths",
-    "random_search_efficiency",
-    "read_candidates",
-    "read_timings",
-    "refine",
-    "refine_command",
-    "regime_range",
-    "regnet_domain",
-    "report_sections",
-    "runtime_correlations",
-    "runtime_text",
-    "save_figure",
+from dsd._lazy import lazy_exports
+
+# bound here, not lazily: importing the submodule of the same name would shadow a lazy name
+from dsd.analysis.compare import compare as compare
+
+_NAMES = {
+    "dsd.analysis.candidates": "Candidate default_candidates read_candidates",
+    "dsd.analysis.commands": "Output bootstrap_command compare_command edf_command fit_command",
+    "dsd.analysis.compare": "Comparison",
+    "dsd.analysis.data": "REASONS derived_params load_results regime_range",
+    "dsd.analysis.figures": "check_figure_path plot_bootstrap plot_complexity plot_edfs plot_fits "
+    "plot_random_search save_figure",
+    "dsd.analysis.fit": "UNBOUNDED FitDomain RegNetFit block_widths fit_regnet "
+    "quantized_linear_widths regnet_domain",
+    "dsd.analysis.page": "check_report_path",
+    "dsd.analysis.population": "MAX_BINS AnalysisOptions Ledger Population Populations "
+    "load_populations normalise",
+    "dsd.analysis.refinement": "RefineOptions RefineRequest refine refine_command "
     "write_refined_space",
-    "write_report",
-]
+    "dsd.analysis.report": "build_report report_sections write_report",
+    "dsd.analysis.runtime": "compare_models effnet_ratios plot_comparison plot_runtime "
+    "read_timings runtime_correlations runtime_text",
+    "dsd.analysis.stats": "ALPHA DIFFERENCE EDF MAX_REPS POWER BootstrapResult ConfidenceBand "
+    "KSResult RandomSearchResult bootstrap_best complexity_weights edf ks "
+    "ks_models_needed ks_power random_search_efficiency",
+    "dsd.analysis.tables": "complexity_text",
+}
+_EXPORTS = {name: module for module, names in _NAMES.items() for name in names.split()}
+
+
+__all__ = sorted([*_EXPORTS, "compare"])
+__getattr__, __dir__ = lazy_exports("dsd.analysis", globals(), _EXPORTS)
