@@ -415,3 +415,20 @@ def test_quantized_linear_matches_a_scalar_transcription_on_random_parameters():
     assert np.unique(quantized_linear_widths(25, 48, 19.2, 1.96), return_counts=True)[
         1
     ].tolist() == [1, 4, 6, 13, 1]
+
+
+def test_hash_rows_is_hash_json_of_each_row():
+    """The sampler's one-text-a-row ids equal hash_json of each row's dict (canonical JSON)."""
+    from dsd.nets.config import hash_json, hash_rows
+
+    rng = np.random.default_rng(0)
+    n = 300
+    columns = {
+        "depths": rng.integers(-5, 10**12, (n, 4)).tolist(),
+        "ratios": (rng.standard_normal((n, 3)) * 10.0 ** rng.integers(-8, 9, (n, 3))).tolist(),
+        "w0": rng.integers(0, 1000, n).tolist(),
+        "wm": [0.1, 1e-05, 2.5, 1e16, -0.0, 3.0] * 50,
+    }
+    fixed = {"block": "res_bottleneck_block", "se_ratio": 0.25, "stem": 'a "quoted" é', "b": [1]}
+    rows = [{**fixed, **{k: v[i] for k, v in columns.items()}} for i in range(n)]
+    assert hash_rows(columns, fixed) == [hash_json(r) for r in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -148,6 +149,22 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 def hash_json(d: Mapping[str, Any]) -> str:
     """16 hex characters of the sha1 of canonical JSON: a stable id."""
     return hashlib.sha1(_CANONICAL.encode(d).encode()).hexdigest()[:16]
+
+
+def hash_rows(columns: Mapping[str, Sequence], fixed: Mapping[str, Any]) -> list[str]:
+    """:func:`hash_json` of ``{**fixed, k: columns[k][i] ...}`` for each row ``i``, without a dict
+    or an encoder call a row: a column holds Python ints, finite floats or lists of them, whose
+    canonical JSON is their ``repr`` without spaces."""
+    keys = sorted({*columns, *fixed})
+    heads = [_CANONICAL.encode(k) + ":" for k in keys]
+    texts = [
+        [repr(v).replace(" ", "") for v in columns[k]]
+        if k in columns
+        else itertools.repeat(_CANONICAL.encode(fixed[k]))
+        for k in keys
+    ]
+    rows = ("{" + ",".join(map(str.__add__, heads, row)) + "}" for row in zip(*texts))
+    return [hashlib.sha1(text.encode()).hexdigest()[:16] for text in rows]
 
 
 def adjust_compatibility(widths, bottleneck_ratios, group_widths):

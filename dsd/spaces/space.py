@@ -25,8 +25,8 @@ from dsd.nets.config import (
     NET_FIELDS,
     STEMS,
     adjust_compatibility,
-    config_hash,
     hash_json,
+    hash_rows,
 )
 from dsd.nets.counters import complexity_batch
 from dsd.schema import (
@@ -237,19 +237,14 @@ class Space(ABC):
                 cols[k] = np.concatenate([b[k] for b in picked])[order]
         n = len(order)
         net = self.network
+        # the ids of config_hash and design_id, one text a row (typed columns: ints and floats)
+        fixed = {**net, "se_ratio": float(net["se_ratio"])}
         built = {k: cols[BUILT_COLUMNS.get(k, k)] for k in (*DESIGN_COLUMNS, "strides")}
-        ids = [config_hash({**{k: v[i] for k, v in built.items()}, **net}) for i in range(n)]
         drawn = {k: cols[k] for k in (*DESIGN_COLUMNS, "strides", *REGNET_COLUMNS) if k in cols}
         drawn = {k: v if isinstance(v, list) else v.tolist() for k, v in drawn.items()}
-        # a design the compatibility rule left unchanged hashes to its model_id (no second hash)
-        same = [False] * n if "wa" in drawn else _unchanged(cols)
-        designs = [
-            ids[i] if same[i] else design_id({**{k: v[i] for k, v in drawn.items()}, **net})
-            for i in range(n)
-        ]
         data: dict[str, Any] = {
-            "model_id": ids,
-            "design_id": designs,
+            "model_id": hash_rows(built, fixed),
+            "design_id": hash_rows(drawn, fixed),
             "space": [self.name] * n,
             "seed": np.full(n, seed, dtype=np.int64),
             "schema_version": np.full(n, SCHEMA_VERSION, dtype=np.int64),
@@ -329,12 +324,6 @@ def design_keys(batch: Batch) -> list[bytes]:
     parts = [np.asarray(batch[c], dtype=np.float64).reshape(n, -1) for c in columns]
     mat = np.ascontiguousarray(np.concatenate(parts, axis=1))
     return [row.tobytes() for row in mat]
-
-
-def _unchanged(cols: Mapping[str, Any]) -> list[bool]:
-    """Per row: the built widths and group widths are the drawn ones."""
-    pairs = [(cols[k], cols[BUILT_COLUMNS[k]]) for k in ("widths", "group_widths")]
-    return [all(a[i] == b[i] for a, b in pairs) for i in range(len(pairs[0][0]))]
 
 
 def design_id(row: Mapping[str, Any]) -> str:
