@@ -18,7 +18,7 @@ from dsd.analysis.data import stack
 from dsd.errors import DsdError
 from dsd.io import load_yaml
 from dsd.schema import DESIGN_COLUMNS, REGNET_COLUMNS
-from dsd.spaces import Constraints, Space
+from dsd.spaces import ORDERS, Constraints, Space
 
 #: The parameters whose sharing the paper tests (b: AnyNetXB, g: AnyNetXC).
 SHARED = ("bottleneck_ratio", "group_width")
@@ -26,7 +26,6 @@ SHARED = ("bottleneck_ratio", "group_width")
 MAX_NAME = 100
 #: The population quantiles at which range candidates are drawn.
 QUANTILES = (0.25, 0.5, 0.75)
-ORDERS = ("non_decreasing", "non_increasing")
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def default_candidates(
     word = {p: p.replace("_", " ") for p in free}
     out = [_order("shared", p, f"shared {word[p]}") for p in free if p in SHARED]
     for p in free:
-        out += [_order(k, p, f"{k.replace('_', '-')} {word[p]}s") for k in ORDERS]
+        out += [_order(k, p, f"{w} {word[p]}s") for k, w in ORDERS.items() if k != "shared"]
     for q, v in _quantities(space, design):
         for t in np.unique(np.quantile(v, quantiles, method="inverted_cdf")).tolist():
             num = str(int(t)) if t.is_integer() else f"{t:.4g}"
