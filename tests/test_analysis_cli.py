@@ -294,6 +294,22 @@ def test_report_exports_each_figure_and_states_ledger_and_verdicts(files, tmp_pa
     assert svg.exists() and (tmp_path / "svg" / "edf.svg").read_bytes().startswith(b"<?xml")
 
 
+def test_an_internal_error_names_a_file_of_the_package_not_a_folder_called_dsd(
+    files, capsys, monkeypatch, tmp_path
+):
+    """The cause raised in a file under some other folder named dsd (a checkout is often called
+    dsd) is not taken for the package's: the line names dsd's own innermost frame."""
+    import dsd.analysis
+
+    fake = tmp_path / "dsd" / "tests" / "fake.py"
+    namespace: dict = {}
+    exec(compile("def broken(*a, **k):\n    return 1 / 0\n", str(fake), "exec"), namespace)
+    monkeypatch.setattr(dsd.analysis, "edf_command", namespace["broken"])
+    assert main(["edf", files["a1"]]) == 70
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "(at dsd/cli/analysis_cmd.py:" in line and "fake.py" not in line
+
+
 def test_an_unexpected_exception_is_one_line_with_exit_70(files, capsys, monkeypatch):
     import dsd.analysis
 

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
 ).split()
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): an exception dsd did not expect
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../dsd
 MAX_MESSAGE = 600  # characters of an error line (a message quoting a huge value is cut)
 
 
@@ -181,12 +182,16 @@ def _internal(command: str, e: Exception) -> int:
     if os.environ.get("DSD_TRACEBACK") == "1":
         raise e
     frames = traceback.extract_tb(e.__traceback__)
-    mine = [f for f in frames if os.sep + "dsd" + os.sep in f.filename]
+    # the package's own files (not any path with a dsd folder in it: a checkout may be named dsd)
+    mine = [f for f in frames if os.path.abspath(f.filename).startswith(PACKAGE_DIR + os.sep)]
     where = ""
     if frames:  # the innermost frame of dsd (where the cause was not checked), else the last
-        path, line = (mine or frames)[-1].filename, (mine or frames)[-1].lineno
-        inside = path.rfind(os.sep + "dsd" + os.sep)
-        where = f" (at {path[inside + 1 :] if inside >= 0 else os.path.basename(path)}:{line})"
+        frame = (mine or frames)[-1]
+        path = os.path.abspath(frame.filename)
+        shown = (
+            os.path.relpath(path, os.path.dirname(PACKAGE_DIR)) if mine else os.path.basename(path)
+        )
+        where = f" (at {shown}:{frame.lineno})"
     text = one_line(f"{type(e).__name__}: {e}")[:300]
     print(
         f"dsd {command}: internal error: {text}{where}; please report it; DSD_TRACEBACK=1 shows "
