@@ -20,5 +20,5 @@ _NAMES = {
 _EXPORTS = {name: module for module, names in _NAMES.items() for name in names.split()}
 
 
-__all__ = sorted([*_EXPORTS])
+__all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports("dsd.trainer", globals(), _EXPORTS)
