@@ -234,19 +234,24 @@ def normalisation(
             )
     start = min([bins, *(max(len(v), 1) for v in values.values())]) if reduce_bins else bins
     first_error = "" if start == bins else f"bin counts above {start} leave a bin empty"
-    for b in map(int, np.arange(start, 0, -1) if reduce_bins else (bins,)):
-        weights, error = {}, ""
-        for n, v in values.items():
-            try:
-                weights[n] = complexity_weights(v, b, lo_hi)
-            except DsdError as e:
-                error = f"{n}: {e}"
-                break
-        if not error:
-            return Normalisation(column, lo_hi, b, bins, source, first_error, weights)
-        if not reduce_bins or b == 1:
-            raise DsdError(error)
-        first_error = first_error or error.split(";")[0]
+    # (the argument ``range`` shadows the builtin here)
+    for b in np.arange(start, 0, -1).tolist() if reduce_bins else (bins,):
+        try:
+            weights = {n: _weights(n, v, b, lo_hi) for n, v in values.items()}
+        except DsdError as e:
+            if not reduce_bins or b == 1:
+                raise
+            first_error = first_error or str(e).split(";")[0]
+            continue
+        return Normalisation(column, lo_hi, b, bins, source, first_error, weights)
+
+
+def _weights(name: str, values: np.ndarray, bins: int, lo_hi) -> np.ndarray:
+    """:func:`complexity_weights` of one population, its errors naming it."""
+    try:
+        return complexity_weights(values, bins, lo_hi)
+    except DsdError as e:
+        raise DsdError(f"{name}: {e}") from None
 
 
 class Populations(Mapping[str, Population]):

@@ -27,7 +27,7 @@ from dsd.analysis.candidates import (
     read_candidates,
 )
 from dsd.analysis.commands import Output
-from dsd.analysis.data import ERROR, regime_range
+from dsd.analysis.data import ERROR, Results, regime_range
 from dsd.analysis.population import AnalysisOptions, Population, Populations, load_populations
 from dsd.analysis.stats import ALPHA, DIFFERENCE, POWER, edf, ks_models_needed, ks_power
 from dsd.analysis.tables import complexity_text
@@ -35,8 +35,6 @@ from dsd.errors import DsdError
 from dsd.io import check_not_an_input, check_output_path, distinct_inputs, write_table
 from dsd.spaces import Constraints, Space, load_space, write_space
 from dsd.spaces.loader import check_name
-
-Results = pd.DataFrame | Sequence[str | os.PathLike] | str | os.PathLike | Populations
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ class Prepared:
 
 
 def refine(
-    results: Results,
+    results: Results | Populations,
     space: str | os.PathLike | Space,
     options: RefineOptions | None = None,
     *,
@@ -166,7 +164,9 @@ def _attrs(prep: Prepared, o: RefineOptions, counts: dict[str, int], tests: int)
 MAX_CELLS = 1 << 26
 
 
-def prepare(results: Results, space: str | os.PathLike | Space, o: RefineOptions) -> Prepared:
+def prepare(
+    results: Results | Populations, space: str | os.PathLike | Space, o: RefineOptions
+) -> Prepared:
     """The rows of ``space`` in ``results`` inside the normalisation range (the regime column's,
     else the population's min..max), as :func:`refine` tests them."""
     sp = space if isinstance(space, Space) else load_space(space)
@@ -200,7 +200,7 @@ def prepare(results: Results, space: str | os.PathLike | Space, o: RefineOptions
     return Prepared(sp, pop, {k: v[inside] for k, v in design.items()}, sample, source)
 
 
-def population_of(results: Results, space: Space, o: RefineOptions) -> Population:
+def population_of(results: Results | Populations, space: Space, o: RefineOptions) -> Population:
     """The population of ``space`` in ``results`` (by their ``space`` column), with its ledger."""
     pops = results
     if not (isinstance(results, Populations) and results.options.by == "space"):

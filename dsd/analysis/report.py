@@ -244,9 +244,12 @@ def _fit_sections(pops: Populations, figs: _Figures) -> list[str]:
     if not {"depths", "widths"} <= set(pops.rows.columns):
         return []
     table, fits = tables.fit_tables(pops)
-    where = "anywhere (unbounded: w0, wa and wm up to 2 max width / 8, outside the RegNet space "
-    where += "allowed)"
-    if pops.options.fit_domain is not UNBOUNDED:
+    if pops.options.fit_domain is UNBOUNDED:
+        where = (
+            "anywhere (unbounded: w0, wa and wm up to 2 max width / 8, outside the RegNet space "
+            "allowed)"
+        )
+    else:
         d = regnet_domain()
         where = (
             f"within the RegNet space's ranges (spaces/RegNet.yaml: w0 {d.w0[0]:g}..{d.w0[1]:g}, "

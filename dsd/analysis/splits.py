@@ -148,16 +148,16 @@ def group_splits(
     where: dict[bytes, tuple[int, bool]] = {}  # in-set -> (split, same side as its named)
     left_out = 0
     for cand, mask in zip(candidates, masks, strict=True):
-        trivial = mask.all() or not mask.any()
+        trivial, key = mask.all() or not mask.any(), mask.tobytes()
         if trivial and cand.kind == "range":
             left_out += 1
-        elif trivial or mask.tobytes() not in where:
+        elif trivial or key not in where:
             if not trivial:
-                where[mask.tobytes()] = (len(splits), True)
+                where[key] = (len(splits), True)
                 where[(~mask).tobytes()] = (len(splits), False)
             splits.append(Split(mask, (cand,)))
         else:
-            i, same = where[mask.tobytes()]
+            i, same = where[key]
             s = splits[i]
             if same:
                 splits[i] = Split(s.inside, (*s.named, cand), s.complements)
