@@ -67,6 +67,11 @@ def blank_result() -> dict:
     return {c: math.nan for c in RESULT_COLUMNS} | text | rest
 
 
+def _plain(v: object) -> bool:
+    """Not a string with a newline or another unprintable character (it would split lines)."""
+    return not isinstance(v, str) or v.isprintable()
+
+
 def record_problem(record: object) -> str:
     """What keeps ``record`` from being a finished model's record ('' if nothing does): a mapping
     with a status of :data:`STATUSES`; if ``ok``, its ``top1_err`` (and ``top1_err_min``, if
@@ -178,10 +183,11 @@ def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
     if "model_id" in df.columns and df["model_id"].isna().any():
         _refuse(source, "model_id", df["model_id"].isna(), "missing (every row needs an id)")
     texts = {c: _text(df[c], c, source) for c in TEXT_COLUMNS if c in df.columns}
-    for c in set(texts) & set(NAME_COLUMNS):
-        bad = texts[c].map(lambda v: isinstance(v, str) and not v.isprintable())
-        if bad.any():
-            _refuse(source, c, bad, f"{texts[c][bad].iloc[0][:40]!r} is not a plain name")
+    for c in (c for c in NAME_COLUMNS if c in texts):  # in order: the first bad column is named
+        if all(_plain(v) for v in pd.unique(texts[c].dropna())):  # few distinct names: fast
+            continue
+        bad = ~texts[c].map(_plain)
+        _refuse(source, c, bad, f"{texts[c][bad].iloc[0][:40]!r} is not a plain name")
     if any(not t.equals(df[c]) for c, t in texts.items()):
         df = df.assign(**texts)
     _stage_lists(df, source)

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from dsd.errors import DsdError
 from dsd.nets.config import LIMITS, Bound, StagedNet, hash_json
+from dsd.nets.costs import head_cost, stem_cost
 
 _WIDTH = Bound(int, 1, LIMITS["width"])
 _RATE = Bound(float, 0.0, 1.0, open_high=True)
@@ -79,8 +80,7 @@ def mbconv_widths(w_in: int, exp_ratio: float, se_ratio: float) -> tuple[int, in
 
 def effnet_cost(c, net: EfficientNet) -> None:
     """Count every layer of ``net`` with the counter ``c`` (as :mod:`dsd.nets.costs` does)."""
-    c.h = c.conv("stem.conv", 3, net.stem_width, 3, 2)
-    c.bn("stem.bn", net.stem_width)
+    stem_cost(c, "simple_stem_in", net.stem_width)  # the module's Stem and Head are AnyNet's
     w_in = net.stem_width
     stages = zip(net.depths, net.widths, net.exp_ratios, net.kernels, net.strides)
     for i, (d, w, e, k, s) in enumerate(stages, start=1):
@@ -98,9 +98,7 @@ def effnet_cost(c, net: EfficientNet) -> None:
             c.conv(f"{p}.lin_proj", w_exp, w, 1)
             c.bn(f"{p}.lin_proj_bn", w)
             w_in = w
-    c.conv("head.conv", w_in, net.head_width, 1)
-    c.bn("head.bn", net.head_width)
-    c.linear("head.fc", net.head_width, net.num_classes)
+    head_cost(c, w_in, net.head_width, net.num_classes)
 
 
 # EfficientNet-B0..B5 as the reference trains them: (stem_w, depths, widths, head_w, res, dropout)
@@ -128,7 +126,9 @@ def efficientnet_zoo() -> dict[str, EfficientNet]:
             strides=_STRIDES,
             stem_width=stem_w,
             head_width=head_w,
+            se_ratio=0.25,
             dropout=dropout,
+            drop_connect=0.2,
             resolution=res,
         )
         for size, (stem_w, d, w, head_w, res, dropout) in _ZOO.items()

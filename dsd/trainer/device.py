@@ -17,7 +17,7 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
 
 def check_device(name: object) -> str:
-    """``name`` if it is a device spelling dsd accepts; DsdError otherwise (no torch needed).
+    """``name`` if it is a device spelling dsd accepts; DsdError otherwise.
 
     >>> check_device("cuda:1")
     'cuda:1'

@@ -121,7 +121,9 @@ def _check_counts(batch_size=1, warmup=0, repeats=1, threads=None, **_: Any) -> 
         ("threads", 1 if threads is None else threads, 1, MAX_THREADS),
     ):
         if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
-            raise DsdError(f"{name} must be an integer from {low} to {high:,}, got {v!r}")
+            raise DsdError(
+                f"time_model: {name} must be an integer from {low} to {high:,}, got {v!r}"
+            )
 
 
 def _module_and_resolution(net: Any, resolution: int | None) -> tuple[Any, Any, int]:
