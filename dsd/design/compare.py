@@ -146,7 +146,7 @@ def step_words(row: dict) -> str:
         f"{row['child']} ({row['n_child']} models) vs {row['parent']} ({row['n_parent']}): "
         f"{row['verdict']} at level {row['level']:.3g}: KS D = {row['D']:.3f} (p = "
         f"{row['p']:.3g}), q25 difference {100 * row['diff']:+.2f}% [{100 * row['ci_low']:+.2f}, "
-        f"{100 * row['ci_high']:+.2f}], power {row['power']:.2f} to see D = 0.2 and "
+        f"{100 * row['ci_high']:+.2f}], power {row['power']:.2f} to see D = {DIFFERENCE} and "
         f"{row['power_demo']:.2f} to see D = {DEMO_D}; the child {share}. {paper}"
     )
 
@@ -182,7 +182,8 @@ def intro(kind: str, exp: Experiment, level_words: str) -> str:
         "bootstrap interval of the 25th-percentile difference (child - parent, in %) below 0; "
         "no loss = the test of 'worse by at least the tolerance' rejected; hurts; inconclusive. "
         f"{level_words} share_space: the exact share of the parent's space the child keeps "
-        "(when the child is not a subset, a ratio of sizes). power: to see D = 0.2; power_demo: "
+        "(when the child is not a subset, a ratio of sizes). power: to see D = "
+        f"{DIFFERENCE}; power_demo: "
         f"to see D = {DEMO_D}, the demo's RegNetX effect. paper_verdict: DDS's own words for "
         "the step (below each panel)."
     )

@@ -219,8 +219,11 @@ def discover_chain(
             found = _step(k, spaces[-1], results[-1], exp, folder, options, level)
             if found is None:
                 break
-            for kept, x in zip((spaces, results, rows, drawn), found, strict=True):
-                kept.append(x)
+            child, child_results, row, design = found
+            spaces.append(child)
+            results.append(child_results)
+            rows.append(row)
+            drawn.append(design)
         words = _discovery_words(options, level)
         outputs = write_outputs(
             folder, rows, drawn, results, spaces, exp, options, words, "discovery"
