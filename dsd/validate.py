@@ -12,6 +12,7 @@ from dsd.errors import DsdError
 
 MAX_SEED = 2**32 - 1  # what numpy and torch accept as a seed everywhere
 MAX_INT = 2**31 - 1  # no count, size or index dsd takes is larger
+MAX_THREADS = 1024  # threads or processes on one machine (set_num_threads(100000) segfaults)
 
 
 def check_seed(value: Any, where: str = "seed") -> int:

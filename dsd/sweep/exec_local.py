@@ -10,7 +10,6 @@ import ctypes
 import multiprocessing as mp
 import os
 import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from multiprocessing.connection import Connection, wait
 
 from dsd.errors import DsdError
 from dsd.sweep.executors import Executor, ExecutorSettings, cpu_count
-from dsd.sweep.task import LOST, Outcome, Task, execute
+from dsd.sweep.task import LOST, Outcome, Task, execute, use_threads
 
 PR_SET_PDEATHSIG = 1
 # Fraction of a GPU's memory shared out between its workers (the rest: CUDA contexts, headroom).
@@ -112,10 +111,8 @@ def _worker_main(env: dict[str, str], conn: Connection, parent: int) -> None:
     if os.getppid() != parent:  # the driver died before we could ask to die with it
         os._exit(1)
     os.environ.update(env)
-    if "torch" in sys.modules and env.get("OMP_NUM_THREADS"):
-        # torch came in before the environment (the spawned worker re-ran the parent's main
-        # module, e.g. a user's script that imports torch): its pool ignored OMP_NUM_THREADS
-        sys.modules["torch"].set_num_threads(int(env["OMP_NUM_THREADS"]))
+    if env.get("OMP_NUM_THREADS"):  # torch may have come in first: the spawned worker re-ran
+        use_threads(int(env["OMP_NUM_THREADS"]))  # the parent's main module (a user's script)
     if env.get(MEMORY_ENV):
         import torch  # lazy: see cuda_available
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ import submitit
 from dsd.errors import DsdError
 from dsd.sweep.executors import Executor, ExecutorSettings
 from dsd.sweep.folder import RunFolder
-from dsd.sweep.task import LOST, Outcome, Task, execute
+from dsd.sweep.task import LOST, Outcome, Task, execute, use_threads
 
 MAX_ARRAY = 1000  # Slurm's default MaxArraySize is 1001 (indices 0-1000)
 
@@ -30,8 +29,7 @@ class _SlurmTask(submitit.helpers.Checkpointable):
         cpus = os.environ.get("SLURM_CPUS_PER_TASK")
         if cpus:  # size CPU thread pools to the job's allocation, not to the whole node
             os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = cpus
-            if "torch" in sys.modules:  # already imported while unpickling the task's config
-                sys.modules["torch"].set_num_threads(int(cpus))
+            use_threads(int(cpus))  # torch may have come in while unpickling the task's config
         return execute(task)
 
 

@@ -17,12 +17,9 @@ from dataclasses import dataclass
 
 from dsd.errors import DsdError
 from dsd.sweep.task import Outcome, Task
-from dsd.validate import check_numbers
+from dsd.validate import MAX_THREADS, check_numbers
 
 KINDS = ("local", "slurm", "ray")
-#: The most worker processes, threads per worker or models per GPU on one machine (torch's
-#: set_num_threads(100000) ends the process with a segmentation fault).
-MAX_LOCAL = 1024
 #: The most models at once on a cluster.
 MAX_PARALLEL = 1_000_000
 #: Slurm commands the executor runs (sinfo for the checks, the others through submitit).
@@ -61,7 +58,7 @@ class ExecutorSettings:
             raise DsdError(f"unknown executor {self.kind!r} (use one of {', '.join(KINDS)})")
         for name in ("slots", "threads_per_slot", "max_parallel", "models_per_gpu"):
             value = getattr(self, name)
-            high = MAX_PARALLEL if name == "max_parallel" else MAX_LOCAL
+            high = MAX_PARALLEL if name == "max_parallel" else MAX_THREADS  # one machine's
             if value is not None and not 1 <= value <= high:
                 raise DsdError(f"executor {name} must be from 1 to {high:,}, got {value}")
         if self.gpus is not None and self.gpus < 0:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 import traceback
@@ -138,6 +139,13 @@ def count_failure(task: Task, reason: str, record: Mapping | None = None) -> Out
     final["reason"] = f"{reason} (after {n} attempts)"
     task.folder.write_record(task.task_id, final)
     return Outcome(task.task_id, DONE, "failed", final["reason"])
+
+
+def use_threads(n: int) -> None:
+    """Size torch's CPU thread pool to ``n`` where torch was imported before a worker set
+    OMP_NUM_THREADS (its pool read the variable at import); without torch, nothing to do."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
 
 
 def execute(task: Task) -> Outcome:

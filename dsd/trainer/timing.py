@@ -25,6 +25,7 @@ from dsd.io import TABLE_SUFFIXES, read_table
 from dsd.nets import build_model, complexity, net_from_row, zoo_model
 from dsd.trainer.config import MAX_BATCH
 from dsd.trainer.device import autocast, check_precision, device_name, grad_scaler, pick_device
+from dsd.validate import MAX_THREADS
 
 #: The columns a timing adds to a table (conditions prefixed ``time_`` so they never clash with
 #: a results file's own ``device`` or ``batch_size``).
@@ -33,9 +34,8 @@ TIMING_COLUMNS = (
     *(f"time_{k}" for k in ("batch_size", "resolution", "device", "threads", "channels_last")),
     *(f"time_{k}" for k in ("precision", "warmup", "repeats")),
 )
-#: Bounds of the counts (set_num_threads(100000) is a segmentation fault; 1e9 repeats never end).
+#: Bound of the repeats (1e9 never end); threads: :data:`dsd.validate.MAX_THREADS`.
 MAX_REPEATS = 100_000
-MAX_THREADS = 1024
 #: IQR / median above which a timing is called disturbed (the machine was busy).
 BUSY_SPREAD = 0.2
 
