@@ -432,3 +432,6 @@ def test_hash_rows_is_hash_json_of_each_row():
     fixed = {"block": "res_bottleneck_block", "se_ratio": 0.25, "stem": 'a "quoted" é', "b": [1]}
     rows = [{**fixed, **{k: v[i] for k, v in columns.items()}} for i in range(n)]
     assert hash_rows(columns, fixed) == [hash_json(r) for r in rows]
+    for odd in (np.int64(3), True, float("nan"), "8"):  # JSON would write these otherwise
+        with pytest.raises(TypeError, match="hash_rows"):
+            hash_rows({"a": [[1, odd]]}, {})

@@ -9,25 +9,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dsd._lazy import lazy_exports
-from dsd.nets.config import AnyNet
-from dsd.nets.efficientnet import EfficientNet
-
-# bound here, not lazily: importing the submodule of the same name would shadow a lazy name
-from dsd.nets.regnet import regnet as regnet
+from dsd.nets.baselines import baseline_models
+from dsd.nets.config import (
+    BLOCKS,
+    LIMITS,
+    NET_FIELDS,
+    STAGE_FIELDS,
+    STEMS,
+    AnyNet,
+    adjust_compatibility,
+    config_hash,
+)
+from dsd.nets.counters import Layer, complexity, complexity_batch, layers
+from dsd.nets.efficientnet import EfficientNet, efficientnet_zoo
+from dsd.nets.regnet import (
+    ZooEntry,
+    model_names,
+    model_zoo,
+    net_from_row,
+    quantized_linear,
+    regnet,
+    zoo_model,
+)
 
 if TYPE_CHECKING:
     from torch import nn
-
-_NAMES = {
-    "dsd.nets.baselines": "baseline_models",
-    "dsd.nets.config": "BLOCKS LIMITS NET_FIELDS STAGE_FIELDS STEMS AnyNet adjust_compatibility "
-    "config_hash",
-    "dsd.nets.counters": "Layer complexity complexity_batch layers",
-    "dsd.nets.efficientnet": "EfficientNet efficientnet_zoo",
-    "dsd.nets.regnet": "ZooEntry model_names model_zoo net_from_row quantized_linear zoo_model",
-}
-_EXPORTS = {name: module for module, names in _NAMES.items() for name in names.split()}
 
 
 def build_model(net: AnyNet | EfficientNet) -> nn.Module:
@@ -45,5 +51,28 @@ def build_model(net: AnyNet | EfficientNet) -> nn.Module:
     return AnyNetModel(net)
 
 
-__all__ = sorted([*_EXPORTS, "build_model", "regnet"])
-__getattr__, __dir__ = lazy_exports("dsd.nets", globals(), _EXPORTS)
+__all__ = [
+    "BLOCKS",
+    "LIMITS",
+    "NET_FIELDS",
+    "STAGE_FIELDS",
+    "STEMS",
+    "AnyNet",
+    "EfficientNet",
+    "Layer",
+    "ZooEntry",
+    "adjust_compatibility",
+    "baseline_models",
+    "build_model",
+    "complexity",
+    "complexity_batch",
+    "config_hash",
+    "efficientnet_zoo",
+    "layers",
+    "model_names",
+    "model_zoo",
+    "net_from_row",
+    "quantized_linear",
+    "regnet",
+    "zoo_model",
+]

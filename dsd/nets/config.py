@@ -155,6 +155,9 @@ def hash_rows(columns: Mapping[str, Sequence], fixed: Mapping[str, Any]) -> list
     """:func:`hash_json` of ``{**fixed, k: columns[k][i] ...}`` for each row ``i``, without a dict
     or an encoder call a row: a column holds Python ints, finite floats or lists of them, whose
     canonical JSON is their ``repr`` without spaces."""
+    first = [x for col in columns.values() if len(col) for x in _leaves(col[0])]
+    if not all(type(x) is int or (type(x) is float and math.isfinite(x)) for x in first):
+        raise TypeError("hash_rows: columns hold Python ints, finite floats or lists of them")
     keys = sorted({*columns, *fixed})
     heads = [_CANONICAL.encode(k) + ":" for k in keys]
     texts = [
@@ -165,6 +168,10 @@ def hash_rows(columns: Mapping[str, Sequence], fixed: Mapping[str, Any]) -> list
     ]
     rows = ("{" + ",".join(map(str.__add__, heads, row)) + "}" for row in zip(*texts))
     return [hashlib.sha1(text.encode()).hexdigest()[:16] for text in rows]
+
+
+def _leaves(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def adjust_compatibility(widths, bottleneck_ratios, group_widths):
