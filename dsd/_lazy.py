@@ -10,7 +10,14 @@ from typing import Any
 def lazy_exports(
     package: str, namespace: dict[str, Any], exports: Mapping[str, str]
 ) -> tuple[Callable, Callable]:
-    """The ``__getattr__`` and ``__dir__`` of ``package``, loading each name from its module once."""
+    """The ``__getattr__`` and ``__dir__`` of ``package``, loading each name from its module once.
+
+    A name cannot be lazy in the module of the same name: importing that submodule (from anywhere)
+    binds the package attribute to the module, and ``__getattr__`` is never asked again.
+    """
+    shadowed = [name for name, module in exports.items() if module == f"{package}.{name}"]
+    if shadowed:
+        raise ImportError(f"{package}: lazy names shadowed by their submodules: {shadowed}")
 
     def __getattr__(name: str) -> Any:
         module = exports.get(name)

@@ -40,8 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--chain", help="spaces to replay, parent first, comma-separated")
     how.add_argument("--start", help="space to start a discovery from")
-    p.add_argument("--steps", type=int, default=3, help="discovery: most steps (3)")
-    p.add_argument("--tries", type=int, default=3, help="discovery: candidates a step (3)")
+    p.add_argument("--steps", type=int, default=3, help="discovery: most steps (3; at most 50)")
+    p.add_argument(
+        "--tries", type=int, default=3, help="discovery: candidates a step (3; at most 26)"
+    )
     p.add_argument("--alpha", type=float, default=0.05, help="error rate (0.05)")
     p.add_argument(
         "--per-step", action="store_true", help="discovery: each confirmation at --alpha"
@@ -70,6 +72,7 @@ def design_handler(args: argparse.Namespace) -> int:
 
     if not args.tolerance >= 0:  # in percent here; DesignOptions checks the rest
         raise DsdError(f"--tolerance must be >= 0, got {args.tolerance}")
+    DesignOptions.check(args.alpha, args.steps, args.tries)  # before the experiment and the data
     exp = load_experiment(args.experiment)
     how = ("--chain", args.chain) if args.chain else ("--start", args.start)
     options = DesignOptions(

@@ -10,7 +10,6 @@ from dsd._lazy import lazy_exports
 _EXPORTS = {
     "DEMO_D": "dsd.design.compare",
     "PAPER": "dsd.design.compare",
-    "compare": "dsd.design.compare",
     "DesignFolder": "dsd.design.folder",
     "DesignStatus": "dsd.design.folder",
     "design_status": "dsd.design.folder",

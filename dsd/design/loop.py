@@ -59,14 +59,17 @@ class DesignOptions:
     say: Callable[[str], None] = field(default=lambda line: None)
 
     def __post_init__(self):
-        if not (
-            0 < self.alpha < 1 and 1 <= self.steps <= MAX_STEPS and 1 <= self.tries <= MAX_TRIES
-        ):
+        self.check(self.alpha, self.steps, self.tries)
+        self.refining()  # tolerance, reps, bins, min_models: one line for a bad value
+
+    @staticmethod
+    def check(alpha: float, steps: int, tries: int) -> None:
+        """DsdError unless 0 < alpha < 1 and steps and tries are in range (before any work)."""
+        if not (0 < alpha < 1 and 1 <= steps <= MAX_STEPS and 1 <= tries <= MAX_TRIES):
             raise DsdError(
                 f"need 0 < alpha < 1, steps from 1 to {MAX_STEPS} and tries from 1 to "
-                f"{MAX_TRIES}, got alpha {self.alpha}, steps {self.steps}, tries {self.tries}"
+                f"{MAX_TRIES}, got alpha {alpha}, steps {steps}, tries {tries}"
             )
-        self.refining()  # tolerance, reps, bins, min_models: one line for a bad value
 
     def refining(self, alpha: float | None = None) -> RefineOptions:
         """The refine options of the exploration (at ``alpha``, default this one's)."""
