@@ -122,7 +122,6 @@ def load_space(ref: str | os.PathLike) -> Space:
         parameters=_params(where, cls, merged["params"]),
         network={**DEFAULT_NETWORK, **check_network(where, merged["network"] or {})},
         description=_description(where, own.get("description", "")),
-        parent=_name_of(*chain[-2]) if len(chain) > 1 else None,
         ancestors=tuple(_name_of(*link) for link in reversed(chain[:-1])),
         paper_size=_paper_size(where, own.get("paper_size")),
         source=where,

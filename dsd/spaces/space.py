@@ -83,7 +83,6 @@ class Space(ABC):
     network: dict[str, Any]
     constraints: Constraints = UNCONSTRAINED
     description: str = ""
-    parent: str | None = None
     ancestors: tuple[str, ...] = ()  # the spaces it extends, by name, nearest first
     paper_size: float | None = None
     source: str = ""
@@ -91,6 +90,11 @@ class Space(ABC):
 
     kind: ClassVar[str]  # anynet or regnet
     PARAMETERS: ClassVar[tuple[str, ...]]
+
+    @property
+    def parent(self) -> str | None:
+        """The space this one extends, by name (None for a root)."""
+        return self.ancestors[0] if self.ancestors else None
 
     @property
     @abstractmethod
