@@ -323,29 +323,46 @@ def test_dsd_time_on_cuda_without_cuda_is_refused(tmp_path, capsys):
 # --- spread: a researcher on a shared node ------------------------------------------------------
 
 
-class Scheduled(nn.Module):
-    """A module whose n-th forward sleeps ``schedule[n]`` milliseconds (a known spread)."""
+class Clock:
+    """A clock that moves only when told (time.perf_counter for the timer, free of machine load)."""
 
-    def __init__(self, schedule: list[float]) -> None:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def __deepcopy__(self, memo: dict) -> Clock:
+        return self  # time_model times a copy of the model: the copy must move this clock
+
+
+class Scheduled(nn.Module):
+    """A module whose n-th forward takes ``schedule[n]`` milliseconds of ``clock`` (a known spread)."""
+
+    def __init__(self, schedule: list[float], clock: Clock) -> None:
         super().__init__()
-        self.schedule, self.calls = schedule, 0
+        self.schedule, self.calls, self.clock = schedule, 0, clock
         self.fc = nn.Linear(3, 5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        time.sleep(self.schedule[self.calls % len(self.schedule)] / 1e3)
+        self.clock.now += self.schedule[self.calls % len(self.schedule)] / 1e3
         self.calls += 1
         return self.fc(x.mean((2, 3)))
 
 
-def test_the_spread_is_the_interquartile_range_of_the_repeats():
+def test_the_spread_is_the_interquartile_range_of_the_repeats(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(timing, "time", clock)
     # call 0 is the probe of the output width; then four timed calls of 20, 40, 60, 80 ms
-    t = time_model(Scheduled([0, 20, 40, 60, 80]), resolution=4, warmup=0, repeats=4, train=False)
+    model = Scheduled([0, 20, 40, 60, 80], clock)
+    t = time_model(model, resolution=4, warmup=0, repeats=4, train=False)
     q1, q3 = np.percentile([20, 40, 60, 80], [25, 75])
-    assert t.infer_ms == pytest.approx(50, abs=6)
-    assert t.infer_ms_iqr == pytest.approx(q3 - q1, abs=6)  # 30 ms
+    assert t.infer_ms == pytest.approx(50) and t.infer_ms_iqr == pytest.approx(q3 - q1)  # 30 ms
     assert math.isnan(t.train_ms_iqr)
-    steady = time_model(Sleepy(20), resolution=4, warmup=1, repeats=5)
-    assert steady.infer_ms_iqr < 5 and steady.train_ms_iqr < 5
+    steady = time_model(Scheduled([20], clock), resolution=4, warmup=1, repeats=5)
+    assert steady.infer_ms == pytest.approx(20) and steady.train_ms == pytest.approx(20)
+    assert steady.infer_ms_iqr == pytest.approx(0, abs=1e-9)
+    assert steady.train_ms_iqr == pytest.approx(0, abs=1e-9)
 
 
 def test_spread_warning_counts_models_beyond_a_fifth_of_their_median():
