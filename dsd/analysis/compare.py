@@ -133,8 +133,8 @@ def compare(
         raise DsdError(f"alpha must be in (0, 1), got {alpha}")
     if expect is not None and expect not in EXPECTATIONS:
         raise DsdError(f"expectation {expect!r}: use one of {', '.join(EXPECTATIONS)}")
-    a = check_fractions(np.asarray(errors_a, dtype=float), f"population {name_a}: errors")
-    b = check_fractions(np.asarray(errors_b, dtype=float), f"population {name_b}: errors")
+    a = check_fractions(errors_a, f"population {name_a}: errors")
+    b = check_fractions(errors_b, f"population {name_b}: errors")
     for name, x in ((name_a, a), (name_b, b)):
         if x.size < 2 or not np.isfinite(x).all():
             raise DsdError(f"population {name}: need at least 2 finite errors, got {x.size}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dsd.io import atomic_path, check_output_path
+from dsd.io import check_output_path, write_text_atomic
 
 REPORT_SUFFIXES = (".html", ".htm")
 
@@ -61,7 +61,4 @@ def page(title: str, parts: list[str]) -> str:
 
 def write_page(path: str | os.PathLike, text: str) -> Path:
     """Write a page atomically (the path checked first)."""
-    path = check_report_path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
+    return write_text_atomic(check_report_path(path), text)

@@ -254,23 +254,20 @@ def _weights(name: str, values: np.ndarray, bins: int, lo_hi) -> np.ndarray:
         raise DsdError(f"{name}: {e}") from None
 
 
+@dataclass(eq=False)  # a Mapping compares as one
 class Populations(Mapping[str, Population]):
     """Name -> :class:`Population` (in order of first appearance), with the ledger of every group
     read, the options they were loaded with, their input files and any :class:`Normalisation`."""
 
-    def __init__(
-        self,
-        items: Mapping[str, Population],
-        ledgers: Mapping[str, Ledger],
-        options: AnalysisOptions,
-        sources: Sequence[str] = (),
-        normalisation: Normalisation | None = None,
-    ):
-        self._items = dict(items)
-        self.ledgers = dict(ledgers)
-        self.options = options
-        self.sources = tuple(sources)
-        self.normalisation = normalisation
+    _items: Mapping[str, Population]
+    ledgers: Mapping[str, Ledger]
+    options: AnalysisOptions
+    sources: Sequence[str] = ()
+    normalisation: Normalisation | None = None
+
+    def __post_init__(self):
+        self._items, self.ledgers = dict(self._items), dict(self.ledgers)
+        self.sources = tuple(self.sources)
 
     def __getitem__(self, name: str) -> Population:
         return self._items[name]

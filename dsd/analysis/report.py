@@ -321,7 +321,7 @@ def check_figures_dir(path: str | os.PathLike) -> Path:
     if path.exists() and not path.is_dir():
         raise DsdError(f"--figures {path}: exists and is not a folder")
     parent = path if path.exists() else path.parent
-    if not (parent if str(parent) else Path(".")).is_dir():
+    if not parent.is_dir():
         raise DsdError(f"--figures {path}: folder {parent} does not exist")
     return path
 

@@ -304,7 +304,7 @@ def order(table: pd.DataFrame) -> pd.DataFrame:
     rank = table["verdict"].map({v: i for i, v in enumerate(VERDICTS)})
     key = np.where(table["verdict"] == "no loss", table["share_space"], table["p_adj"].fillna(2.0))
     explained = table["explained_by"].ne("") if "explained_by" in table else False
-    out = table.assign(_r=rank, _x=explained, _k=key, _p=table["p"].fillna(2.0))
-    out = out.assign(_c=table["ci_high"].fillna(1))
-    out = out.sort_values(["_r", "_x", "_k", "_p", "_c"], kind="stable")
-    return out.drop(columns=["_r", "_x", "_k", "_p", "_c"]).reset_index(drop=True)
+    keys = {"_r": rank, "_x": explained, "_k": key, "_p": table["p"].fillna(2.0)}
+    out = table.assign(**keys, _c=table["ci_high"].fillna(1))
+    out = out.sort_values([*keys, "_c"], kind="stable")
+    return out.drop(columns=[*keys, "_c"]).reset_index(drop=True)

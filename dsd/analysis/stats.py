@@ -394,11 +394,10 @@ def ks_power(n_a: float, n_b: float, d: float = DIFFERENCE, alpha: float = ALPHA
     >>> round(ks_power(159, 159, 0.2, 0.05), 2), round(ks_power(20, 20, 0.2, 0.05), 2)
     (0.8, 0.07)
     """
-    _check_test(d, alpha)
+    c = _critical(d, alpha)
     if min(n_a, n_b) <= 0:
         return 0.0
     m = n_a * n_b / (n_a + n_b)
-    c = float(stats.kstwobign.isf(alpha))
     return float(stats.norm.cdf(2 * (d * math.sqrt(m) - c)))
 
 
@@ -408,16 +407,16 @@ def ks_models_needed(d: float = DIFFERENCE, alpha: float = ALPHA, power: float =
     >>> ks_models_needed(0.2, 0.05, 0.8), ks_models_needed(0.1, 0.05, 0.8)
     (159, 633)
     """
-    _check_test(d, alpha)
+    c = _critical(d, alpha)
     if not 0 < power < 1:
         raise DsdError(f"power must be in (0, 1), got {power}")
-    c = float(stats.kstwobign.isf(alpha))
     return math.ceil(2 * ((c + float(stats.norm.ppf(power)) / 2) / d) ** 2 - 1e-9)
 
 
-def _check_test(d: float, alpha: float) -> None:
-    """DsdError unless 0 < d <= 1 and 0 < alpha < 1."""
+def _critical(d: float, alpha: float) -> float:
+    """The Kolmogorov critical value at ``alpha``; DsdError unless 0 < d <= 1 and 0 < alpha < 1."""
     if not 0 < d <= 1:
         raise DsdError(f"a KS difference is in (0, 1], got {d}")
     if not 0 < alpha < 1:
         raise DsdError(f"alpha must be in (0, 1), got {alpha}")
+    return float(stats.kstwobign.isf(alpha))
