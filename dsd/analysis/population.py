@@ -254,7 +254,7 @@ def _weights(name: str, values: np.ndarray, bins: int, lo_hi) -> np.ndarray:
         raise DsdError(f"{name}: {e}") from None
 
 
-@dataclass(eq=False)  # a Mapping compares as one
+@dataclass(eq=False, repr=False)  # a Mapping compares as one; its repr stays short
 class Populations(Mapping[str, Population]):
     """Name -> :class:`Population` (in order of first appearance), with the ledger of every group
     read, the options they were loaded with, their input files and any :class:`Normalisation`."""

@@ -368,9 +368,9 @@ def sample_size_note(table: pd.DataFrame, ds: Sequence[float] = (0.05, 0.1, DIFF
 def refine_section(table: pd.DataFrame, prep: Prepared, *, top: int = 3, seed: int = 0) -> str:
     """The refinement section of a report: the table and the ``top`` candidates' two sides."""
     a = table.attrs
-    shown = table.drop(columns=["constraints"]).copy()
-    for col in ("diff", "ci_low", "ci_high", "stat_in", "stat_out", "share_space"):
-        shown[col] = 100 * shown[col]
+    shown = table.drop(columns=["constraints"])
+    percent = ["diff", "ci_low", "ci_high", "stat_in", "stat_out", "share_space"]
+    shown[percent] = 100 * shown[percent]
     parts = [
         html.note(
             f"{a['n']} models of {prep.space.name}, metric {a['metric']} (errors in %). Each "

@@ -46,18 +46,15 @@ from dsd.io import check_not_an_input
 MAX_PAIRS = 45
 
 
-class _Figures:
+class _Figures(dict):
     """The figures of one report, by file name: each is inlined once and exported if asked."""
-
-    def __init__(self):
-        self.drawn: dict[str, object] = {}
 
     def html(self, name: str, drawn, alt: str = "") -> str:
         fig = figures.figure_of(drawn)
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "figure"
-        while slug in self.drawn:
+        while slug in self:
             slug += "_"
-        self.drawn[slug] = fig
+        self[slug] = fig
         return figure_html(fig, alt or name)
 
 
@@ -344,7 +341,7 @@ def write_report(
     write_page(path, text)
     if folder is not None:
         folder.mkdir(exist_ok=True)
-        for name, fig in figs.drawn.items():
+        for name, fig in figs.items():
             out = check_not_an_input(folder / f"{name}.{options.figure_format}", inputs)
             figures.save_figure(fig, out)
     return path
