@@ -40,9 +40,7 @@ def _frame(df) -> str:
 
 def _figure_path(output, paths: Paths) -> Path | None:
     """A figure output checked before any work: its kind, its folder, and not an input."""
-    if not output:
-        return None
-    return check_not_an_input(figures.check_figure_path(output), paths)
+    return check_not_an_input(figures.check_figure_path(output), paths) if output else None
 
 
 def _notes(pops: Populations, *written: Path | None) -> tuple[str, ...]:

@@ -73,9 +73,7 @@ class Comparison:
     @property
     def as_expected(self) -> bool | None:
         """Whether the test's outcome matches ``expect`` (None without an expectation)."""
-        if self.expect is None:
-            return None
-        return self.significant == (self.expect == "differ")
+        return None if self.expect is None else self.significant == (self.expect == "differ")
 
     def sentence(self) -> str:
         """The verdict in one sentence (with the numbers behind it, errors in percent)."""
