@@ -58,7 +58,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         if isinstance(e, OSError) and e.filename is None:  # e.g. pyarrow's: name the file
-            code = e.errno or _errno_in(str(e))
+            m = re.search(r"\[errno (\d+)\]", str(e), re.IGNORECASE)  # pyarrow: '[errno 28]'
+            code = e.errno or (int(m.group(1)) if m else None)
             raise OSError(code, os.strerror(code) if code else str(e), str(path)) from e
         raise
 
@@ -68,12 +69,6 @@ def _temporary(path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     return Path(tmp)
-
-
-def _errno_in(message: str) -> int | None:
-    """The errno a library wrote into its message (pyarrow: '... [errno 28] ...'), if any."""
-    m = re.search(r"\[errno (\d+)\]", message, re.IGNORECASE)
-    return int(m.group(1)) if m else None
 
 
 def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...] = TABLE_SUFFIXES) -> Path:

@@ -9,8 +9,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from dsd.analysis import write_report
 from dsd.errors import DataError
 from dsd.io import read_table
@@ -67,11 +65,8 @@ def run_experiment(
         samples = folder.read_samples()
     except DataError:
         samples = exp.sample()
-    if not options.resume:
-        options = replace(
-            options, resume=shlex.join(["dsd", "run", exp.path or exp.name, "-o", str(run_dir)])
-        )
-    options = replace(options, experiment=options.experiment or exp)
+    resume = options.resume or shlex.join(["dsd", "run", exp.path or exp.name, "-o", str(run_dir)])
+    options = replace(options, resume=resume, experiment=options.experiment or exp)
     local = options.executor.kind == "local" and options.engine is None
     if options.estimate is None and local and isinstance(options.trainer, TorchTrainer):
         cost = estimate_cost(
@@ -79,20 +74,12 @@ def run_experiment(
         )
         options = replace(options, estimate=cost)
     summary = run_sweep(samples, folder, options)
-    path = None
-    if report and summary.results is not None:
-        path = write_run_report(read_table(summary.results), folder)
-    return ExperimentSummary(summary, path)
-
-
-def write_run_report(results: pd.DataFrame, folder: RunFolder) -> Path | None:
-    """Write ``RUN/report.html`` if any model is ok (a failing report is a warning: the results
-    are on disk already)."""
-    if not (results.get("status") == "ok").any():
-        return None
+    results = read_table(summary.results) if report and summary.results is not None else None
+    if results is None or not (results.get("status") == "ok").any():
+        return ExperimentSummary(summary, None)
     try:
         write_report(results, folder.report, sources=[str(folder.results)])
-    except Exception as e:  # the analysis layer's problem; keep the sweep's result
+    except Exception as e:  # the analysis layer's problem: a warning, the results are on disk
         print(f"dsd: warning: report not written ({type(e).__name__}: {e})", file=sys.stderr)
-        return None
-    return folder.report
+        return ExperimentSummary(summary, None)
+    return ExperimentSummary(summary, folder.report)

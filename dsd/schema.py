@@ -83,9 +83,7 @@ def record_problem(record: object) -> str:
         return f"status {status!r} is not one of {', '.join(STATUSES)}"
     if status != "ok":
         return ""
-    for column in ("top1_err", "top1_err_min"):
-        if column == "top1_err_min" and column not in record:
-            continue
+    for column in [c for c in ERROR_COLUMNS if c in record or c == "top1_err"]:
         value = record.get(column)
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not number or not 0.0 <= value <= 1.0:  # NaN fails both comparisons
@@ -127,10 +125,7 @@ def _from_version_1(df: pd.DataFrame, old: pd.Series, source: str) -> None:
     """Version-1 rows in place: their design columns were the built network."""
     for design, built in BUILT_COLUMNS.items():
         if design in df.columns:
-            if built not in df.columns:
-                df[built] = df[design]
-            else:
-                df.loc[old, built] = df.loc[old, design]
+            df[built] = df[design].where(old, df[built]) if built in df.columns else df[design]
     if "regime" not in df.columns:
         df["regime"] = "{}"
     df.loc[old, "regime"] = df.loc[old, "regime"].fillna("{}")
@@ -174,12 +169,10 @@ def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
     e.g. ``r.csv: column flops, row 3: 'abc' is not a number``."""
     if "schema_version" in df.columns:
         _numbers(df["schema_version"], "schema_version", source, low=1, whole=True, missing=False)
-    for c in NUMBER_COLUMNS:
-        if c in df.columns:
-            _numbers(df[c], c, source)
-    for c in ERROR_COLUMNS:
-        if c in df.columns:
-            _numbers(df[c], c, source, low=0, high=1, inf=True)
+    for c in (c for c in NUMBER_COLUMNS if c in df.columns):
+        _numbers(df[c], c, source)
+    for c in (c for c in ERROR_COLUMNS if c in df.columns):
+        _numbers(df[c], c, source, low=0, high=1, inf=True)
     if "model_id" in df.columns and df["model_id"].isna().any():
         _refuse(source, "model_id", df["model_id"].isna(), "missing (every row needs an id)")
     texts = {c: _text(df[c], c, source) for c in TEXT_COLUMNS if c in df.columns}
@@ -191,9 +184,8 @@ def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
     if any(not t.equals(df[c]) for c, t in texts.items()):
         df = df.assign(**texts)
     _stage_lists(df, source)
-    for c in CURVE_COLUMNS:
-        if c in df.columns:
-            _lists(df[c], c, source, finite=False)
+    for c in (c for c in CURVE_COLUMNS if c in df.columns):
+        _lists(df[c], c, source, finite=False)
     if "regime" in df.columns:
         problems = {c: _regime_problem(c) for c in pd.unique(df["regime"].map(_hashable))}
         for i, cell in enumerate(df["regime"].map(_hashable)):
@@ -213,8 +205,7 @@ def _numbers(col, name, source, *, low=None, high=None, whole=False, inf=False, 
     v = pd.to_numeric(col, errors="coerce").astype(float)
     text = v.isna() & col.notna()
     if text.any():
-        cell = col[text].iloc[0]
-        _refuse(source, name, text, f"{str(cell)[:40]!r} is not a number")
+        _refuse(source, name, text, f"{str(col[text].iloc[0])[:40]!r} is not a number")
     if not missing and v.isna().any():
         _refuse(source, name, v.isna(), "missing")
     a = v.to_numpy()
@@ -238,8 +229,7 @@ def _text(col: pd.Series, name: str, source: str) -> pd.Series:
         return col
     bad = col.map(lambda v: not (isinstance(v, str | int | float | bool | np.generic) or v is None))
     if bad.any():
-        cell = col[bad].iloc[0]
-        _refuse(source, name, bad, f"{str(cell)[:40]!r} is not a name")
+        _refuse(source, name, bad, f"{str(col[bad].iloc[0])[:40]!r} is not a name")
     return col.map(lambda v: v if v is None or isinstance(v, str) or _nan(v) else str(v))
 
 
@@ -318,7 +308,7 @@ def _regime_problem(cell) -> str:
             return f"unknown complexity {str(key)[:40]!r} (use {', '.join(REGIME_KEYS)})"
         ok = isinstance(value, list) and len(value) == 2
         ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-        if not ok or math.isnan(value[0]) or math.isnan(value[1]) or not value[0] <= value[1]:
+        if not ok or not value[0] <= value[1]:  # NaN fails the comparison
             return f"{key}: {str(value)[:40]} is not a range [low, high] of two numbers"
         if value[0] < 0 or math.isinf(value[0]):
             return f"{key}: {str(value)[:40]} has a low end that is negative or infinite"

@@ -26,9 +26,7 @@ def check_numbers(obj: Any, where: str = "") -> None:
     """Every float field of dataclass ``obj`` is finite and every int field is at most 2**32 - 1 in size."""
     prefix = f"{where} " if where else ""
     for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if isinstance(value, bool):
-            continue
+        value = getattr(obj, f.name)  # a bool is an int, never out of range
         if isinstance(value, float) and not math.isfinite(value):
             raise DsdError(f"{prefix}{f.name} must be a finite number, got {value}")
         if isinstance(value, int) and abs(value) > MAX_SEED:
@@ -48,10 +46,8 @@ def parse_count(value: Any, where: str = "value") -> float:
     >>> parse_count("360M"), parse_count("0.4g"), parse_count(5)
     (360000000.0, 400000000.0, 5.0)
     """
-    if isinstance(value, str):
-        m = _COUNT.fullmatch(value)
-        if m:
-            value = float(m.group(1)) * COUNT_UNITS[m.group(2).lower()]
+    if isinstance(value, str) and (m := _COUNT.fullmatch(value)):
+        value = float(m.group(1)) * COUNT_UNITS[m.group(2).lower()]
     if not isinstance(value, bool) and isinstance(value, int | float):
         try:
             if math.isfinite(float(value)):

@@ -85,22 +85,17 @@ def os_message(e: OSError) -> str:
     return f"{' -> '.join(os.fsdecode(p) for p in paths)}: {what}" if paths else what
 
 
-class ExampleFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keep the examples in each command's epilog as written."""
-
-
 def table(rows: list[tuple], right_from: int = 1) -> str:
     """``rows`` as aligned columns, a rule under the first (right-aligned from ``right_from``)."""
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    widths = [max(len(str(c)) for c in column) for column in zip(*rows)]
     out = []
-    for k, r in enumerate(rows):
+    for r in rows:
         cells = [
             str(c).ljust(w) if i < right_from else str(c).rjust(w)
             for i, (c, w) in enumerate(zip(r, widths))
         ]
         out.append("  ".join(cells).rstrip())
-        if k == 0:
-            out.append("  ".join("-" * w for w in widths))
+    out.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(out)
 
 
@@ -111,7 +106,7 @@ def add_command(sub, name: str, func, help: str, description: str | None = None,
         help=help,
         description=help if description is None else description,
         epilog=epilog,
-        formatter_class=ExampleFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.set_defaults(func=func)
     return p
@@ -122,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dsd",
         description="Design network design spaces: sample populations of models from a space, "
         "train each briefly, and compare spaces by their error distributions.",
-        formatter_class=ExampleFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  dsd spaces\n  dsd show RegNetX-400MF\n"
         "  dsd sample --space AnyNetXC --n 500 --flops 360M:400M -o samples.parquet",
     )
@@ -187,10 +182,8 @@ def _internal(command: str, e: Exception) -> int:
     where = ""
     if frames:  # the innermost frame of dsd (where the cause was not checked), else the last
         frame = (mine or frames)[-1]
-        path = os.path.abspath(frame.filename)
-        shown = (
-            os.path.relpath(path, os.path.dirname(PACKAGE_DIR)) if mine else os.path.basename(path)
-        )
+        path = os.path.abspath(frame.filename)  # shown as dsd/x/y.py, else its name alone
+        shown = os.path.relpath(path, os.path.dirname(PACKAGE_DIR if mine else path))
         where = f" (at {shown}:{frame.lineno})"
     text = one_line(f"{type(e).__name__}: {e}")[:300]
     print(

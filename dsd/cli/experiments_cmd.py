@@ -44,7 +44,6 @@ def handler(args: argparse.Namespace) -> int:
     for card in cards:
         print(card.line())
         print(f"  {card.experiment.description}")
-    where = next((c.estimate.where for c in cards if c.estimate), "")
-    if where:
+    if where := next((c.estimate.where for c in cards if c.estimate), ""):
         print(f"(estimates: training only, {where})")
     return 0

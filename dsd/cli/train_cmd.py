@@ -84,25 +84,9 @@ RECIPE_FLAGS = (
     "dataset data epochs batch_size lr wd momentum warmup_epochs label_smoothing mixup ema seed "
     "device workers channels_last compile no_zero_init"
 ).split()
-#: TrainConfig's fields of the same name as their option.
-_SAME = (
-    "dataset data epochs batch_size lr momentum warmup_epochs label_smoothing ema seed device "
-    "channels_last compile"
-)
+#: The TrainConfig field each recipe flag sets, where it is not the flag's own name.
+_FIELDS = {"wd": "weight_decay", "mixup": "mixup_alpha", "workers": "num_workers"}
 _DEFAULTS: dict = {}  # of RECIPE_FLAGS, read from the parser when it is built
-
-
-def _config(args: argparse.Namespace):
-    """The TrainConfig of the command line (DsdError for a bad value)."""
-    from dsd.trainer import TrainConfig  # lazy: torch costs ~1.3 s; `dsd --help` stays fast
-
-    return TrainConfig(
-        **{name: getattr(args, name) for name in _SAME.split()},
-        weight_decay=args.wd,
-        mixup_alpha=args.mixup,
-        num_workers=args.workers,
-        zero_init_residual=not args.no_zero_init,
-    )
 
 
 def _resume(args: argparse.Namespace) -> str:
@@ -117,9 +101,12 @@ def _resume(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``dsd train``."""
-    from dsd.sweep import SweepOptions, TorchTrainer, train_file  # lazy: torch, see _config
+    # lazy: torch costs ~1.3 s; `dsd --help` stays fast
+    from dsd.sweep import SweepOptions, TorchTrainer, train_file
+    from dsd.trainer import TrainConfig  # lazy: as above
 
-    config = _config(args)
+    recipe = {_FIELDS.get(k, k): getattr(args, k) for k in RECIPE_FLAGS if k != "no_zero_init"}
+    config = TrainConfig(**recipe, zero_init_residual=not args.no_zero_init)  # DsdError if bad
     out = args.output
 
     def announce(start) -> None:  # once everything is checked and the run folder exists
