@@ -97,8 +97,7 @@ def drive(
     total = done + len(todo)
     bar = tqdm(total=total, initial=done, unit="model", disable=not progress, file=sys.stderr)
     dispatcher = _Dispatcher(folder, tasks, executor, bar)
-    live = folder.live_claims()
-    dispatcher.watch = {t for t in todo if t in live}
+    dispatcher.watch = set(todo) & folder.live_claims()
     try:
         dispatcher.submit([t for t in todo if t not in dispatcher.watch])
         dispatcher.run(poll_s)

@@ -260,10 +260,8 @@ def _run_locked(samples, ids, folder: RunFolder, engine: Executor, options, t0) 
     done = folder.done_ids() & set(ids)
     todo = [t for t in ids if t not in done][: options.limit]
     if options.on_start is not None:
-        where, n = engine.describe(), engine.slots
-        options.on_start(
-            SweepStart(folder, len(ids), len(done), len(todo), where, n, options.estimate)
-        )
+        where, n, estimate = engine.describe(), engine.slots, options.estimate
+        options.on_start(SweepStart(folder, len(ids), len(done), len(todo), where, n, estimate))
     progress, poll_s = options.progress, options.poll_s
     trained = drive(folder, tasks, todo, engine, done=len(done), progress=progress, poll_s=poll_s)
     results = folder.collect(ids)

@@ -45,15 +45,6 @@ def usable_gpus() -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def _no_gpu() -> str:
-    """Why no GPU is usable here, in a few words."""
-    import torch  # lazy: see cuda_available
-
-    if torch.version.cuda is None:
-        return f"torch {torch.__version__} is a CPU build"
-    return "CUDA is not available (no GPU, or no driver)"
-
-
 def _check_gpu_request(settings: ExecutorSettings, device: str, gpus: Sequence[str]) -> None:
     """DsdError for a request of GPUs (``settings.gpus``, a ``cuda`` device) that cannot be met."""
     wants, cuda = settings.gpus, device.startswith("cuda")
@@ -62,10 +53,12 @@ def _check_gpu_request(settings: ExecutorSettings, device: str, gpus: Sequence[s
     if cuda and wants == 0:
         raise DsdError(f"device {device} with executor gpus 0: a CUDA device needs a GPU")
     if (wants or cuda) and not gpus:
+        import torch  # lazy: see cuda_available
+
+        why = "CUDA is not available (no GPU, or no driver)"
+        why = f"torch {torch.__version__} is a CPU build" if torch.version.cuda is None else why
         asked = f"executor gpus {wants}" if wants else f"device {device}"
-        raise DsdError(
-            f"{asked}: no GPU is usable here ({_no_gpu()}); train on the CPU with gpus 0"
-        )
+        raise DsdError(f"{asked}: no GPU is usable here ({why}); train on the CPU with gpus 0")
     if wants and len(gpus) < wants:
         raise DsdError(f"executor gpus {wants}: only {len(gpus)} usable here ({', '.join(gpus)})")
     if cuda and device not in ("cuda", "cuda:0"):

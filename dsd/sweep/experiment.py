@@ -189,8 +189,7 @@ def _positive_int(value: Any, where: str, allow_none: bool = False) -> int | Non
 
 
 REQUIRED = ("name", "spaces", "n", "dataset", "epochs")
-ALLOWED = (*REQUIRED, "description", "flops", "sample_seed", "resolution", "num_classes")
-ALLOWED = (*ALLOWED, "network", "data", "recipe", "seeds", "executor")
+ALLOWED = tuple(f.name for f in dataclasses.fields(Experiment) if f.name != "path")
 # Network-level fields an experiment may override in every space it samples.
 NETWORK_KEYS = {"stem": str, "stem_width": int, "block": str, "se_ratio": float, "head_width": int}
 

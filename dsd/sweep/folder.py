@@ -59,11 +59,9 @@ class Owner:
     @staticmethod
     def here() -> Owner:
         """The current process (with its Slurm job id, if any)."""
-        job = os.environ.get("SLURM_ARRAY_JOB_ID", "")
-        if job:
-            job = f"{job}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
-        else:
-            job = os.environ.get("SLURM_JOB_ID", "")
+        env = os.environ
+        array, task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID", "")
+        job = f"{array}_{task}" if array else env.get("SLURM_JOB_ID", "")
         return Owner(socket.gethostname(), os.getpid(), job)
 
 
@@ -308,13 +306,11 @@ class RunFolder:
         """Whether someone trains ``task_id`` now (claim present, owner alive, heartbeat fresh)."""
         path = self.claim_path(task_id)
         claim = claim if claim is not None else read_json(path)
-        if claim is None:
-            return False
         try:
             age = time.time() - path.stat().st_mtime
         except FileNotFoundError:
             return False
-        if age > self.stale_s:
+        if claim is None or age > self.stale_s:
             return False
         if claim.get("host") == socket.gethostname() and not claim.get("job"):
             pid = claim.get("pid")

@@ -82,16 +82,8 @@ def _now() -> str:
 
 def failed_record(task: Task, reason: str) -> dict:
     """The final record of a model that failed every attempt (every result column, its recipe)."""
-    return {
-        **dict(task.row),
-        **blank_result(),
-        **task.trainer.recipe_columns(),
-        "task_id": task.task_id,
-        "train_seed": task.trainer.seed,
-        "status": "failed",
-        "reason": reason,
-        "finished_at": _now(),
-    }
+    recipe = {**task.trainer.recipe_columns(), "train_seed": task.trainer.seed, "reason": reason}
+    return _complete_record(task, {**blank_result(), **recipe, "finished_at": _now()})
 
 
 def _complete_record(task: Task, record: Mapping) -> dict:

@@ -83,11 +83,12 @@ class FakeTrainer:
             raise RuntimeError(f"fake failure of {model_id}")
         diverged = model_id in self.diverge
         self._trace("end", model_id)
+        error = self.world.error(row, self.seed) if self.world else fake_error(model_id, self.seed)
         return {
             **dict(row),
             "status": "diverged" if diverged else "ok",
             "reason": "loss is nan" if diverged else "",
-            "top1_err": float("nan") if diverged else self._error(row),
+            "top1_err": float("nan") if diverged else error,
             "train_seconds": self.seconds,
             "device": "cpu",
             "worker_gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
@@ -96,12 +97,6 @@ class FakeTrainer:
             "worker_pid": os.getpid(),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-
-    def _error(self, row: Mapping) -> float:
-        """The made-up error of the model of ``row``."""
-        if self.world is not None:
-            return self.world.error(row, self.seed)
-        return fake_error(str(row["model_id"]), self.seed)
 
     def _trace(self, event: str, model_id: str) -> None:
         """Append one line to the trace file (O_APPEND keeps lines whole across processes)."""

@@ -67,13 +67,12 @@ class TrainConfig:
         check_seed(self.seed, "training seed")
         if self.dataset not in DATASETS:
             raise DsdError(f"unknown dataset {self.dataset!r} (use one of {', '.join(DATASETS)})")
-        preset = DATASET_DEFAULTS.get(self.dataset, PAPER_DEFAULTS)
-        if self.batch_size is None:
-            object.__setattr__(self, "batch_size", preset["batch_size"])
-        if self.lr is None:
-            object.__setattr__(self, "lr", preset["lr"] * self.batch_size / preset["batch_size"])
-        if self.warmup_epochs is None:
-            object.__setattr__(self, "warmup_epochs", preset["warmup_epochs"])
+        preset = dict(DATASET_DEFAULTS.get(self.dataset, PAPER_DEFAULTS))
+        batch = self.batch_size if self.batch_size is not None else preset["batch_size"]
+        preset["lr"] = preset["lr"] * batch / preset["batch_size"]
+        for name, value in preset.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         if self.dataset in DATA_PATH_DATASETS and not self.data:
             raise DsdError(f"dataset {self.dataset} needs a data path (--data DIR)")
         if self.dataset not in DATA_PATH_DATASETS and self.data:
