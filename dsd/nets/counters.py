@@ -88,10 +88,9 @@ class _Totals:
 
     def __init__(self, h: np.ndarray, sizes: dict | None = None) -> None:
         self.h = h
-        n = len(h)
-        self.flops, self.params, self.acts, self.bn_widths = (
-            np.zeros(n, dtype=np.int64) for _ in range(4)
-        )
+        # one array, so that add_copies is two operations; its rows are the sums, added in place
+        self.sums = np.zeros((4, len(h)), dtype=np.int64)
+        self.flops, self.params, self.acts, self.bn_widths = self.sums
         # sizes by the identities of input size and stride (kept in the value: the ids stay valid)
         self._sizes: dict[tuple[int, int], tuple] = {} if sizes is None else sizes
 
@@ -125,22 +124,13 @@ class _Totals:
         self.acts += w * self.h * self.h
 
     def linear(self, name, w_in, w_out, bias=True):
-        """Add a fully connected layer."""
-        flops, params, acts = conv_cost(w_in, w_out, 1, None, bias, 1)
-        self.flops += flops
-        self.params += params
-        self.acts += acts
+        """Add a fully connected layer: a 1x1 conv on one pixel."""
+        self.conv(name, w_in, w_out, 1, bias=bias, h=1)
 
     def add_copies(self, other: _Totals, times: np.ndarray) -> None:
         """Add ``times`` copies of what ``other`` counted (consuming it) and move to its size."""
-        for total, x in (
-            (self.flops, other.flops),
-            (self.params, other.params),
-            (self.acts, other.acts),
-            (self.bn_widths, other.bn_widths),
-        ):
-            x *= times
-            total += x
+        other.sums *= times
+        self.sums += other.sums
         self.h = other.h
 
     def totals(self) -> dict[str, np.ndarray]:
