@@ -19,15 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dsd.errors import DsdError, SpaceError
-from dsd.nets.config import (
-    BLOCKS,
-    MAX_RESOLUTION,
-    NET_FIELDS,
-    STEMS,
-    adjust_compatibility,
-    hash_json,
-    hash_rows,
-)
+from dsd.nets.config import NET_FIELDS, AnyNet, adjust_compatibility, hash_json, hash_rows
 from dsd.nets.counters import complexity_batch
 from dsd.schema import (
     BUILT_COLUMNS,
@@ -46,17 +38,9 @@ MAX_DRAWS = 10_000_000
 HOPELESS_DRAWS = 1_000_000
 MAX_MODELS = 1_000_000  # a million rows is a few hundred MB and tens of seconds
 MAX_BATCH = 1 << 20
-#: Network fields: type, default, upper bound (the lower bound is 1, 0 for se_ratio, head_width).
-NETWORK: dict[str, tuple[type, Any, float | None]] = {
-    "stem": (str, "simple_stem_in", None),
-    "stem_width": (int, 32, 1 << 16),
-    "block": (str, "res_bottleneck_block", None),
-    "se_ratio": (float, 0.0, 1.0),
-    "head_width": (int, 0, 1 << 16),
-    "num_classes": (int, 1000, 10**6),
-    "resolution": (int, 224, MAX_RESOLUTION),
-}
-DEFAULT_NETWORK = {k: default for k, (_, default, _) in NETWORK.items()}
+#: Network fields: an AnyNet's, with its defaults and bounds.
+NETWORK = AnyNet.NET_BOUNDS
+DEFAULT_NETWORK = {f.name: f.default for f in dataclasses.fields(AnyNet) if f.name in NETWORK}
 
 #: Candidates as arrays: the per-stage design as drawn (models x stages), its built twins,
 #: scalars, complexity, and ``draw``: the candidate's position in the random stream.
@@ -361,18 +345,17 @@ def check_network(where: str, network: Any) -> dict[str, Any]:
             raise SpaceError(
                 f"{where}: unknown network field {k!r} (allowed: {', '.join(NETWORK)})"
             )
-        want, _, top = NETWORK[k]
-        key = f"{where}: network.{k}"
-        table = {"stem": STEMS, "block": BLOCKS}.get(k, ())
-        if want is str and v not in table:
-            raise SpaceError(f"{key}: {v!r} is not a {k} (allowed: {', '.join(table)})"[:300])
-        if want is int and (not isinstance(v, int | np.integer) or isinstance(v, bool)):
+        bound, key = NETWORK[k], f"{where}: network.{k}"
+        if bound.names:
+            if v not in bound.names:
+                allowed = ", ".join(bound.names)
+                raise SpaceError(f"{key}: {v!r} is not a {k} (allowed: {allowed})"[:300])
+        elif bound.kind is int and (not isinstance(v, int | np.integer) or isinstance(v, bool)):
             raise SpaceError(f"{key}: expected an integer, got {v!r}"[:300])
-        if want is float and not is_number(v):
+        elif bound.kind is float and not is_number(v):
             raise SpaceError(f"{key}: expected a number, got {v!r}"[:300])
-        low = 0 if k in ("se_ratio", "head_width") else 1
-        if want is not str and not low <= v <= top:
-            raise SpaceError(f"{key}: must be from {low} to {top:,}, got {v}")
+        elif not bound.low <= v <= bound.high:
+            raise SpaceError(f"{key}: must be from {bound.low} to {bound.high:,}, got {v}")
     return dict(network)
 
 
