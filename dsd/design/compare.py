@@ -108,11 +108,8 @@ def compare(
 
 def chain_table(rows: Sequence[dict]) -> pd.DataFrame:
     """``chain.csv``: one row a step, the columns :data:`COLUMNS` in order."""
-    table = pd.DataFrame(list(rows))
-    for c in COLUMNS:
-        if c not in table:
-            table[c] = ""
-    return table[COLUMNS].assign(agrees=table["agrees"].map(lambda a: "" if a is None else a))
+    table = pd.DataFrame(list(rows)).reindex(columns=COLUMNS, fill_value="")
+    return table.assign(agrees=table["agrees"].map(lambda a: "" if a is None else a))
 
 
 def panel(row: dict, drawn: dict) -> str:
