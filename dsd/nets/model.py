@@ -14,10 +14,8 @@ from dsd.nets.config import AnyNet
 from dsd.nets.costs import STEMS
 
 
-def _conv(
-    w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, bias: bool = False
-) -> nn.Conv2d:
-    return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
+def _conv(w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=False)
 
 
 Act = Callable[[torch.Tensor], torch.Tensor]
