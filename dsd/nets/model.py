@@ -191,10 +191,7 @@ def init_weights(m: nn.Module) -> None:
 def zero_init_residual(model: nn.Module) -> int:
     """Zero the last BN gamma of every residual branch, so each block starts as its shortcut
     (Goyal et al. 2017; pycls ``BN.ZERO_INIT_FINAL_GAMMA``); return how many."""
-    count = 0
-    for m in model.modules():
-        if isinstance(m, ResBlock):
-            last = m.f.c_bn if isinstance(m.f, BottleneckTransform) else m.f.b_bn
-            nn.init.zeros_(last.weight)
-            count += 1
-    return count
+    blocks = [m for m in model.modules() if isinstance(m, ResBlock)]
+    for m in blocks:
+        nn.init.zeros_((m.f.c_bn if isinstance(m.f, BottleneckTransform) else m.f.b_bn).weight)
+    return len(blocks)
