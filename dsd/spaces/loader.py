@@ -232,8 +232,7 @@ def _layout(where: str, cls: type[Space], merged: Mapping[str, Any]) -> dict[str
         raise SpaceError(
             f"{where}: stages: expected a positive integer up to {MAX_STAGES}, got {stages!r}"[:300]
         )
-    if _positive(strides):
-        return {"stages": stages, "strides": (strides,) * stages}
+    strides = [strides] * stages if _positive(strides) else strides
     if isinstance(strides, list) and len(strides) == stages and all(map(_positive, strides)):
         return {"stages": stages, "strides": tuple(strides)}
     got = f"{where}: strides: expected a positive integer or a list of {stages}, got {strides!r}"

@@ -224,9 +224,8 @@ class Space(ABC):
             else:
                 cols[k] = np.concatenate([b[k] for b in picked])[order]
         n = len(order)
-        net = self.network
-        # the ids of config_hash and design_id, one text a row (typed columns: ints and floats)
-        fixed = {**net, "se_ratio": float(net["se_ratio"])}
+        # the network fields as config_hash and design_id hash them (se_ratio a float)
+        fixed = {**self.network, "se_ratio": float(self.network["se_ratio"])}
         built = {k: cols[BUILT_COLUMNS.get(k, k)] for k in (*DESIGN_COLUMNS, "strides")}
         drawn = {k: cols[k] for k in (*DESIGN_COLUMNS, "strides", *REGNET_COLUMNS) if k in cols}
         drawn = {k: v if isinstance(v, list) else v.tolist() for k, v in drawn.items()}
@@ -237,14 +236,12 @@ class Space(ABC):
             "seed": np.full(n, seed, dtype=np.int64),
             "schema_version": np.full(n, SCHEMA_VERSION, dtype=np.int64),
             **{k: cols.pop(k) for k in (*DESIGN_COLUMNS, *BUILT_COLUMNS.values(), "strides")},
-            **{k: [net[k]] * n for k in NET_FIELDS},
+            **{k: [fixed[k]] * n for k in NET_FIELDS},
             **{k: cols.pop(k).astype(np.int64) for k in COMPLEXITY},
             **{k: v for k, v in cols.items() if k != "draw"},  # the kind's scalars
             "regime": [regime_json(regime)] * n,
         }
-        df = pd.DataFrame(data)
-        df["se_ratio"] = df["se_ratio"].astype(float)
-        return df
+        return pd.DataFrame(data)
 
     def describe(self) -> str:
         """Network fields, domains and distributions, constraints and size, in lines."""
