@@ -88,7 +88,7 @@ class _Totals:
 
     def __init__(self, h: np.ndarray, sizes: dict | None = None) -> None:
         self.h = h
-        # one array, so that add_copies is two operations; its rows are the sums, added in place
+        # the four sums as rows of one array, added in place
         self.sums = np.zeros((4, len(h)), dtype=np.int64)
         self.flops, self.params, self.acts, self.bn_widths = self.sums
         # sizes by the identities of input size and stride (kept in the value: the ids stay valid)
@@ -129,8 +129,9 @@ class _Totals:
 
     def add_copies(self, other: _Totals, times: np.ndarray) -> None:
         """Add ``times`` copies of what ``other`` counted (consuming it) and move to its size."""
-        other.sums *= times
-        self.sums += other.sums
+        for total, x in zip(self.sums, other.sums):  # a row at a time: while it is in cache
+            x *= times
+            total += x
         self.h = other.h
 
     def totals(self) -> dict[str, np.ndarray]:
