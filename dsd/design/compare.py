@@ -210,8 +210,6 @@ def write_outputs(
         pops = pd.concat([r for r in results if not r.empty], ignore_index=True)
         rest = report_sections(pops, reps=options.reps, title=title)
     except Exception as e:  # the analysis layer's problem; keep the chain
-        print(
-            f"dsd: warning: report sections not written ({type(e).__name__}: {e})", file=sys.stderr
-        )
+        sys.stderr.write(f"dsd: warning: report sections not written ({type(e).__name__}: {e})\n")
         rest = []
     return table, write_page(folder.report, page(title, [first, *rest]))

@@ -101,8 +101,7 @@ class DesignFolder:
 
     def read_step(self, k: int) -> dict | None:
         """The decisions of step ``k``, None if none were made yet."""
-        doc = read_json(self.steps / f"{k}.json")
-        return doc if isinstance(doc, dict) else None
+        return read_json(self.steps / f"{k}.json")  # None if absent or damaged
 
     def write_step(self, k: int, doc: Mapping[str, Any]) -> None:
         """Store the decisions of step ``k`` atomically."""

@@ -60,13 +60,10 @@ class Constraints:
                 f"{where}: constraints: unknown key {unknown[0]!r} (allowed: {', '.join(KINDS)})"
             )
         out: dict[str, Any] = {}
-        for kind in ORDERS:
-            if kind in raw:
-                if not isinstance(raw[kind], list):
-                    raise SpaceError(
-                        f"{where}: constraints.{kind}: expected a list of parameter names"
-                    )
-                out[kind] = _union((), raw[kind])
+        for kind in [k for k in ORDERS if k in raw]:
+            if not isinstance(raw[kind], list):
+                raise SpaceError(f"{where}: constraints.{kind}: expected a list of parameter names")
+            out[kind] = _union((), raw[kind])
         if "ranges" in raw:
             out["ranges"] = _parse_ranges(raw["ranges"], where)
         if "num_stages" in raw:
