@@ -88,9 +88,10 @@ class _Totals:
 
     def __init__(self, h: np.ndarray, sizes: dict | None = None) -> None:
         self.h = h
-        # the four sums as rows of one array, added in place
-        self.sums = np.zeros((4, len(h)), dtype=np.int64)
-        self.flops, self.params, self.acts, self.bn_widths = self.sums
+        n = len(h)
+        self.flops, self.params, self.acts, self.bn_widths = (
+            np.zeros(n, dtype=np.int64) for _ in range(4)
+        )
         # sizes by the identities of input size and stride (kept in the value: the ids stay valid)
         self._sizes: dict[tuple[int, int], tuple] = {} if sizes is None else sizes
 
@@ -129,7 +130,12 @@ class _Totals:
 
     def add_copies(self, other: _Totals, times: np.ndarray) -> None:
         """Add ``times`` copies of what ``other`` counted (consuming it) and move to its size."""
-        for total, x in zip(self.sums, other.sums):  # a row at a time: while it is in cache
+        for total, x in (
+            (self.flops, other.flops),
+            (self.params, other.params),
+            (self.acts, other.acts),
+            (self.bn_widths, other.bn_widths),
+        ):
             x *= times
             total += x
         self.h = other.h
