@@ -96,11 +96,9 @@ class ResBlock(nn.Module):
 
     def __init__(self, f: nn.Module, w_in: int, w_out: int, stride: int) -> None:
         super().__init__()
-        if w_in != w_out or stride != 1:
-            self.proj = _conv(w_in, w_out, 1, stride)
+        self.proj = _conv(w_in, w_out, 1, stride) if w_in != w_out or stride != 1 else None
+        if self.proj is not None:
             self.proj_bn = nn.BatchNorm2d(w_out)
-        else:
-            self.proj = None
         self.f = f
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
