@@ -73,7 +73,9 @@ class RegNetSpace(Space):
         blocks, exponents = quantized_linear(int(depth.max()), v["w0"], v["wa"], v["wm"])
         live = np.arange(blocks.shape[1])[None, :] < depth[:, None]
         # Widths are non-decreasing along blocks: a stage starts wherever the width changes.
-        starts = live & (np.diff(blocks, axis=1, prepend=np.nan) != 0)
+        starts = live & np.concatenate(
+            [np.ones((count, 1), bool), blocks[:, 1:] != blocks[:, :-1]], axis=1
+        )
         stage_count = starts.sum(1)
         low, high = self.num_stages
         last = (np.arange(count), depth - 1)  # widths and exponents only grow: the last is the max
