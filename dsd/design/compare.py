@@ -108,11 +108,8 @@ def compare(
 
 def chain_table(rows: Sequence[dict]) -> pd.DataFrame:
     """``chain.csv``: one row a step, the columns :data:`COLUMNS` in order."""
-    table = pd.DataFrame(list(rows))
-    for c in COLUMNS:
-        if c not in table:
-            table[c] = ""
-    return table[COLUMNS].assign(agrees=table["agrees"].map(lambda a: "" if a is None else a))
+    table = pd.DataFrame(list(rows)).reindex(columns=COLUMNS, fill_value="")
+    return table.assign(agrees=table["agrees"].map(lambda a: "" if a is None else a))
 
 
 def panel(row: dict, drawn: dict) -> str:
@@ -213,8 +210,6 @@ def write_outputs(
         pops = pd.concat([r for r in results if not r.empty], ignore_index=True)
         rest = report_sections(pops, reps=options.reps, title=title)
     except Exception as e:  # the analysis layer's problem; keep the chain
-        print(
-            f"dsd: warning: report sections not written ({type(e).__name__}: {e})", file=sys.stderr
-        )
+        sys.stderr.write(f"dsd: warning: report sections not written ({type(e).__name__}: {e})\n")
         rest = []
     return table, write_page(folder.report, page(title, [first, *rest]))

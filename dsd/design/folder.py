@@ -83,7 +83,7 @@ class DesignFolder:
         with self.lock():
             self.check_plan(plan)
             if not self.plan_file.exists():
-                write_json_atomic(self.plan_file, plain(dict(plan)))
+                write_json_atomic(self.plan_file, plan)
             yield self
 
     @contextlib.contextmanager
@@ -101,13 +101,12 @@ class DesignFolder:
 
     def read_step(self, k: int) -> dict | None:
         """The decisions of step ``k``, None if none were made yet."""
-        doc = read_json(self.steps / f"{k}.json")
-        return doc if isinstance(doc, dict) else None
+        return read_json(self.steps / f"{k}.json")  # None if absent or damaged
 
     def write_step(self, k: int, doc: Mapping[str, Any]) -> None:
         """Store the decisions of step ``k`` atomically."""
         self.steps.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.steps / f"{k}.json", plain(dict(doc)))
+        write_json_atomic(self.steps / f"{k}.json", doc)
 
 
 def is_design_folder(path: str | os.PathLike) -> bool:

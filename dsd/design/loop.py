@@ -93,10 +93,8 @@ class DesignSummary:
         """The chain, one line a step, and where the files are."""
         lines = [f"{self.folder.root}: {len(self.chain)} step(s)"]
         for r in self.chain.itertuples():
-            said = getattr(r, "paper_verdict", None)
-            paper = f"  (paper: {said})" if isinstance(said, str) and said else ""
-            cand = getattr(r, "candidate", None)
-            added = f" ({cand})" if isinstance(cand, str) and cand else ""
+            paper = f"  (paper: {r.paper_verdict})" if r.paper_verdict else ""
+            added = f" ({r.candidate})" if r.candidate else ""
             lines.append(
                 f"  {r.step}. {r.parent} -> {r.child}{added}: {r.verdict}{paper}  D={r.D:.3f} "
                 f"p={r.p:.3g} q25 diff {100 * r.diff:+.2f}%"

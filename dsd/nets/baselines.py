@@ -20,7 +20,6 @@ def _resnet(depths: tuple[int, ...], b: float, group_widths: tuple[int, ...]) ->
         strides=(1, 2, 2, 2),
         stem="res_stem_in",
         stem_width=64,
-        block="res_bottleneck_block",
     )
 
 

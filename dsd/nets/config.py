@@ -56,8 +56,7 @@ def _value(owner: str, name: str, v: Any, bound: Bound) -> Any:
         raise DsdError(f"{owner}.{name}: unknown {name} {v!r} (allowed: {', '.join(bound.names)})")
     ok = not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
     if ok and bound.kind is int and not isinstance(v, (int, np.integer)):
-        ok = math.isfinite(v) and float(v).is_integer()
-        if not ok:
+        if not (math.isfinite(v) and float(v).is_integer()):
             raise DsdError(f"{owner}.{name}: {v!r} is not an integer")
     if ok:
         v = int(v) if bound.kind is int else float(v)
@@ -155,8 +154,9 @@ def hash_rows(columns: Mapping[str, Sequence], fixed: Mapping[str, Any]) -> list
     """:func:`hash_json` of ``{**fixed, k: columns[k][i] ...}`` for each row ``i``, without a dict
     or an encoder call a row: a column holds Python ints, finite floats or lists of them, whose
     canonical JSON is their ``repr`` without spaces."""
-    first = [x for col in columns.values() if len(col) for x in _leaves(col[0])]
-    if not all(type(x) is int or (type(x) is float and math.isfinite(x)) for x in first):
+    first = [col[0] for col in columns.values() if len(col)]
+    leaves = [x for v in first for x in (v if isinstance(v, list) else [v])]
+    if not all(type(x) is int or (type(x) is float and math.isfinite(x)) for x in leaves):
         raise TypeError("hash_rows: columns hold Python ints, finite floats or lists of them")
     keys = sorted({*columns, *fixed})
     heads = [_CANONICAL.encode(k) + ":" for k in keys]
@@ -168,10 +168,6 @@ def hash_rows(columns: Mapping[str, Sequence], fixed: Mapping[str, Any]) -> list
     ]
     rows = ("{" + ",".join(map(str.__add__, heads, row)) + "}" for row in zip(*texts))
     return [hashlib.sha1(text.encode()).hexdigest()[:16] for text in rows]
-
-
-def _leaves(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
 
 
 def adjust_compatibility(widths, bottleneck_ratios, group_widths):
@@ -191,7 +187,7 @@ def adjust_compatibility(widths, bottleneck_ratios, group_widths):
     return w, g
 
 
-_WIDTH = Bound(int, 1, LIMITS["width"])
+WIDTH = Bound(int, 1, LIMITS["width"])
 
 
 @dataclass(frozen=True)
@@ -205,14 +201,14 @@ class AnyNet(StagedNet):
 
     STAGE_BOUNDS: ClassVar[dict[str, Bound]] = {
         "depths": Bound(int, 1, LIMITS["depth"]),
-        "widths": _WIDTH,
-        "group_widths": _WIDTH,
+        "widths": WIDTH,
+        "group_widths": WIDTH,
         "bottleneck_ratios": Bound(float, 1 / LIMITS["ratio"], LIMITS["ratio"]),
         "strides": Bound(int, 1, LIMITS["stride"]),
     }
     NET_BOUNDS: ClassVar[dict[str, Bound]] = {
         "stem": Bound(names=STEMS),
-        "stem_width": _WIDTH,
+        "stem_width": WIDTH,
         "block": Bound(names=BLOCKS),
         "se_ratio": Bound(float, 0, LIMITS["se_ratio"]),
         "head_width": Bound(int, 0, LIMITS["width"]),
@@ -255,10 +251,8 @@ class AnyNet(StagedNet):
     @property
     def model_id(self) -> str:
         """A stable hash of the network as built (:func:`config_hash`)."""
-        d = self.to_dict()
-        return config_hash(
-            {**d, "widths": d["built_widths"], "group_widths": d["built_group_widths"]}
-        )
+        d = {**self.to_dict(), "widths": self.built_widths, "group_widths": self.built_group_widths}
+        return config_hash(d)
 
 
 def config_hash(d: Mapping[str, Any]) -> str:

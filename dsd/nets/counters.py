@@ -125,11 +125,8 @@ class _Totals:
         self.acts += w * self.h * self.h
 
     def linear(self, name, w_in, w_out, bias=True):
-        """Add a fully connected layer."""
-        flops, params, acts = conv_cost(w_in, w_out, 1, None, bias, 1)
-        self.flops += flops
-        self.params += params
-        self.acts += acts
+        """Add a fully connected layer: a 1x1 conv on one pixel."""
+        self.conv(name, w_in, w_out, 1, bias=bias, h=1)
 
     def add_copies(self, other: _Totals, times: np.ndarray) -> None:
         """Add ``times`` copies of what ``other`` counted (consuming it) and move to its size."""

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dsd.errors import DsdError
-from dsd.nets.config import LIMITS, Bound, StagedNet, hash_json
+from dsd.nets.config import LIMITS, WIDTH, Bound, StagedNet, hash_json
 from dsd.nets.costs import head_cost, stem_cost
 
-_WIDTH = Bound(int, 1, LIMITS["width"])
 _RATE = Bound(float, 0.0, 1.0, open_high=True)
 
 
@@ -25,14 +24,14 @@ class EfficientNet(StagedNet):
 
     STAGE_BOUNDS: ClassVar[dict[str, Bound]] = {
         "depths": Bound(int, 1, LIMITS["depth"]),
-        "widths": _WIDTH,
+        "widths": WIDTH,
         "exp_ratios": Bound(float, 1.0, LIMITS["ratio"]),
         "kernels": Bound(int, 1, LIMITS["kernel"]),
         "strides": Bound(int, 1, LIMITS["stride"]),
     }
     NET_BOUNDS: ClassVar[dict[str, Bound]] = {
-        "stem_width": _WIDTH,
-        "head_width": _WIDTH,
+        "stem_width": WIDTH,
+        "head_width": WIDTH,
         "se_ratio": Bound(float, 0.0, LIMITS["se_ratio"]),
         "dropout": _RATE,
         "drop_connect": _RATE,
@@ -126,9 +125,7 @@ def efficientnet_zoo() -> dict[str, EfficientNet]:
             strides=_STRIDES,
             stem_width=stem_w,
             head_width=head_w,
-            se_ratio=0.25,
             dropout=dropout,
-            drop_connect=0.2,
             resolution=res,
         )
         for size, (stem_w, d, w, head_w, res, dropout) in _ZOO.items()

@@ -34,11 +34,9 @@ class MBConv(nn.Module):
     ) -> None:
         super().__init__()
         w_exp, w_se = mbconv_widths(w_in, exp_ratio, se_ratio)
-        if w_exp != w_in:
-            self.exp = _conv(w_in, w_exp, 1)
+        self.exp = _conv(w_in, w_exp, 1) if w_exp != w_in else None
+        if self.exp is not None:
             self.exp_bn = nn.BatchNorm2d(w_exp)
-        else:
-            self.exp = None
         self.dwise = _conv(w_exp, w_exp, k, stride, groups=w_exp)
         self.dwise_bn = nn.BatchNorm2d(w_exp)
         self.se = SE(w_exp, w_se, act=nn.functional.silu) if w_se else None

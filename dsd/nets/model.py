@@ -14,10 +14,8 @@ from dsd.nets.config import AnyNet
 from dsd.nets.costs import STEMS
 
 
-def _conv(
-    w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, bias: bool = False
-) -> nn.Conv2d:
-    return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
+def _conv(w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=False)
 
 
 Act = Callable[[torch.Tensor], torch.Tensor]
@@ -98,11 +96,9 @@ class ResBlock(nn.Module):
 
     def __init__(self, f: nn.Module, w_in: int, w_out: int, stride: int) -> None:
         super().__init__()
-        if w_in != w_out or stride != 1:
-            self.proj = _conv(w_in, w_out, 1, stride)
+        self.proj = _conv(w_in, w_out, 1, stride) if w_in != w_out or stride != 1 else None
+        if self.proj is not None:
             self.proj_bn = nn.BatchNorm2d(w_out)
-        else:
-            self.proj = None
         self.f = f
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -193,10 +189,7 @@ def init_weights(m: nn.Module) -> None:
 def zero_init_residual(model: nn.Module) -> int:
     """Zero the last BN gamma of every residual branch, so each block starts as its shortcut
     (Goyal et al. 2017; pycls ``BN.ZERO_INIT_FINAL_GAMMA``); return how many."""
-    count = 0
-    for m in model.modules():
-        if isinstance(m, ResBlock):
-            last = m.f.c_bn if isinstance(m.f, BottleneckTransform) else m.f.b_bn
-            nn.init.zeros_(last.weight)
-            count += 1
-    return count
+    blocks = [m for m in model.modules() if isinstance(m, ResBlock)]
+    for m in blocks:
+        nn.init.zeros_((m.f.c_bn if isinstance(m.f, BottleneckTransform) else m.f.b_bn).weight)
+    return len(blocks)

@@ -144,15 +144,13 @@ def model_names() -> list[str]:
 def zoo_model(name: str, **network_fields: Any):
     """The config of a model by name (case-insensitive), e.g. ``zoo_model('RegNetY-1.6GF')``;
     ``network_fields`` (``resolution``, ...) override the model's own."""
-    zoo = model_zoo()
-    entry = {k.lower(): v for k, v in zoo.items()}.get(name.lower())
-    if entry is not None:
+    known = {**model_zoo(), **baseline_models()}
+    entry = {k.lower(): v for k, v in known.items()}.get(name.lower())
+    if entry is None:
+        raise DsdError(f"unknown model {name!r} (known: {', '.join(known)})")
+    if isinstance(entry, ZooEntry):
         return entry.net(**network_fields)
-    base = baseline_models()
-    net = {k.lower(): v for k, v in base.items()}.get(name.lower())
-    if net is None:
-        raise DsdError(f"unknown model {name!r} (known: {', '.join([*zoo, *base])})")
-    return net.replace(**network_fields) if network_fields else net
+    return entry.replace(**network_fields) if network_fields else entry
 
 
 def net_from_row(row: Mapping[str, Any]) -> AnyNet | EfficientNet:

@@ -73,10 +73,9 @@ class AnyNetSpace(Space):
         batch = stage_batch(
             v["depth"], v["width"], v["group_width"], v["bottleneck_ratio"], self.strides
         )
-        if self.constraints.rule("bottleneck_ratio") == "shared":
-            batch["bottleneck_ratio"] = batch["bottleneck_ratios"][:, 0].copy()
-        if self.constraints.rule("group_width") == "shared":
-            batch["group_width"] = batch["group_widths"][:, 0].copy()
+        for k in ("bottleneck_ratio", "group_width"):
+            if self.constraints.rule(k) == "shared":
+                batch[k] = batch[PARAMETERS[k][1]][:, 0].copy()
         return [batch]
 
     def quantity(self, name: str, design: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -48,11 +48,6 @@ class Constraints:
     num_stages: tuple[int, int] | None = None
 
     @classmethod
-    def load(cls, raw: Any, where: str, allowed: Allowed) -> Constraints:
-        """A space file's ``constraints`` mapping, validated (``where`` names the file)."""
-        return cls.parse(raw, where).check(where, allowed)
-
-    @classmethod
     def parse(cls, raw: Any, where: str) -> Constraints:
         """One file's ``constraints`` mapping, checked for shape (:meth:`check` checks names)."""
         if raw is None:
@@ -65,13 +60,10 @@ class Constraints:
                 f"{where}: constraints: unknown key {unknown[0]!r} (allowed: {', '.join(KINDS)})"
             )
         out: dict[str, Any] = {}
-        for kind in ORDERS:
-            if kind in raw:
-                if not isinstance(raw[kind], list):
-                    raise SpaceError(
-                        f"{where}: constraints.{kind}: expected a list of parameter names"
-                    )
-                out[kind] = _union((), raw[kind])
+        for kind in [k for k in ORDERS if k in raw]:
+            if not isinstance(raw[kind], list):
+                raise SpaceError(f"{where}: constraints.{kind}: expected a list of parameter names")
+            out[kind] = _union((), raw[kind])
         if "ranges" in raw:
             out["ranges"] = _parse_ranges(raw["ranges"], where)
         if "num_stages" in raw:
@@ -136,7 +128,7 @@ class Constraints:
         return next((k for k in ORDERS if param in getattr(self, k)), "")
 
     def to_yaml_dict(self) -> dict[str, Any]:
-        """The ``constraints`` mapping of a space file (what :meth:`load` reads back)."""
+        """The ``constraints`` mapping of a space file (what :meth:`parse` reads back)."""
         out: dict[str, Any] = {k: list(getattr(self, k)) for k in ORDERS if getattr(self, k)}
         if self.ranges:
             out["ranges"] = {q: [_plain(low), _plain(high)] for q, low, high in self.ranges}

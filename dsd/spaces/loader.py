@@ -36,7 +36,7 @@ MAX_DESCRIPTION = 1000
 def builtin_dir() -> Path:
     """``$DSD_SPACES_DIR``, else ``dsd/_spaces`` (a link to ``spaces/``; in a wheel its copy)."""
     env = os.environ.get("DSD_SPACES_DIR")
-    return Path(env) if env else (Path(__file__).resolve().parents[1] / "_spaces").resolve()
+    return Path(env or Path(__file__).resolve().parents[1] / "_spaces").resolve()
 
 
 def builtin_names() -> list[str]:
@@ -118,11 +118,11 @@ def load_space(ref: str | os.PathLike) -> Space:
         raise SpaceError(f"{where}: kind: {kind!r} not allowed (allowed: {', '.join(KINDS)})")
     cls = KINDS[kind]
     space = cls(
-        name=check_name(where, own.get("name") or path.stem, builtin=path.parent == _builtin()),
+        name=check_name(where, own.get("name") or path.stem, builtin=path.parent == builtin_dir()),
         parameters=_params(where, cls, merged["params"]),
         network={**DEFAULT_NETWORK, **check_network(where, merged["network"] or {})},
         description=_description(where, own.get("description", "")),
-        ancestors=tuple(_name_of(*link) for link in reversed(chain[:-1])),
+        ancestors=tuple(data.get("name") or p.stem for p, data in reversed(chain[:-1])),
         paper_size=_paper_size(where, own.get("paper_size")),
         source=where,
         **_layout(where, cls, merged),
@@ -191,14 +191,6 @@ def check_name(where: str, name: Any, builtin: bool) -> str:
     return name
 
 
-def _builtin() -> Path:
-    return builtin_dir().resolve()
-
-
-def _name_of(path: Path, data: Mapping[str, Any]) -> str:
-    return data.get("name") or path.stem
-
-
 def _merge_mapping(base: Any, child: Any) -> Any:
     """A child's mapping entries over its parent's (else the child's, for the checks)."""
     if isinstance(base, Mapping) and isinstance(child, Mapping):
@@ -240,8 +232,7 @@ def _layout(where: str, cls: type[Space], merged: Mapping[str, Any]) -> dict[str
         raise SpaceError(
             f"{where}: stages: expected a positive integer up to {MAX_STAGES}, got {stages!r}"[:300]
         )
-    if _positive(strides):
-        return {"stages": stages, "strides": (strides,) * stages}
+    strides = [strides] * stages if _positive(strides) else strides
     if isinstance(strides, list) and len(strides) == stages and all(map(_positive, strides)):
         return {"stages": stages, "strides": tuple(strides)}
     got = f"{where}: strides: expected a positive integer or a list of {stages}, got {strides!r}"
@@ -280,7 +271,7 @@ def _reference(extends: str | os.PathLike | Space, path: Path) -> str:
     if not isinstance(extends, Space):
         return str(extends)
     source = Path(extends.source).resolve() if extends.source else None
-    if source is None or source.parent == _builtin():
+    if source is None or source.parent == builtin_dir():
         return extends.name
     return os.path.relpath(source, path.resolve().parent)
 

@@ -154,19 +154,14 @@ class Param:
         k_lo, k_hi = self._steps()
         if self.dist == "uniform":
             # k = floor(f / q), f ~ U[lo, hi + q): the measure of [k q, (k + 1) q) within.
-            a, b, to = lo, hi + q, (lambda x: x)
-            edges_for = lambda k: (k * q, (k + 1) * q)  # noqa: E731
+            a, b, to, shift = lo, hi + q, (lambda x: x), 0
         else:
             # k = ceil(f / q), log f ~ U(log a, log hi]: the log-measure of ((k - 1) q, k q].
-            a, b, to = lo - min(q, lo / 2), hi, math.log
-            edges_for = lambda k: ((k - 1) * q, k * q)  # noqa: E731
-        first = math.floor(a / q) - 1
-        last = math.ceil(b / q) + 1
-        ks = np.arange(first, last + 1)
+            a, b, to, shift = lo - min(q, lo / 2), hi, math.log, 1
+        ks = np.arange(math.floor(a / q) - 1, math.ceil(b / q) + 2)
         mass = np.zeros(len(ks))
-        for i, k in enumerate(ks):
-            e0, e1 = edges_for(int(k))
-            e0, e1 = max(e0, a), min(e1, b)
+        for i, k in enumerate(ks.tolist()):
+            e0, e1 = max((k - shift) * q, a), min((k + 1 - shift) * q, b)
             if e1 > e0:
                 mass[i] = to(e1) - to(e0)
         mass /= mass.sum()

@@ -92,17 +92,12 @@ class RegNetSpace(Space):
         first = starts[rows]
         begin = np.nonzero(first)[1].reshape(len(rows), stages)
         depths = np.diff(begin, axis=1, append=v["depth"][rows].astype(np.int64)[:, None])
-        shared = {
-            k: np.broadcast_to(v[k][rows, None], depths.shape)
+        g, b = (
+            np.broadcast_to(v[k][rows, None], depths.shape)
             for k in ("group_width", "bottleneck_ratio")
-        }
-        batch = stage_batch(
-            depths,
-            blocks[rows][first].reshape(len(rows), stages),
-            shared["group_width"],
-            shared["bottleneck_ratio"],
-            (self.stride,) * stages,
         )
+        widths = blocks[rows][first].reshape(len(rows), stages)
+        batch = stage_batch(depths, widths, g, b, (self.stride,) * stages)
         batch["draw"] = rows
         for k in self.PARAMETERS:
             batch[k] = v[k][rows].astype(np.int64 if k in INTEGRAL else np.float64)

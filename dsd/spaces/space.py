@@ -19,15 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dsd.errors import DsdError, SpaceError
-from dsd.nets.config import (
-    BLOCKS,
-    MAX_RESOLUTION,
-    NET_FIELDS,
-    STEMS,
-    adjust_compatibility,
-    hash_json,
-    hash_rows,
-)
+from dsd.nets.config import NET_FIELDS, AnyNet, adjust_compatibility, hash_json, hash_rows
 from dsd.nets.counters import complexity_batch
 from dsd.schema import (
     BUILT_COLUMNS,
@@ -46,17 +38,9 @@ MAX_DRAWS = 10_000_000
 HOPELESS_DRAWS = 1_000_000
 MAX_MODELS = 1_000_000  # a million rows is a few hundred MB and tens of seconds
 MAX_BATCH = 1 << 20
-#: Network fields: type, default, upper bound (the lower bound is 1, 0 for se_ratio, head_width).
-NETWORK: dict[str, tuple[type, Any, float | None]] = {
-    "stem": (str, "simple_stem_in", None),
-    "stem_width": (int, 32, 1 << 16),
-    "block": (str, "res_bottleneck_block", None),
-    "se_ratio": (float, 0.0, 1.0),
-    "head_width": (int, 0, 1 << 16),
-    "num_classes": (int, 1000, 10**6),
-    "resolution": (int, 224, MAX_RESOLUTION),
-}
-DEFAULT_NETWORK = {k: default for k, (_, default, _) in NETWORK.items()}
+#: Network fields: an AnyNet's, with its defaults and bounds.
+NETWORK = AnyNet.NET_BOUNDS
+DEFAULT_NETWORK = {f.name: f.default for f in dataclasses.fields(AnyNet) if f.name in NETWORK}
 
 #: Candidates as arrays: the per-stage design as drawn (models x stages), its built twins,
 #: scalars, complexity, and ``draw``: the candidate's position in the random stream.
@@ -240,9 +224,8 @@ class Space(ABC):
             else:
                 cols[k] = np.concatenate([b[k] for b in picked])[order]
         n = len(order)
-        net = self.network
-        # the ids of config_hash and design_id, one text a row (typed columns: ints and floats)
-        fixed = {**net, "se_ratio": float(net["se_ratio"])}
+        # the network fields as config_hash and design_id hash them (se_ratio a float)
+        fixed = {**self.network, "se_ratio": float(self.network["se_ratio"])}
         built = {k: cols[BUILT_COLUMNS.get(k, k)] for k in (*DESIGN_COLUMNS, "strides")}
         drawn = {k: cols[k] for k in (*DESIGN_COLUMNS, "strides", *REGNET_COLUMNS) if k in cols}
         drawn = {k: v if isinstance(v, list) else v.tolist() for k, v in drawn.items()}
@@ -253,14 +236,12 @@ class Space(ABC):
             "seed": np.full(n, seed, dtype=np.int64),
             "schema_version": np.full(n, SCHEMA_VERSION, dtype=np.int64),
             **{k: cols.pop(k) for k in (*DESIGN_COLUMNS, *BUILT_COLUMNS.values(), "strides")},
-            **{k: [net[k]] * n for k in NET_FIELDS},
+            **{k: [fixed[k]] * n for k in NET_FIELDS},
             **{k: cols.pop(k).astype(np.int64) for k in COMPLEXITY},
             **{k: v for k, v in cols.items() if k != "draw"},  # the kind's scalars
             "regime": [regime_json(regime)] * n,
         }
-        df = pd.DataFrame(data)
-        df["se_ratio"] = df["se_ratio"].astype(float)
-        return df
+        return pd.DataFrame(data)
 
     def describe(self) -> str:
         """Network fields, domains and distributions, constraints and size, in lines."""
@@ -361,18 +342,17 @@ def check_network(where: str, network: Any) -> dict[str, Any]:
             raise SpaceError(
                 f"{where}: unknown network field {k!r} (allowed: {', '.join(NETWORK)})"
             )
-        want, _, top = NETWORK[k]
-        key = f"{where}: network.{k}"
-        table = {"stem": STEMS, "block": BLOCKS}.get(k, ())
-        if want is str and v not in table:
-            raise SpaceError(f"{key}: {v!r} is not a {k} (allowed: {', '.join(table)})"[:300])
-        if want is int and (not isinstance(v, int | np.integer) or isinstance(v, bool)):
+        bound, key = NETWORK[k], f"{where}: network.{k}"
+        if bound.names:
+            if v not in bound.names:
+                allowed = ", ".join(bound.names)
+                raise SpaceError(f"{key}: {v!r} is not a {k} (allowed: {allowed})"[:300])
+        elif bound.kind is int and (not isinstance(v, int | np.integer) or isinstance(v, bool)):
             raise SpaceError(f"{key}: expected an integer, got {v!r}"[:300])
-        if want is float and not is_number(v):
+        elif bound.kind is float and not is_number(v):
             raise SpaceError(f"{key}: expected a number, got {v!r}"[:300])
-        low = 0 if k in ("se_ratio", "head_width") else 1
-        if want is not str and not low <= v <= top:
-            raise SpaceError(f"{key}: must be from {low} to {top:,}, got {v}")
+        elif not bound.low <= v <= bound.high:
+            raise SpaceError(f"{key}: must be from {bound.low} to {bound.high:,}, got {v}")
     return dict(network)
 
 
