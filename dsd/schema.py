@@ -169,10 +169,12 @@ def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
     e.g. ``r.csv: column flops, row 3: 'abc' is not a number``."""
     if "schema_version" in df.columns:
         _numbers(df["schema_version"], "schema_version", source, low=1, whole=True, missing=False)
-    for c in (c for c in NUMBER_COLUMNS if c in df.columns):
-        _numbers(df[c], c, source)
-    for c in (c for c in ERROR_COLUMNS if c in df.columns):
-        _numbers(df[c], c, source, low=0, high=1, inf=True)
+    for c in NUMBER_COLUMNS:
+        if c in df.columns:
+            _numbers(df[c], c, source)
+    for c in ERROR_COLUMNS:
+        if c in df.columns:
+            _numbers(df[c], c, source, low=0, high=1, inf=True)
     if "model_id" in df.columns and df["model_id"].isna().any():
         _refuse(source, "model_id", df["model_id"].isna(), "missing (every row needs an id)")
     texts = {c: _text(df[c], c, source) for c in TEXT_COLUMNS if c in df.columns}
@@ -184,8 +186,9 @@ def check_table(df: pd.DataFrame, source: str = "table") -> pd.DataFrame:
     if any(not t.equals(df[c]) for c, t in texts.items()):
         df = df.assign(**texts)
     _stage_lists(df, source)
-    for c in (c for c in CURVE_COLUMNS if c in df.columns):
-        _lists(df[c], c, source, finite=False)
+    for c in CURVE_COLUMNS:
+        if c in df.columns:
+            _lists(df[c], c, source, finite=False)
     if "regime" in df.columns:
         problems = {c: _regime_problem(c) for c in pd.unique(df["regime"].map(_hashable))}
         for i, cell in enumerate(df["regime"].map(_hashable)):

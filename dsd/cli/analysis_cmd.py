@@ -41,11 +41,16 @@ def _options(args, **fields):
     if getattr(args, "param", None):
         fields["params"] = tuple(args.param)
     if getattr(args, "range", None) is not None:
-        fields["range"] = parse_range(args.range, "--range")  # counts: 360M:400M
+        fields["range"] = _range(args.range)
     if getattr(args, "unbounded", False):
         fields["fit_domain"] = analysis.UNBOUNDED
     filters = tuple(args.filter)
     return analysis.AnalysisOptions(metric=args.metric, by=args.by, filters=filters, **fields)
+
+
+def _range(text: str) -> tuple[float, float]:
+    """``--range LOW:HIGH`` in counts (360M:400M), by the one parser of every command."""
+    return parse_range(text, "--range")
 
 
 def _handler(function: str, *extra: str, **fields):
