@@ -7,6 +7,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
+def exports_of(names: Mapping[str, str]) -> dict[str, str]:
+    """``name -> module`` from a table of ``module -> "space-separated names"``."""
+    return {name: module for module, text in names.items() for name in text.split()}
+
+
 def lazy_exports(
     package: str, namespace: dict[str, Any], exports: Mapping[str, str]
 ) -> tuple[Callable, Callable]:

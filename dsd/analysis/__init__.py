@@ -7,7 +7,7 @@ in the API and in files, percent in figures, tables and printed text.
 
 from __future__ import annotations
 
-from dsd._lazy import lazy_exports
+from dsd._lazy import exports_of, lazy_exports
 
 # bound here, not lazily: importing the submodule of the same name would shadow a lazy name
 from dsd.analysis.compare import compare as compare
@@ -34,7 +34,7 @@ _NAMES = {
     "ks_models_needed ks_power random_search_efficiency",
     "dsd.analysis.tables": "complexity_text",
 }
-_EXPORTS = {name: module for module, names in _NAMES.items() for name in names.split()}
+_EXPORTS = exports_of(_NAMES)
 
 
 __all__ = sorted([*_EXPORTS, "compare"])

@@ -6,7 +6,7 @@ lazily, so worker processes that only run tasks stay light.
 
 from __future__ import annotations
 
-from dsd._lazy import lazy_exports
+from dsd._lazy import exports_of, lazy_exports
 
 _NAMES = {
     "dsd.sweep.driver": "run_sweep check_sweep SweepOptions SweepStart SweepSummary collect "
@@ -20,7 +20,7 @@ _NAMES = {
     "dsd.sweep.estimate": "CostEstimate estimate_cost local_settings experiment_cards",
     "dsd.sweep.status": "run_status RunStatus",
 }
-_EXPORTS = {name: module for module, names in _NAMES.items() for name in names.split()}
+_EXPORTS = exports_of(_NAMES)
 
 __all__ = sorted(_EXPORTS)
 

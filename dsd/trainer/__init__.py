@@ -4,7 +4,7 @@ of a run, one result record (NaN/inf -> ``diverged``, an exception -> ``failed``
 
 from __future__ import annotations
 
-from dsd._lazy import lazy_exports
+from dsd._lazy import exports_of, lazy_exports
 
 _NAMES = {
     "dsd.schema": "RESULT_COLUMNS STATUSES",
@@ -17,7 +17,7 @@ _NAMES = {
     "dsd.trainer.record": "check_rows dataset_for sample_row train train_row",
     "dsd.trainer.timing": "BUSY_SPREAD TIMING_COLUMNS Timing spread_warning time_inputs time_model",
 }
-_EXPORTS = {name: module for module, names in _NAMES.items() for name in names.split()}
+_EXPORTS = exports_of(_NAMES)
 
 
 __all__ = sorted(_EXPORTS)
