@@ -93,9 +93,13 @@ class SweepSummary:
         """What finished and where the results are."""
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "none"
         done = sum(self.counts.values())
-        lines = [f"{self.folder.root}: {done}/{self.total} models done ({counts})"]
-        lines += [f"  trained now: {self.trained} in {self.seconds:.1f}s"]
-        return "\n".join(lines + ([f"  results: {self.results}"] if self.results else []))
+        lines = [
+            f"{self.folder.root}: {done}/{self.total} models done ({counts})",
+            f"  trained now: {self.trained} in {self.seconds:.1f}s",
+        ]
+        if self.results:
+            lines.append(f"  results: {self.results}")
+        return "\n".join(lines)
 
 
 # -- the task list ---------------------------------------------------------------------------
@@ -266,8 +270,15 @@ def _run_locked(samples, ids, folder: RunFolder, engine: Executor, options, t0) 
     trained = drive(folder, tasks, todo, engine, done=len(done), progress=progress, poll_s=poll_s)
     results = folder.collect(ids)
     counts = dict(Counter(results["status"])) if len(results) else {}
-    path, seconds = (folder.results if len(results) else None), time.time() - t0
-    return SweepSummary(folder, len(ids), counts, trained, seconds, path, engine.describe())
+    return SweepSummary(
+        folder=folder,
+        total=len(ids),
+        counts=counts,
+        trained=trained,
+        seconds=time.time() - t0,
+        results=folder.results if len(results) else None,
+        where=engine.describe(),
+    )
 
 
 def _settle(folder: RunFolder, samples, ids, options: SweepOptions) -> pd.DataFrame:
@@ -277,9 +288,13 @@ def _settle(folder: RunFolder, samples, ids, options: SweepOptions) -> pd.DataFr
     if exp is not None:
         _check_experiment(folder, exp)
         if folder.stored_experiment() is None:
-            fingerprint, executor = plain(exp.fingerprint()), plain(asdict(exp.executor))
-            doc = {"name": exp.name, "source": exp.path, "fingerprint": fingerprint}
-            folder.write_experiment({**doc, "executor": executor})
+            doc = {
+                "name": exp.name,
+                "source": exp.path,
+                "fingerprint": plain(exp.fingerprint()),
+                "executor": plain(asdict(exp.executor)),
+            }
+            folder.write_experiment(doc)
     if _stored_tasks(folder, ids, options.seeds) is None:
         if folder.has_task_list():
             print(

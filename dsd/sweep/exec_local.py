@@ -55,8 +55,10 @@ def _check_gpu_request(settings: ExecutorSettings, device: str, gpus: Sequence[s
     if (wants or cuda) and not gpus:
         import torch  # lazy: see cuda_available
 
-        why = "CUDA is not available (no GPU, or no driver)"
-        why = f"torch {torch.__version__} is a CPU build" if torch.version.cuda is None else why
+        if torch.version.cuda is None:
+            why = f"torch {torch.__version__} is a CPU build"
+        else:
+            why = "CUDA is not available (no GPU, or no driver)"
         asked = f"executor gpus {wants}" if wants else f"device {device}"
         raise DsdError(f"{asked}: no GPU is usable here ({why}); train on the CPU with gpus 0")
     if wants and len(gpus) < wants:

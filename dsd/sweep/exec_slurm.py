@@ -41,14 +41,17 @@ def _last_line(e: BaseException) -> str:
 
 def slurm_parameters(settings: ExecutorSettings) -> dict:
     """submitit parameters for ``settings``."""
-    s = settings
-    params = {"timeout_min": max(1, math.ceil(s.time_min)), "cpus_per_task": s.cpus_per_task}
-    optional = {
-        "slurm_partition": s.partition,
-        "gpus_per_node": math.ceil(s.gpus_per_task),
-        "mem_gb": s.mem_gb,
+    params = {
+        "timeout_min": max(1, math.ceil(settings.time_min)),
+        "cpus_per_task": settings.cpus_per_task,
+        "name": "dsd-sweep",
     }
-    return {**params, "name": "dsd-sweep", **{k: v for k, v in optional.items() if v}}
+    optional = {
+        "slurm_partition": settings.partition,
+        "gpus_per_node": math.ceil(settings.gpus_per_task),
+        "mem_gb": settings.mem_gb,
+    }
+    return {**params, **{k: v for k, v in optional.items() if v}}
 
 
 class SlurmExecutor(Executor):

@@ -234,7 +234,10 @@ class RunFolder:
 
     def iter_records(self, task_ids: Sequence[str]) -> Iterator[dict]:
         """The final records of ``task_ids`` that exist, in that order."""
-        return (r for t in task_ids if (r := self.read_record(t)) is not None)
+        for t in task_ids:
+            record = self.read_record(t)
+            if record is not None:
+                yield record
 
     def collect(self, task_ids: Sequence[str]) -> pd.DataFrame:
         """All final records in task-list order, written to ``results.parquet`` (idempotent)."""
@@ -306,11 +309,13 @@ class RunFolder:
         """Whether someone trains ``task_id`` now (claim present, owner alive, heartbeat fresh)."""
         path = self.claim_path(task_id)
         claim = claim if claim is not None else read_json(path)
+        if claim is None:
+            return False
         try:
             age = time.time() - path.stat().st_mtime
         except FileNotFoundError:
             return False
-        if claim is None or age > self.stale_s:
+        if age > self.stale_s:
             return False
         if claim.get("host") == socket.gethostname() and not claim.get("job"):
             pid = claim.get("pid")

@@ -117,7 +117,8 @@ def run_status(run_dir: str | os.PathLike) -> RunStatus:
     holder = folder.driver()
     by_space: dict[str, tuple[int, int]] = {}
     for t in tasks:  # task ids are <space>-<index>-<model>-s<seed>
-        done, total = by_space.get(space := t.rsplit("-", 3)[0], (0, 0))
+        space = t.rsplit("-", 3)[0]
+        done, total = by_space.get(space, (0, 0))
         by_space[space] = (done + (t in done_ids), total + 1)
     info = folder.read_info()
     return RunStatus(

@@ -83,12 +83,17 @@ class FakeTrainer:
             raise RuntimeError(f"fake failure of {model_id}")
         diverged = model_id in self.diverge
         self._trace("end", model_id)
-        error = self.world.error(row, self.seed) if self.world else fake_error(model_id, self.seed)
+        if diverged:
+            error = float("nan")
+        elif self.world is not None:
+            error = self.world.error(row, self.seed)
+        else:
+            error = fake_error(model_id, self.seed)
         return {
             **dict(row),
             "status": "diverged" if diverged else "ok",
             "reason": "loss is nan" if diverged else "",
-            "top1_err": float("nan") if diverged else error,
+            "top1_err": error,
             "train_seconds": self.seconds,
             "device": "cpu",
             "worker_gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),

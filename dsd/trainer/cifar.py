@@ -152,6 +152,17 @@ def _open(url: str, start: int, timeout: float):
         ) from None
 
 
+def _read(resp, url: str) -> bytes:
+    """The next chunk of a download (DataError, with how to resume, if the connection broke)."""
+    try:
+        return resp.read(_CHUNK)
+    except (OSError, http.client.HTTPException) as e:
+        raise DataError(
+            f"download of {url} was interrupted ({type(e).__name__}); run the same command again "
+            "to resume"
+        ) from None
+
+
 def fetch(url: str, part: Path, *, progress: bool = True, timeout: float = 60) -> None:
     """Download ``url`` into ``part``, resuming from its size; DataError if the transfer fails or
     ends early (the partial file stays for the next try)."""
@@ -167,16 +178,7 @@ def fetch(url: str, part: Path, *, progress: bool = True, timeout: float = 60) -
         shown = dict(desc=part.name.removesuffix(".part"), file=sys.stderr, disable=not progress)
         bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, **shown)
         with bar, open(part, "ab" if start else "wb") as f:
-            while True:
-                try:
-                    chunk = resp.read(_CHUNK)
-                except (OSError, http.client.HTTPException) as e:
-                    raise DataError(
-                        f"download of {url} was interrupted ({type(e).__name__}); run the same "
-                        "command again to resume"
-                    ) from None
-                if not chunk:
-                    break
+            while chunk := _read(resp, url):
                 f.write(chunk)
                 bar.update(len(chunk))
     got = part.stat().st_size

@@ -29,10 +29,10 @@ from dsd.validate import MAX_THREADS
 
 #: The columns a timing adds to a table (conditions prefixed ``time_`` so they never clash with
 #: a results file's own ``device`` or ``batch_size``).
-TIMING_COLUMNS = (
-    *(f"{k}_ms{s}" for k in ("infer", "train") for s in ("", "_per_image", "_iqr")),
-    *(f"time_{k}" for k in ("batch_size", "resolution", "device", "threads", "channels_last")),
-    *(f"time_{k}" for k in ("precision", "warmup", "repeats")),
+TIMING_COLUMNS = tuple(
+    "infer_ms infer_ms_per_image infer_ms_iqr train_ms train_ms_per_image train_ms_iqr "
+    "time_batch_size time_resolution time_device time_threads time_channels_last time_precision "
+    "time_warmup time_repeats".split()
 )
 #: Bound of the repeats (1e9 never end); threads: :data:`dsd.validate.MAX_THREADS`.
 MAX_REPEATS = 100_000
@@ -68,7 +68,8 @@ class Timing:
     def to_dict(self) -> dict[str, Any]:
         """The fields and the per-image times, keyed by :data:`TIMING_COLUMNS` (a condition's
         column is its field's name prefixed ``time_``)."""
-        return {c: getattr(self, c if hasattr(self, c) else c[5:]) for c in TIMING_COLUMNS}
+        fields = {c: c if hasattr(self, c) else c.removeprefix("time_") for c in TIMING_COLUMNS}
+        return {c: getattr(self, field) for c, field in fields.items()}
 
 
 @contextlib.contextmanager
@@ -116,9 +117,7 @@ def _check_counts(batch_size=1, warmup=0, repeats=1, threads=None, **_: Any) -> 
         ("threads", 1 if threads is None else threads, 1, MAX_THREADS),
     ):
         if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
-            raise DsdError(
-                f"time_model: {name} must be an integer from {low} to {high:,}, got {v!r}"
-            )
+            raise DsdError(f"{name} must be an integer from {low} to {high:,}, got {v!r}")
 
 
 def _module_and_resolution(net: Any, resolution: int | None) -> tuple[Any, Any, int]:
