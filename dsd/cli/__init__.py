@@ -182,8 +182,10 @@ def _internal(command: str, e: Exception) -> int:
     where = ""
     if frames:  # the innermost frame of dsd (where the cause was not checked), else the last
         frame = (mine or frames)[-1]
-        path = os.path.abspath(frame.filename)  # shown as dsd/x/y.py, else its name alone
-        shown = os.path.relpath(path, os.path.dirname(PACKAGE_DIR if mine else path))
+        if mine:  # shown as dsd/x/y.py
+            shown = os.path.relpath(frame.filename, os.path.dirname(PACKAGE_DIR))
+        else:
+            shown = os.path.basename(frame.filename)
         where = f" (at {shown}:{frame.lineno})"
     text = one_line(f"{type(e).__name__}: {e}")[:300]
     print(

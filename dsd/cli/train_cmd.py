@@ -79,7 +79,8 @@ def register(subparsers) -> None:
     _DEFAULTS.update((dest, p.get_default(dest)) for dest in RECIPE_FLAGS)
 
 
-#: Options that decide the recipe or the device: written into the resume command when not default.
+#: Options that decide the recipe or the device: written into the resume command when not default,
+#: and each sets the TrainConfig field of its name (or of ``_FIELDS``; ``no_zero_init`` is negated).
 RECIPE_FLAGS = (
     "dataset data epochs batch_size lr wd momentum warmup_epochs label_smoothing mixup ema seed "
     "device workers channels_last compile no_zero_init"
@@ -93,7 +94,8 @@ def _resume(args: argparse.Namespace) -> str:
     """This command line as ``dsd status`` shows it (the options that differ from the defaults)."""
     words = ["dsd", "train", args.samples, "-o", args.output]
     for dest in RECIPE_FLAGS:
-        value, flag = getattr(args, dest), "--" + dest.replace("_", "-")
+        value = getattr(args, dest)
+        flag = "--" + dest.replace("_", "-")
         if value != _DEFAULTS.get(dest):
             words += [flag] if value is True else [flag, str(value)]
     return shlex.join(words)
