@@ -1,7 +1,7 @@
 """dsd.analysis: populations of trained models — error EDFs, KS, bootstrap, fits, figures, report.
 
 Each module imports only the ones before it: stats, page, fit, data, population, tables, figures,
-compare, runtime, candidates, splits, refinement, report, commands. Errors are fractions in [0, 1]
+compare, runtime, candidates, splits, commands, refinement, report. Errors are fractions in [0, 1]
 in the API and in files, percent in figures, tables and printed text.
 """
 

@@ -97,7 +97,7 @@ def default_candidates(
         out += [_order(k, p, f"{w} {word[p]}s") for k, w in ORDERS.items() if k != "shared"]
     for q, v in _quantities(space, design):
         for t in np.unique(np.quantile(v, quantiles, method="inverted_cdf")).tolist():
-            num = str(int(t)) if t.is_integer() else f"{t:.4g}"
+            num = str(int(t)) if float(t).is_integer() else f"{t:.4g}"
             for op, low, high in (("<=", None, t), (">=", t, None)):
                 ranges = Constraints(ranges=((q, low, high),))
                 out.append(Candidate(f"{q} {op} {num}", "range", ranges))

@@ -207,12 +207,19 @@ def regime_range(df: pd.DataFrame, column: str = "flops") -> tuple[float, float]
         return None
     ranges = set()
     for text in df["regime"].unique():
-        try:  # a row without a JSON object naming [lo, hi] for column has no range
-            value = json.loads(text).get(column) if isinstance(text, str) else None
-            lo, hi = (float(v) for v in value)
-        except (AttributeError, TypeError, ValueError):
+        # a row without a JSON object naming [lo, hi] for column has no range
+        try:
+            regime = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
             return None
-        if not (isinstance(value, list) and np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        value = regime.get(column) if isinstance(regime, dict) else None
+        if not (isinstance(value, list) and len(value) == 2):
+            return None
+        try:
+            lo, hi = map(float, value)
+        except (TypeError, ValueError):
+            return None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             return None
         ranges.add((lo, hi))
     return ranges.pop() if len(ranges) == 1 else None
@@ -273,7 +280,8 @@ def derived_params(df: pd.DataFrame) -> pd.DataFrame:
         if column == "widths":
             for i in range(a.shape[1] - 1):
                 out[f"w_ratio{i + 1}"] = a[:, i + 1] / a[:, i]
-    for column, short in [*SHARED.items(), *zip(SCALARS, SCALARS)]:
+    names = {**SHARED, **{c: c for c in SCALARS}}  # column -> its name here
+    for column, short in names.items():
         if column in df.columns:
             out[short] = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
     return pd.DataFrame(out, index=df.index)

@@ -209,7 +209,9 @@ def _local_rounds(s: _Search, w0, wa, wm, rounds: int, keep: int):
             break
         best = _distinct_best(err, keep)
         grids = [_refine(s, w0[i], wa[i], wm[i], step) for i in best]
-        w0, wa, wm = (np.concatenate(a) for a in zip((w0[best], wa[best], wm[best]), *grids))
+        w0 = np.concatenate([w0[best], *(g[0] for g in grids)])
+        wa = np.concatenate([wa[best], *(g[1] for g in grids)])
+        wm = np.concatenate([wm[best], *(g[2] for g in grids)])
         err = _e_fit(s.log_obs, w0, wa, wm)
         step = 1 + (step - 1) * 0.5
     return w0, wa, wm, err
@@ -226,6 +228,14 @@ def _polish(s: _Search, w0, wa, wm, err):
     return w0, wa, wm, np.concatenate((err, perr))
 
 
+def _search(dom: FitDomain, obs: np.ndarray) -> _Search:
+    """What :func:`fit_regnet` searches for ``obs`` within ``dom``: its wm range when it has one
+    (then its limits are limits), else ``[WM_MIN, wm_limit(obs)]``."""
+    if dom.wm is None:
+        return _Search(obs, dom.w0, dom.wa, (WM_MIN, wm_limit(obs)), bounded=False)
+    return _Search(obs, dom.w0, dom.wa, dom.wm, bounded=True)
+
+
 def fit_regnet(
     block_widths: Sequence[float],
     rounds: int = 8,
@@ -240,8 +250,7 @@ def fit_regnet(
     if obs.ndim != 1 or obs.size == 0 or not np.all(np.isfinite(obs)) or np.any(obs <= 0):
         raise DsdError("fit_regnet: block widths must be a non-empty sequence of positive numbers")
     dom = regnet_domain() if domain is None else domain
-    wm = dom.wm if dom.wm is not None else (WM_MIN, wm_limit(obs))
-    s = _Search(obs, dom.w0, dom.wa, wm, bounded=dom.wm is not None)
+    s = _search(dom, obs)
     w0, wa, wm, err = _local_rounds(s, *_coarse(s), rounds, keep)
     if err.min() > 0:
         w0, wa, wm, err = _polish(s, w0, wa, wm, err)

@@ -70,23 +70,28 @@ class AnalysisOptions:
                 object.__setattr__(self, name, tuple(str(v) for v in value))
         for f in self.filters:
             parse_filter(f)
-        o = self
-        in_range = o.range is None or 0 <= o.range[0] < o.range[1] < math.inf
+        in_range = self.range is None or 0 <= self.range[0] < self.range[1] < math.inf
         checks = [
             (
-                isinstance(o.metric, str) and bool(o.metric),
-                f"metric must be a column name, got {o.metric!r}",
+                isinstance(self.metric, str) and bool(self.metric),
+                f"metric must be a column name, got {self.metric!r}",
             ),
-            (isinstance(o.by, str) and bool(o.by), f"by must be a column name, got {o.by!r}"),
-            (o.normalise in (None, *COMPLEXITY), f"normalise: use one of {', '.join(COMPLEXITY)}"),
-            (1 <= o.bins <= MAX_BINS, f"bins must be from 1 to {MAX_BINS}, got {o.bins}"),
-            (1 <= o.top, f"top must be >= 1, got {o.top}"),
-            (1 <= o.reps <= MAX_REPS, f"reps must be from 1 to {MAX_REPS:,}, got {o.reps}"),
-            (0 < o.frac <= 1, f"frac must be in (0, 1], got {o.frac}"),
-            (0 < o.ci < 1, f"ci must be in (0, 1), got {o.ci}"),
-            (0 < o.alpha < 1, f"alpha must be in (0, 1), got {o.alpha}"),
-            (o.figure_format in ("png", "pdf", "svg"), "figure format: use png, pdf or svg"),
-            (in_range, f"range must be finite with 0 <= low < high, got {o.range}"),
+            (
+                isinstance(self.by, str) and bool(self.by),
+                f"by must be a column name, got {self.by!r}",
+            ),
+            (
+                self.normalise in (None, *COMPLEXITY),
+                f"normalise: use one of {', '.join(COMPLEXITY)}",
+            ),
+            (1 <= self.bins <= MAX_BINS, f"bins must be from 1 to {MAX_BINS}, got {self.bins}"),
+            (1 <= self.top, f"top must be >= 1, got {self.top}"),
+            (1 <= self.reps <= MAX_REPS, f"reps must be from 1 to {MAX_REPS:,}, got {self.reps}"),
+            (0 < self.frac <= 1, f"frac must be in (0, 1], got {self.frac}"),
+            (0 < self.ci < 1, f"ci must be in (0, 1), got {self.ci}"),
+            (0 < self.alpha < 1, f"alpha must be in (0, 1), got {self.alpha}"),
+            (self.figure_format in ("png", "pdf", "svg"), "figure format: use png, pdf or svg"),
+            (in_range, f"range must be finite with 0 <= low < high, got {self.range}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -234,7 +239,7 @@ def normalisation(
             )
     start = min([bins, *(max(len(v), 1) for v in values.values())]) if reduce_bins else bins
     first_error = "" if start == bins else f"bin counts above {start} leave a bin empty"
-    # (the argument ``range`` shadows the builtin here)
+    # np.arange: the parameter `range` shadows the builtin
     for b in np.arange(start, 0, -1).tolist() if reduce_bins else (bins,):
         try:
             weights = {n: _weights(n, v, b, lo_hi) for n, v in values.items()}
@@ -244,6 +249,7 @@ def normalisation(
             first_error = first_error or str(e).split(";")[0]
             continue
         return Normalisation(column, lo_hi, b, bins, source, first_error, weights)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _weights(name: str, values: np.ndarray, bins: int, lo_hi) -> np.ndarray:

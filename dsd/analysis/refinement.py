@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from dsd.analysis import figures, splits
-from dsd.analysis import page as html
 from dsd.analysis.candidates import (
     Candidate,
     default_candidates,
@@ -28,6 +27,15 @@ from dsd.analysis.candidates import (
 )
 from dsd.analysis.commands import Output
 from dsd.analysis.data import ERROR, Results, regime_range
+from dsd.analysis.page import (
+    check_report_path,
+    figure_html,
+    note,
+    page,
+    section,
+    table_html,
+    write_page,
+)
 from dsd.analysis.population import AnalysisOptions, Population, Populations, load_populations
 from dsd.analysis.stats import ALPHA, DIFFERENCE, POWER, edf, ks_models_needed, ks_power
 from dsd.analysis.tables import complexity_text
@@ -372,7 +380,7 @@ def refine_section(table: pd.DataFrame, prep: Prepared, *, top: int = 3, seed: i
     percent = ["diff", "ci_low", "ci_high", "stat_in", "stat_out", "share_space"]
     shown[percent] = 100 * shown[percent]
     parts = [
-        html.note(
+        note(
             f"{a['n']} models of {prep.space.name}, metric {a['metric']} (errors in %). Each "
             "split compares the models that satisfy a candidate (in) with the rest (out) on "
             "flops-normalised EDFs: KS D and its p adjusted by "
@@ -385,12 +393,12 @@ def refine_section(table: pd.DataFrame, prep: Prepared, *, top: int = 3, seed: i
             "share_space: the exact share of the space kept (%); n_needed: models that would "
             "resolve the observed D."
         ),
-        html.note(" ".join(summary(table))),
-        html.table_html(shown, "{:.3g}"),
-        html.note(sample_size_note(table)),
+        note(" ".join(summary(table))),
+        table_html(shown, "{:.3g}"),
+        note(sample_size_note(table)),
     ]
     parts += [_sides_figure(r, prep, seed) for r in table.head(top).itertuples() if r.bins]
-    return html.section(f"Refinement candidates: {prep.space.name}", *parts)
+    return section(f"Refinement candidates: {prep.space.name}", *parts)
 
 
 def _sides_figure(r, prep: Prepared, seed: int) -> str:
@@ -405,7 +413,7 @@ def _sides_figure(r, prep: Prepared, seed: int) -> str:
         seed=seed,
         title=f"{r.candidate}: {r.verdict} (D={r.D:.3f}, p_adj={r.p_adj:.2g}, {b} flop bins)",
     )
-    return html.figure_html(ax, r.candidate)
+    return figure_html(ax, r.candidate)
 
 
 def refinement_sections(pops: Populations, space: str | os.PathLike | Space) -> list[str]:
@@ -438,7 +446,7 @@ def refine_command(request: RefineRequest, options: RefineOptions) -> tuple[Outp
     if out:
         check_name(str(out), out.stem, builtin=False)  # the next space is named by its file
     table_out = check_output_path(r.table) if r.table else None
-    report = html.check_report_path(r.report) if r.report else None
+    report = check_report_path(r.report) if r.report else None
     space = load_space(r.space)
     inputs = [*r.results, *filter(None, (space.source, r.candidates))]
     outputs = [p for p in (out, table_out, report) if p is not None]
@@ -463,7 +471,7 @@ def refine_command(request: RefineRequest, options: RefineOptions) -> tuple[Outp
         write_table(table, table_out)
     if report:
         body = [refine_section(table, prep)]
-        html.write_page(report, html.page(f"dsd refine: {space.name}", body))
+        write_page(report, page(f"dsd refine: {space.name}", body))
         text.append(f"report -> {report}")
     text += [written] if written else []
     return Output("\n".join(text), tuple(notes)), int(bool(out) and written is None)

@@ -148,13 +148,16 @@ def group_splits(
     where: dict[bytes, tuple[int, bool]] = {}  # in-set -> (split, same side as its named)
     left_out = 0
     for cand, mask in zip(candidates, masks, strict=True):
-        trivial, key = mask.all() or not mask.any(), mask.tobytes()
-        if trivial and cand.kind == "range":
-            left_out += 1
-        elif trivial or key not in where:
-            if not trivial:
-                where[key] = (len(splits), True)
-                where[(~mask).tobytes()] = (len(splits), False)
+        if mask.all() or not mask.any():  # holds every model or none: untestable
+            if cand.kind == "range":
+                left_out += 1
+            else:
+                splits.append(Split(mask, (cand,)))
+            continue
+        key = mask.tobytes()
+        if key not in where:
+            where[key] = (len(splits), True)
+            where[(~mask).tobytes()] = (len(splits), False)
             splits.append(Split(mask, (cand,)))
         else:
             i, same = where[key]
@@ -185,10 +188,19 @@ def measure_split(split: Split, sample: Sample) -> tuple[Split, dict[str, Any]]:
     lo, hi = np.nanquantile(diffs, [0.025, 0.975])
     s_in, s_out = f_in.quantile(QUANTILE), f_out.quantile(QUANTILE)
     n1, n2 = kish_size(w_in), kish_size(w_out)
-    r, whole = ks(f_in, f_out), ks(f_in, edf(e, sample.whole)).statistic
-    values = (r.statistic, whole, r.pvalue, s_in, s_out, s_in - s_out, lo, hi, np.nanstd(diffs))
+    r = ks(f_in, f_out)
     row = {"n_in": n_in, "n_out": n_out, "share_pop": n_in / sample.n}
-    stats = {k: float(v) for k, v in zip(STATISTICS, values, strict=True)}
+    stats = {  # the columns of STATISTICS, in its order
+        "D": float(r.statistic),
+        "D_whole": float(ks(f_in, edf(e, sample.whole)).statistic),
+        "p": float(r.pvalue),
+        "stat_in": float(s_in),
+        "stat_out": float(s_out),
+        "diff": float(s_in - s_out),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "se": float(np.nanstd(diffs)),
+    }
     return split, {**row, **stats, "bins": b, "m_eff": n1 * n2 / (n1 + n2)}
 
 
@@ -226,7 +238,8 @@ def judge(table: pd.DataFrame, n: int, levels: Levels) -> pd.DataFrame:
         if tested.any():
             values = table.loc[tested, column]
             table.loc[tested, adjusted] = sps.false_discovery_control(values, method="bh")
-    level, m_eff = levels.alpha / max(int(tested.sum()), 1), table["m_eff"]
+    level = levels.alpha / max(int(tested.sum()), 1)
+    m_eff = table["m_eff"]
     table["power"] = [ks_power(2 * m, 2 * m, DIFFERENCE, level) if m > 0 else 0.0 for m in m_eff]
     table["n_needed"] = [
         _needed(d, m, n, level, levels.power) for d, m in zip(table["D"], m_eff, strict=True)
@@ -304,7 +317,12 @@ def order(table: pd.DataFrame) -> pd.DataFrame:
     rank = table["verdict"].map({v: i for i, v in enumerate(VERDICTS)})
     key = np.where(table["verdict"] == "no loss", table["share_space"], table["p_adj"].fillna(2.0))
     explained = table["explained_by"].ne("") if "explained_by" in table else False
-    keys = {"_r": rank, "_x": explained, "_k": key, "_p": table["p"].fillna(2.0)}
-    out = table.assign(**keys, _c=table["ci_high"].fillna(1))
-    out = out.sort_values([*keys, "_c"], kind="stable")
-    return out.drop(columns=[*keys, "_c"]).reset_index(drop=True)
+    keys = {
+        "_r": rank,
+        "_x": explained,
+        "_k": key,
+        "_p": table["p"].fillna(2.0),
+        "_c": table["ci_high"].fillna(1),
+    }
+    out = table.assign(**keys).sort_values(list(keys), kind="stable")
+    return out.drop(columns=list(keys)).reset_index(drop=True)

@@ -289,7 +289,8 @@ def bootstrap_best(
     x, e, n = x[keep], e[keep], int(keep.sum())
     if n == 0:
         raise DsdError("bootstrap_best: no models with a finite error and value")
-    m, rng = max(1, round(frac * n)), np.random.default_rng(seed)
+    m = max(1, round(frac * n))
+    rng = np.random.default_rng(seed)
     rows, best = max(1, BLOCK // m), []  # draws in blocks of rows: one stream, bounded memory
     for start in range(0, reps, rows):
         idx = rng.integers(0, n, size=(min(rows, reps - start), m))
