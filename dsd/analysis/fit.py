@@ -224,8 +224,12 @@ def _polish(s: _Search, w0, wa, wm, err):
     pw0 = np.concatenate([np.full(len(c), w0[i]) for i, c in zip(best, pairs, strict=True)])
     pwm = np.concatenate(pairs)
     pwa, perr = _best_wa(s, pw0, pwm)
-    w0, wa, wm = (np.concatenate(a) for a in ((w0, pw0), (wa, pwa), (wm, pwm)))
-    return w0, wa, wm, np.concatenate((err, perr))
+    return (
+        np.concatenate((w0, pw0)),
+        np.concatenate((wa, pwa)),
+        np.concatenate((wm, pwm)),
+        np.concatenate((err, perr)),
+    )
 
 
 def _search(dom: FitDomain, obs: np.ndarray) -> _Search:

@@ -291,7 +291,8 @@ def bootstrap_best(
         raise DsdError("bootstrap_best: no models with a finite error and value")
     m = max(1, round(frac * n))
     rng = np.random.default_rng(seed)
-    rows, best = max(1, BLOCK // m), []  # draws in blocks of rows: one stream, bounded memory
+    rows = max(1, BLOCK // m)  # draws in blocks of rows: one stream, bounded memory
+    best = []
     for start in range(0, reps, rows):
         idx = rng.integers(0, n, size=(min(rows, reps - start), m))
         best.append(idx[np.arange(len(idx)), np.argmin(e[idx], axis=1)])
