@@ -131,9 +131,10 @@ class DesignStatus:
         lines += [
             f"  population {x:<28} {d:5d} / {t} models" for x, (d, t) in self.populations.items()
         ]
-        lines += [f"  step {s['step']}: {s['text']}" for s in self.steps] or [
-            "  no step decided yet"
-        ]
+        for s in self.steps:
+            lines.append(f"  step {s['step']}: {s['text']}")
+        if not self.steps:
+            lines.append("  no step decided yet")
         resume = p.get("command") or "the same command"
         lines.append(f"  driver   {self.driver or f'none (run `{resume}` again to resume)'}")
         return "\n".join(lines)

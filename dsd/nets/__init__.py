@@ -3,6 +3,8 @@ zoo, exact costs (:func:`complexity`, :func:`complexity_batch`) and :func:`build
 
 A new block: its cost in :data:`dsd.nets.costs.BLOCK_COSTS`, its module (same submodule names) in
 ``dsd.nets.model.BLOCK_MODULES``, and tests/test_nets.py checks both counters against the module.
+Group widths and SE are adjusted and checked for ``res_bottleneck_block`` only, in
+``AnyNet.__post_init__``: a new block that uses them says so there.
 """
 
 from __future__ import annotations

@@ -153,7 +153,13 @@ def hash_json(d: Mapping[str, Any]) -> str:
 def hash_rows(columns: Mapping[str, Sequence], fixed: Mapping[str, Any]) -> list[str]:
     """:func:`hash_json` of ``{**fixed, k: columns[k][i] ...}`` for each row ``i``, without a dict
     or an encoder call a row: a column holds Python ints, finite floats or lists of them, whose
-    canonical JSON is their ``repr`` without spaces."""
+    canonical JSON is their ``repr`` without spaces; one column at least, all of one length."""
+    if not columns:
+        raise ValueError("hash_rows: no columns (one at least gives the number of rows)")
+    n = len(next(iter(columns.values())))
+    if any(len(col) != n for col in columns.values()):
+        lengths = {k: len(col) for k, col in columns.items()}
+        raise ValueError(f"hash_rows: columns of unequal lengths {lengths}")
     first = [col[0] for col in columns.values() if len(col)]
     leaves = [x for v in first for x in (v if isinstance(v, list) else [v])]
     if not all(type(x) is int or (type(x) is float and math.isfinite(x)) for x in leaves):
@@ -163,10 +169,10 @@ def hash_rows(columns: Mapping[str, Sequence], fixed: Mapping[str, Any]) -> list
     texts = [
         [repr(v).replace(" ", "") for v in columns[k]]
         if k in columns
-        else itertools.repeat(_CANONICAL.encode(fixed[k]))
+        else itertools.repeat(_CANONICAL.encode(fixed[k]), n)
         for k in keys
     ]
-    rows = ("{" + ",".join(map(str.__add__, heads, row)) + "}" for row in zip(*texts))
+    rows = ("{" + ",".join(h + t for h, t in zip(heads, row)) + "}" for row in zip(*texts))
     return [hashlib.sha1(text.encode()).hexdigest()[:16] for text in rows]
 
 

@@ -196,16 +196,16 @@ def complexity_batch(
     if d.ndim != 2:
         raise ValueError("depths must be an (N, S) array")
     n = d.shape[0]
-    w, g, s = (
-        np.broadcast_to(np.asarray(a, dtype=np.int64), d.shape).T
-        for a in (widths, group_widths, strides)
-    )
-    b = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), d.shape).T
+    w = np.broadcast_to(np.asarray(widths, dtype=np.int64), d.shape)
+    g = np.broadcast_to(np.asarray(group_widths, dtype=np.int64), d.shape)
+    b = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), d.shape)
+    s = np.broadcast_to(np.asarray(strides, dtype=np.int64), d.shape)
     block_cost = BLOCK_COSTS[block]
     c = _Totals(np.full(n, resolution, dtype=np.int64))
     stem_cost(c, stem, stem_width)
     w_in = np.full(n, stem_width, dtype=np.int64)
-    for di, wi, gi, bi, si in zip(d.T, w, g, b, s):  # stage-major: a stage's values are a row
+    stages = zip(d.T, w.T, g.T, b.T, s.T)  # stage-major: a stage's values are a row
+    for di, wi, gi, bi, si in stages:
         wi = np.ascontiguousarray(wi)  # used in most of the arithmetic: contiguous is faster
         block_cost(c, "", w_in, wi, si, bi, gi, se_ratio)  # the first block
         rest = _Totals(c.h, c._sizes)  # and d - 1 copies of the next

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from dsd.nets.efficientnet import EfficientNet, mbconv_widths
-from dsd.nets.model import SE, Head, Stem, _conv, init_weights
+from dsd.nets.model import SE, Head, Stem, _Chain, _conv, init_weights
 
 
 def drop_connect(x: torch.Tensor, rate: float) -> torch.Tensor:
@@ -34,9 +34,11 @@ class MBConv(nn.Module):
     ) -> None:
         super().__init__()
         w_exp, w_se = mbconv_widths(w_in, exp_ratio, se_ratio)
-        self.exp = _conv(w_in, w_exp, 1) if w_exp != w_in else None
-        if self.exp is not None:
+        if w_exp != w_in:
+            self.exp = _conv(w_in, w_exp, 1)
             self.exp_bn = nn.BatchNorm2d(w_exp)
+        else:
+            self.exp = None
         self.dwise = _conv(w_exp, w_exp, k, stride, groups=w_exp)
         self.dwise_bn = nn.BatchNorm2d(w_exp)
         self.se = SE(w_exp, w_se, act=nn.functional.silu) if w_se else None
@@ -60,7 +62,7 @@ class MBConv(nn.Module):
         return f
 
 
-class EffNetModel(nn.Sequential):
+class EffNetModel(_Chain):
     """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the EfficientNet built."""
 
     def __init__(self, net: EfficientNet) -> None:

@@ -96,9 +96,11 @@ class ResBlock(nn.Module):
 
     def __init__(self, f: nn.Module, w_in: int, w_out: int, stride: int) -> None:
         super().__init__()
-        self.proj = _conv(w_in, w_out, 1, stride) if w_in != w_out or stride != 1 else None
-        if self.proj is not None:
+        if w_in != w_out or stride != 1:
+            self.proj = _conv(w_in, w_out, 1, stride)
             self.proj_bn = nn.BatchNorm2d(w_out)
+        else:
+            self.proj = None
         self.f = f
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,10 +122,12 @@ class Head(nn.Module):
         self, w_in: int, head_width: int, num_classes: int, act: Act = torch.relu, dropout=0.0
     ) -> None:
         super().__init__()
-        self.conv = _conv(w_in, head_width, 1) if head_width > 0 else None
         if head_width > 0:
+            self.conv = _conv(w_in, head_width, 1)
             self.bn = nn.BatchNorm2d(head_width)
             w_in = head_width
+        else:
+            self.conv = None
         self.act = act
         self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         self.fc = nn.Linear(w_in, num_classes, bias=True)
@@ -148,7 +152,17 @@ BLOCK_MODULES = {
 }
 
 
-class AnyNetModel(nn.Sequential):
+class _Chain(nn.Module):
+    """A module whose forward runs its children in registration order (as ``nn.Sequential``'s,
+    without its indexing and slicing, which would rebuild the subclass without its ``__init__``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for m in self.children():
+            x = m(x)
+        return x
+
+
+class AnyNetModel(_Chain):
     """Stem, stages ``s1..sN`` (each ``b1..bd``), head; ``self.config`` is the AnyNet built."""
 
     def __init__(self, net: AnyNet) -> None:

@@ -144,12 +144,14 @@ def model_names() -> list[str]:
 def zoo_model(name: str, **network_fields: Any):
     """The config of a model by name (case-insensitive), e.g. ``zoo_model('RegNetY-1.6GF')``;
     ``network_fields`` (``resolution``, ...) override the model's own."""
-    known = {**model_zoo(), **baseline_models()}
-    entry = {k.lower(): v for k, v in known.items()}.get(name.lower())
-    if entry is None:
-        raise DsdError(f"unknown model {name!r} (known: {', '.join(known)})")
-    if isinstance(entry, ZooEntry):
+    zoo = model_zoo()
+    entry = {k.lower(): v for k, v in zoo.items()}.get(name.lower())
+    if entry is not None:
         return entry.net(**network_fields)
+    baselines = baseline_models()  # builds and validates every baseline: only on a zoo miss
+    entry = {k.lower(): v for k, v in baselines.items()}.get(name.lower())
+    if entry is None:
+        raise DsdError(f"unknown model {name!r} (known: {', '.join([*zoo, *baselines])})")
     return entry.replace(**network_fields) if network_fields else entry
 
 

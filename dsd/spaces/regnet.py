@@ -89,18 +89,18 @@ class RegNetSpace(Space):
 
     def _stages(self, rows, stages: int, v, blocks, starts) -> Batch:
         """The batch of candidates ``rows``, all of ``stages`` stages, in per-stage form."""
+        scalars = {}  # each candidate's drawn parameters, as the batch holds them
+        for k in self.PARAMETERS:
+            scalars[k] = v[k][rows].astype(np.int64 if k in INTEGRAL else np.float64)
         first = starts[rows]
         begin = np.nonzero(first)[1].reshape(len(rows), stages)
-        depths = np.diff(begin, axis=1, append=v["depth"][rows].astype(np.int64)[:, None])
-        g, b = (
-            np.broadcast_to(v[k][rows, None], depths.shape)
-            for k in ("group_width", "bottleneck_ratio")
-        )
+        depths = np.diff(begin, axis=1, append=scalars["depth"][:, None])
+        g = np.broadcast_to(scalars["group_width"][:, None], depths.shape)
+        b = np.broadcast_to(scalars["bottleneck_ratio"][:, None], depths.shape)
         widths = blocks[rows][first].reshape(len(rows), stages)
         batch = stage_batch(depths, widths, g, b, (self.stride,) * stages)
         batch["draw"] = rows
-        for k in self.PARAMETERS:
-            batch[k] = v[k][rows].astype(np.int64 if k in INTEGRAL else np.float64)
+        batch.update(scalars)  # after the per-stage columns, as before
         return batch
 
     def quantity(self, name: str, design: Mapping[str, np.ndarray]) -> np.ndarray:
